@@ -1,0 +1,142 @@
+// Build script: bundles the extension, the CLI, the PDF worker and the webview scripts, and copies the
+// runtime assets that a bundle cannot inline (sql.js WASM, pdf.js standard fonts and cMaps).
+//   node esbuild.js               development build (inline source maps)
+//   node esbuild.js --production  minified, no source maps (what the .vsix ships)
+//   node esbuild.js --watch       rebuild on change
+//   node esbuild.js --tests       bundle test files to out/ (node_modules stay external)
+//   node esbuild.js --bench       bundle benchmarks to dist-bench/
+const esbuild = require('esbuild');
+const fs = require('fs');
+const path = require('path');
+
+const args = new Set(process.argv.slice(2));
+const production = args.has('--production');
+const watch = args.has('--watch');
+const root = __dirname;
+
+/** pdf.js and other ESM code read import.meta.url; in a CommonJS bundle it must be defined. */
+const importMetaShim = {
+  banner: { js: "var __import_meta_url = require('url').pathToFileURL(__filename).href;" },
+  define: { 'import.meta.url': '__import_meta_url' },
+};
+
+const nodeCommon = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: production ? false : 'inline',
+  minify: production,
+  logLevel: 'warning',
+  ...importMetaShim,
+};
+
+function exists(p) {
+  return fs.existsSync(path.join(root, p));
+}
+
+function walk(dir, pred, out = []) {
+  if (!fs.existsSync(dir)) return out;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) walk(p, pred, out);
+    else if (pred(p)) out.push(p);
+  }
+  return out;
+}
+
+function copyDir(from, to) {
+  fs.mkdirSync(to, { recursive: true });
+  for (const e of fs.readdirSync(from, { withFileTypes: true })) {
+    const s = path.join(from, e.name), d = path.join(to, e.name);
+    if (e.isDirectory()) copyDir(s, d);
+    else fs.copyFileSync(s, d);
+  }
+}
+
+function copyAssets() {
+  const dist = path.join(root, 'dist');
+  fs.mkdirSync(dist, { recursive: true });
+  fs.copyFileSync(require.resolve('sql.js/dist/sql-wasm.wasm'), path.join(dist, 'sql-wasm.wasm'));
+  const pdfjs = path.dirname(require.resolve('pdfjs-dist/package.json'));
+  copyDir(path.join(pdfjs, 'standard_fonts'), path.join(dist, 'pdfjs', 'standard_fonts'));
+  copyDir(path.join(pdfjs, 'cmaps'), path.join(dist, 'pdfjs', 'cmaps'));
+  // pdf.js for the webview (rendering pages in the review panel)
+  fs.mkdirSync(path.join(dist, 'webview'), { recursive: true });
+  fs.copyFileSync(path.join(pdfjs, 'legacy/build/pdf.min.mjs'), path.join(dist, 'webview', 'pdf.min.mjs'));
+  fs.copyFileSync(path.join(pdfjs, 'legacy/build/pdf.worker.min.mjs'), path.join(dist, 'webview', 'pdf.worker.min.mjs'));
+}
+
+function productConfigs() {
+  const configs = [
+    { ...nodeCommon, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
+    {
+      ...nodeCommon,
+      entryPoints: ['src/cli/main.ts'],
+      outfile: 'dist/cli.js',
+      banner: { js: '#!/usr/bin/env node\n' + importMetaShim.banner.js },
+    },
+  ];
+  if (exists('src/convert/pdf/worker.ts')) {
+    configs.push({ ...nodeCommon, entryPoints: ['src/convert/pdf/worker.ts'], outfile: 'dist/pdfWorker.js' });
+  }
+  const webviews = walk(path.join(root, 'media'), (p) => /[\\/]main\.ts$/.test(p));
+  for (const w of webviews) {
+    const name = path.basename(path.dirname(w));
+    configs.push({
+      entryPoints: [w],
+      outfile: `dist/webview/${name}.js`,
+      bundle: true,
+      platform: 'browser',
+      format: 'iife',
+      target: 'es2022',
+      sourcemap: production ? false : 'inline',
+      minify: production,
+      logLevel: 'warning',
+    });
+  }
+  return configs;
+}
+
+function testConfigs() {
+  const entries = walk(path.join(root, 'test'), (p) => /\.(test|suite)\.ts$/.test(p) || /[\\/]test[\\/](integration|ui)[\\/]index\.ts$/.test(p));
+  return [
+    {
+      ...nodeCommon,
+      sourcemap: 'inline',
+      minify: false,
+      entryPoints: entries,
+      outdir: 'out',
+      outbase: '.',
+      packages: 'external',
+      external: ['vscode'],
+    },
+  ];
+}
+
+function benchConfigs() {
+  const entries = walk(path.join(root, 'bench'), (p) => /\.ts$/.test(p) && !/\.d\.ts$/.test(p));
+  return [{ ...nodeCommon, sourcemap: false, entryPoints: entries, outdir: 'dist-bench', outbase: '.', packages: 'external' }];
+}
+
+async function main() {
+  let configs;
+  if (args.has('--tests')) configs = testConfigs();
+  else if (args.has('--bench')) configs = benchConfigs();
+  else {
+    copyAssets();
+    configs = productConfigs();
+  }
+  if (watch) {
+    const ctxs = await Promise.all(configs.map((c) => esbuild.context(c)));
+    await Promise.all(ctxs.map((c) => c.watch()));
+    console.log('[watch] build started');
+    return;
+  }
+  await Promise.all(configs.map((c) => esbuild.build(c)));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,1 @@
+console.log('extraction-workbench: CLI not wired yet');

@@ -1,0 +1,60 @@
+/**
+ * Converter port: turns a file's bytes into text the extractor can read, keeping track of where
+ * every character came from so later stages can ground values to the source.
+ */
+
+/** [x0, y0, x1, y1] in PDF page viewport units (origin top-left, scale 1). */
+export type BBox = [number, number, number, number];
+
+/** A run of converted text that came from one place of the source. Offsets are into `ConvertedDocument.text`. */
+export interface PositionSpan {
+  start: number;
+  end: number;
+  /** 1-based page number (PDF) */
+  page?: number;
+  bbox?: BBox;
+  /** 1-based line in the source file (text formats). */
+  line?: number;
+}
+
+export interface PageInfo {
+  /** 1-based page number. */
+  page: number;
+  /** Offsets of the page's text in `ConvertedDocument.text`. */
+  start: number;
+  end: number;
+  width?: number;
+  height?: number;
+  /** True when the page has no text layer (probably scanned). */
+  needsOcr?: boolean;
+}
+
+export interface ConvertedDocument {
+  /** Format that produced the text, e.g. `text`, `markdown`, `pdf`, `html`. */
+  format: string;
+  text: string;
+  pages?: PageInfo[];
+  positions?: PositionSpan[];
+  /** Non-fatal warnings (e.g. some pages needed OCR). */
+  warnings?: string[];
+  meta?: Record<string, unknown>;
+}
+
+export interface ConvertInput {
+  /** Path relative to the run root (for messages). */
+  path: string;
+  /** Absolute path, for converters that prefer to read the file themselves. */
+  absPath: string;
+  bytes: Uint8Array;
+  signal?: AbortSignal;
+}
+
+export interface Converter {
+  /** Short id, e.g. `text`. */
+  readonly id: string;
+  /** Lower-case file extensions with the dot, e.g. `.txt`. */
+  readonly extensions: readonly string[];
+  convert(input: ConvertInput): Promise<ConvertedDocument>;
+  /** Releases worker threads etc. */
+  dispose?(): Promise<void> | void;
+}

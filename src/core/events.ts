@@ -1,0 +1,66 @@
+/** Typed pipeline events the VS Code UI and the CLI subscribe to. Nothing polls the database. */
+import { EventEmitter } from 'node:events';
+import type { ErrorInfo, RunCounts, Stage } from './types';
+
+export interface RunProgress extends RunCounts {
+  runId: string;
+  inFlight: number;
+  /** Documents finished (done) per minute over the run so far. */
+  docsPerMinute: number;
+  /** Estimated ms until the queue drains, when it can be estimated. */
+  etaMs?: number;
+  paused: boolean;
+}
+
+export type PipelineEvent =
+  | { type: 'run/started'; runId: string; root: string; at: number }
+  | { type: 'run/listed'; runId: string; total: number }
+  | { type: 'run/paused'; runId: string }
+  | { type: 'run/resumed'; runId: string }
+  | { type: 'run/finished'; runId: string; status: 'completed' | 'stopped' | 'interrupted'; progress: RunProgress; reason?: string }
+  | { type: 'run/progress'; progress: RunProgress }
+  | { type: 'doc/queued'; runId: string; path: string; priority: number }
+  | { type: 'doc/rejected'; runId: string; path: string; reason: string }
+  | { type: 'doc/skipped'; runId: string; path: string; reason: 'unchanged' }
+  | { type: 'doc/started'; runId: string; path: string; attempt: number }
+  | { type: 'doc/stage'; runId: string; path: string; stage: Stage }
+  | { type: 'doc/retry'; runId: string; path: string; attempt: number; delayMs: number; error: ErrorInfo }
+  | { type: 'doc/completed'; runId: string; path: string; resultPath: string; durationMs: number; tokensIn: number; tokensOut: number; cost: number }
+  | { type: 'doc/failed'; runId: string; path: string; error: ErrorInfo }
+  | { type: 'doc/dead-lettered'; runId: string; path: string; error: ErrorInfo }
+  | { type: 'doc/requeued'; runId: string; path: string };
+
+export type PipelineEventType = PipelineEvent['type'];
+export type EventOf<T extends PipelineEventType> = Extract<PipelineEvent, { type: T }>;
+
+export type Listener = (event: PipelineEvent) => void;
+
+export interface Disposable {
+  dispose(): void;
+}
+
+/** A tiny typed event bus. Listener errors are isolated so one bad subscriber cannot stop a run. */
+export class EventBus {
+  readonly #emitter = new EventEmitter();
+
+  constructor() {
+    this.#emitter.setMaxListeners(100);
+  }
+
+  on(listener: Listener): Disposable {
+    const wrapped = (e: PipelineEvent) => {
+      try {
+        listener(e);
+      } catch (err) {
+        // eslint-disable-next-line no-console
+        console.error('pipeline event listener failed', err);
+      }
+    };
+    this.#emitter.on('event', wrapped);
+    return { dispose: () => this.#emitter.off('event', wrapped) };
+  }
+
+  emit(event: PipelineEvent): void {
+    this.#emitter.emit('event', event);
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Domain types shared by the pipeline, the checkpoint store, the CLI and the VS Code layer.
+ * No `vscode` import, no I/O.
+ */
+
+/** Whether a document may enter the pipeline at all. */
+export type Readiness = 'not-ready' | 'ready' | 'rejected';
+
+/** Processing stage of a document. `done`, `failed` and `dead-lettered` are terminal for a run. */
+export type Stage =
+  | 'pending'
+  | 'reading'
+  | 'converting'
+  | 'extracting'
+  | 'validating'
+  | 'exporting'
+  | 'done'
+  | 'failed'
+  | 'dead-lettered';
+
+/** Stages during which a document is "in flight". */
+export const ACTIVE_STAGES: readonly Stage[] = ['reading', 'converting', 'extracting', 'validating', 'exporting'];
+
+export function isActiveStage(stage: Stage): boolean {
+  return ACTIVE_STAGES.includes(stage);
+}
+
+export interface ErrorInfo {
+  /** Stable machine-readable code, e.g. `RATE_LIMITED`, `FILE_MISSING`. See `errors.ts`. */
+  code: string;
+  message: string;
+  /** Stage in which the error happened. */
+  stage: Stage;
+  retryable: boolean;
+}
+
+/** The persisted state of one document. `path` is relative to the run's root folder, with `/` separators. */
+export interface DocumentState {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  /** sha256 of the file content, once read. */
+  contentHash?: string;
+  /** Hash of schema + instructions + model that produced the current result. */
+  fingerprint?: string;
+  readiness: Readiness;
+  rejectReason?: string;
+  stage: Stage;
+  /** Attempts made since the document was last (re)queued. */
+  attempts: number;
+  lastError?: ErrorInfo;
+  /** Result file, relative to the output folder. */
+  resultPath?: string;
+  tokensIn: number;
+  tokensOut: number;
+  cost: number;
+  /** Wall time of the last successful attempt. */
+  durationMs?: number;
+  updatedAt: number;
+}
+
+/** One attempt at one document. */
+export interface AttemptRecord {
+  runId: string;
+  path: string;
+  attempt: number;
+  stageReached: Stage;
+  startedAt: number;
+  endedAt: number;
+  durationMs: number;
+  /** Time spent per stage in ms. */
+  stageMs?: Partial<Record<Stage, number>>;
+  outcome: 'done' | 'retry' | 'failed' | 'dead-lettered' | 'cancelled';
+  errorCode?: string;
+  errorMessage?: string;
+  tokensIn: number;
+  tokensOut: number;
+  cost: number;
+}
+
+export interface DeadLetter {
+  path: string;
+  runId: string;
+  stage: Stage;
+  code: string;
+  message: string;
+  attempts: number;
+  at: number;
+  /** Set when the dead letter was reprocessed (it then leaves the queue). */
+  reprocessedAt?: number;
+  note?: string;
+}
+
+export type RunTrigger = 'palette' | 'watch' | 'cli' | 'retry' | 'test';
+export type RunStatus = 'running' | 'paused' | 'stopped' | 'completed' | 'interrupted';
+
+export interface RunRecord {
+  id: string;
+  startedAt: number;
+  endedAt?: number;
+  trigger: RunTrigger;
+  root: string;
+  status: RunStatus;
+  fingerprint: string;
+  model?: string;
+  totals?: RunCounts & { tokensIn: number; tokensOut: number; cost: number };
+}
+
+export interface RunCounts {
+  total: number;
+  pending: number;
+  running: number;
+  done: number;
+  failed: number;
+  deadLettered: number;
+  rejected: number;
+}
+
+export function emptyCounts(): RunCounts {
+  return { total: 0, pending: 0, running: 0, done: 0, failed: 0, deadLettered: 0, rejected: 0 };
+}

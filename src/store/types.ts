@@ -1,0 +1,68 @@
+/**
+ * Checkpoint store port. All mutating calls are synchronous and journaled: their cost must not grow
+ * with the number of documents. Calls marked durable are flushed to disk (fdatasync) before they return,
+ * so a crash right after them loses nothing.
+ */
+import type { AttemptRecord, DeadLetter, DocumentState, RunCounts, RunRecord, Stage } from '../core/types';
+
+export interface WriteOptions {
+  /** fdatasync the journal before returning (used for "done" and dead-letter transitions). */
+  durable?: boolean;
+}
+
+export interface DocumentQuery {
+  stages?: readonly Stage[];
+  /** Only documents whose path starts with this prefix (folder grouping). */
+  pathPrefix?: string;
+  offset?: number;
+  limit?: number;
+}
+
+export interface CheckpointStore {
+  /** Directory that holds the snapshot and journal, or undefined for an in-memory store. */
+  readonly dir: string | undefined;
+
+  // runs
+  putRun(run: RunRecord, options?: WriteOptions): void;
+  getRun(id: string): RunRecord | undefined;
+  latestRun(): RunRecord | undefined;
+  listRuns(limit?: number): RunRecord[];
+
+  // documents
+  getDocument(path: string): DocumentState | undefined;
+  /** Insert or replace a document's state. */
+  putDocument(doc: DocumentState, options?: WriteOptions): void;
+  /** Merge a patch into an existing document; returns the new state. Throws when the document is unknown. */
+  patchDocument(path: string, patch: Partial<DocumentState>, options?: WriteOptions): DocumentState;
+  removeDocument(path: string): void;
+  /** Documents ordered by path. */
+  listDocuments(query?: DocumentQuery): DocumentState[];
+  countDocuments(query?: Omit<DocumentQuery, 'offset' | 'limit'>): number;
+  /** Counts by status over all documents, O(1). */
+  counts(): RunCounts;
+  /**
+   * After a crash or reload: documents left in an active stage go back to `pending`.
+   * Returns how many were reset.
+   */
+  resetInFlight(): number;
+
+  // attempts (job rows) and metrics
+  recordAttempt(attempt: AttemptRecord): void;
+  listAttempts(filter?: { path?: string; runId?: string; limit?: number }): AttemptRecord[];
+
+  // dead-letter queue
+  putDeadLetter(letter: DeadLetter, options?: WriteOptions): void;
+  getDeadLetter(path: string): DeadLetter | undefined;
+  /** Dead letters not yet reprocessed, oldest first. */
+  listDeadLetters(): DeadLetter[];
+  /** Marks a dead letter reprocessed (time and note are kept in history) and removes it from the queue. */
+  markDeadLetterReprocessed(path: string, at: number, note?: string): void;
+  removeDeadLetter(path: string): void;
+
+  /** Flushes the journal to disk. */
+  sync(): void;
+  /** Writes a snapshot atomically and starts a fresh journal. */
+  compact(): void;
+  /** Compacts and releases the database. Further calls throw. */
+  close(): void;
+}
