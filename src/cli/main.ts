@@ -1,1 +1,316 @@
-console.log('extraction-workbench: CLI not wired yet');
+/**
+ * Headless CLI: `extraction-workbench run|status|dlq|retry`. Same core and state as the extension.
+ * Exit codes: 0 all done · 1 finished with failed or dead-lettered documents · 2 usage or configuration error · 130 interrupted.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { CONFIG_FILE, loadConfig, selectJob } from '../app/config';
+import { DEFAULT_BASE_URL, DEFAULT_MODEL, defaultStateDir, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
+import { ExtractionError, isRunFatalCode } from '../core/errors';
+import type { Logger } from '../core/logger';
+import type { RunSummary } from '../core/pipeline';
+import { ProgressReporter } from './progress';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURES = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_INTERRUPTED = 130;
+
+const USAGE = `Usage:
+  extraction-workbench run <folder> [--schema <file.json>] [--job <name>] [--out <dir>] [--state <dir>]
+                           [--base-url <url>] [--model <name>] [--concurrency <n>] [--max-attempts <n>]
+                           [--include <glob>]... [--exclude <glob>]... [--instructions <text>] [--json]
+  extraction-workbench status [--state <dir>] [--json]
+  extraction-workbench dlq list [--state <dir>] [--json]
+  extraction-workbench dlq retry [<path>...|--all] [--state <dir>] [--note <text>] [--json]
+  extraction-workbench retry <path>... [--state <dir>] [--json]
+
+Without --schema, the job (first one, or --job) of <folder>/${CONFIG_FILE} is used.
+The API key comes from OPENAI_API_KEY (any value for local servers that ignore it).`;
+
+class UsageError extends Error {}
+
+function stderrLogger(verbose: boolean): Logger {
+  const w = (lvl: string) => (m: string | Error, ...a: unknown[]) => process.stderr.write(`[${lvl}] ${m instanceof Error ? m.message : m}${a.length ? ' ' + a.map(String).join(' ') : ''}\n`);
+  const none = () => {};
+  return { trace: none, debug: verbose ? w('debug') : none, info: verbose ? w('info') : none, warn: w('warn'), error: w('error') };
+}
+
+function int(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a whole number ≥ 1, got "${v}"`);
+  return n;
+}
+
+function isLoopback(url: string): boolean {
+  try {
+    const h = new URL(url).hostname;
+    return h === 'localhost' || h === '::1' || h === '[::1]' || h.startsWith('127.');
+  } catch {
+    return false;
+  }
+}
+
+function apiKeyFor(baseURL: string): string {
+  const key = process.env.OPENAI_API_KEY;
+  if (key) return key;
+  if (isLoopback(baseURL)) return 'not-needed';
+  throw new UsageError('No API key: set OPENAI_API_KEY (or use --base-url with a local server)');
+}
+
+function resolveRunSettings(argv: string[]): { settings: RunSettings; json: boolean; verbose: boolean } {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      schema: { type: 'string' },
+      job: { type: 'string' },
+      out: { type: 'string' },
+      state: { type: 'string' },
+      'base-url': { type: 'string' },
+      model: { type: 'string' },
+      concurrency: { type: 'string' },
+      'max-attempts': { type: 'string' },
+      'timeout-ms': { type: 'string' },
+      include: { type: 'string', multiple: true },
+      exclude: { type: 'string', multiple: true },
+      instructions: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', short: 'v', default: false },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError('run needs exactly one <folder>');
+  const root = path.resolve(positionals[0]);
+  if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new UsageError(`Folder not found: ${root}`);
+  let job: ReturnType<typeof selectJob> | undefined;
+  let schemaPath: string;
+  if (values.schema) {
+    schemaPath = path.resolve(values.schema);
+  } else {
+    const config = loadConfig(path.join(root, CONFIG_FILE));
+    if (!config) throw new UsageError(`No --schema given and no ${CONFIG_FILE} in ${root}`);
+    job = selectJob(config, values.job);
+    schemaPath = path.resolve(root, job.schema);
+  }
+  const baseURL = values['base-url'] ?? job?.baseURL ?? process.env.OPENAI_BASE_URL ?? DEFAULT_BASE_URL;
+  const settings: RunSettings = {
+    root,
+    outDir: path.resolve(root, values.out ?? job?.outDir ?? 'extracted'),
+    stateDir: values.state ? path.resolve(values.state) : defaultStateDir(root),
+    schemaPath,
+    instructions: values.instructions ?? job?.instructions,
+    include: values.include ?? job?.include,
+    exclude: values.exclude ?? job?.exclude,
+    baseURL,
+    model: values.model ?? job?.model ?? process.env.OPENAI_MODEL ?? DEFAULT_MODEL,
+    concurrency: int('concurrency', values.concurrency) ?? job?.concurrency ?? 4,
+    maxAttempts: int('max-attempts', values['max-attempts']) ?? job?.maxAttempts ?? 4,
+    timeoutMs: int('timeout-ms', values['timeout-ms']) ?? 120_000,
+    maxFileBytes: 50 * 1024 * 1024,
+    ...(job?.temperature !== undefined ? { temperature: job.temperature } : {}),
+    ...(job?.maxOutputTokens !== undefined ? { maxOutputTokens: job.maxOutputTokens } : {}),
+    ...(job ? { jobName: job.name } : {}),
+  };
+  return { settings, json: values.json ?? false, verbose: values.verbose ?? false };
+}
+
+function exitCodeOf(summary: RunSummary, interrupted: boolean): number {
+  if (interrupted) return EXIT_INTERRUPTED;
+  if (summary.fatalError) return isRunFatalCode(summary.fatalError.code) ? EXIT_USAGE : EXIT_FAILURES;
+  const c = summary.counts;
+  return c.failed + c.deadLettered > 0 || c.pending + c.running > 0 ? EXIT_FAILURES : EXIT_OK;
+}
+
+/** Runs a session to the end, with progress and signal handling. */
+async function drive(session: Session, start: () => { done: Promise<RunSummary> }, json: boolean): Promise<number> {
+  const reporter = new ProgressReporter(session.pipeline.events, { json, stream: process.stderr, out: process.stdout });
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) {
+      process.stderr.write(`\n${sig} again: exiting now; completed documents are saved.\n`);
+      process.exit(EXIT_INTERRUPTED);
+    }
+    interrupted = true;
+    process.stderr.write(`\n${sig}: stopping, in-flight requests are cancelled and state is saved…\n`);
+    void session.pipeline.shutdown(10_000);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const summary = await start().done;
+    reporter.finish(summary);
+    return exitCodeOf(summary, interrupted);
+  } finally {
+    reporter.dispose();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await session.close();
+  }
+}
+
+async function cmdRun(argv: string[]): Promise<number> {
+  const { settings, json, verbose } = resolveRunSettings(argv);
+  const session = await openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(verbose) });
+  return drive(session, () => session.pipeline.start({ trigger: 'cli' }), json);
+}
+
+function stateDirOf(values: { state?: string }): string {
+  return values.state ? path.resolve(values.state) : defaultStateDir(process.cwd());
+}
+
+async function cmdStatus(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { state: { type: 'string' }, json: { type: 'boolean', default: false } } });
+  const stateDir = stateDirOf(values);
+  if (!fs.existsSync(stateDir)) throw new UsageError(`No extraction state in ${stateDir} (use --state <dir>)`);
+  const store = await openStore(stateDir, { logger: stderrLogger(false) });
+  try {
+    const counts = store.counts();
+    const run = store.latestRun();
+    const deadLetters = store.listDeadLetters();
+    if (values.json) {
+      process.stdout.write(
+        JSON.stringify({
+          runId: run?.id ?? null,
+          runStatus: run?.status ?? null,
+          startedAt: run ? new Date(run.startedAt).toISOString() : null,
+          endedAt: run?.endedAt ? new Date(run.endedAt).toISOString() : null,
+          ...counts,
+          deadLetters: deadLetters.length,
+        }) + '\n',
+      );
+    } else {
+      process.stdout.write(
+        [
+          `Run:           ${run ? `${run.id} (${run.status})` : 'none yet'}`,
+          `Documents:     ${counts.total}`,
+          `  done:        ${counts.done}`,
+          `  pending:     ${counts.pending}`,
+          `  running:     ${counts.running}`,
+          `  failed:      ${counts.failed}`,
+          `  dead-letter: ${counts.deadLettered}`,
+          `  rejected:    ${counts.rejected}`,
+        ].join('\n') + '\n',
+      );
+    }
+  } finally {
+    store.close();
+  }
+  return EXIT_OK;
+}
+
+/** Reopens the folder of the last run (settings saved in the state folder) to process some documents again. */
+async function sessionFromState(stateDir: string, verbose: boolean): Promise<Session> {
+  const settings = loadSavedSettings(stateDir);
+  if (!settings) throw new UsageError(`No previous run in ${stateDir}: start one with "extraction-workbench run <folder>"`);
+  return openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(verbose) });
+}
+
+function normalisePaths(paths: string[], root: string): string[] {
+  return paths.map((p) => {
+    const abs = path.resolve(p);
+    const rel = fs.existsSync(abs) && abs.startsWith(root + path.sep) ? path.relative(root, abs) : p;
+    return rel.split(path.sep).join('/');
+  });
+}
+
+async function cmdDlq(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: { state: { type: 'string' }, all: { type: 'boolean', default: false }, note: { type: 'string' }, json: { type: 'boolean', default: false }, verbose: { type: 'boolean', short: 'v', default: false } },
+  });
+  const stateDir = stateDirOf(values);
+  if (sub === 'list') {
+    const store = await openStore(stateDir, { logger: stderrLogger(false) });
+    try {
+      const letters = store.listDeadLetters();
+      if (values.json) for (const l of letters) process.stdout.write(JSON.stringify(l) + '\n');
+      else if (!letters.length) process.stdout.write('The dead-letter queue is empty.\n');
+      else for (const l of letters) process.stdout.write(`${l.path}\t${l.stage}\t${l.code}\t${l.attempts} attempt(s)\t${l.message}\n`);
+    } finally {
+      store.close();
+    }
+    return EXIT_OK;
+  }
+  if (sub === 'retry') {
+    if (!values.all && !positionals.length) throw new UsageError('dlq retry needs <path>... or --all');
+    const session = await sessionFromState(stateDir, values.verbose ?? false);
+    const paths = values.all ? undefined : normalisePaths(positionals, session.settings.root);
+    if (paths) {
+      const unknown = paths.filter((p) => !session.store.getDeadLetter(p));
+      if (unknown.length) {
+        await session.close();
+        throw new UsageError(`Not in the dead-letter queue: ${unknown.join(', ')}`);
+      }
+    }
+    const handle = session.pipeline.reprocessDeadLetters(paths, values.note);
+    if (!handle) {
+      await session.close();
+      process.stdout.write('The dead-letter queue is empty.\n');
+      return EXIT_OK;
+    }
+    return drive(session, () => handle, values.json ?? false);
+  }
+  throw new UsageError(`Unknown dlq command "${sub ?? ''}" (list or retry)`);
+}
+
+async function cmdRetry(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { state: { type: 'string' }, json: { type: 'boolean', default: false }, verbose: { type: 'boolean', short: 'v', default: false } },
+  });
+  if (!positionals.length) throw new UsageError('retry needs at least one <path>');
+  const session = await sessionFromState(stateDirOf(values), values.verbose ?? false);
+  const paths = normalisePaths(positionals, session.settings.root);
+  const unknown = paths.filter((p) => !session.store.getDocument(p));
+  if (unknown.length) {
+    await session.close();
+    throw new UsageError(`Unknown document(s): ${unknown.join(', ')}`);
+  }
+  for (const p of paths) if (session.store.getDeadLetter(p)) session.store.markDeadLetterReprocessed(p, Date.now(), 'retry');
+  return drive(session, () => session.pipeline.retry(paths), values.json ?? false);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'run':
+        return await cmdRun(rest);
+      case 'status':
+        return await cmdStatus(rest);
+      case 'dlq':
+        return await cmdDlq(rest);
+      case 'retry':
+        return await cmdRetry(rest);
+      case '--help':
+      case '-h':
+      case 'help':
+        process.stdout.write(USAGE + '\n');
+        return EXIT_OK;
+      default:
+        throw new UsageError(cmd ? `Unknown command "${cmd}"` : 'No command given');
+    }
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || (err as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      process.stderr.write(`extraction-workbench: ${(err as Error).message}\n\n${USAGE}\n`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof ExtractionError) {
+      process.stderr.write(`extraction-workbench: [${err.code}] ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`extraction-workbench: ${(err as Error)?.stack ?? String(err)}\n`);
+    return EXIT_USAGE;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,675 @@
+/**
+ * The extraction pipeline: list → read → convert → extract → validate → export, one document at a time
+ * per queue slot, every state change checkpointed. Pure Node: shared by the CLI and the extension.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import PQueue from 'p-queue';
+import type { Converter } from '../convert/types';
+import { readResult, resultRelPath, writeResult, type ResultFile } from '../export/jsonExporter';
+import type { Extractor, JsonSchema } from '../extract/types';
+import type { CheckpointStore } from '../store/types';
+import { CancelledError, ErrorCodes, ExtractionError, isRunFatalCode, toExtractionError } from './errors';
+import { EventBus, type RunProgress } from './events';
+import { extractionFingerprint, hashOf } from './fingerprint';
+import { listFiles, type ListedFile } from './lister';
+import { nullLogger, type Logger } from './logger';
+import { formatBytes, readDocument } from './reader';
+import { backoffDelay, DEFAULT_RETRY_POLICY, shouldRetry, validateRetryPolicy, type RetryPolicy } from './retry';
+import { emptyCounts, type DocumentState, type ErrorInfo, type RunCounts, type RunRecord, type RunTrigger, type Stage } from './types';
+
+/** Finds the converter for a file extension (`.pdf`). */
+export interface ConverterLookup {
+  get(extension: string): Converter | undefined;
+}
+
+export type Validate = (data: unknown) => { ok: true } | { ok: false; errors: string[] };
+
+export interface PipelineOptions {
+  /** Folder whose documents are extracted. */
+  root: string;
+  /** Folder that receives `<relative path>.json` result files. */
+  outDir: string;
+  store: CheckpointStore;
+  converters: ConverterLookup;
+  extractor: Extractor;
+  schema: JsonSchema;
+  /** Final check of the extracted data against the user's schema. */
+  validate?: Validate;
+  instructions?: string;
+  include?: readonly string[];
+  exclude?: readonly string[];
+  /** Honour .gitignore files (default true). */
+  gitignore?: boolean;
+  /** Documents processed at once (default 4). */
+  concurrency?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Files larger than this are rejected at readiness (default 50 MB). */
+  maxFileBytes?: number;
+  logger?: Logger;
+  /** Minimum interval between `run/progress` events (default 250 ms). */
+  progressIntervalMs?: number;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface StartOptions {
+  trigger: RunTrigger;
+  /** Only these documents (relative paths); default: list the whole root. */
+  paths?: readonly string[];
+}
+
+export interface RunSummary {
+  runId: string;
+  status: 'completed' | 'stopped' | 'interrupted';
+  /** Why the run stopped early (run-fatal error, user stop). */
+  reason?: string;
+  fatalError?: ErrorInfo;
+  counts: RunCounts;
+  /** Documents this run finished, failed permanently or skipped as unchanged. */
+  done: number;
+  deadLettered: number;
+  skipped: number;
+  rejected: number;
+  tokensIn: number;
+  tokensOut: number;
+  cost: number;
+  durationMs: number;
+}
+
+export interface RunHandle {
+  runId: string;
+  done: Promise<RunSummary>;
+}
+
+/** Priority of documents a person asked for explicitly (retry, "extract this file now"). */
+export const PRIORITY_USER = 10;
+const PRIORITY_NORMAL = 0;
+
+interface ActiveRun {
+  record: RunRecord;
+  controller: AbortController;
+  listingDone: boolean;
+  /** Paths queued, in flight or waiting for a retry in this run. */
+  active: Set<string>;
+  retryTimers: Map<string, NodeJS.Timeout>;
+  resolve: (s: RunSummary) => void;
+  stopReason?: string;
+  fatalError?: ErrorInfo;
+  stats: { done: number; deadLettered: number; skipped: number; rejected: number; tokensIn: number; tokensOut: number; cost: number };
+  lastProgressAt: number;
+  progressTimer?: NodeJS.Timeout;
+  finished: boolean;
+}
+
+export class Pipeline {
+  readonly events = new EventBus();
+  readonly fingerprint: string;
+  readonly #o: Required<Pick<PipelineOptions, 'concurrency' | 'maxFileBytes' | 'progressIntervalMs' | 'gitignore'>> & PipelineOptions;
+  readonly #policy: RetryPolicy;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #queue: PQueue;
+  readonly #schemaHash: string;
+  #run: ActiveRun | undefined;
+
+  constructor(options: PipelineOptions) {
+    this.#o = { concurrency: 4, maxFileBytes: 50 * 1024 * 1024, progressIntervalMs: 250, gitignore: true, ...options };
+    if (!Number.isInteger(this.#o.concurrency) || this.#o.concurrency < 1) throw new RangeError(`concurrency must be an integer ≥ 1, got ${this.#o.concurrency}`);
+    this.#policy = validateRetryPolicy({ ...DEFAULT_RETRY_POLICY, ...options.retry });
+    this.#log = options.logger ?? nullLogger;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
+    this.#queue = new PQueue({ concurrency: this.#o.concurrency });
+    this.#schemaHash = hashOf(options.schema);
+    this.fingerprint = extractionFingerprint({ schema: options.schema, instructions: options.instructions, model: options.extractor.model });
+  }
+
+  get running(): boolean {
+    return this.#run !== undefined;
+  }
+
+  get paused(): boolean {
+    return this.#queue.isPaused && this.#run !== undefined;
+  }
+
+  get runId(): string | undefined {
+    return this.#run?.record.id;
+  }
+
+  get store(): CheckpointStore {
+    return this.#o.store;
+  }
+
+  /** Starts a run. Throws when one is already active: use {@link enqueue} to add documents to it. */
+  start(options: StartOptions): RunHandle {
+    if (this.#run) throw new Error('A run is already active');
+    const store = this.#o.store;
+    const reset = store.resetInFlight();
+    if (reset) this.#log.info(`${reset} document(s) interrupted earlier are pending again`);
+    const id = `${new Date(this.#now()).toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
+    const record: RunRecord = {
+      id,
+      startedAt: this.#now(),
+      trigger: options.trigger,
+      root: this.#o.root,
+      status: 'running',
+      fingerprint: this.fingerprint,
+      model: this.#o.extractor.model,
+    };
+    store.putRun(record, { durable: true });
+    let resolve!: (s: RunSummary) => void;
+    const done = new Promise<RunSummary>((r) => (resolve = r));
+    const run: ActiveRun = {
+      record,
+      controller: new AbortController(),
+      listingDone: false,
+      active: new Set(),
+      retryTimers: new Map(),
+      resolve,
+      stats: { done: 0, deadLettered: 0, skipped: 0, rejected: 0, tokensIn: 0, tokensOut: 0, cost: 0 },
+      lastProgressAt: 0,
+      finished: false,
+    };
+    this.#run = run;
+    this.#queue.start();
+    this.events.emit({ type: 'run/started', runId: id, root: this.#o.root, at: record.startedAt });
+    this.#log.info(`Run ${id} started (${options.trigger}) in ${this.#o.root}`);
+    void this.#feed(run, options.paths).catch((err) => {
+      this.#log.error(err instanceof Error ? err : String(err));
+      run.stopReason = `Listing failed: ${(err as Error).message}`;
+      run.listingDone = true;
+      this.#maybeFinish(run);
+    });
+    return { runId: id, done };
+  }
+
+  /**
+   * Queues documents (relative paths). With a run active they join it; otherwise a run starts.
+   * `resetAttempts` gives them a fresh set of attempts (explicit retry).
+   */
+  enqueue(paths: readonly string[], options: { priority?: number; resetAttempts?: boolean; trigger?: RunTrigger } = {}): RunHandle {
+    const priority = options.priority ?? PRIORITY_USER;
+    if (options.resetAttempts) {
+      for (const p of paths) {
+        const doc = this.#o.store.getDocument(p);
+        if (doc && doc.stage !== 'done') this.#o.store.patchDocument(p, { attempts: 0, stage: 'pending', updatedAt: this.#now() });
+      }
+    }
+    if (!this.#run) {
+      const handle = this.start({ trigger: options.trigger ?? 'retry', paths });
+      return handle;
+    }
+    const run = this.#run;
+    for (const p of paths) {
+      const timer = run.retryTimers.get(p);
+      if (timer) {
+        clearTimeout(timer);
+        run.retryTimers.delete(p);
+        run.active.delete(p);
+      }
+      void this.#consider(run, this.#fileFor(p), priority, true);
+    }
+    return { runId: run.record.id, done: this.#runDone(run) };
+  }
+
+  /** Retries documents now, with fresh attempts, ahead of the queue. */
+  retry(paths: readonly string[]): RunHandle {
+    return this.enqueue(paths, { priority: PRIORITY_USER, resetAttempts: true, trigger: 'retry' });
+  }
+
+  /** Reprocesses dead letters (all when `paths` is omitted): recorded with time and note, attempts reset. */
+  reprocessDeadLetters(paths?: readonly string[], note?: string): RunHandle | undefined {
+    const store = this.#o.store;
+    const letters = paths ? paths.map((p) => store.getDeadLetter(p)).filter((l): l is NonNullable<typeof l> => !!l) : store.listDeadLetters();
+    if (!letters.length) return undefined;
+    const at = this.#now();
+    for (const l of letters) {
+      store.markDeadLetterReprocessed(l.path, at, note);
+      if (store.getDocument(l.path)) store.patchDocument(l.path, { stage: 'pending', attempts: 0, updatedAt: at });
+      this.events.emit({ type: 'doc/requeued', runId: this.#run?.record.id ?? '', path: l.path });
+    }
+    return this.enqueue(
+      letters.map((l) => l.path),
+      { priority: PRIORITY_USER, trigger: 'retry' },
+    );
+  }
+
+  /** Removes a dead letter without reprocessing it; the document goes back to pending. */
+  removeDeadLetter(p: string): void {
+    const store = this.#o.store;
+    store.removeDeadLetter(p);
+    if (store.getDocument(p)?.stage === 'dead-lettered') store.patchDocument(p, { stage: 'pending', attempts: 0, updatedAt: this.#now() });
+    this.events.emit({ type: 'doc/requeued', runId: this.#run?.record.id ?? '', path: p });
+  }
+
+  /** In-flight documents finish, nothing new starts. */
+  pause(): void {
+    const run = this.#run;
+    if (!run || this.#queue.isPaused) return;
+    this.#queue.pause();
+    run.record.status = 'paused';
+    this.#o.store.putRun(run.record);
+    this.events.emit({ type: 'run/paused', runId: run.record.id });
+    this.#emitProgress(run, true);
+  }
+
+  resume(): void {
+    const run = this.#run;
+    if (!run || !this.#queue.isPaused) return;
+    run.record.status = 'running';
+    this.#o.store.putRun(run.record);
+    this.#queue.start();
+    this.events.emit({ type: 'run/resumed', runId: run.record.id });
+    this.#emitProgress(run, true);
+  }
+
+  /**
+   * Stops the run: model requests in flight are aborted, their documents go back to pending,
+   * nothing new starts. Resolves with the run's summary once everything has settled.
+   */
+  async stop(reason = 'Stopped by the user'): Promise<RunSummary | undefined> {
+    const run = this.#run;
+    if (!run) return undefined;
+    run.stopReason ??= reason;
+    run.listingDone = true;
+    run.controller.abort(new CancelledError(reason));
+    for (const t of run.retryTimers.values()) clearTimeout(t);
+    run.retryTimers.clear();
+    this.#queue.clear();
+    this.#queue.start();
+    // documents queued but never started are still `pending` in the store: nothing to undo
+    const summary = this.#runDone(run);
+    this.#maybeFinish(run);
+    return summary;
+  }
+
+  /** Stops and waits at most `timeoutMs` for in-flight work; the store is left consistent either way. */
+  async shutdown(timeoutMs = 5000): Promise<void> {
+    const stopping = this.stop('Shut down');
+    await Promise.race([stopping, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+  }
+
+  /** Progress of the active run, or undefined. */
+  progress(): RunProgress | undefined {
+    return this.#run ? this.#progressOf(this.#run) : undefined;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  #runDone(run: ActiveRun): Promise<RunSummary> {
+    return new Promise((resolve) => {
+      const prev = run.resolve;
+      run.resolve = (s) => {
+        prev(s);
+        resolve(s);
+      };
+    });
+  }
+
+  #fileFor(rel: string): ListedFile {
+    return { path: rel, absPath: path.join(this.#o.root, ...rel.split('/')), size: -1, mtimeMs: -1 };
+  }
+
+  async #feed(run: ActiveRun, paths: readonly string[] | undefined): Promise<void> {
+    const highWater = Math.max(16, this.#o.concurrency * 4);
+    const source: AsyncIterable<ListedFile> | Iterable<ListedFile> = paths
+      ? paths.map((p) => this.#fileFor(p))
+      : listFiles(this.#o.root, {
+          include: this.#o.include,
+          exclude: this.#o.exclude,
+          gitignore: this.#o.gitignore,
+          skipDirs: [this.#o.outDir, ...(this.#o.store.dir ? [this.#o.store.dir] : [])],
+          signal: run.controller.signal,
+        });
+    let listed = 0;
+    for await (const file of source) {
+      if (run.controller.signal.aborted) break;
+      listed++;
+      await this.#consider(run, file, paths ? PRIORITY_USER : PRIORITY_NORMAL, !!paths);
+      // backpressure: the lister waits while the queue is full
+      if (this.#queue.size >= highWater) await this.#queue.onSizeLessThan(highWater / 2);
+    }
+    run.listingDone = true;
+    this.events.emit({ type: 'run/listed', runId: run.record.id, total: listed });
+    this.#maybeFinish(run);
+  }
+
+  /** Decides what to do with a listed file: reject, skip as unchanged, or queue. */
+  async #consider(run: ActiveRun, file: ListedFile, priority: number, explicit: boolean): Promise<void> {
+    const store = this.#o.store;
+    if (run.active.has(file.path)) {
+      // already queued: an explicit request moves it ahead
+      if (explicit) {
+        try {
+          this.#queue.setPriority(file.path, priority);
+        } catch {
+          /* in flight or waiting for a retry: nothing to move */
+        }
+      }
+      return;
+    }
+    if (file.size < 0) {
+      // explicit path: stat it now
+      try {
+        const st = await fsp.stat(file.absPath);
+        file = { ...file, size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
+      } catch {
+        file = { ...file, size: 0, mtimeMs: 0 };
+      }
+    }
+    const now = this.#now();
+    const ext = path.extname(file.path).toLowerCase();
+    const existing = store.getDocument(file.path);
+    let rejectReason: string | undefined;
+    if (!this.#o.converters.get(ext)) rejectReason = `Unsupported file type "${ext || '(none)'}"`;
+    else if (file.size > this.#o.maxFileBytes) rejectReason = `Too large: ${formatBytes(file.size)} is over the ${formatBytes(this.#o.maxFileBytes)} limit`;
+    if (rejectReason) {
+      if (existing?.readiness !== 'rejected' || existing.rejectReason !== rejectReason) {
+        store.putDocument({ ...(existing ?? this.#newDoc(file, now)), size: file.size, mtimeMs: file.mtimeMs, readiness: 'rejected', rejectReason, stage: 'pending', updatedAt: now });
+      }
+      run.stats.rejected++;
+      this.events.emit({ type: 'doc/rejected', runId: run.record.id, path: file.path, reason: rejectReason });
+      return;
+    }
+    const unchanged = existing && existing.size === file.size && existing.mtimeMs === file.mtimeMs && existing.fingerprint === this.fingerprint;
+    if (existing && unchanged && existing.stage === 'done' && !explicit) {
+      run.stats.skipped++;
+      return;
+    }
+    if (existing && unchanged && existing.stage === 'dead-lettered' && !explicit) {
+      return; // stays in the dead-letter queue until reprocessed
+    }
+    if (!existing) store.putDocument(this.#newDoc(file, now));
+    else if (existing.readiness !== 'ready' || existing.stage === 'done' || existing.stage === 'dead-lettered') {
+      store.patchDocument(file.path, { readiness: 'ready', rejectReason: undefined, stage: 'pending', size: file.size, mtimeMs: file.mtimeMs, updatedAt: now, ...(existing.stage === 'dead-lettered' ? { attempts: 0 } : {}) });
+    }
+    this.#schedule(run, file, priority);
+  }
+
+  #newDoc(file: ListedFile, now: number): DocumentState {
+    return { path: file.path, size: file.size, mtimeMs: file.mtimeMs, readiness: 'ready', stage: 'pending', attempts: 0, tokensIn: 0, tokensOut: 0, cost: 0, updatedAt: now };
+  }
+
+  #schedule(run: ActiveRun, file: ListedFile, priority: number): void {
+    run.active.add(file.path);
+    this.events.emit({ type: 'doc/queued', runId: run.record.id, path: file.path, priority });
+    void this.#queue
+      .add(() => this.#process(run, file), { priority, id: file.path })
+      .catch((err) => this.#log.error(`Unexpected failure processing ${file.path}`, err))
+      .finally(() => this.#maybeFinish(run));
+    this.#emitProgress(run);
+  }
+
+  async #process(run: ActiveRun, file: ListedFile): Promise<void> {
+    const store = this.#o.store;
+    const signal = run.controller.signal;
+    if (signal.aborted || run.finished) {
+      run.active.delete(file.path);
+      return;
+    }
+    const startedAt = this.#now();
+    const prior = store.getDocument(file.path);
+    const attempt = (prior?.attempts ?? 0) + 1;
+    const stageMs: Partial<Record<Stage, number>> = {};
+    let stage: Stage = 'reading';
+    let stageStart = startedAt;
+    let spent = { tokensIn: 0, tokensOut: 0, cost: 0 };
+    const enter = (next: Stage) => {
+      const t = this.#now();
+      stageMs[stage] = (stageMs[stage] ?? 0) + (t - stageStart);
+      stage = next;
+      stageStart = t;
+      store.patchDocument(file.path, { stage: next, updatedAt: t });
+      this.events.emit({ type: 'doc/stage', runId: run.record.id, path: file.path, stage: next });
+    };
+    store.patchDocument(file.path, { stage: 'reading', attempts: attempt, updatedAt: startedAt });
+    this.events.emit({ type: 'doc/started', runId: run.record.id, path: file.path, attempt });
+    this.events.emit({ type: 'doc/stage', runId: run.record.id, path: file.path, stage: 'reading' });
+    this.#emitProgress(run);
+    try {
+      const { bytes, contentHash } = await readDocument(file.absPath, this.#o.maxFileBytes);
+      // A result written just before a crash, for this very content and configuration, is adopted as is.
+      const previous = readResult(this.#o.outDir, file.path);
+      let result: ResultFile;
+      if (previous && previous.metadata.contentHash === contentHash && previous.metadata.fingerprint === this.fingerprint) {
+        result = previous;
+        this.#log.info(`${file.path}: unchanged since its result was written, not extracted again`);
+      } else {
+        enter('converting');
+        const ext = path.extname(file.path).toLowerCase();
+        const converter = this.#o.converters.get(ext);
+        if (!converter) throw new ExtractionError(ErrorCodes.UNSUPPORTED_TYPE, `No converter for "${ext}" files`, { retryable: false });
+        const converted = await converter.convert({ path: file.path, absPath: file.absPath, bytes, signal });
+        if (signal.aborted) throw new CancelledError();
+        enter('extracting');
+        const out = await this.#o.extractor.extract({ path: file.path, document: converted, schema: this.#o.schema, instructions: this.#o.instructions, signal });
+        spent = { tokensIn: out.tokensIn, tokensOut: out.tokensOut, cost: out.cost };
+        enter('validating');
+        const verdict = this.#o.validate?.(out.data);
+        if (verdict && !verdict.ok) {
+          throw new ExtractionError(ErrorCodes.SCHEMA_MISMATCH, `The model's answer does not match the schema: ${verdict.errors.slice(0, 5).join('; ')}`);
+        }
+        enter('exporting');
+        if (signal.aborted) throw new CancelledError();
+        result = {
+          formatVersion: 1,
+          source: file.path,
+          data: out.data,
+          ...(out.grounding !== undefined ? { grounding: out.grounding } : {}),
+          metadata: {
+            runId: run.record.id,
+            model: out.model,
+            schemaHash: this.#schemaHash,
+            fingerprint: this.fingerprint,
+            contentHash,
+            converter: converted.format,
+            attempts: attempt,
+            requests: out.requests,
+            tokensIn: out.tokensIn,
+            tokensOut: out.tokensOut,
+            cost: out.cost,
+            startedAt: new Date(startedAt).toISOString(),
+            finishedAt: new Date(this.#now()).toISOString(),
+          },
+        };
+        writeResult(this.#o.outDir, result);
+      }
+      const endedAt = this.#now();
+      stageMs[stage] = (stageMs[stage] ?? 0) + (endedAt - stageStart);
+      const doc = store.getDocument(file.path);
+      // the result file is on disk: now the completion is checkpointed, durably
+      store.patchDocument(
+        file.path,
+        {
+          stage: 'done',
+          contentHash,
+          fingerprint: this.fingerprint,
+          resultPath: resultRelPath(file.path),
+          lastError: undefined,
+          tokensIn: (doc?.tokensIn ?? 0) + spent.tokensIn,
+          tokensOut: (doc?.tokensOut ?? 0) + spent.tokensOut,
+          cost: (doc?.cost ?? 0) + spent.cost,
+          durationMs: endedAt - startedAt,
+          size: file.size >= 0 ? file.size : (doc?.size ?? bytes.byteLength),
+          mtimeMs: file.mtimeMs >= 0 ? file.mtimeMs : (doc?.mtimeMs ?? 0),
+          updatedAt: endedAt,
+        },
+        { durable: true },
+      );
+      store.recordAttempt({ runId: run.record.id, path: file.path, attempt, stageReached: 'done', startedAt, endedAt, durationMs: endedAt - startedAt, stageMs, outcome: 'done', ...spent });
+      run.stats.done++;
+      this.#addSpent(run, spent);
+      run.active.delete(file.path);
+      this.events.emit({ type: 'doc/completed', runId: run.record.id, path: file.path, resultPath: resultRelPath(file.path), durationMs: endedAt - startedAt, ...spent });
+    } catch (err) {
+      this.#onFailure(run, file, attempt, startedAt, stage, stageMs, stageStart, err, spent);
+    } finally {
+      this.#emitProgress(run);
+    }
+  }
+
+  #addSpent(run: ActiveRun, spent: { tokensIn: number; tokensOut: number; cost: number }): void {
+    run.stats.tokensIn += spent.tokensIn;
+    run.stats.tokensOut += spent.tokensOut;
+    run.stats.cost += spent.cost;
+  }
+
+  #onFailure(
+    run: ActiveRun,
+    file: ListedFile,
+    attempt: number,
+    startedAt: number,
+    stage: Stage,
+    stageMs: Partial<Record<Stage, number>>,
+    stageStart: number,
+    err: unknown,
+    spentOk: { tokensIn: number; tokensOut: number; cost: number },
+  ): void {
+    const store = this.#o.store;
+    const e = run.controller.signal.aborted ? new CancelledError(run.stopReason) : toExtractionError(err, stage);
+    e.stage ??= stage;
+    const endedAt = this.#now();
+    stageMs[stage] = (stageMs[stage] ?? 0) + (endedAt - stageStart);
+    const price = this.#price(e.tokensIn, e.tokensOut);
+    const spent = { tokensIn: spentOk.tokensIn + e.tokensIn, tokensOut: spentOk.tokensOut + e.tokensOut, cost: spentOk.cost + price };
+    const info: ErrorInfo = { code: e.code, message: e.message, stage, retryable: e.retryable };
+    const doc = store.getDocument(file.path);
+    const totals = { tokensIn: (doc?.tokensIn ?? 0) + spent.tokensIn, tokensOut: (doc?.tokensOut ?? 0) + spent.tokensOut, cost: (doc?.cost ?? 0) + spent.cost };
+    this.#addSpent(run, spent);
+    const attemptRow = { runId: run.record.id, path: file.path, attempt, stageReached: stage, startedAt, endedAt, durationMs: endedAt - startedAt, stageMs, errorCode: e.code, errorMessage: e.message, ...spent };
+
+    if (e.code === ErrorCodes.CANCELLED) {
+      // stop or shutdown: the attempt does not count
+      store.patchDocument(file.path, { stage: 'pending', attempts: Math.max(0, attempt - 1), updatedAt: endedAt, ...totals });
+      store.recordAttempt({ ...attemptRow, outcome: 'cancelled' });
+      run.active.delete(file.path);
+      return;
+    }
+    this.#log.warn(`${file.path}: attempt ${attempt} failed in ${stage}: [${e.code}] ${e.message}`);
+
+    if (isRunFatalCode(e.code)) {
+      // the provider or the configuration is wrong: every document would fail the same way
+      store.patchDocument(file.path, { stage: 'failed', lastError: info, updatedAt: endedAt, ...totals }, { durable: true });
+      store.recordAttempt({ ...attemptRow, outcome: 'failed' });
+      run.active.delete(file.path);
+      this.events.emit({ type: 'doc/failed', runId: run.record.id, path: file.path, error: info });
+      if (!run.fatalError) {
+        run.fatalError = info;
+        void this.stop(e.message);
+      }
+      return;
+    }
+
+    if (shouldRetry(this.#policy, attempt, e.retryable)) {
+      const delayMs = backoffDelay(this.#policy, attempt, e.retryAfterMs, this.#random);
+      store.patchDocument(file.path, { stage: 'failed', lastError: info, updatedAt: endedAt, ...totals });
+      store.recordAttempt({ ...attemptRow, outcome: 'retry' });
+      this.events.emit({ type: 'doc/retry', runId: run.record.id, path: file.path, attempt, delayMs, error: info });
+      const timer = setTimeout(() => {
+        run.retryTimers.delete(file.path);
+        if (run.controller.signal.aborted || run.finished) {
+          run.active.delete(file.path);
+          this.#maybeFinish(run);
+          return;
+        }
+        void this.#queue
+          .add(() => this.#process(run, file), { priority: PRIORITY_NORMAL + 1, id: file.path })
+          .catch((err2) => this.#log.error(`Unexpected failure processing ${file.path}`, err2))
+          .finally(() => this.#maybeFinish(run));
+      }, delayMs);
+      run.retryTimers.set(file.path, timer);
+      return;
+    }
+
+    // non-retryable, or out of attempts: dead-letter queue
+    store.putDeadLetter({ path: file.path, runId: run.record.id, stage, code: e.code, message: e.message, attempts: attempt, at: endedAt });
+    store.patchDocument(file.path, { stage: 'dead-lettered', fingerprint: this.fingerprint, lastError: info, updatedAt: endedAt, ...totals }, { durable: true });
+    store.recordAttempt({ ...attemptRow, outcome: 'dead-lettered' });
+    run.stats.deadLettered++;
+    run.active.delete(file.path);
+    this.events.emit({ type: 'doc/dead-lettered', runId: run.record.id, path: file.path, error: info });
+  }
+
+  #price(tokensIn: number, tokensOut: number): number {
+    const ex = this.#o.extractor as Extractor & { costOf?: (i: number, o: number) => number };
+    return typeof ex.costOf === 'function' ? ex.costOf(tokensIn, tokensOut) : 0;
+  }
+
+  #progressOf(run: ActiveRun): RunProgress {
+    const counts = this.#o.store.counts();
+    const elapsedMin = Math.max(1e-9, (this.#now() - run.record.startedAt) / 60000);
+    const docsPerMinute = run.stats.done / elapsedMin;
+    const remaining = counts.pending + counts.running + counts.failed;
+    return {
+      runId: run.record.id,
+      ...counts,
+      inFlight: this.#queue.pending,
+      docsPerMinute,
+      ...(docsPerMinute > 0 ? { etaMs: Math.round((remaining / docsPerMinute) * 60000) } : {}),
+      paused: this.#queue.isPaused,
+    };
+  }
+
+  #emitProgress(run: ActiveRun, force = false): void {
+    if (run.finished) return;
+    const now = this.#now();
+    const due = run.lastProgressAt + this.#o.progressIntervalMs;
+    if (force || now >= due) {
+      if (run.progressTimer) {
+        clearTimeout(run.progressTimer);
+        run.progressTimer = undefined;
+      }
+      run.lastProgressAt = now;
+      this.events.emit({ type: 'run/progress', progress: this.#progressOf(run) });
+    } else if (!run.progressTimer) {
+      run.progressTimer = setTimeout(() => {
+        run.progressTimer = undefined;
+        this.#emitProgress(run, true);
+      }, due - now);
+    }
+  }
+
+  #maybeFinish(run: ActiveRun): void {
+    if (run.finished || this.#run !== run) return;
+    if (!run.listingDone) return;
+    if (this.#queue.size > 0 || this.#queue.pending > 0 || run.retryTimers.size > 0) return;
+    if (run.active.size > 0 && !run.controller.signal.aborted) return;
+    run.finished = true;
+    if (run.progressTimer) clearTimeout(run.progressTimer);
+    const store = this.#o.store;
+    const counts = store.counts();
+    const status: RunSummary['status'] = run.stopReason ? 'stopped' : 'completed';
+    const endedAt = this.#now();
+    run.record = {
+      ...run.record,
+      endedAt,
+      status,
+      totals: { ...counts, tokensIn: run.stats.tokensIn, tokensOut: run.stats.tokensOut, cost: run.stats.cost },
+    };
+    store.putRun(run.record, { durable: true });
+    this.#run = undefined;
+    const summary: RunSummary = {
+      runId: run.record.id,
+      status,
+      ...(run.stopReason ? { reason: run.stopReason } : {}),
+      ...(run.fatalError ? { fatalError: run.fatalError } : {}),
+      counts,
+      done: run.stats.done,
+      deadLettered: run.stats.deadLettered,
+      skipped: run.stats.skipped,
+      rejected: run.stats.rejected,
+      tokensIn: run.stats.tokensIn,
+      tokensOut: run.stats.tokensOut,
+      cost: run.stats.cost,
+      durationMs: endedAt - run.record.startedAt,
+    };
+    this.events.emit({ type: 'run/finished', runId: run.record.id, status, progress: { ...this.#progressOf(run), ...counts }, ...(run.stopReason ? { reason: run.stopReason } : {}) });
+    this.#log.info(`Run ${run.record.id} ${status}: ${counts.done} done, ${counts.failed} failed, ${counts.deadLettered} dead-lettered, ${counts.pending} pending`);
+    run.resolve(summary);
+  }
+}
+
+export { emptyCounts };

@@ -1,0 +1,103 @@
+/**
+ * Writes one JSON result file per document at `<out>/<relative path>.json`, atomically
+ * (temp file + fsync + rename) and idempotently (an identical file is left untouched).
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ErrorCodes, ExtractionError } from '../core/errors';
+
+export const RESULT_FORMAT_VERSION = 1;
+
+export interface ResultMetadata {
+  runId: string;
+  model: string;
+  schemaHash: string;
+  fingerprint: string;
+  contentHash: string;
+  converter: string;
+  attempts: number;
+  requests: number;
+  tokensIn: number;
+  tokensOut: number;
+  cost: number;
+  startedAt: string;
+  finishedAt: string;
+}
+
+/** The documented, stable format of a result file. */
+export interface ResultFile {
+  formatVersion: typeof RESULT_FORMAT_VERSION;
+  /** Source document, relative to the run root. */
+  source: string;
+  data: unknown;
+  grounding?: unknown;
+  metadata: ResultMetadata;
+}
+
+export function resultRelPath(docPath: string): string {
+  return `${docPath}.json`;
+}
+
+export function resultAbsPath(outDir: string, docPath: string): string {
+  return path.join(outDir, ...resultRelPath(docPath).split('/'));
+}
+
+/** Writes `content` to `file` atomically; returns false when an identical file already existed. */
+export function writeFileAtomic(file: string, content: string, options: { fsync?: boolean } = {}): boolean {
+  const fsync = options.fsync ?? true;
+  try {
+    if (fs.readFileSync(file, 'utf8') === content) return false;
+  } catch {
+    /* absent or unreadable: write it */
+  }
+  const dir = path.dirname(file);
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, content);
+    if (fsync) fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  if (fsync) {
+    try {
+      const dfd = fs.openSync(dir, 'r');
+      try {
+        fs.fsyncSync(dfd);
+      } finally {
+        fs.closeSync(dfd);
+      }
+    } catch {
+      /* directories cannot be fsynced on every platform */
+    }
+  }
+  return true;
+}
+
+export function writeResult(outDir: string, result: ResultFile, options: { fsync?: boolean } = {}): string {
+  const file = resultAbsPath(outDir, result.source);
+  try {
+    writeFileAtomic(file, JSON.stringify(result, null, 2) + '\n', options);
+  } catch (err) {
+    throw new ExtractionError(ErrorCodes.EXPORT_FAILED, `Cannot write result ${file}: ${(err as Error).message}`, { stage: 'exporting', cause: err, retryable: false });
+  }
+  return file;
+}
+
+/** Reads a result file, or undefined when it is absent or not a valid result. */
+export function readResult(outDir: string, docPath: string): ResultFile | undefined {
+  try {
+    const r = JSON.parse(fs.readFileSync(resultAbsPath(outDir, docPath), 'utf8')) as ResultFile;
+    return r && r.formatVersion === RESULT_FORMAT_VERSION && r.source === docPath ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
