@@ -52,7 +52,6 @@ export class EventBus {
       try {
         listener(e);
       } catch (err) {
-        // eslint-disable-next-line no-console
         console.error('pipeline event listener failed', err);
       }
     };

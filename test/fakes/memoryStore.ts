@@ -75,7 +75,12 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
   resetInFlight() {
     let n = 0;
-    for (const d of this.docs.values()) if (isActiveStage(d.stage)) (d.stage = 'pending'), n++;
+    for (const d of this.docs.values()) {
+      if (isActiveStage(d.stage)) {
+        d.stage = 'pending';
+        n++;
+      }
+    }
     return n;
   }
   recordAttempt(a: AttemptRecord) {

@@ -1,0 +1,180 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ndjson, runCli, startCli } from '../support/cli';
+import { startModelServer, type ModelServer } from '../support/modelServer';
+
+const SCHEMA = {
+  type: 'object',
+  properties: { invoice_number: { type: 'string' }, total: { type: 'number' } },
+  required: ['invoice_number', 'total'],
+};
+
+function workspace(n: number): { root: string; schema: string } {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ew-cli-'));
+  for (let i = 0; i < n; i++) fs.writeFileSync(path.join(root, `inv${i}.txt`), `Invoice INV-${i}\nTotal: ${i}.50 EUR\n`);
+  const schema = path.join(root, 'invoice.schema.json');
+  fs.writeFileSync(schema, JSON.stringify(SCHEMA));
+  return { root, schema };
+}
+
+describe('CLI', function () {
+  this.timeout(60_000);
+  let server: ModelServer;
+
+  beforeEach(async () => {
+    server = await startModelServer({ latencyMs: 2 });
+  });
+  afterEach(async () => {
+    await server.close();
+  });
+
+  const run = (root: string, schema: string, ...extra: string[]) => runCli(['run', root, '--schema', schema, '--base-url', server.url, '--include', '**/*.txt', ...extra]);
+
+  it('extracts a folder, exits 0, and a second run requests nothing again', async () => {
+    const { root, schema } = workspace(5);
+    const r = await run(root, schema);
+    assert.equal(r.code, 0, r.stderr);
+    for (let i = 0; i < 5; i++) {
+      const result = JSON.parse(fs.readFileSync(path.join(root, 'extracted', `inv${i}.txt.json`), 'utf8'));
+      assert.equal(result.source, `inv${i}.txt`);
+      assert.equal(typeof result.data.invoice_number, 'string');
+    }
+    assert.equal(server.stats.total, 5);
+    const again = await run(root, schema);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(server.stats.total, 5, 'no document was requested again');
+    assert.match(again.stderr, /5 unchanged/);
+
+    const status = await runCli(['status', '--state', path.join(root, '.extraction'), '--json']);
+    assert.equal(status.code, 0, status.stderr);
+    const s = JSON.parse(status.stdout);
+    assert.equal(s.total, 5);
+    assert.equal(s.done, 5);
+    assert.equal(s.pending, 0);
+    assert.equal(s.running, 0);
+    assert.equal(s.failed, 0);
+    assert.equal(s.deadLettered, 0);
+    assert.equal(typeof s.runId, 'string');
+  });
+
+  it('prints NDJSON events on stdout with --json', async () => {
+    const { root, schema } = workspace(2);
+    const r = await run(root, schema, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const events = ndjson(r.stdout);
+    const types = events.map((e) => e.type);
+    assert.equal(types[0], 'run/started');
+    assert.equal(types.filter((t) => t === 'doc/completed').length, 2);
+    assert.equal(types.at(-1), 'run/finished');
+  });
+
+  it('exits 1 with dead letters, lists them, and reprocesses them', async () => {
+    const { root, schema } = workspace(3);
+    server.setScript('inv1.txt', [{ status: 400 }]);
+    const r = await run(root, schema);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /dead-lettered inv1\.txt: \[BAD_REQUEST\]/);
+    const state = path.join(root, '.extraction');
+    const list = await runCli(['dlq', 'list', '--state', state, '--json']);
+    const letters = ndjson(list.stdout);
+    assert.equal(letters.length, 1);
+    assert.equal(letters[0].path, 'inv1.txt');
+    assert.equal(letters[0].code, 'BAD_REQUEST');
+    assert.equal(letters[0].stage, 'extracting');
+    const retry = await runCli(['dlq', 'retry', '--all', '--state', state, '--note', 'server fixed']);
+    assert.equal(retry.code, 0, retry.stderr);
+    const after = JSON.parse((await runCli(['status', '--state', state, '--json'])).stdout);
+    assert.equal(after.done, 3);
+    assert.equal(after.deadLettered, 0);
+    assert.equal(server.requestsFor('inv1.txt').length, 2);
+  });
+
+  it('retries one document with retry <path>', async () => {
+    const { root, schema } = workspace(2);
+    server.setScript('inv0.txt', [{ status: 400 }]);
+    assert.equal((await run(root, schema)).code, 1);
+    const r = await runCli(['retry', 'inv0.txt', '--state', path.join(root, '.extraction')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(server.requestsFor('inv0.txt').length, 2);
+    assert.equal(server.requestsFor('inv1.txt').length, 1);
+  });
+
+  it('retries 429 and 5xx and still exits 0', async () => {
+    const { root, schema } = workspace(2);
+    server.setScript('inv0.txt', [{ status: 429, retryAfterMs: 50 }, { status: 503 }]);
+    const r = await run(root, schema, '--max-attempts', '4');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(server.requestsFor('inv0.txt').length, 3);
+    assert.match(r.stderr, /retry inv0\.txt in .* \(attempt 1 failed: RATE_LIMITED\)/);
+  });
+
+  it('stops the run with exit 2 and one clear message when the API key is rejected', async () => {
+    await server.close();
+    server = await startModelServer({ requireApiKey: 'right-key' });
+    const { root, schema } = workspace(6);
+    const r = await runCli(['run', root, '--schema', schema, '--base-url', server.url, '--include', '**/*.txt', '--concurrency', '1'], { OPENAI_API_KEY: 'wrong-key' });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /AUTH_FAILED/);
+    assert.doesNotMatch(r.stderr + r.stdout, /wrong-key/, 'the key never appears in output');
+    assert.ok(server.stats.total < 6, 'the run stopped instead of trying every document');
+    const s = JSON.parse((await runCli(['status', '--state', path.join(root, '.extraction'), '--json'])).stdout);
+    assert.equal(s.deadLettered, 0);
+  });
+
+  it('exits 2 with a one-line reason for usage and configuration errors', async () => {
+    const { root, schema } = workspace(1);
+    const missing = await runCli(['run', path.join(root, 'nope'), '--schema', schema, '--base-url', server.url]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /Folder not found/);
+
+    const bad = path.join(root, 'bad.schema.json');
+    fs.writeFileSync(bad, '{ not json');
+    const badSchema = await runCli(['run', root, '--schema', bad, '--base-url', server.url]);
+    assert.equal(badSchema.code, 2);
+    assert.match(badSchema.stderr, /INVALID_SCHEMA.*not valid JSON/);
+
+    const noKey = await runCli(['run', root, '--schema', schema, '--base-url', 'https://api.example.invalid/v1']);
+    assert.equal(noKey.code, 2);
+    assert.match(noKey.stderr, /No API key: set OPENAI_API_KEY/);
+
+    const noSchema = await runCli(['run', root, '--base-url', server.url]);
+    assert.equal(noSchema.code, 2);
+    assert.match(noSchema.stderr, /No --schema given and no extraction\.config\.json/);
+
+    const unknown = await runCli(['frobnicate']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /Unknown command "frobnicate"/);
+    assert.equal(server.stats.total, 0);
+  });
+
+  it('reads the job from extraction.config.json', async () => {
+    const { root } = workspace(2);
+    fs.mkdirSync(path.join(root, 'schema'));
+    fs.writeFileSync(path.join(root, 'schema', 'inv.json'), JSON.stringify(SCHEMA));
+    fs.writeFileSync(path.join(root, 'extraction.config.json'), JSON.stringify({ jobs: [{ name: 'inv', schema: 'schema/inv.json', include: ['*.txt'], instructions: 'Be precise.' }] }));
+    const r = await runCli(['run', root, '--base-url', server.url]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(server.stats.total, 2);
+    assert.match(server.requests[0].userText, /Be precise\./);
+  });
+
+  it('exits 130 on SIGINT with state saved and nothing left running', async () => {
+    const { root, schema } = workspace(6);
+    server.setLatency(3000);
+    const { child, result } = startCli(['run', root, '--schema', schema, '--base-url', server.url, '--include', '**/*.txt', '--concurrency', '2']);
+    const t0 = Date.now();
+    while (server.stats.inFlight < 2 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
+    const r = await result;
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stderr, /SIGINT: stopping/);
+    const s = JSON.parse((await runCli(['status', '--state', path.join(root, '.extraction'), '--json'])).stdout);
+    assert.equal(s.running, 0);
+    assert.equal(s.pending, 6);
+    server.setLatency(1);
+    const resumed = await run(root, schema);
+    assert.equal(resumed.code, 0, resumed.stderr);
+  });
+});
