@@ -3,6 +3,7 @@
  * per queue slot, every state change checkpointed. Pure Node: shared by the CLI and the extension.
  */
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import PQueue from 'p-queue';
@@ -162,9 +163,12 @@ export class Pipeline {
     store.putRun(record, { durable: true });
     let resolve!: (s: RunSummary) => void;
     const done = new Promise<RunSummary>((r) => (resolve = r));
+    const controller = new AbortController();
+    // every in-flight document listens to the run's signal
+    setMaxListeners(0, controller.signal);
     const run: ActiveRun = {
       record,
-      controller: new AbortController(),
+      controller,
       listingDone: false,
       active: new Set(),
       retryTimers: new Map(),
@@ -432,7 +436,7 @@ export class Pipeline {
     try {
       const { bytes, contentHash } = await readDocument(file.absPath, this.#o.maxFileBytes);
       // A result written just before a crash, for this very content and configuration, is adopted as is.
-      const previous = readResult(this.#o.outDir, file.path);
+      const previous = await readResult(this.#o.outDir, file.path);
       let result: ResultFile;
       if (previous && previous.metadata.contentHash === contentHash && previous.metadata.fingerprint === this.fingerprint) {
         result = previous;
@@ -475,7 +479,7 @@ export class Pipeline {
             finishedAt: new Date(this.#now()).toISOString(),
           },
         };
-        writeResult(this.#o.outDir, result);
+        await writeResult(this.#o.outDir, result);
       }
       const endedAt = this.#now();
       stageMs[stage] = (stageMs[stage] ?? 0) + (endedAt - stageStart);

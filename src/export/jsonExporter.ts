@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCodes, ExtractionError } from '../core/errors';
 
@@ -82,10 +83,52 @@ export function writeFileAtomic(file: string, content: string, options: { fsync?
   return true;
 }
 
-export function writeResult(outDir: string, result: ResultFile, options: { fsync?: boolean } = {}): string {
+/**
+ * Async twin of {@link writeFileAtomic}: the fsyncs run on libuv's thread pool, so many documents can be
+ * written at once without blocking the event loop (a synchronous fsync costs milliseconds).
+ */
+export async function writeFileAtomicAsync(file: string, content: string, options: { fsync?: boolean } = {}): Promise<boolean> {
+  const fsync = options.fsync ?? true;
+  try {
+    if ((await fsp.readFile(file, 'utf8')) === content) return false;
+  } catch {
+    /* absent or unreadable: write it */
+  }
+  const dir = path.dirname(file);
+  await fsp.mkdir(dir, { recursive: true });
+  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fh = await fsp.open(tmp, 'w');
+  try {
+    await fh.writeFile(content);
+    if (fsync) await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await fsp.rename(tmp, file);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  if (fsync) {
+    try {
+      const dh = await fsp.open(dir, 'r');
+      try {
+        await dh.sync();
+      } finally {
+        await dh.close();
+      }
+    } catch {
+      /* directories cannot be fsynced on every platform */
+    }
+  }
+  return true;
+}
+
+export async function writeResult(outDir: string, result: ResultFile, options: { fsync?: boolean } = {}): Promise<string> {
   const file = resultAbsPath(outDir, result.source);
   try {
-    writeFileAtomic(file, JSON.stringify(result, null, 2) + '\n', options);
+    await writeFileAtomicAsync(file, JSON.stringify(result, null, 2) + '\n', options);
   } catch (err) {
     throw new ExtractionError(ErrorCodes.EXPORT_FAILED, `Cannot write result ${file}: ${(err as Error).message}`, { stage: 'exporting', cause: err, retryable: false });
   }
@@ -93,9 +136,9 @@ export function writeResult(outDir: string, result: ResultFile, options: { fsync
 }
 
 /** Reads a result file, or undefined when it is absent or not a valid result. */
-export function readResult(outDir: string, docPath: string): ResultFile | undefined {
+export async function readResult(outDir: string, docPath: string): Promise<ResultFile | undefined> {
   try {
-    const r = JSON.parse(fs.readFileSync(resultAbsPath(outDir, docPath), 'utf8')) as ResultFile;
+    const r = JSON.parse(await fsp.readFile(resultAbsPath(outDir, docPath), 'utf8')) as ResultFile;
     return r && r.formatVersion === RESULT_FORMAT_VERSION && r.source === docPath ? r : undefined;
   } catch {
     return undefined;

@@ -52,10 +52,12 @@ describe('crash safety (kill -9)', function () {
     for (let i = 0; i < KILLS; i++) {
       const before = new Map(server.stats.perDocument);
       const { child, result } = startCli(args);
-      // wait until the run is well under way, then kill at a random moment
+      // kill at a random moment once the run is under way: after a random number of model requests
+      // (not a fixed time, so a slow, loaded machine still gets kills in the middle of the run)
+      const startTotal = server.stats.total;
+      const killAfter = startTotal + 1 + Math.floor(random() * 120);
       const t0 = Date.now();
-      while (server.stats.total === 0 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 5));
-      await new Promise((r) => setTimeout(r, 50 + random() * 400));
+      while (server.stats.total < killAfter && child.exitCode === null && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 2));
       child.kill('SIGKILL');
       const r = await result;
       if (r.signal === 'SIGKILL') kills++;

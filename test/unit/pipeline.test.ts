@@ -303,7 +303,7 @@ describe('Pipeline', () => {
     const summary = await f.make().start({ trigger: 'test' }).done;
     assert.equal(summary.counts.done, 2);
     assert.equal(f.extractor.callsFor('doc001.txt'), 1);
-    assert.ok(readResult(f.out, 'doc001.txt'));
+    assert.ok(await readResult(f.out, 'doc001.txt'));
   });
 
   it('honours include/exclude globs and .gitignore, and never lists its own output', async () => {

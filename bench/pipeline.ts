@@ -1,0 +1,74 @@
+/**
+ * Pipeline efficiency: N small text documents through the local test model server with fixed latency at a
+ * given concurrency; throughput compared with the ideal (concurrency ÷ latency). Target ≥ 90 %.
+ * Run: `npm run bench` (all benchmarks) or `node dist-bench/bench/pipeline.js [docs] [latencyMs] [concurrency]`.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createTextConverter } from '../src/convert/text';
+import { Pipeline } from '../src/core/pipeline';
+import { OpenAIExtractor } from '../src/extract/openaiExtractor';
+import { SqlJsCheckpointStore } from '../src/store/sqlStore';
+import { startModelServer } from '../test/support/modelServer';
+
+export interface PipelineBenchResult {
+  docs: number;
+  latencyMs: number;
+  concurrency: number;
+  seconds: number;
+  docsPerSecond: number;
+  idealDocsPerSecond: number;
+  efficiency: number;
+  peakRssMb: number;
+  pass: boolean;
+}
+
+export async function runPipelineBench(docs = 10_000, latencyMs = 100, concurrency = 16): Promise<PipelineBenchResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ew-bench-pipe-'));
+  const root = path.join(dir, 'docs');
+  fs.mkdirSync(root);
+  for (let i = 0; i < docs; i++) fs.writeFileSync(path.join(root, `doc${String(i).padStart(6, '0')}.txt`), `Invoice ${i}\nTotal ${i}.00\n`);
+  const server = await startModelServer({ latencyMs, recordBodies: false });
+  const store = await SqlJsCheckpointStore.open({ dir: path.join(dir, 'state'), wasmPath: require.resolve('sql.js/dist/sql-wasm.wasm') });
+  const text = createTextConverter();
+  const schema = { type: 'object', properties: { total: { type: 'number' } }, required: ['total'] };
+  const pipeline = new Pipeline({
+    root,
+    outDir: path.join(dir, 'out'),
+    store,
+    converters: { get: (ext) => (ext === '.txt' ? text : undefined) },
+    extractor: new OpenAIExtractor({ baseURL: server.url, apiKey: 'bench', model: 'bench-model', timeoutMs: 30_000 }),
+    schema,
+    concurrency,
+  });
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
+  const t0 = performance.now();
+  const summary = await pipeline.start({ trigger: 'test' }).done;
+  const seconds = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
+  if (process.env.BENCH_DEBUG) console.log('server maxConcurrency', server.stats.maxConcurrency, 'requests', server.stats.total);
+  store.close();
+  await server.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  if (summary.counts.done !== docs) throw new Error(`bench run incomplete: ${JSON.stringify(summary.counts)}`);
+  const docsPerSecond = docs / seconds;
+  const idealDocsPerSecond = concurrency / (latencyMs / 1000);
+  const efficiency = docsPerSecond / idealDocsPerSecond;
+  return { docs, latencyMs, concurrency, seconds, docsPerSecond, idealDocsPerSecond, efficiency, peakRssMb: peakRss / 1048576, pass: efficiency >= 0.9 };
+}
+
+export function printPipelineBench(r: PipelineBenchResult): void {
+  console.log(`pipeline: ${r.docs} docs, latency ${r.latencyMs} ms, concurrency ${r.concurrency}`);
+  console.log(`  ${r.seconds.toFixed(1)} s, ${r.docsPerSecond.toFixed(1)} docs/s vs ideal ${r.idealDocsPerSecond.toFixed(1)} docs/s`);
+  console.log(`  efficiency ${(r.efficiency * 100).toFixed(1)} % (target ≥ 90 %) ${r.pass ? 'PASS' : 'FAIL'} · peak RSS ${r.peakRssMb.toFixed(0)} MB`);
+}
+
+if (require.main === module) {
+  const [docs, latency, conc] = process.argv.slice(2).map(Number);
+  runPipelineBench(docs || undefined, latency || undefined, conc || undefined).then(printPipelineBench, (e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
