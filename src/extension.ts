@@ -1,19 +1,119 @@
+/**
+ * Composition root of the VS Code extension: creates the services, registers the command table and the
+ * UI, and returns the API object. All behaviour lives in src/vscode/; the core (src/core, src/app, …)
+ * never imports `vscode`.
+ */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { ExtensionApi } from './vscode/api';
+import { commandTable, registerCommands } from './vscode/commands';
+import { openReport } from './vscode/commands/report';
+import { CommandIds, notify } from './vscode/commands/register';
+import { readSettings } from './vscode/config';
+import { ContextKeysController } from './vscode/contextKeys';
+import { channelLogger } from './vscode/logger';
+import { focusDocuments, RunFeedback } from './vscode/runFeedback';
+import { ApiKeyStore } from './vscode/secrets';
+import { DOCUMENTS_VIEW_ID, RunStatusBar } from './vscode/statusBar';
+import { DocumentsModel, type TreeNode } from './vscode/tree/documentsModel';
+import { DocumentsProvider } from './vscode/tree/documentsProvider';
+import { WatchMode } from './vscode/watch';
+import { WorkspaceRuns } from './vscode/workspaceRuns';
 
-// Temporary composition root; the VS Code layer lands in src/vscode/.
-export function activate(context: vscode.ExtensionContext): void {
-  const tree: vscode.TreeDataProvider<string> = {
-    getTreeItem: (e) => new vscode.TreeItem(e),
-    getChildren: () => [],
-  };
-  context.subscriptions.push(vscode.window.createTreeView('extractionWorkbench.documents', { treeDataProvider: tree }));
-  const status = vscode.window.createStatusBarItem('extractionWorkbench.status', vscode.StatusBarAlignment.Left, 100);
-  status.name = 'Extraction Workbench';
-  status.text = '$(file-text) Extraction: idle';
-  status.command = 'extractionWorkbench.documents.focus';
-  status.show();
-  context.subscriptions.push(status);
-  context.subscriptions.push(vscode.commands.registerCommand('extractionWorkbench.extractWorkspace', () => vscode.window.showInformationMessage('Not wired yet')));
+/** Time deactivate() gives in-flight documents before the store is closed. */
+const SHUTDOWN_TIMEOUT_MS = 3000;
+
+let runs: WorkspaceRuns | undefined;
+let log: vscode.LogOutputChannel | undefined;
+
+export function activate(context: vscode.ExtensionContext): ExtensionApi {
+  const channel = vscode.window.createOutputChannel('Extraction Workbench', { log: true });
+  context.subscriptions.push(channel);
+  log = channel;
+  const logger = channelLogger(channel);
+  try {
+    return compose(context, channel);
+  } catch (err) {
+    logger.error(err instanceof Error ? err : String(err));
+    void vscode.window.showErrorMessage(`Extraction Workbench failed to start: ${(err as Error)?.message ?? err}`);
+    throw err;
+  }
 }
 
-export function deactivate(): void {}
+function compose(context: vscode.ExtensionContext, channel: vscode.LogOutputChannel): ExtensionApi {
+  const logger = channelLogger(channel);
+  const own = <T extends vscode.Disposable>(d: T): T => {
+    context.subscriptions.push(d);
+    return d;
+  };
+  const apiKeys = new ApiKeyStore(context.secrets);
+  const workspaceRuns = own(
+    new WorkspaceRuns({
+      logger,
+      assetsDir: path.join(context.extensionPath, 'dist'),
+      settings: (folder) => readSettings(folder.uri),
+      apiKey: (baseURL) => apiKeys.resolve(baseURL),
+      memento: context.workspaceState,
+    }),
+  );
+  runs = workspaceRuns;
+
+  const treeModel = own(new DocumentsModel(workspaceRuns));
+  const treeProvider = own(new DocumentsProvider(treeModel));
+  const treeView = own(vscode.window.createTreeView<TreeNode>(DOCUMENTS_VIEW_ID, { treeDataProvider: treeProvider, showCollapseAll: true, canSelectMany: true }));
+  const updateBadge = () => {
+    const c = treeModel.counts();
+    const n = c.failed + c.deadLettered;
+    treeView.badge = n ? { value: n, tooltip: `${n} document${n === 1 ? '' : 's'} failed or dead-lettered` } : undefined;
+  };
+  own(treeModel.onDidFlush(updateBadge));
+
+  const contextKeys = own(new ContextKeysController(workspaceRuns));
+  const statusBar = own(new RunStatusBar(workspaceRuns));
+  const showFailed = async () => {
+    await focusDocuments();
+    for (const f of workspaceRuns.folders()) {
+      for (const g of ['failed', 'deadLettered'] as const) {
+        const node = treeModel.group(f.key, g);
+        if (node && node.count > 0) await treeView.reveal(node, { expand: true, focus: g === 'failed' || !treeModel.group(f.key, 'failed')?.count }).then(undefined, () => undefined);
+      }
+    }
+  };
+  own(new RunFeedback(workspaceRuns, { logger, showFailed, openReport: () => openReport(workspaceRuns) }));
+  const watchMode = own(new WatchMode(workspaceRuns, logger, { onDidChangeConfigFile: contextKeys.onDidChangeConfigFile }));
+  own(apiKeys.onDidChange(() => logger.info('API key changed')));
+
+  for (const d of registerCommands(commandTable({ runs: workspaceRuns, model: treeModel, treeView, apiKeys, channel, logger }), logger)) own(d);
+
+  const restored = restore(workspaceRuns, treeModel, contextKeys, logger);
+  return { runs: workspaceRuns, treeModel, treeProvider, treeView, statusBar, contextKeys, watchMode, apiKeys, restored };
+}
+
+/** Opens the stores of folders with state, so the tree shows the last state; offers to resume an interrupted run. */
+async function restore(workspaceRuns: WorkspaceRuns, model: DocumentsModel, contextKeys: ContextKeysController, logger: ReturnType<typeof channelLogger>): Promise<void> {
+  try {
+    await workspaceRuns.restore();
+    model.reload();
+    contextKeys.update();
+    const interrupted = workspaceRuns.folders().filter((f) => f.interruptedRun());
+    if (!interrupted.length) return;
+    const c = interrupted.reduce((n, f) => n + (f.store?.counts().pending ?? 0) + (f.store?.counts().failed ?? 0), 0);
+    const where = interrupted.length === 1 && workspaceRuns.folders().length > 1 ? ` in ${interrupted[0].name}` : '';
+    logger.info(`The last run${where} was interrupted with ${c} document(s) left`);
+    notify('info', `The last extraction run${where} was interrupted with ${c} document${c === 1 ? '' : 's'} left.`, {
+      Resume: () => vscode.commands.executeCommand(CommandIds.resume),
+    });
+  } catch (err) {
+    logger.error(err instanceof Error ? err : String(err));
+  }
+}
+
+export async function deactivate(): Promise<void> {
+  const current = runs;
+  runs = undefined;
+  try {
+    await current?.shutdown(SHUTDOWN_TIMEOUT_MS);
+  } catch (err) {
+    log?.error(err instanceof Error ? err : String(err));
+  }
+}

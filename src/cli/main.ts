@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CONFIG_FILE, loadConfig, selectJob } from '../app/config';
+import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
 import { DEFAULT_BASE_URL, DEFAULT_MODEL, defaultStateDir, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
 import { ExtractionError, isRunFatalCode } from '../core/errors';
 import type { Logger } from '../core/logger';
@@ -44,19 +45,10 @@ function int(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
-function isLoopback(url: string): boolean {
-  try {
-    const h = new URL(url).hostname;
-    return h === 'localhost' || h === '::1' || h === '[::1]' || h.startsWith('127.');
-  } catch {
-    return false;
-  }
-}
-
 function apiKeyFor(baseURL: string): string {
   const key = process.env.OPENAI_API_KEY;
   if (key) return key;
-  if (isLoopback(baseURL)) return 'not-needed';
+  if (isLoopback(baseURL)) return LOCAL_PLACEHOLDER_KEY;
   throw new UsageError('No API key: set OPENAI_API_KEY (or use --base-url with a local server)');
 }
 

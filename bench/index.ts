@@ -1,0 +1,33 @@
+/**
+ * `npm run bench`: every benchmark in one process, one after the other, printing figures and the ratios
+ * measured in the same run. Benchmarks, not tests: the machines are shared and noisy, so nothing here
+ * fails the build; each line says PASS or FAIL against its target.
+ *   BENCH_ONLY=store,pipeline,convert   run a subset
+ *   BENCH_PIPELINE_DOCS=10000           size of the pipeline run
+ */
+import { runConvertBench } from './convert';
+import { printPipelineBench, runPipelineBench } from './pipeline';
+import { printStoreBench, runStoreBench } from './store';
+
+async function main(): Promise<void> {
+  const only = new Set((process.env.BENCH_ONLY ?? 'store,pipeline,convert').split(',').map((s) => s.trim()));
+  const t0 = Date.now();
+  if (only.has('store')) {
+    console.log('\n== checkpoint store ==');
+    printStoreBench(await runStoreBench());
+  }
+  if (only.has('pipeline')) {
+    console.log('\n== pipeline efficiency ==');
+    printPipelineBench(await runPipelineBench(Number(process.env.BENCH_PIPELINE_DOCS) || 10_000, 100, 16));
+  }
+  if (only.has('convert')) {
+    console.log('\n== conversion ==');
+    await runConvertBench();
+  }
+  console.log(`\nbenchmarks finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,152 @@
+/** Commands that start and control runs: Extract Workspace / Folder / Current File / Selected, Pause, Resume, Stop. */
+import * as vscode from 'vscode';
+import { ErrorCodes, ExtractionError } from '../../core/errors';
+import type { FolderRuns } from '../workspaceRuns';
+import { NoConfigError } from '../workspaceRuns';
+import { CommandIds, notify } from './register';
+import { activeResource, isUri, uriTargets } from './targets';
+import type { CommandServices, CommandSpec } from './types';
+
+function requireFolders(s: CommandServices): FolderRuns[] {
+  const folders = s.runs.folders();
+  if (!folders.length) throw new ExtractionError(ErrorCodes.INVALID_CONFIG, 'Open a folder first: extraction runs over the documents of a workspace folder.');
+  return folders;
+}
+
+/** Folders that can run: those with a config, else those whose last run's settings were saved. */
+function runnableFolders(s: CommandServices): FolderRuns[] {
+  const folders = requireFolders(s);
+  const withConfig = folders.filter((f) => f.hasConfig());
+  if (withConfig.length) return withConfig;
+  const withSaved = folders.filter((f) => {
+    try {
+      f.jobSource();
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (withSaved.length) return withSaved;
+  throw new NoConfigError(folders[0].name);
+}
+
+/** Queues the documents under `uris` (files, or folders listed with the job's globs) in their folders. */
+async function extractUris(s: CommandServices, uris: readonly vscode.Uri[]): Promise<number> {
+  const byFolder = new Map<FolderRuns, vscode.Uri[]>();
+  for (const uri of uris) {
+    const f = s.runs.folderOf(uri);
+    if (!f) continue;
+    byFolder.set(f, [...(byFolder.get(f) ?? []), uri]);
+  }
+  if (!byFolder.size) {
+    notify('warning', 'Only documents inside a workspace folder can be extracted.');
+    return 0;
+  }
+  let queued = 0;
+  for (const [f, list] of byFolder) {
+    const paths = await f.documentsUnder(list);
+    if (!paths.length) continue;
+    await f.enqueue(paths, { trigger: 'palette' });
+    queued += paths.length;
+  }
+  if (!queued) notify('info', 'No documents to extract there (the job\'s include/exclude globs select none).');
+  return queued;
+}
+
+export function runCommands(s: CommandServices): CommandSpec[] {
+  return [
+    {
+      id: CommandIds.extractWorkspace,
+      startsRun: true,
+      run: async () => {
+        const started: string[] = [];
+        for (const f of runnableFolders(s)) {
+          const handle = await f.start('palette');
+          if (handle) started.push(handle.runId);
+          else notify('info', `A run is already in progress in ${f.name}.`);
+        }
+        return started;
+      },
+    },
+    {
+      id: CommandIds.extractFolder,
+      startsRun: true,
+      run: async (arg?: unknown) => {
+        let uri = isUri(arg) ? arg : undefined;
+        if (!uri) {
+          const folders = requireFolders(s);
+          const picked = await vscode.window.showOpenDialog({
+            canSelectFolders: true,
+            canSelectFiles: false,
+            canSelectMany: false,
+            defaultUri: folders[0].folder.uri,
+            openLabel: 'Extract',
+            title: 'Extract the documents of a folder',
+          });
+          uri = picked?.[0];
+        }
+        if (!uri) return 0;
+        return extractUris(s, [uri]);
+      },
+    },
+    {
+      id: CommandIds.extractCurrentFile,
+      startsRun: true,
+      run: async (arg?: unknown) => {
+        const uri = isUri(arg) ? arg : activeResource();
+        if (!uri) {
+          notify('info', 'Open a document first, then run "Extract Current File".');
+          return 0;
+        }
+        return extractUris(s, [uri]);
+      },
+    },
+    {
+      id: CommandIds.extractSelected,
+      startsRun: true,
+      run: async (arg?: unknown, args?: unknown) => {
+        const uris = uriTargets(arg, args);
+        if (!uris.length) {
+          notify('info', 'Select files or folders in the Explorer first.');
+          return 0;
+        }
+        return extractUris(s, uris);
+      },
+    },
+    {
+      id: CommandIds.pause,
+      run: () => {
+        const paused = s.runs.folders().filter((f) => f.pause());
+        if (!paused.length) notify('info', 'No run in progress.');
+        return paused.length;
+      },
+    },
+    {
+      id: CommandIds.resume,
+      startsRun: true,
+      run: async () => {
+        let resumed = 0;
+        for (const f of s.runs.folders()) {
+          if (f.resume()) resumed++;
+          else if (!f.running && f.interruptedRun()) {
+            if (await f.start('palette')) resumed++;
+          }
+        }
+        if (!resumed) notify('info', 'Nothing to resume.');
+        return resumed;
+      },
+    },
+    {
+      id: CommandIds.stop,
+      run: async () => {
+        const running = s.runs.folders().filter((f) => f.running);
+        if (!running.length) {
+          notify('info', 'No run in progress.');
+          return 0;
+        }
+        await Promise.all(running.map((f) => f.stop()));
+        return running.length;
+      },
+    },
+  ];
+}

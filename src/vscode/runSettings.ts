@@ -1,0 +1,73 @@
+/**
+ * Turns editor settings + a job of extraction.config.json (or the settings saved by the last run) into the
+ * core's {@link RunSettings}. Pure: no `vscode` import, no I/O besides what callers pass in.
+ */
+import * as path from 'node:path';
+import type { JobConfig } from '../app/config';
+import type { RunSettings } from '../app/session';
+import type { ExtensionSettings } from './config';
+
+/** Where the job description comes from: a job of extraction.config.json, or the last run's saved settings. */
+export type JobSource = { kind: 'config'; job: JobConfig; configDir: string } | { kind: 'saved'; saved: RunSettings };
+
+export function stateDirOf(root: string, settings: Pick<ExtensionSettings, 'stateFolder'>): string {
+  return path.resolve(root, settings.stateFolder);
+}
+
+/**
+ * Editor settings are the defaults; the job overrides them (schema, globs, instructions, model, base URL,
+ * concurrency, attempts, output folder).
+ */
+export function resolveRunSettings(root: string, settings: ExtensionSettings, source: JobSource): RunSettings {
+  const stateDir = stateDirOf(root, settings);
+  const common = {
+    root,
+    stateDir,
+    timeoutMs: settings.requestTimeoutSeconds * 1000,
+    maxFileBytes: settings.maxFileSizeMb * 1024 * 1024,
+  };
+  if (source.kind === 'saved') {
+    const s = source.saved;
+    return {
+      ...common,
+      outDir: s.outDir,
+      schemaPath: s.schemaPath,
+      ...(s.instructions !== undefined ? { instructions: s.instructions } : {}),
+      ...(s.include?.length ? { include: s.include } : settings.include.length ? { include: settings.include } : {}),
+      ...(s.exclude?.length ? { exclude: s.exclude } : settings.exclude.length ? { exclude: settings.exclude } : {}),
+      baseURL: settings.baseUrl,
+      model: settings.model,
+      concurrency: settings.concurrency,
+      maxAttempts: settings.maxAttempts,
+      ...(s.temperature !== undefined ? { temperature: s.temperature } : {}),
+      ...(s.maxOutputTokens !== undefined ? { maxOutputTokens: s.maxOutputTokens } : {}),
+      ...(s.price ? { price: s.price } : {}),
+      ...(s.jobName ? { jobName: s.jobName } : {}),
+    };
+  }
+  const job = source.job;
+  const include = job.include ?? (settings.include.length ? settings.include : undefined);
+  const exclude = job.exclude ?? (settings.exclude.length ? settings.exclude : undefined);
+  return {
+    ...common,
+    outDir: path.resolve(root, job.outDir ?? settings.outputFolder),
+    schemaPath: path.resolve(source.configDir, job.schema),
+    ...(job.instructions !== undefined ? { instructions: job.instructions } : {}),
+    ...(include ? { include } : {}),
+    ...(exclude ? { exclude } : {}),
+    baseURL: job.baseURL ?? settings.baseUrl,
+    model: job.model ?? settings.model,
+    concurrency: job.concurrency ?? settings.concurrency,
+    maxAttempts: job.maxAttempts ?? settings.maxAttempts,
+    ...(job.temperature !== undefined ? { temperature: job.temperature } : {}),
+    ...(job.maxOutputTokens !== undefined ? { maxOutputTokens: job.maxOutputTokens } : {}),
+    jobName: job.name,
+  };
+}
+
+/** Same rule as the CLI: local servers (127.x, localhost, ::1) get a placeholder key they ignore. */
+
+/** True when two settings objects would build the same session. */
+export function sameRunSettings(a: RunSettings, b: RunSettings): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

@@ -1,0 +1,113 @@
+/**
+ * Status bar item (left): `$(file-text) Extraction: idle`, `$(sync~spin) 123/456 · 3 failed` during a run,
+ * `$(debug-pause) …` while paused. Updated from run/progress events, at most every `throttleMs`.
+ * A click focuses the Documents view.
+ */
+import * as vscode from 'vscode';
+import type { PipelineEvent, RunProgress } from '../core/events';
+import { Disposable } from './dispose';
+import type { WorkspaceRuns } from './workspaceRuns';
+
+export const DOCUMENTS_VIEW_ID = 'extractionWorkbench.documents';
+
+export interface StatusSnapshot {
+  running: boolean;
+  paused: boolean;
+  done: number;
+  total: number;
+  failed: number;
+}
+
+export function statusText(s: StatusSnapshot): string {
+  if (!s.running) return '$(file-text) Extraction: idle';
+  const failed = s.failed ? ` · ${s.failed} failed` : '';
+  return `${s.paused ? '$(debug-pause)' : '$(sync~spin)'} ${s.done}/${s.total}${failed}${s.paused ? ' · paused' : ''}`;
+}
+
+export class RunStatusBar extends Disposable {
+  readonly #item: vscode.StatusBarItem;
+  readonly #runs: WorkspaceRuns;
+  readonly #progress = new Map<string, RunProgress>();
+  readonly #throttleMs: number;
+  #timer: NodeJS.Timeout | undefined;
+  #last = 0;
+
+  constructor(runs: WorkspaceRuns, options: { throttleMs?: number } = {}) {
+    super();
+    this.#runs = runs;
+    this.#throttleMs = options.throttleMs ?? 250;
+    this.#item = this._register(vscode.window.createStatusBarItem('extractionWorkbench.status', vscode.StatusBarAlignment.Left, 100));
+    this.#item.name = 'Extraction Workbench';
+    this.#item.command = { command: `${DOCUMENTS_VIEW_ID}.focus`, title: 'Show Documents' };
+    this._register(runs.onEvent(({ folder, event }) => this.#onEvent(folder.key, event)));
+    this._register(runs.onDidChangeState(() => this.#schedule(true)));
+    this._register({ dispose: () => this.#timer && clearTimeout(this.#timer) });
+    this.#render();
+    this.#item.show();
+  }
+
+  /** The text shown now (tests read it). */
+  get text(): string {
+    return this.#item.text;
+  }
+
+  #onEvent(key: string, e: PipelineEvent): void {
+    switch (e.type) {
+      case 'run/progress':
+        this.#progress.set(key, e.progress);
+        this.#schedule(false);
+        break;
+      case 'run/finished':
+        this.#progress.delete(key);
+        this.#schedule(true);
+        break;
+      case 'run/started':
+      case 'run/paused':
+      case 'run/resumed':
+        this.#schedule(true);
+        break;
+      default:
+        break;
+    }
+  }
+
+  #schedule(now: boolean): void {
+    if (now) {
+      if (this.#timer) clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#render();
+      return;
+    }
+    if (this.#timer) return;
+    const delay = Math.max(0, this.#last + this.#throttleMs - Date.now());
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#render();
+    }, delay);
+  }
+
+  snapshot(): StatusSnapshot {
+    const s: StatusSnapshot = { running: false, paused: false, done: 0, total: 0, failed: 0 };
+    const active = this.#runs.folders().filter((f) => f.running);
+    s.running = active.length > 0;
+    s.paused = s.running && active.every((f) => f.paused);
+    for (const f of active) {
+      const p = this.#progress.get(f.key) ?? f.pipeline?.progress();
+      if (!p) continue;
+      s.done += p.done;
+      s.total += p.total - p.rejected;
+      s.failed += p.failed + p.deadLettered;
+    }
+    return s;
+  }
+
+  #render(): void {
+    if (this.isDisposed) return;
+    this.#last = Date.now();
+    const s = this.snapshot();
+    this.#item.text = statusText(s);
+    this.#item.tooltip = s.running
+      ? `Extraction ${s.paused ? 'paused' : 'running'}: ${s.done} of ${s.total} documents done${s.failed ? `, ${s.failed} failed` : ''}. Click to show the documents.`
+      : 'Extraction Workbench: no run in progress. Click to show the documents.';
+  }
+}

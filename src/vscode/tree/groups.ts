@@ -1,0 +1,83 @@
+/**
+ * Status groups of the Documents tree and how documents and events map onto them. Pure.
+ */
+import type { PipelineEvent } from '../../core/events';
+import { ACTIVE_STAGES, type DocumentState, type RunCounts, type Stage } from '../../core/types';
+
+export type GroupId = 'pending' | 'running' | 'done' | 'failed' | 'deadLettered' | 'rejected';
+
+/** Display order. */
+export const GROUP_IDS: readonly GroupId[] = ['pending', 'running', 'done', 'failed', 'deadLettered', 'rejected'];
+
+export interface GroupDef {
+  id: GroupId;
+  label: string;
+  /** Key of {@link RunCounts} that counts the group. */
+  countKey: keyof RunCounts;
+  /** Stages the store query asks for. */
+  stages: readonly Stage[];
+  /**
+   * Rows of those stages that belong to the group. Rejected documents are kept in stage `pending` with
+   * readiness `rejected`, so Pending and Rejected share a query and are told apart here.
+   */
+  accepts?: (doc: DocumentState) => boolean;
+}
+
+export const GROUPS: Readonly<Record<GroupId, GroupDef>> = {
+  pending: { id: 'pending', label: 'Pending', countKey: 'pending', stages: ['pending'], accepts: (d) => d.readiness !== 'rejected' },
+  running: { id: 'running', label: 'Running', countKey: 'running', stages: ACTIVE_STAGES, accepts: (d) => d.readiness !== 'rejected' },
+  done: { id: 'done', label: 'Done', countKey: 'done', stages: ['done'], accepts: (d) => d.readiness !== 'rejected' },
+  failed: { id: 'failed', label: 'Failed', countKey: 'failed', stages: ['failed'], accepts: (d) => d.readiness !== 'rejected' },
+  deadLettered: { id: 'deadLettered', label: 'Dead-lettered', countKey: 'deadLettered', stages: ['dead-lettered'], accepts: (d) => d.readiness !== 'rejected' },
+  rejected: { id: 'rejected', label: 'Rejected', countKey: 'rejected', stages: ['pending'], accepts: (d) => d.readiness === 'rejected' },
+};
+
+/** The group a document is shown in (same rule as the store's counts). */
+export function groupOf(doc: DocumentState): GroupId {
+  if (doc.readiness === 'rejected') return 'rejected';
+  switch (doc.stage) {
+    case 'pending':
+      return 'pending';
+    case 'done':
+      return 'done';
+    case 'failed':
+      return 'failed';
+    case 'dead-lettered':
+      return 'deadLettered';
+    default:
+      return 'running';
+  }
+}
+
+/** The group a document enters with an event, or undefined for run-level events. */
+export function groupOfEvent(e: PipelineEvent): GroupId | undefined {
+  switch (e.type) {
+    case 'doc/queued':
+    case 'doc/requeued':
+      return 'pending';
+    case 'doc/started':
+    case 'doc/stage':
+      return 'running';
+    case 'doc/completed':
+    case 'doc/skipped':
+      return 'done';
+    case 'doc/retry':
+    case 'doc/failed':
+      return 'failed';
+    case 'doc/dead-lettered':
+      return 'deadLettered';
+    case 'doc/rejected':
+      return 'rejected';
+    default:
+      return undefined;
+  }
+}
+
+/** Context value of a document item, used by `view/item/context` menus: `document.failed`, … */
+export function documentContextValue(group: GroupId): string {
+  return `document.${group}`;
+}
+
+export function groupContextValue(group: GroupId): string {
+  return `group.${group}`;
+}

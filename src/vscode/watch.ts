@@ -1,0 +1,137 @@
+/**
+ * Watch mode (`extractionWorkbench.watch`): a FileSystemWatcher per workspace folder with a config queues
+ * new and changed documents that match the job's globs, debounced, via `pipeline.enqueue` with trigger
+ * `watch`. Off in Restricted Mode. Results and state folders are ignored.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { CONFIG_FILE } from '../app/config';
+import { createMatcher } from '../core/lister';
+import type { Logger } from '../core/logger';
+import { Disposable, type IDisposable } from './dispose';
+import type { FolderRuns, WorkspaceRuns } from './workspaceRuns';
+
+const ALWAYS_IGNORED = /(^|\/)(\.git|node_modules|\.extraction|\.hg|\.svn)(\/|$)/;
+
+class FolderWatcher extends Disposable {
+  readonly #folder: FolderRuns;
+  readonly #log: Logger;
+  readonly #debounceMs: number;
+  readonly #pending = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #warnedAt = 0;
+
+  constructor(folder: FolderRuns, logger: Logger, debounceMs: number) {
+    super();
+    this.#folder = folder;
+    this.#log = logger;
+    this.#debounceMs = debounceMs;
+    const watcher = this._register(vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(folder.folder, '**/*'), false, false, true));
+    this._register(watcher.onDidCreate((uri) => this.#onFile(uri)));
+    this._register(watcher.onDidChange((uri) => this.#onFile(uri)));
+    this._register({ dispose: () => this.#timer && clearTimeout(this.#timer) });
+  }
+
+  #onFile(uri: vscode.Uri): void {
+    const rel = this.#folder.relativePath(uri);
+    if (!rel || ALWAYS_IGNORED.test(rel)) return;
+    this.#pending.add(rel);
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.#flush(), this.#debounceMs);
+  }
+
+  async #flush(): Promise<void> {
+    this.#timer = undefined;
+    const candidates = [...this.#pending];
+    this.#pending.clear();
+    if (this.isDisposed || !candidates.length) return;
+    try {
+      const s = this.#folder.runSettings();
+      const match = createMatcher(s.include, s.exclude);
+      const inside = (dir: string, rel: string) => {
+        const r = path.relative(dir, path.join(this.#folder.root, rel));
+        return !r.startsWith('..') && !path.isAbsolute(r);
+      };
+      const wanted = (p: string) => match(p) && !inside(s.outDir, p) && !inside(s.stateDir, p) && p !== CONFIG_FILE && path.resolve(this.#folder.root, p) !== path.resolve(s.schemaPath);
+      const files: string[] = [];
+      const dirs: vscode.Uri[] = [];
+      for (const p of candidates) {
+        let st: fs.Stats;
+        try {
+          st = fs.statSync(path.join(this.#folder.root, p));
+        } catch {
+          continue; // gone again
+        }
+        if (st.isDirectory()) dirs.push(this.#folder.uriOf(p));
+        else if (st.isFile()) files.push(p);
+      }
+      // a folder copied in often arrives as one "created" event for the folder alone
+      const listed = dirs.length ? await this.#folder.documentsUnder(dirs) : [];
+      const paths = [...new Set([...files, ...listed])].filter(wanted);
+      if (!paths.length) return;
+      this.#log.info(`Watch: ${paths.length} new or changed document(s) queued`);
+      await this.#folder.enqueue(paths, { trigger: 'watch', priority: 0 });
+    } catch (err) {
+      // e.g. no API key: say it once a minute at most, not per saved file
+      if (Date.now() - this.#warnedAt > 60_000) {
+        this.#warnedAt = Date.now();
+        this.#log.warn(`Watch mode could not queue changed documents: ${(err as Error)?.message ?? err}`);
+      }
+    }
+  }
+}
+
+export class WatchMode extends Disposable {
+  readonly #runs: WorkspaceRuns;
+  readonly #log: Logger;
+  readonly #debounceMs: number;
+  readonly #watchers = new Map<string, IDisposable>();
+
+  constructor(runs: WorkspaceRuns, logger: Logger, options: { debounceMs?: number; onDidChangeConfigFile?: vscode.Event<unknown> } = {}) {
+    super();
+    this.#runs = runs;
+    this.#log = logger;
+    this.#debounceMs = options.debounceMs ?? 750;
+    this._register(runs.onDidChangeFolders(() => this.update()));
+    this._register(vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('extractionWorkbench') && this.update()));
+    this._register(vscode.workspace.onDidGrantWorkspaceTrust(() => this.update()));
+    if (options.onDidChangeConfigFile) this._register(options.onDidChangeConfigFile(() => this.update()));
+    this._register({ dispose: () => this.#clear() });
+    this.update();
+  }
+
+  /** Keys of the folders being watched (tests). */
+  get watching(): string[] {
+    return [...this.#watchers.keys()];
+  }
+
+  update(): void {
+    if (this.isDisposed) return;
+    const wanted = new Set(
+      vscode.workspace.isTrusted
+        ? this.#runs
+            .folders()
+            .filter((f) => f.settings().watch && f.hasConfig())
+            .map((f) => f.key)
+        : [],
+    );
+    for (const [key, w] of this.#watchers) {
+      if (wanted.has(key)) continue;
+      w.dispose();
+      this.#watchers.delete(key);
+      this.#log.info(`Watch mode off for ${this.#runs.get(key)?.name ?? key}`);
+    }
+    for (const key of wanted) {
+      const f = this.#runs.get(key);
+      if (!f || this.#watchers.has(key)) continue;
+      this.#watchers.set(key, new FolderWatcher(f, this.#log, this.#debounceMs));
+      this.#log.info(`Watch mode on for ${f.name}: new and changed documents are queued`);
+    }
+  }
+
+  #clear(): void {
+    for (const w of this.#watchers.values()) w.dispose();
+    this.#watchers.clear();
+  }
+}
