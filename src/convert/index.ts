@@ -1,0 +1,88 @@
+/**
+ * Converter registry: maps file extensions to converters.
+ *
+ * Importing this module is cheap: pdf.js is only loaded inside the PDF worker threads (started on the
+ * first PDF), mammoth and htmlparser2 only on the first DOCX / HTML document.
+ */
+import * as path from 'path';
+import { createCsvConverter } from './csv';
+import { createDocxConverter } from './docx';
+import { createHtmlConverter } from './html';
+import { createJsonConverter } from './json';
+import { createPdfConverter } from './pdf/pdfConverter';
+import { createMarkdownConverter, createTextConverter } from './text';
+import type { Converter } from './types';
+
+export type { BBox, ConvertedDocument, ConvertInput, Converter, PageInfo, PositionSpan } from './types';
+export { decodeText, convertTextBytes, createTextConverter, createMarkdownConverter } from './text';
+export { splitCsv, parseCsv } from './csv';
+export type { CsvChunk, CsvRecord } from './csv';
+export { htmlToText } from './html';
+export { locate, pageAt } from './pdf/layout';
+export type { LocatedBox } from './pdf/layout';
+export { createPdfConverter } from './pdf/pdfConverter';
+export type { PdfConverter, PdfConverterOptions } from './pdf/pdfConverter';
+export { chunkByPages, chunkByChars, sliceDocument } from './chunking';
+export type { TextChunk, CharChunkOptions } from './chunking';
+export { ConvertCache, sha256Hex, CONVERT_CACHE_VERSION } from './cache';
+
+export interface ConverterRegistryOptions {
+  /** Bundled PDF worker script. Default: `path.join(__dirname, 'pdfWorker.js')` (beside the bundle). */
+  pdfWorkerPath?: string;
+  /** Directory holding pdf.js `standard_fonts/` and `cmaps/`. Default: `path.join(__dirname, 'pdfjs')`. */
+  pdfAssetsDir?: string;
+  /** PDF worker threads. Default `min(2, cores)`. */
+  poolSize?: number;
+  /** Per-document PDF conversion timeout in ms. Default 120 000. */
+  timeoutMs?: number;
+  /** Old-generation heap limit per PDF worker, in MB. Default 1024. */
+  maxWorkerMemoryMb?: number;
+}
+
+export interface ConverterRegistry {
+  /** Converter for an extension (`.pdf`, `pdf`, `PDF`) or a file name (`a/b.pdf`); undefined if unsupported. */
+  get(extensionOrPath: string): Converter | undefined;
+  /** Lower-case extensions with the dot, sorted. */
+  readonly supportedExtensions: readonly string[];
+  readonly converters: readonly Converter[];
+  /** Terminates the PDF workers and releases everything else. Idempotent. */
+  dispose(): Promise<void>;
+}
+
+export function normalizeExtension(extensionOrPath: string): string {
+  const s = extensionOrPath.trim().toLowerCase();
+  if (s.startsWith('.') && !s.slice(1).includes('.') && !/[\\/]/.test(s)) return s;
+  const ext = path.extname(s);
+  return ext || '.' + s;
+}
+
+export function createConverterRegistry(options: ConverterRegistryOptions = {}): ConverterRegistry {
+  const converters: Converter[] = [
+    createTextConverter(),
+    createMarkdownConverter(),
+    createPdfConverter({
+      workerPath: options.pdfWorkerPath ?? path.join(__dirname, 'pdfWorker.js'),
+      assetsDir: options.pdfAssetsDir ?? path.join(__dirname, 'pdfjs'),
+      poolSize: options.poolSize,
+      timeoutMs: options.timeoutMs,
+      maxWorkerMemoryMb: options.maxWorkerMemoryMb,
+    }),
+    createHtmlConverter(),
+    createCsvConverter(),
+    createJsonConverter(),
+    createDocxConverter(),
+  ];
+  const byExt = new Map<string, Converter>();
+  for (const c of converters) for (const e of c.extensions) byExt.set(e.toLowerCase(), c);
+  const supportedExtensions = Object.freeze([...byExt.keys()].sort());
+  let disposed: Promise<void> | undefined;
+  return {
+    get: (ext) => byExt.get(normalizeExtension(ext)),
+    supportedExtensions,
+    converters,
+    dispose() {
+      disposed ??= Promise.all(converters.map((c) => c.dispose?.())).then(() => undefined);
+      return disposed;
+    },
+  };
+}
