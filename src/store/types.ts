@@ -3,6 +3,7 @@
  * with the number of documents. Calls marked durable are flushed to disk (fdatasync) before they return,
  * so a crash right after them loses nothing.
  */
+import type { FinishedOutcome } from '../core/metrics';
 import type { AttemptRecord, DeadLetter, DocumentState, RunCounts, RunRecord, Stage } from '../core/types';
 
 export interface WriteOptions {
@@ -65,4 +66,27 @@ export interface CheckpointStore {
   compact(): void;
   /** Compacts and releases the database. Further calls throw. */
   close(): void;
+
+  // ---------------------------------------------------------------------------------------------------
+  // Metrics queries (run dashboard, health). Optional: callers fall back to listAttempts without them.
+
+  /**
+   * Attempts recorded after the cursor `after` (0 = from the first), oldest first, at most `limit`; the
+   * returned cursor continues where this call stopped (a live dashboard reads each row once).
+   */
+  readAttempts?(query?: { runId?: string; after?: number; limit?: number }): { attempts: AttemptRecord[]; cursor: number };
+  /** The last `limit` finished attempts (done, failed, dead-lettered), newest first (health's recent window). */
+  recentDocumentOutcomes?(limit: number, runId?: string): FinishedOutcome[];
+  /** Aggregates over attempts (all, or one run's) in SQL: run history and run comparison. */
+  attemptStats?(filter?: { runId?: string }): AttemptTotals;
+}
+
+/** What {@link CheckpointStore.attemptStats} returns (the sql.js store adds mean stage times). */
+export interface AttemptTotals {
+  attempts: number;
+  byOutcome: Partial<Record<AttemptRecord['outcome'], number>>;
+  tokensIn: number;
+  tokensOut: number;
+  cost: number;
+  meanDurationMs: number;
 }
