@@ -1,0 +1,104 @@
+/**
+ * A run as a person does it: settings point at a local OpenAI-compatible server, "Extract Workspace" from
+ * the command palette, pause and resume from the palette while the status bar follows, the tree reaches
+ * Done with one document dead-lettered, and "Retry" from that document's context menu finishes it.
+ */
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { startModelServer, type ModelServer } from '../../support/modelServer';
+import type { Scenario } from '../scenario';
+import { activityBarItem, findInCommandPalette, sideBarPane, statusBarItem } from '../workbench';
+
+const BAD_DOC = 'inv-7781-kestrel.txt';
+
+async function runCommand(page: import('playwright-core').Page, title: string): Promise<void> {
+  await findInCommandPalette(page, title);
+  await page.keyboard.press('Enter');
+}
+
+async function waitFor(what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
+  const t0 = Date.now();
+  while (!(await fn())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export const runScenario: Scenario = {
+  name: 'run',
+  async run(s) {
+    const { page } = s;
+    let server: ModelServer | undefined;
+    const results = path.join(s.ctx.workspace, 'extracted');
+    try {
+      server = await startModelServer({ latencyMs: 700 });
+      server.setScript(BAD_DOC, [{ status: 400 }]);
+      fs.mkdirSync(path.join(s.ctx.workspace, '.vscode'), { recursive: true });
+      fs.writeFileSync(
+        path.join(s.ctx.workspace, '.vscode', 'settings.json'),
+        JSON.stringify({ 'extractionWorkbench.baseUrl': server.url, 'extractionWorkbench.concurrency': 1 }, null, 2),
+      );
+      const srv = server;
+
+      await s.check('"Extract Workspace" from the palette starts a run shown in the status bar', async () => {
+        await statusBarItem(page).waitFor({ state: 'visible', timeout: 60_000 });
+        await activityBarItem(page, 'Extraction Workbench').click();
+        await page.waitForTimeout(1500); // settings.json change reaches the extension host
+        await runCommand(page, 'Extraction Workbench: Extract Workspace');
+        await waitFor('the first model request', () => srv.stats.total > 0);
+        const item = statusBarItem(page, /\d+\/\d+/);
+        await item.waitFor({ state: 'visible', timeout: 15_000 });
+        assert.match(await item.innerText(), /\d+\/\d+/);
+        await s.screenshot('10-run-in-progress');
+      });
+
+      await s.check('Pause stops new requests and the status bar says paused; Resume goes on', async () => {
+        await runCommand(page, 'Extraction Workbench: Pause');
+        await statusBarItem(page, /paused/i).waitFor({ state: 'visible', timeout: 10_000 });
+        await waitFor('in-flight request to finish', () => srv.stats.inFlight === 0, 10_000);
+        const n = srv.stats.total;
+        await page.waitForTimeout(1500);
+        assert.strictEqual(srv.stats.total, n, 'no request while paused');
+        await s.screenshot('11-run-paused');
+        await runCommand(page, 'Extraction Workbench: Resume');
+        await waitFor('a request after resume', () => srv.stats.total > n, 10_000);
+      });
+
+      await s.check('the tree reaches Done, with the failing document dead-lettered', async () => {
+        const pane = sideBarPane(page, 'Documents');
+        await pane.locator('.monaco-list-row', { hasText: 'Dead-lettered' }).waitFor({ timeout: 60_000 });
+        await waitFor('result files', () => fs.existsSync(results) && fs.readdirSync(results).filter((f) => f.endsWith('.json')).length >= 5, 60_000);
+        await statusBarItem(page, /idle|\d+\/\d+/).waitFor({ timeout: 30_000 });
+        // the tree converges: nothing left running, five of the six documents done
+        await pane.locator('.monaco-list-row', { hasText: /^Running/ }).waitFor({ state: 'detached', timeout: 20_000 });
+        const done = pane.locator('.monaco-list-row', { hasText: /^Done/ });
+        await done.waitFor({ timeout: 20_000 });
+        await waitFor('Done 5', async () => /Done\s*5/.test(await done.innerText()), 10_000);
+        const dl = pane.locator('.monaco-list-row', { hasText: 'Dead-lettered' });
+        await dl.click();
+        await pane.locator('.monaco-list-row', { hasText: BAD_DOC }).waitFor({ timeout: 10_000 });
+        await s.screenshot('12-run-done');
+      });
+
+      await s.check('"Retry" from the dead-lettered document\'s context menu finishes it', async () => {
+        const pane = sideBarPane(page, 'Documents');
+        const row = pane.locator('.monaco-list-row', { hasText: BAD_DOC });
+        await row.click({ button: 'right' });
+        const retry = page.locator('.context-view .action-label', { hasText: /^Retry$/ });
+        await retry.waitFor({ timeout: 10_000 });
+        await s.screenshot('13-context-menu');
+        await retry.click();
+        await waitFor(`${BAD_DOC} result`, () => fs.existsSync(path.join(results, `${BAD_DOC}.json`)), 30_000);
+        assert.strictEqual(srv.requestsFor(BAD_DOC).length, 2);
+        await pane.locator('.monaco-list-row', { hasText: 'Dead-lettered' }).waitFor({ state: 'detached', timeout: 15_000 }).catch(async () => {
+          const text = await pane.innerText();
+          assert.doesNotMatch(text, /Dead-lettered\s*\n?\s*[1-9]/, 'dead-letter group is empty');
+        });
+        await s.screenshot('14-after-retry');
+      });
+    } finally {
+      await server?.close();
+    }
+  },
+};
