@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { CONFIG_FILE, loadConfig, selectJob } from '../app/config';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
 import { DEFAULT_BASE_URL, DEFAULT_MODEL, defaultStateDir, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
-import { ExtractionError, isRunFatalCode } from '../core/errors';
+import { ErrorCodes, ExtractionError } from '../core/errors';
+import { evaluateHealth, formatHealth, healthInputFromStore, healthSummary } from '../core/health';
 import type { Logger } from '../core/logger';
 import type { RunSummary } from '../core/pipeline';
 import { ProgressReporter } from './progress';
@@ -17,6 +18,9 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURES = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
+
+/** Run-stopping errors that a change of configuration fixes (exit 2); quota and provider outages exit 1. */
+const CONFIGURATION_CODES = new Set<string>([ErrorCodes.AUTH_FAILED, ErrorCodes.FORBIDDEN, ErrorCodes.UNKNOWN_MODEL, ErrorCodes.INVALID_SCHEMA, ErrorCodes.INVALID_CONFIG]);
 
 const USAGE = `Usage:
   extraction-workbench run <folder> [--schema <file.json>] [--job <name>] [--out <dir>] [--state <dir>]
@@ -110,7 +114,7 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
 
 function exitCodeOf(summary: RunSummary, interrupted: boolean): number {
   if (interrupted) return EXIT_INTERRUPTED;
-  if (summary.fatalError) return isRunFatalCode(summary.fatalError.code) ? EXIT_USAGE : EXIT_FAILURES;
+  if (summary.fatalError) return CONFIGURATION_CODES.has(summary.fatalError.code) ? EXIT_USAGE : EXIT_FAILURES;
   const c = summary.counts;
   return c.failed + c.deadLettered > 0 || c.pending + c.running > 0 ? EXIT_FAILURES : EXIT_OK;
 }
@@ -161,6 +165,8 @@ async function cmdStatus(argv: string[]): Promise<number> {
     const counts = store.counts();
     const run = store.latestRun();
     const deadLetters = store.listDeadLetters();
+    const active = run?.status === 'running' || run?.status === 'paused';
+    const health = evaluateHealth(healthInputFromStore(store, { now: Date.now(), running: active, paused: run?.status === 'paused', runStartedAt: run?.startedAt }));
     if (values.json) {
       process.stdout.write(
         JSON.stringify({
@@ -170,6 +176,7 @@ async function cmdStatus(argv: string[]): Promise<number> {
           endedAt: run?.endedAt ? new Date(run.endedAt).toISOString() : null,
           ...counts,
           deadLetters: deadLetters.length,
+          health: healthSummary(health),
         }) + '\n',
       );
     } else {
@@ -183,6 +190,7 @@ async function cmdStatus(argv: string[]): Promise<number> {
           `  failed:      ${counts.failed}`,
           `  dead-letter: ${counts.deadLettered}`,
           `  rejected:    ${counts.rejected}`,
+          ...formatHealth(health),
         ].join('\n') + '\n',
       );
     }

@@ -34,6 +34,8 @@ export const ErrorCodes = {
   UNKNOWN_MODEL: 'UNKNOWN_MODEL',
   MODEL_REFUSED: 'MODEL_REFUSED',
   QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
+  /** The provider failed many times in a row: the run stops instead of burning through every document. */
+  CIRCUIT_OPEN: 'CIRCUIT_OPEN',
   CANCELLED: 'CANCELLED',
   EXPORT_FAILED: 'EXPORT_FAILED',
   INTERNAL: 'INTERNAL_ERROR',
@@ -59,6 +61,7 @@ const RUN_FATAL = new Set<string>([
   ErrorCodes.FORBIDDEN,
   ErrorCodes.UNKNOWN_MODEL,
   ErrorCodes.QUOTA_EXCEEDED,
+  ErrorCodes.CIRCUIT_OPEN,
   ErrorCodes.INVALID_SCHEMA,
   ErrorCodes.INVALID_CONFIG,
 ]);

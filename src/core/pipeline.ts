@@ -7,8 +7,10 @@ import { setMaxListeners } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import PQueue from 'p-queue';
+import { ConvertCache } from '../convert/cache';
 import type { Converter } from '../convert/types';
 import { readResult, resultRelPath, writeResult, type ResultFile } from '../export/jsonExporter';
+import { groundValues } from '../extract/grounding';
 import type { Extractor, JsonSchema } from '../extract/types';
 import type { CheckpointStore } from '../store/types';
 import { CancelledError, ErrorCodes, ExtractionError, isRunFatalCode, toExtractionError } from './errors';
@@ -53,6 +55,8 @@ export interface PipelineOptions {
   progressIntervalMs?: number;
   now?: () => number;
   random?: () => number;
+  /** Converted-text cache folder (e.g. `<stateDir>/converted`): conversions are saved there and reused. */
+  convertedCacheDir?: string;
 }
 
 export interface StartOptions {
@@ -94,6 +98,8 @@ interface ActiveRun {
   listingDone: boolean;
   /** Paths queued, in flight or waiting for a retry in this run. */
   active: Set<string>;
+  /** Priorities other than normal, by path (kept for the model-slot queue). */
+  priorities: Map<string, number>;
   retryTimers: Map<string, NodeJS.Timeout>;
   resolve: (s: RunSummary) => void;
   stopReason?: string;
@@ -112,8 +118,14 @@ export class Pipeline {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #random: () => number;
+  /** Documents in flight (all stages). */
   readonly #queue: PQueue;
+  /** Model requests in flight: exactly `concurrency`, so file I/O of one document overlaps the requests of others. */
+  readonly #modelSlots: PQueue;
   readonly #schemaHash: string;
+  readonly #cache: ConvertCache | undefined;
+  /** Documents to extract again even when their result is up to date, with extra instructions. */
+  readonly #forced = new Map<string, { instructions?: string }>();
   #run: ActiveRun | undefined;
 
   constructor(options: PipelineOptions) {
@@ -123,8 +135,12 @@ export class Pipeline {
     this.#log = options.logger ?? nullLogger;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
-    this.#queue = new PQueue({ concurrency: this.#o.concurrency });
+    // a few more documents than model slots: reading, converting and exporting (fsyncs) of some documents
+    // overlap the model requests of others, so the model slots stay busy
+    this.#queue = new PQueue({ concurrency: this.#o.concurrency + Math.max(2, Math.ceil(this.#o.concurrency / 2)) });
+    this.#modelSlots = new PQueue({ concurrency: this.#o.concurrency });
     this.#schemaHash = hashOf(options.schema);
+    this.#cache = options.convertedCacheDir ? new ConvertCache(options.convertedCacheDir) : undefined;
     this.fingerprint = extractionFingerprint({ schema: options.schema, instructions: options.instructions, model: options.extractor.model });
   }
 
@@ -171,6 +187,7 @@ export class Pipeline {
       controller,
       listingDone: false,
       active: new Set(),
+      priorities: new Map(),
       retryTimers: new Map(),
       resolve,
       stats: { done: 0, deadLettered: 0, skipped: 0, rejected: 0, tokensIn: 0, tokensOut: 0, cost: 0 },
@@ -217,6 +234,14 @@ export class Pipeline {
       void this.#consider(run, this.#fileFor(p), priority, true);
     }
     return { runId: run.record.id, done: this.#runDone(run) };
+  }
+
+  /**
+   * Makes the next processing of `path` extract again even when its result is up to date (same content
+   * and configuration), optionally with `instructions` appended for that extraction. Queue it afterwards.
+   */
+  forceNext(path: string, options: { instructions?: string } = {}): void {
+    this.#forced.set(path, options);
   }
 
   /** Retries documents now, with fresh attempts, ahead of the queue. */
@@ -347,10 +372,13 @@ export class Pipeline {
     if (run.active.has(file.path)) {
       // already queued: an explicit request moves it ahead
       if (explicit) {
-        try {
-          this.#queue.setPriority(file.path, priority);
-        } catch {
-          /* in flight or waiting for a retry: nothing to move */
+        run.priorities.set(file.path, priority);
+        for (const q of [this.#queue, this.#modelSlots]) {
+          try {
+            q.setPriority(file.path, priority);
+          } catch {
+            /* not waiting in this queue: nothing to move */
+          }
         }
       }
       return;
@@ -399,6 +427,7 @@ export class Pipeline {
 
   #schedule(run: ActiveRun, file: ListedFile, priority: number): void {
     run.active.add(file.path);
+    if (priority !== PRIORITY_NORMAL) run.priorities.set(file.path, priority);
     this.events.emit({ type: 'doc/queued', runId: run.record.id, path: file.path, priority });
     void this.#queue
       .add(() => this.#process(run, file), { priority, id: file.path })
@@ -437,8 +466,9 @@ export class Pipeline {
       const { bytes, contentHash } = await readDocument(file.absPath, this.#o.maxFileBytes);
       // A result written just before a crash, for this very content and configuration, is adopted as is.
       const previous = await readResult(this.#o.outDir, file.path);
+      const forced = this.#forced.get(file.path);
       let result: ResultFile;
-      if (previous && previous.metadata.contentHash === contentHash && previous.metadata.fingerprint === this.fingerprint) {
+      if (previous && !forced && previous.metadata.contentHash === contentHash && previous.metadata.fingerprint === this.fingerprint) {
         result = previous;
         this.#log.info(`${file.path}: unchanged since its result was written, not extracted again`);
       } else {
@@ -446,10 +476,16 @@ export class Pipeline {
         const ext = path.extname(file.path).toLowerCase();
         const converter = this.#o.converters.get(ext);
         if (!converter) throw new ExtractionError(ErrorCodes.UNSUPPORTED_TYPE, `No converter for "${ext}" files`, { retryable: false });
-        const converted = await converter.convert({ path: file.path, absPath: file.absPath, bytes, signal });
+        const input = { path: file.path, absPath: file.absPath, bytes, signal };
+        const converted = this.#cache ? await this.#cache.getOrConvert(converter, input, contentHash) : await converter.convert(input);
         if (signal.aborted) throw new CancelledError();
         enter('extracting');
-        const out = await this.#o.extractor.extract({ path: file.path, document: converted, schema: this.#o.schema, instructions: this.#o.instructions, signal });
+        const instructions = forced?.instructions ? [this.#o.instructions, forced.instructions].filter(Boolean).join('\n\n') : this.#o.instructions;
+        const out = await this.#modelSlots.add(() => this.#o.extractor.extract({ path: file.path, document: converted, schema: this.#o.schema, instructions, signal }), {
+          signal,
+          id: file.path,
+          priority: run.priorities.get(file.path) ?? PRIORITY_NORMAL,
+        });
         spent = { tokensIn: out.tokensIn, tokensOut: out.tokensOut, cost: out.cost };
         enter('validating');
         const verdict = this.#o.validate?.(out.data);
@@ -462,7 +498,7 @@ export class Pipeline {
           formatVersion: 1,
           source: file.path,
           data: out.data,
-          ...(out.grounding !== undefined ? { grounding: out.grounding } : {}),
+          grounding: groundValues(out.data, converted),
           metadata: {
             runId: run.record.id,
             model: out.model,
@@ -481,6 +517,7 @@ export class Pipeline {
         };
         await writeResult(this.#o.outDir, result);
       }
+      this.#forced.delete(file.path);
       const endedAt = this.#now();
       stageMs[stage] = (stageMs[stage] ?? 0) + (endedAt - stageStart);
       const doc = store.getDocument(file.path);
@@ -501,8 +538,9 @@ export class Pipeline {
           mtimeMs: file.mtimeMs >= 0 ? file.mtimeMs : (doc?.mtimeMs ?? 0),
           updatedAt: endedAt,
         },
-        { durable: true },
       );
+      // group commit: "done" reaches the disk before the document counts as done
+      await store.flush();
       store.recordAttempt({ runId: run.record.id, path: file.path, attempt, stageReached: 'done', startedAt, endedAt, durationMs: endedAt - startedAt, stageMs, outcome: 'done', ...spent });
       run.stats.done++;
       this.#addSpent(run, spent);
@@ -589,6 +627,7 @@ export class Pipeline {
     }
 
     // non-retryable, or out of attempts: dead-letter queue
+    this.#forced.delete(file.path);
     store.putDeadLetter({ path: file.path, runId: run.record.id, stage, code: e.code, message: e.message, attempts: attempt, at: endedAt });
     store.patchDocument(file.path, { stage: 'dead-lettered', fingerprint: this.fingerprint, lastError: info, updatedAt: endedAt, ...totals }, { durable: true });
     store.recordAttempt({ ...attemptRow, outcome: 'dead-lettered' });

@@ -229,12 +229,55 @@ export class JournalWriter {
     return true;
   }
 
+  /**
+   * Group commit: fdatasync on libuv's thread pool, so the event loop is not blocked. Writes made while a
+   * flush is in progress are covered by one follow-up flush shared by all who asked during that time.
+   */
+  flush(): Promise<void> {
+    if (this.fd === undefined) return Promise.resolve();
+    if (this.flushing) {
+      this.nextFlush ??= this.flushing.then(
+        () => {
+          this.nextFlush = undefined;
+          return this.flush();
+        },
+        () => {
+          this.nextFlush = undefined;
+          return this.flush();
+        },
+      );
+      return this.nextFlush;
+    }
+    if (!this.dirty) return Promise.resolve();
+    const fd = this.fd;
+    this.dirty = false;
+    const flushing = new Promise<void>((resolve, reject) => {
+      fs.fdatasync(fd, (err) => {
+        this.flushing = undefined;
+        if (!err) {
+          this.syncs++;
+          resolve();
+        } else if (this.fd === undefined) {
+          resolve(); // closed meanwhile: close() synced synchronously
+        } else {
+          this.dirty = true;
+          reject(err);
+        }
+      });
+    });
+    this.flushing = flushing;
+    return flushing;
+  }
+
+  private flushing: Promise<void> | undefined;
+  private nextFlush: Promise<void> | undefined;
+
   close(): void {
     if (this.fd === undefined) return;
     const fd = this.fd;
     this.fd = undefined;
     try {
-      if (this.dirty) fs.fdatasyncSync(fd);
+      if (this.dirty || this.flushing) fs.fdatasyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }

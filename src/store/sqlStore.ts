@@ -1191,6 +1191,15 @@ export class SqlJsCheckpointStore implements CheckpointStore {
     if (this.journal && this.journal.sync()) this.counters.fdatasyncs++;
   }
 
+  async flush(): Promise<void> {
+    this.assertOpen();
+    const journal = this.journal;
+    if (!journal) return;
+    const before = journal.syncs;
+    await journal.flush();
+    this.counters.fdatasyncs += journal.syncs - before;
+  }
+
   compact(): void {
     this.assertWritable();
     if (!this.dir) return;

@@ -62,6 +62,11 @@ export interface CheckpointStore {
 
   /** Flushes the journal to disk. */
   sync(): void;
+  /**
+   * Flushes the journal to disk without blocking the event loop (group commit: concurrent callers share
+   * one fdatasync). Everything written before the call is durable when it resolves.
+   */
+  flush(): Promise<void>;
   /** Writes a snapshot atomically and starts a fresh journal. */
   compact(): void;
   /** Compacts and releases the database. Further calls throw. */

@@ -109,6 +109,9 @@ export class MemoryCheckpointStore implements CheckpointStore {
     this.letters.delete(p);
   }
   sync() {}
+  async flush() {
+    this.durableWrites++;
+  }
   compact() {}
   close() {
     this.closed = true;

@@ -227,7 +227,8 @@ describe('Pipeline', () => {
     assert.equal(p.paused, true);
     await new Promise((r) => setTimeout(r, 150));
     const callsWhilePaused = f.extractor.totalCalls;
-    assert.ok(callsWhilePaused <= 2, `at most the in-flight documents ran (${callsWhilePaused})`);
+    // concurrency 2 → up to 4 documents in flight (2 model slots + 2 for file I/O)
+    assert.ok(callsWhilePaused <= 4, `at most the in-flight documents ran (${callsWhilePaused})`);
     assert.equal(f.extractor.inFlight, 0);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(f.extractor.totalCalls, callsWhilePaused, 'nothing new started while paused');
@@ -262,12 +263,21 @@ describe('Pipeline', () => {
     const f = fixture(docs(10));
     f.extractor.defaultDelayMs = 10;
     const p = f.make({ concurrency: 1 });
+    let asked = false;
+    p.events.on((e) => {
+      // as soon as the first document reaches the model, ask for the last one
+      if (!asked && e.type === 'doc/stage' && e.stage === 'extracting') {
+        asked = true;
+        p.retry(['doc009.txt']);
+      }
+    });
     const handle = p.start({ trigger: 'test' });
-    await new Promise((r) => setTimeout(r, 25));
-    p.retry(['doc009.txt']);
     await handle.done;
-    const order = f.events.filter((e) => e.type === 'doc/started').map((e) => (e.type === 'doc/started' ? e.path : ''));
-    assert.ok(order.indexOf('doc009.txt') <= 4, `doc009 started early: ${order.join(',')}`);
+    const started = f.events.filter((e) => e.type === 'doc/started').map((e) => (e.type === 'doc/started' ? e.path : ''));
+    // concurrency 1 → 3 documents in flight (1 model slot + 2 for file I/O) when the retry comes
+    assert.ok(started.indexOf('doc009.txt') <= 3, `doc009 started early: ${started.join(',')}`);
+    const extracted = f.events.filter((e) => e.type === 'doc/stage' && e.stage === 'extracting').map((e) => ('path' in e ? e.path : ''));
+    assert.ok(extracted.indexOf('doc009.txt') <= 3, `doc009 reached the model early: ${extracted.join(',')}`);
     assert.equal(f.extractor.callsFor('doc009.txt'), 1);
   });
 

@@ -1,0 +1,682 @@
+/**
+ * Source grounding: finds every leaf value of an extraction result in the converted document, so a
+ * reviewer can see where a value came from (and which values the document does not support).
+ *
+ * For each leaf (strings, numbers, dates — array items included) the search tries, in order:
+ *  1. **exact** — the value's text as is (`"INV-2024-0042"`, the number `250.26` as `250.26`);
+ *  2. **normalized** — case and whitespace folded (line breaks, tabs, double spaces, curly quotes,
+ *     dashes); numbers by value whatever their format (`1,249.50`, `1.249,50`, `1 249,50`, `1249.5`);
+ *     dates by calendar day (`2024-03-05`, `05.03.2024`, `3/5/2024`, `March 5, 2024`, `5 Mar 2024`);
+ *  3. **fuzzy** — bounded edit distance (at most one edit per five characters) over candidate windows
+ *     found with the pigeonhole filter: when a value of length m matches with ≤ k edits, one of its
+ *     k+1 pieces occurs verbatim, so only the windows around those occurrences are compared. Digits
+ *     must agree exactly (a fuzzy match never turns `0042` into `0024`).
+ * Values found nowhere are `ungrounded`. `null`, `undefined`, booleans and empty strings have nothing to
+ * find and get no entry.
+ *
+ * When a value occurs several times, matches on word boundaries win, then the one nearest to (and
+ * preferably after) the previous grounded value: line items are found row by row.
+ *
+ * Every entry carries the JSON Pointer of the field, character offsets into `ConvertedDocument.text`,
+ * the page and boxes (viewport units, top-left origin, scale 1; interpolated within position spans by
+ * {@link locate}) for PDFs, and the 1-based line for text formats.
+ *
+ * Pure: no I/O, no `vscode`. Cost: one pass per kind of index (normalized text, number tokens, date
+ * tokens), built lazily and shared by all fields of a {@link Grounder}.
+ */
+import { locate, pageAt } from '../convert/pdf/layout';
+import type { BBox, ConvertedDocument, PositionSpan } from '../convert/types';
+
+export const GROUNDING_VERSION = 1;
+
+export type MatchKind = 'exact' | 'normalized' | 'fuzzy';
+
+export interface GroundingBox {
+  /** 1-based page. */
+  page: number;
+  bbox: BBox;
+}
+
+/** Where one leaf value of the result was found (or that it was not). */
+export interface FieldGrounding {
+  /** JSON Pointer (RFC 6901) of the value in the result's `data`, e.g. `/line_items/0/amount`. */
+  pointer: string;
+  status: 'grounded' | 'ungrounded';
+  match?: MatchKind;
+  /** Offsets into `ConvertedDocument.text` (end exclusive). */
+  start?: number;
+  end?: number;
+  /** The matched source text (at most {@link MAX_SNIPPET} characters). */
+  text?: string;
+  /** 1-based page (paged formats). */
+  page?: number;
+  /** Boxes covering the match, one per text item or line touched (PDF). */
+  boxes?: GroundingBox[];
+  /** 1-based line (text formats). */
+  line?: number;
+  /** Similarity 0..1: 1 for exact and normalized matches, 1 − edits/length for fuzzy ones. */
+  score?: number;
+}
+
+export interface GroundingSummary {
+  /** Leaves looked for. */
+  total: number;
+  exact: number;
+  normalized: number;
+  fuzzy: number;
+  ungrounded: number;
+}
+
+/** The `grounding` field of a result file. */
+export interface Grounding {
+  version: typeof GROUNDING_VERSION;
+  fields: FieldGrounding[];
+  summary: GroundingSummary;
+}
+
+export interface GroundingOptions {
+  /** Longest value (in characters) tried with fuzzy matching. Default 300. */
+  maxFuzzyLength?: number;
+  /** Occurrences of one needle considered at most. Default 2000. */
+  maxCandidates?: number;
+}
+
+const MAX_SNIPPET = 200;
+
+/** Grounds every leaf of `data` in `doc`. Never throws: a failure leaves the remaining values ungrounded. */
+export function groundValues(data: unknown, doc: ConvertedDocument, options: GroundingOptions = {}): Grounding {
+  return new Grounder(doc, options).ground(data);
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers: JSON Pointer, character classes
+
+/** RFC 6901 escaping of one pointer segment. */
+function seg(key: string | number): string {
+  return String(key).replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+function isWordChar(ch: string | undefined): boolean {
+  return ch !== undefined && /[\p{L}\p{N}]/u.test(ch);
+}
+
+function digitsOf(s: string): string {
+  return s.replace(/\D+/g, '');
+}
+
+/** Case and typography folding of one character (may return '' or several characters). */
+function foldChar(ch: string): string {
+  switch (ch) {
+    case '\u00ad': // soft hyphen
+    case '\u200b': // zero-width space
+      return '';
+    case '\u2018':
+    case '\u2019':
+    case '\u201a':
+    case '\u2032':
+    case '`':
+      return "'";
+    case '\u201c':
+    case '\u201d':
+    case '\u201e':
+    case '\u2033':
+      return '"';
+    case '\u2010':
+    case '\u2011':
+    case '\u2012':
+    case '\u2013':
+    case '\u2014':
+    case '\u2212':
+      return '-';
+    default:
+      return ch.toLowerCase();
+  }
+}
+
+/** Folds a value the way the normalized text is folded (whitespace runs → one space, trimmed). */
+export function normalizeForSearch(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    if (/\s/.test(ch)) {
+      if (out && !out.endsWith(' ')) out += ' ';
+      continue;
+    }
+    out += foldChar(ch);
+  }
+  return out.trimEnd();
+}
+
+// ---------------------------------------------------------------------------------------------
+// numbers
+
+interface NumberToken {
+  start: number;
+  end: number;
+  raw: string;
+  values: number[];
+  /** Not glued to letters (`A4`, `4x`, `INV-0042` are not boundaries). */
+  boundary: boolean;
+}
+
+const NUMBER_RE = /\d+(?:(?:[.,'\u2019]|[ \u00a0\u202f](?=\d{3}(?!\d)))\d+)*/g;
+
+function validGroups(parts: string[]): boolean {
+  return parts.length > 1 && parts[0].length >= 1 && parts[0].length <= 3 && parts.slice(1).every((p) => p.length === 3);
+}
+
+/** Every value a number token can stand for (`1,234` is 1234 or 1.234). Empty for `1.2.3`. */
+export function numberValues(raw: string): number[] {
+  const s = raw.replace(/[ \u00a0\u202f'\u2019]/g, '');
+  const dots = s.split('.').length - 1;
+  const commas = s.split(',').length - 1;
+  if (!dots && !commas) return [Number(s)];
+  const out: number[] = [];
+  if (dots && commas) {
+    const last = Math.max(s.lastIndexOf('.'), s.lastIndexOf(','));
+    const dec = s[last];
+    const grp = dec === '.' ? ',' : '.';
+    const head = s.slice(0, last);
+    if (head.includes(dec)) return [];
+    if (validGroups(head.split(grp))) out.push(Number(`${head.split(grp).join('')}.${s.slice(last + 1)}`));
+    return out;
+  }
+  const sep = dots ? '.' : ',';
+  const parts = s.split(sep);
+  if (parts.length === 2) {
+    out.push(Number(`${parts[0]}.${parts[1]}`));
+    if (parts[1].length === 3 && parts[0].length <= 3 && !/^0+$/.test(parts[0])) out.push(Number(parts[0] + parts[1]));
+  } else if (validGroups(parts)) {
+    out.push(Number(parts.join('')));
+  }
+  return out.filter((n) => Number.isFinite(n));
+}
+
+function numberKey(n: number): string {
+  return String(Math.round(Math.abs(n) * 1e6) / 1e6);
+}
+
+// ---------------------------------------------------------------------------------------------
+// dates
+
+const MONTHS: Record<string, number> = {};
+const MONTH_NAMES: [number, string[]][] = [
+  [1, ['january', 'jan', 'januar', 'jänner', 'janvier', 'enero']],
+  [2, ['february', 'feb', 'februar', 'février', 'febrero']],
+  [3, ['march', 'mar', 'märz', 'maerz', 'mars', 'marzo']],
+  [4, ['april', 'apr', 'avril', 'abril']],
+  [5, ['may', 'mai', 'mayo']],
+  [6, ['june', 'jun', 'juni', 'juin', 'junio']],
+  [7, ['july', 'jul', 'juli', 'juillet', 'julio']],
+  [8, ['august', 'aug', 'août', 'agosto']],
+  [9, ['september', 'sep', 'sept', 'septembre', 'septiembre']],
+  [10, ['october', 'oct', 'oktober', 'okt', 'octobre', 'octubre']],
+  [11, ['november', 'nov', 'novembre', 'noviembre']],
+  [12, ['december', 'dec', 'dezember', 'dez', 'décembre', 'diciembre']],
+];
+for (const [m, names] of MONTH_NAMES) for (const n of names) MONTHS[n] = m;
+const MONTH_ALT = Object.keys(MONTHS)
+  .sort((a, b) => b.length - a.length)
+  .join('|');
+
+const DATE_PATTERNS: { re: RegExp; parse: (m: RegExpExecArray) => string[] }[] = [
+  // 2024-03-05, 2024/3/5, 2024.03.05
+  { re: /(?<!\d)(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?!\d)/g, parse: (m) => iso(+m[1], +m[3], +m[4]) },
+  // 05.03.2024 (day first), 03/05/2024 and 03-05-24 (either order)
+  {
+    re: /(?<![\d.])(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})(?![\d])/g,
+    parse: (m) => {
+      const y = year(m[4]);
+      return m[2] === '.' ? iso(y, +m[3], +m[1]) : [...iso(y, +m[3], +m[1]), ...iso(y, +m[1], +m[3])];
+    },
+  },
+  // 5 March 2024, 5th Mar. 2024, 5. März 2024
+  {
+    re: new RegExp(`(?<![\\p{L}\\d])(\\d{1,2})(?:st|nd|rd|th)?\\.?\\s+(${MONTH_ALT})\\.?,?\\s+(\\d{4})(?!\\d)`, 'giu'),
+    parse: (m) => iso(+m[3], MONTHS[m[2].toLowerCase()], +m[1]),
+  },
+  // March 5, 2024 / Mar 5th 2024
+  {
+    re: new RegExp(`(?<![\\p{L}])(${MONTH_ALT})\\.?\\s+(\\d{1,2})(?:st|nd|rd|th)?,?\\s+(\\d{4})(?!\\d)`, 'giu'),
+    parse: (m) => iso(+m[3], MONTHS[m[1].toLowerCase()], +m[2]),
+  },
+];
+
+function year(s: string): number {
+  const y = Number(s);
+  return s.length === 2 ? (y < 70 ? 2000 + y : 1900 + y) : y;
+}
+
+function iso(y: number, m: number | undefined, d: number): string[] {
+  if (!m || m < 1 || m > 12 || d < 1) return [];
+  const days = [31, y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1];
+  if (d > days) return [];
+  return [`${String(y).padStart(4, '0')}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`];
+}
+
+/** Calendar days a date string can mean (`2024-03-05T10:00Z` → 2024-03-05; `03/05/2024` → two). */
+export function dateValues(s: string): string[] {
+  const t = s.trim();
+  const isoPrefix = /^(\d{4})-(\d{2})-(\d{2})(?:$|[T ])/.exec(t);
+  if (isoPrefix) return iso(+isoPrefix[1], +isoPrefix[2], +isoPrefix[3]);
+  for (const p of DATE_PATTERNS) {
+    p.re.lastIndex = 0;
+    const m = p.re.exec(t);
+    if (m && m.index === 0 && m[0].length >= t.replace(/[.,]$/, '').length) return [...new Set(p.parse(m))];
+  }
+  return [];
+}
+
+interface DateToken {
+  start: number;
+  end: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// candidates
+
+interface Candidate {
+  start: number;
+  end: number;
+  kind: MatchKind;
+  boundary: boolean;
+  score: number;
+}
+
+/** Lower is better: word boundaries first, then distance to the anchor (after it preferred). */
+function cost(c: Candidate, anchor: number): number {
+  const d = c.start >= anchor ? c.start - anchor : 2 * (anchor - c.start) + 1;
+  return (c.boundary ? 0 : 1e12) + d;
+}
+
+function best(cands: Candidate[], anchor: number): Candidate | undefined {
+  let out: Candidate | undefined;
+  let bestCost = Infinity;
+  for (const c of cands) {
+    const k = cost(c, anchor);
+    if (k < bestCost) {
+      bestCost = k;
+      out = c;
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the grounder
+
+interface NormalizedText {
+  text: string;
+  /** Original index of every normalized character. */
+  map: Int32Array;
+}
+
+/**
+ * Grounds values in one document. Indexes (normalized text, number and date tokens, line starts) are
+ * built on first use and reused for every value, so grounding a corrected value again is cheap.
+ */
+export class Grounder {
+  readonly #doc: ConvertedDocument;
+  readonly #text: string;
+  readonly #maxFuzzy: number;
+  readonly #maxCands: number;
+  #norm: NormalizedText | undefined;
+  #numbers: Map<string, NumberToken[]> | undefined;
+  #dates: Map<string, DateToken[]> | undefined;
+  #lineStarts: number[] | undefined;
+  readonly #lineSpans: PositionSpan[] | undefined;
+
+  constructor(doc: ConvertedDocument, options: GroundingOptions = {}) {
+    this.#doc = doc;
+    this.#text = typeof doc.text === 'string' ? doc.text : '';
+    this.#maxFuzzy = options.maxFuzzyLength ?? 300;
+    this.#maxCands = options.maxCandidates ?? 2000;
+    const spans = doc.positions?.filter((s) => s.line !== undefined);
+    this.#lineSpans = spans && spans.length ? spans : undefined;
+  }
+
+  /** Grounds every leaf of `data` (see the module comment for what counts as a leaf). */
+  ground(data: unknown): Grounding {
+    const fields: FieldGrounding[] = [];
+    this.#walk(data, '', 0, fields, 0);
+    const summary: GroundingSummary = { total: fields.length, exact: 0, normalized: 0, fuzzy: 0, ungrounded: 0 };
+    for (const f of fields) {
+      if (f.status === 'ungrounded') summary.ungrounded++;
+      else summary[f.match ?? 'exact']++;
+    }
+    return { version: GROUNDING_VERSION, fields, summary };
+  }
+
+  /**
+   * Grounds one leaf value. `anchor` is an offset the match should preferably be close to (after).
+   * Returns undefined for values that have nothing to find (null, booleans, empty strings, objects).
+   */
+  groundLeaf(pointer: string, value: unknown, anchor = 0): FieldGrounding | undefined {
+    if (typeof value === 'string') {
+      if (value.trim() === '') return undefined;
+    } else if (typeof value !== 'number' || !Number.isFinite(value)) {
+      return undefined;
+    }
+    let found: Candidate | undefined;
+    try {
+      found = typeof value === 'number' ? this.#findNumber(value, anchor) : this.#findString(value, anchor);
+    } catch {
+      found = undefined; // a bug in one search must not fail the document
+    }
+    if (!found) return { pointer, status: 'ungrounded' };
+    return this.#describe(pointer, found);
+  }
+
+  #walk(value: unknown, pointer: string, anchor: number, out: FieldGrounding[], depth: number): number {
+    if (depth > 64 || value === null || value === undefined) return anchor;
+    if (Array.isArray(value)) {
+      let a = anchor;
+      value.forEach((item, i) => (a = this.#walk(item, `${pointer}/${i}`, a, out, depth + 1)));
+      return a;
+    }
+    if (typeof value === 'object') {
+      let a = anchor;
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) a = this.#walk(v, `${pointer}/${seg(k)}`, a, out, depth + 1);
+      return a;
+    }
+    const g = this.groundLeaf(pointer, value, anchor);
+    if (!g) return anchor;
+    out.push(g);
+    return g.status === 'grounded' && g.start !== undefined ? g.start : anchor;
+  }
+
+  #describe(pointer: string, c: Candidate): FieldGrounding {
+    const g: FieldGrounding = { pointer, status: 'grounded', match: c.kind, start: c.start, end: c.end };
+    g.text = this.#text.slice(c.start, Math.min(c.end, c.start + MAX_SNIPPET));
+    const boxes = locate(this.#doc, c.start, c.end);
+    const page = boxes[0]?.page ?? pageAt(this.#doc, c.start);
+    if (page !== undefined) g.page = page;
+    if (boxes.length) g.boxes = boxes.map((b) => ({ page: b.page, bbox: b.bbox.map((v) => Math.round(v * 100) / 100) as BBox }));
+    if (!this.#doc.pages?.length) g.line = this.#lineAt(c.start);
+    g.score = Math.round(c.score * 1000) / 1000;
+    return g;
+  }
+
+  // ------------------------------------------------------------------ strings
+
+  #findString(value: string, anchor: number): Candidate | undefined {
+    const trimmed = value.trim();
+    const exact = this.#exact(trimmed);
+    if (exact.length) return best(exact, anchor);
+    const normalized = this.#normalized(trimmed);
+    const days = dateValues(trimmed);
+    if (days.length) normalized.push(...this.#dateCandidates(days));
+    if (/^[-+]?[\d.,'\s\u00a0\u202f]*\d$/.test(trimmed)) {
+      for (const n of numberValues(trimmed.replace(/^[-+]/, ''))) normalized.push(...this.#numberCandidates(n, trimmed));
+    }
+    if (normalized.length) return best(normalized, anchor);
+    return best(this.#fuzzy(trimmed), anchor);
+  }
+
+  #exact(needle: string): Candidate[] {
+    const out: Candidate[] = [];
+    const t = this.#text;
+    for (let i = t.indexOf(needle); i >= 0 && out.length < this.#maxCands; i = t.indexOf(needle, i + 1)) {
+      const end = i + needle.length;
+      const boundary = !(isWordChar(needle[0]) && isWordChar(t[i - 1])) && !(isWordChar(needle[needle.length - 1]) && isWordChar(t[end]));
+      out.push({ start: i, end, kind: 'exact', boundary, score: 1 });
+    }
+    return out;
+  }
+
+  #normalizedText(): NormalizedText {
+    if (this.#norm) return this.#norm;
+    const t = this.#text;
+    const chars: string[] = [];
+    const map: number[] = [];
+    let lastSpace = true;
+    for (let i = 0; i < t.length; i++) {
+      const ch = t[i];
+      if (ch === ' ' || ch === '\n' || ch === '\t' || ch === '\r' || ch === '\f' || ch === '\v' || ch === '\u00a0' || ch === '\u202f' || ch === '\u2009' || (ch > '\u007f' && /\s/.test(ch))) {
+        if (!lastSpace) {
+          chars.push(' ');
+          map.push(i);
+          lastSpace = true;
+        }
+        continue;
+      }
+      const f = ch < '\u0080' ? (ch >= 'A' && ch <= 'Z' ? ch.toLowerCase() : ch === '`' ? "'" : ch) : foldChar(ch);
+      for (const c of f) {
+        chars.push(c);
+        map.push(i);
+      }
+      if (f) lastSpace = false;
+    }
+    this.#norm = { text: chars.join(''), map: Int32Array.from(map) };
+    return this.#norm;
+  }
+
+  /** Original [start, end) of normalized [a, b). */
+  #toOriginal(n: NormalizedText, a: number, b: number): [number, number] {
+    return [n.map[a], n.map[b - 1] + 1];
+  }
+
+  #normalized(value: string): Candidate[] {
+    const needle = normalizeForSearch(value);
+    if (!needle) return [];
+    const n = this.#normalizedText();
+    const out: Candidate[] = [];
+    for (let i = n.text.indexOf(needle); i >= 0 && out.length < this.#maxCands; i = n.text.indexOf(needle, i + 1)) {
+      const j = i + needle.length;
+      const boundary = !(isWordChar(needle[0]) && isWordChar(n.text[i - 1])) && !(isWordChar(needle[needle.length - 1]) && isWordChar(n.text[j]));
+      const [start, end] = this.#toOriginal(n, i, j);
+      out.push({ start, end, kind: 'normalized', boundary, score: 1 });
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ numbers and dates
+
+  #numberIndex(): Map<string, NumberToken[]> {
+    if (this.#numbers) return this.#numbers;
+    const index = new Map<string, NumberToken[]>();
+    const t = this.#text;
+    const add = (start: number, raw: string) => {
+      const end = start + raw.length;
+      const before = t[start - 1];
+      const after = t[end];
+      const boundary = !/[\p{L}_-]/u.test(before ?? '') && !/[\p{L}_]/u.test(after ?? '');
+      const tok: NumberToken = { start, end, raw, values: numberValues(raw), boundary };
+      for (const v of new Set(tok.values.map(numberKey))) {
+        const list = index.get(v);
+        if (list) list.push(tok);
+        else index.set(v, [tok]);
+      }
+    };
+    NUMBER_RE.lastIndex = 0;
+    for (let m = NUMBER_RE.exec(t); m; m = NUMBER_RE.exec(t)) {
+      add(m.index, m[0]);
+      // "3 180.00" may be two table cells: index the parts as well
+      if (/[ \u00a0\u202f]/.test(m[0])) {
+        const re = /[^ \u00a0\u202f]+/g;
+        for (let p = re.exec(m[0]); p; p = re.exec(m[0])) add(m.index + p.index, p[0]);
+      }
+    }
+    this.#numbers = index;
+    return index;
+  }
+
+  #numberCandidates(value: number, literal: string): Candidate[] {
+    const toks = this.#numberIndex().get(numberKey(value)) ?? [];
+    return toks.slice(0, this.#maxCands).map((tok) => ({
+      start: tok.start,
+      end: tok.end,
+      kind: tok.raw === literal ? 'exact' : 'normalized',
+      boundary: tok.boundary,
+      score: 1,
+    }));
+  }
+
+  #findNumber(value: number, anchor: number): Candidate | undefined {
+    const literal = String(Math.abs(value));
+    const cands = this.#numberCandidates(value, literal);
+    const exact = cands.filter((c) => c.kind === 'exact');
+    return best(exact.length ? exact : cands, anchor);
+  }
+
+  #dateIndex(): Map<string, DateToken[]> {
+    if (this.#dates) return this.#dates;
+    const index = new Map<string, DateToken[]>();
+    const t = this.#text;
+    for (const p of DATE_PATTERNS) {
+      p.re.lastIndex = 0;
+      for (let m = p.re.exec(t); m; m = p.re.exec(t)) {
+        for (const day of new Set(p.parse(m))) {
+          const list = index.get(day) ?? [];
+          list.push({ start: m.index, end: m.index + m[0].length });
+          index.set(day, list);
+        }
+      }
+    }
+    this.#dates = index;
+    return index;
+  }
+
+  #dateCandidates(days: string[]): Candidate[] {
+    const out: Candidate[] = [];
+    const index = this.#dateIndex();
+    for (const d of days) for (const tok of index.get(d) ?? []) out.push({ start: tok.start, end: tok.end, kind: 'normalized', boundary: true, score: 1 });
+    return out;
+  }
+
+  // ------------------------------------------------------------------ fuzzy
+
+  #fuzzy(value: string): Candidate[] {
+    const p = normalizeForSearch(value);
+    const m = p.length;
+    if (m < 5 || m > this.#maxFuzzy) return [];
+    const k = Math.floor(m / 5);
+    const n = this.#normalizedText();
+    const text = n.text;
+    // pigeonhole: one of k+1 pieces occurs verbatim
+    const pieces = k + 1;
+    const windows: [number, number][] = [];
+    const maxWindows = this.#maxCands;
+    for (let q = 0; q < pieces && windows.length < maxWindows; q++) {
+      const a = Math.floor((q * m) / pieces);
+      const b = Math.floor(((q + 1) * m) / pieces);
+      const piece = p.slice(a, b);
+      if (!piece.trim()) continue;
+      for (let i = text.indexOf(piece); i >= 0 && windows.length < maxWindows; i = text.indexOf(piece, i + 1)) {
+        windows.push([Math.max(0, i - a - k), Math.min(text.length, i - a + m + k)]);
+      }
+    }
+    if (!windows.length) return [];
+    windows.sort((x, y) => x[0] - y[0]);
+    const merged: [number, number][] = [];
+    for (const w of windows) {
+      const last = merged[merged.length - 1];
+      if (last && w[0] <= last[1]) last[1] = Math.max(last[1], w[1]);
+      else merged.push([w[0], w[1]]);
+    }
+    const wantDigits = digitsOf(p);
+    const out: Candidate[] = [];
+    let bestD = k + 1;
+    for (const [ws, we] of merged) {
+      const hit = semiGlobal(p, text, ws, we, k);
+      if (!hit || hit.distance > bestD) continue;
+      // trim the match to whole characters that are not spaces
+      let a = hit.start;
+      let b = hit.end;
+      while (a < b && text[a] === ' ') a++;
+      while (b > a && text[b - 1] === ' ') b--;
+      if (b <= a) continue;
+      if (digitsOf(text.slice(a, b)) !== wantDigits) continue;
+      if (hit.distance < bestD) {
+        bestD = hit.distance;
+        out.length = 0;
+      }
+      const [start, end] = this.#toOriginal(n, a, b);
+      const boundary = !isWordChar(text[a - 1]) && !isWordChar(text[b]);
+      out.push({ start, end, kind: 'fuzzy', boundary, score: 1 - hit.distance / m });
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ lines
+
+  #lineAt(offset: number): number {
+    const spans = this.#lineSpans;
+    if (spans) {
+      let lo = 0;
+      let hi = spans.length - 1;
+      let found = spans[0];
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (spans[mid].start <= offset) {
+          found = spans[mid];
+          lo = mid + 1;
+        } else hi = mid - 1;
+      }
+      return found.line ?? 1;
+    }
+    if (!this.#lineStarts) {
+      const starts = [0];
+      const t = this.#text;
+      for (let i = t.indexOf('\n'); i >= 0; i = t.indexOf('\n', i + 1)) starts.push(i + 1);
+      this.#lineStarts = starts;
+    }
+    const starts = this.#lineStarts;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  }
+}
+
+/**
+ * Best approximate occurrence of `p` in `text[ws, we)` with at most `k` edits (Sellers' algorithm:
+ * edit distance with a free start and end in the text). Returns the smallest distance and its span.
+ */
+function semiGlobal(p: string, text: string, ws: number, we: number, k: number): { distance: number; start: number; end: number } | undefined {
+  const m = p.length;
+  let prev = new Int32Array(m + 1);
+  let cur = new Int32Array(m + 1);
+  let prevStart = new Int32Array(m + 1);
+  let curStart = new Int32Array(m + 1);
+  for (let i = 0; i <= m; i++) {
+    prev[i] = i;
+    prevStart[i] = ws;
+  }
+  let bestD = k + 1;
+  let bestStart = -1;
+  let bestEnd = -1;
+  for (let j = ws; j < we; j++) {
+    const c = text[j];
+    cur[0] = 0;
+    curStart[0] = j + 1;
+    for (let i = 1; i <= m; i++) {
+      const sub = prev[i - 1] + (p[i - 1] === c ? 0 : 1);
+      const del = prev[i] + 1; // text char not in pattern
+      const ins = cur[i - 1] + 1; // pattern char not in text
+      let v = sub;
+      let s = prevStart[i - 1];
+      if (del < v) {
+        v = del;
+        s = prevStart[i];
+      }
+      if (ins < v) {
+        v = ins;
+        s = curStart[i - 1];
+      }
+      cur[i] = v;
+      curStart[i] = s;
+    }
+    if (cur[m] < bestD) {
+      bestD = cur[m];
+      bestStart = curStart[m];
+      bestEnd = j + 1;
+    }
+    [prev, cur] = [cur, prev];
+    [prevStart, curStart] = [curStart, prevStart];
+  }
+  return bestStart >= 0 ? { distance: bestD, start: bestStart, end: bestEnd } : undefined;
+}
