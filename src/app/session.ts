@@ -35,6 +35,8 @@ export interface RunSettings {
   maxOutputTokens?: number;
   price?: { inputPer1M: number; outputPer1M: number };
   jobName?: string;
+  /** Cost at which the run pauses (the CLI stops). */
+  budget?: number;
 }
 
 export const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -105,6 +107,10 @@ export async function openSession(settings: RunSettings, options: SessionOptions
     apiKey: options.apiKey,
     model: settings.model,
     timeoutMs: settings.timeoutMs,
+    // chunk results of long documents survive a failed attempt: only failed chunks are asked again
+    chunkCacheDir: path.join(settings.stateDir, 'chunks'),
+    // one document can send several chunk requests: the provider limit is the run's concurrency
+    rateLimit: { maxConcurrency: settings.concurrency },
     ...(settings.temperature !== undefined ? { temperature: settings.temperature } : {}),
     ...(settings.maxOutputTokens !== undefined ? { maxOutputTokens: settings.maxOutputTokens } : {}),
     ...(settings.price ? { price: settings.price } : {}),
@@ -126,7 +132,9 @@ export async function openSession(settings: RunSettings, options: SessionOptions
     concurrency: settings.concurrency,
     retry: { maxAttempts: settings.maxAttempts },
     maxFileBytes: settings.maxFileBytes,
+    ...(settings.budget !== undefined ? { budget: settings.budget } : {}),
     logger: options.logger,
+    convertedCacheDir: path.join(settings.stateDir, 'converted'),
   });
   saveSettings(settings);
   return {

@@ -25,7 +25,7 @@ const CONFIGURATION_CODES = new Set<string>([ErrorCodes.AUTH_FAILED, ErrorCodes.
 const USAGE = `Usage:
   extraction-workbench run <folder> [--schema <file.json>] [--job <name>] [--out <dir>] [--state <dir>]
                            [--base-url <url>] [--model <name>] [--concurrency <n>] [--max-attempts <n>]
-                           [--include <glob>]... [--exclude <glob>]... [--instructions <text>] [--json]
+                           [--include <glob>]... [--exclude <glob>]... [--instructions <text>] [--budget <cost>] [--json]
   extraction-workbench status [--state <dir>] [--json]
   extraction-workbench dlq list [--state <dir>] [--json]
   extraction-workbench dlq retry [<path>...|--all] [--state <dir>] [--note <text>] [--json]
@@ -56,6 +56,12 @@ function apiKeyFor(baseURL: string): string {
   throw new UsageError('No API key: set OPENAI_API_KEY (or use --base-url with a local server)');
 }
 
+function positiveNumber(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a number > 0, got "${v}"`);
+  return n;
+}
+
 function resolveRunSettings(argv: string[]): { settings: RunSettings; json: boolean; verbose: boolean } {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -73,6 +79,7 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
       include: { type: 'string', multiple: true },
       exclude: { type: 'string', multiple: true },
       instructions: { type: 'string' },
+      budget: { type: 'string' },
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', short: 'v', default: false },
     },
@@ -108,6 +115,7 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
     ...(job?.temperature !== undefined ? { temperature: job.temperature } : {}),
     ...(job?.maxOutputTokens !== undefined ? { maxOutputTokens: job.maxOutputTokens } : {}),
     ...(job ? { jobName: job.name } : {}),
+    ...(values.budget !== undefined ? { budget: positiveNumber('budget', values.budget) } : {}),
   };
   return { settings, json: values.json ?? false, verbose: values.verbose ?? false };
 }
@@ -134,12 +142,17 @@ async function drive(session: Session, start: () => { done: Promise<RunSummary> 
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // headless: a budget pause would wait forever, so the run stops (state saved; run again to go on)
+  const budgetWatch = session.pipeline.events.on((e) => {
+    if (e.type === 'run/budget-reached') void session.pipeline.stop(`Budget of ${e.budget} reached (spent ${e.cost.toFixed(4)})`);
+  });
   try {
     const summary = await start().done;
     reporter.finish(summary);
     return exitCodeOf(summary, interrupted);
   } finally {
     reporter.dispose();
+    budgetWatch.dispose();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await session.close();

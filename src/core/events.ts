@@ -15,7 +15,8 @@ export interface RunProgress extends RunCounts {
 export type PipelineEvent =
   | { type: 'run/started'; runId: string; root: string; at: number }
   | { type: 'run/listed'; runId: string; total: number }
-  | { type: 'run/paused'; runId: string }
+  | { type: 'run/paused'; runId: string; reason?: string }
+  | { type: 'run/budget-reached'; runId: string; cost: number; budget: number }
   | { type: 'run/resumed'; runId: string }
   | { type: 'run/finished'; runId: string; status: 'completed' | 'stopped' | 'interrupted'; progress: RunProgress; reason?: string }
   | { type: 'run/progress'; progress: RunProgress }

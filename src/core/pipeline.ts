@@ -55,6 +55,8 @@ export interface PipelineOptions {
   progressIntervalMs?: number;
   now?: () => number;
   random?: () => number;
+  /** Cost (in the price table's currency) at which the run pauses; resume to go on past it. */
+  budget?: number;
   /** Converted-text cache folder (e.g. `<stateDir>/converted`): conversions are saved there and reused. */
   convertedCacheDir?: string;
 }
@@ -106,6 +108,7 @@ interface ActiveRun {
   fatalError?: ErrorInfo;
   stats: { done: number; deadLettered: number; skipped: number; rejected: number; tokensIn: number; tokensOut: number; cost: number };
   lastProgressAt: number;
+  budgetReached?: boolean;
   progressTimer?: NodeJS.Timeout;
   finished: boolean;
 }
@@ -275,13 +278,13 @@ export class Pipeline {
   }
 
   /** In-flight documents finish, nothing new starts. */
-  pause(): void {
+  pause(reason?: string): void {
     const run = this.#run;
     if (!run || this.#queue.isPaused) return;
     this.#queue.pause();
     run.record.status = 'paused';
     this.#o.store.putRun(run.record);
-    this.events.emit({ type: 'run/paused', runId: run.record.id });
+    this.events.emit({ type: 'run/paused', runId: run.record.id, ...(reason ? { reason } : {}) });
     this.#emitProgress(run, true);
   }
 
@@ -513,6 +516,9 @@ export class Pipeline {
             cost: out.cost,
             startedAt: new Date(startedAt).toISOString(),
             finishedAt: new Date(this.#now()).toISOString(),
+            ...(out.mode ? { mode: out.mode } : {}),
+            ...(out.chunks ? { chunks: out.chunks } : {}),
+            ...(out.conflicts?.length ? { conflicts: out.conflicts } : {}),
           },
         };
         await writeResult(this.#o.outDir, result);
@@ -557,6 +563,13 @@ export class Pipeline {
     run.stats.tokensIn += spent.tokensIn;
     run.stats.tokensOut += spent.tokensOut;
     run.stats.cost += spent.cost;
+    const budget = this.#o.budget;
+    if (budget !== undefined && !run.budgetReached && run.stats.cost >= budget) {
+      run.budgetReached = true;
+      this.#log.warn(`Budget of ${budget} reached (spent ${run.stats.cost.toFixed(4)}): run paused`);
+      this.events.emit({ type: 'run/budget-reached', runId: run.record.id, cost: run.stats.cost, budget });
+      this.pause(`Budget of ${budget} reached`);
+    }
   }
 
   #onFailure(

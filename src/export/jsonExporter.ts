@@ -24,6 +24,12 @@ export interface ResultMetadata {
   cost: number;
   startedAt: string;
   finishedAt: string;
+  /** Structured-output mode that produced the answer (json_schema, json_object, text, tools). */
+  mode?: string;
+  /** Long documents: number of chunks extracted separately and merged. */
+  chunks?: number;
+  /** Long documents: fields for which chunks gave different values (the first non-null one was kept). */
+  conflicts?: Array<{ path: string; values: unknown[]; chunks: number[] }>;
 }
 
 /** The documented, stable format of a result file. */

@@ -21,6 +21,17 @@ export interface ExtractOutput {
   requests: number;
   /** Grounding of leaf values, when the extractor computed it. */
   grounding?: unknown;
+  /** Chunks the document was split into (long documents only; absent when it was sent whole). */
+  chunks?: number;
+  /** Chunks whose answers came from the chunk cache (earlier attempts), not from new requests. */
+  chunksReused?: number;
+  /**
+   * Fields where chunks of a long document gave different values (the first non-null value was kept):
+   * JSON pointer, the non-null values in chunk order and the 0-based chunks that gave them.
+   */
+  conflicts?: Array<{ path: string; values: unknown[]; chunks: number[] }>;
+  /** How the answer's shape was requested: 'json_schema', 'json_object', 'text' or 'tools'. */
+  mode?: string;
 }
 
 export interface Extractor {

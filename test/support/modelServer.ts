@@ -14,6 +14,14 @@
  * `OpenAIExtractor` sends). Each request consumes one step of that document's script; when it is
  * used up, the default script; then the default responder (`options.responder`, or a built-in one
  * that answers the smallest value valid for the request's JSON schema).
+ *
+ * Chunks of a long document also carry a line `Part: <k> of <n>`: their requests are recorded with
+ * `part`/`parts`, and a script set for `<path>#<k>` is consumed before the document's own script.
+ *
+ * Provider capabilities (`options.supports`, `setSupports`): a server without `json_schema` /
+ * `json_object` / `tools` answers requests that use them with a 400 naming the parameter, as older
+ * OpenAI models, vLLM, Ollama or llama.cpp do. A request with `tools` gets its answer as a call of the
+ * first tool (arguments = the reply's JSON), finish_reason 'stop' when `tool_choice` names it.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -56,17 +64,40 @@ export interface RecordedRequest {
   receivedAt: number;
   /** 1-based count of requests for this document so far (re-asks included). */
   attempt: number;
+  /** 1-based chunk number from a `Part: <k> of <n>` line, when there is one. */
+  part?: number;
+  /** Chunk count from the `Part:` line. */
+  parts?: number;
 }
 
 export interface ChatMessage {
   role: string;
   content: string | Array<{ type: string; text?: string }> | null;
+  tool_calls?: Array<{ id: string; type: string; function: { name: string; arguments: string } }>;
+  tool_call_id?: string;
+}
+
+/** What the server accepts (all true by default). */
+export interface ServerSupports {
+  /** `response_format: { type: 'json_schema' }` (structured outputs). */
+  jsonSchema?: boolean;
+  /** `response_format: { type: 'json_object' }` (JSON mode). */
+  jsonObject?: boolean;
+  /** `tools` / `tool_choice` (function calling). */
+  tools?: boolean;
+}
+
+export interface ChatTool {
+  type: string;
+  function?: { name?: string; description?: string; parameters?: Record<string, unknown>; strict?: boolean };
 }
 
 export interface ChatBody {
   model?: string;
   messages?: ChatMessage[];
   response_format?: { type: string; json_schema?: { name?: string; schema?: Record<string, unknown>; strict?: boolean } };
+  tools?: ChatTool[];
+  tool_choice?: unknown;
   temperature?: number;
   max_completion_tokens?: number;
   max_tokens?: number;
@@ -88,6 +119,8 @@ export interface ModelServerOptions {
   recordBodies?: boolean;
   /** Port to listen on (default 0: any free port). */
   port?: number;
+  /** Features the server accepts (default: all). */
+  supports?: ServerSupports;
 }
 
 export interface ModelServerStats {
@@ -113,6 +146,8 @@ export interface ModelServer {
   setScript(document: string, steps: Step[]): void;
   setResponder(responder: Responder | undefined): void;
   setLatency(ms: number): void;
+  /** Changes the features the server accepts (missing fields: supported). */
+  setSupports(supports: ServerSupports): void;
   /** Steps not yet consumed for a document ('*' for the default script). */
   remaining(document?: string): number;
   /** Requests for one document. */
@@ -148,6 +183,17 @@ const QUOTA_ERROR = {
 export function parseDocumentLine(text: string): string {
   const m = /^Document: (.*)$/m.exec(text);
   return m ? m[1].trim() : '';
+}
+
+/** Finds `Part: <k> of <n>` (chunks of a long document) in a user message. */
+export function parsePartLine(text: string): { part: number; parts: number } | undefined {
+  const m = /^Part: (\d+) of (\d+)/m.exec(text);
+  return m ? { part: Number(m[1]), parts: Number(m[2]) } : undefined;
+}
+
+/** The JSON schema a request asks for: its response format's, else its first tool's parameters. */
+export function requestSchema(body: ChatBody | undefined): Record<string, unknown> | undefined {
+  return body?.response_format?.json_schema?.schema ?? body?.tools?.find((t) => t.function?.parameters)?.function?.parameters;
 }
 
 function messageText(m: ChatMessage | undefined): string {
@@ -199,13 +245,14 @@ export function sampleForSchema(schema: unknown, root: unknown = schema, depth =
 }
 
 const defaultResponder: Responder = (req) => {
-  const schema = req.body?.response_format?.json_schema?.schema;
+  const schema = requestSchema(req.body);
   return { reply: schema ? sampleForSchema(schema) : {} };
 };
 
 export async function startModelServer(options: ModelServerOptions = {}): Promise<ModelServer> {
   let latencyMs = options.latencyMs ?? 0;
   let responder: Responder = options.responder ?? defaultResponder;
+  let supports: ServerSupports = { ...options.supports };
   const recordBodies = options.recordBodies ?? true;
   const scripts = new Map<string, Step[]>();
   const requests: RecordedRequest[] = [];
@@ -215,8 +262,8 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   let seq = 0;
   const created = Math.floor(Date.now() / 1000);
 
-  function nextStep(document: string): Step | undefined {
-    for (const key of [document, DEFAULT_SCRIPT]) {
+  function nextStep(document: string, part?: number): Step | undefined {
+    for (const key of [...(part !== undefined ? [`${document}#${part}`] : []), document, DEFAULT_SCRIPT]) {
       const list = scripts.get(key);
       if (list && list.length > 0) return list.shift();
     }
@@ -242,12 +289,24 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   function completion(body: ChatBody, promptChars: number, content: string | null, finish: string, step: StepCommon, refusal: string | null = null): unknown {
     const prompt = step.usage?.prompt_tokens ?? estimateTokens(promptChars);
     const completionTokens = step.usage?.completion_tokens ?? estimateTokens((content ?? refusal ?? '').length);
+    const tool = refusal === null && content !== null ? body.tools?.find((t) => t.type === 'function' && t.function?.name) : undefined;
+    const message = tool
+      ? {
+          role: 'assistant',
+          content: null,
+          refusal: null,
+          annotations: [],
+          tool_calls: [{ id: `call_${(++seq).toString(36)}`, type: 'function', function: { name: tool.function!.name!, arguments: content } }],
+        }
+      : { role: 'assistant', content, refusal, annotations: [] };
+    // A forced tool_choice ends with 'stop' (as OpenAI answers); an optional tool call with 'tool_calls'.
+    const finishReason = tool && finish === 'stop' && !(body.tool_choice && typeof body.tool_choice === 'object') ? 'tool_calls' : finish;
     return {
       id: `chatcmpl-${(++seq).toString(36)}${Math.random().toString(36).slice(2, 10)}`,
       object: 'chat.completion',
       created: Math.floor(Date.now() / 1000),
       model: body.model ?? 'unknown',
-      choices: [{ index: 0, message: { role: 'assistant', content, refusal, annotations: [] }, logprobs: null, finish_reason: finish }],
+      choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }],
       usage: {
         prompt_tokens: prompt,
         completion_tokens: completionTokens,
@@ -297,7 +356,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       return;
     }
     if ('truncated' in step) {
-      const reply = step.reply ?? sampleForSchema(body.response_format?.json_schema?.schema) ?? {};
+      const reply = step.reply ?? sampleForSchema(requestSchema(body)) ?? {};
       const full = JSON.stringify(reply);
       const half = full.slice(0, Math.max(1, Math.floor(full.length / 2)));
       const maxTokens = body.max_completion_tokens ?? body.max_tokens;
@@ -319,6 +378,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     const firstUser = messages.find((m) => m.role === 'user');
     const userText = messageText(firstUser);
     const document = parseDocumentLine(userText);
+    const part = parsePartLine(userText);
     const count = (stats.perDocument.get(document) ?? 0) + 1;
     stats.perDocument.set(document, count);
     stats.total++;
@@ -332,6 +392,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       headers: req.headers,
       receivedAt: Date.now(),
       attempt: count,
+      ...(part ? { part: part.part, parts: part.parts } : {}),
     };
     requests.push(record);
 
@@ -353,7 +414,13 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       return;
     }
 
-    const step = nextStep(document) ?? (await responder({ ...record, body, userText }));
+    const unsupported = unsupportedFeature(body);
+    if (unsupported) {
+      sendError(res, 400, unsupported);
+      return;
+    }
+
+    const step = nextStep(document, part?.part) ?? (await responder({ ...record, body, userText }));
     const delay = step.latencyMs ?? latencyMs;
     const promptChars = messages.reduce((n, m) => n + messageText(m).length, 0);
     if (delay > 0 && !('hang' in step)) {
@@ -371,6 +438,17 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       });
     }
     answer(res, body, promptChars, step);
+  }
+
+  function unsupportedFeature(body: ChatBody): { message: string; type: string; code: string | null; param?: string | null } | undefined {
+    const format = body.response_format?.type;
+    if ((format === 'json_schema' && supports.jsonSchema === false) || (format === 'json_object' && supports.jsonObject === false)) {
+      return { message: `Invalid parameter: 'response_format' of type '${format}' is not supported with this model.`, type: 'invalid_request_error', code: null, param: 'response_format' };
+    }
+    if (Array.isArray(body.tools) && body.tools.length > 0 && supports.tools === false) {
+      return { message: `${body.model ?? 'This model'} does not support tools`, type: 'invalid_request_error', code: null, param: 'tools' };
+    }
+    return undefined;
   }
 
   const server = http.createServer((req, res) => {
@@ -439,6 +517,9 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     },
     setLatency(ms) {
       latencyMs = ms;
+    },
+    setSupports(s) {
+      supports = { ...s };
     },
     remaining(document = DEFAULT_SCRIPT) {
       return scripts.get(document)?.length ?? 0;

@@ -160,6 +160,19 @@ describe('CLI', function () {
     assert.match(server.requests[0].userText, /Be precise\./);
   });
 
+  it('stops at the --budget with state saved (exit 1), and a new run goes on', async () => {
+    const { root, schema } = workspace(8);
+    // gpt-4o-mini has a list price, so every request costs a little
+    const r = await run(root, schema, '--model', 'gpt-4o-mini', '--concurrency', '1', '--budget', '0.0000001');
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /Budget of 1e-7 reached/);
+    const s = JSON.parse((await runCli(['status', '--state', path.join(root, '.extraction'), '--json'])).stdout);
+    assert.ok(s.done >= 1 && s.done < 8, `stopped early (${s.done} done)`);
+    assert.equal(s.running, 0);
+    const resumed = await run(root, schema, '--model', 'gpt-4o-mini');
+    assert.equal(resumed.code, 0, resumed.stderr);
+  });
+
   it('exits 130 on SIGINT with state saved and nothing left running', async () => {
     const { root, schema } = workspace(6);
     server.setLatency(3000);

@@ -5,6 +5,7 @@ import { inspect } from 'node:util';
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { CancelledError, ErrorCodes, ExtractionError } from '../../src/core/errors';
 import { buildUserMessage, classifyOpenAIError, OpenAIExtractor, redactSecrets, SYSTEM_PROMPT, type OpenAIExtractorOptions } from '../../src/extract/openaiExtractor';
+import { PriceTable } from '../../src/extract/pricing';
 import { toStrictSchema } from '../../src/extract/schema';
 import type { ExtractInput, JsonSchema } from '../../src/extract/types';
 import { startModelServer, type ModelServer, type Step } from '../support/modelServer';
@@ -100,9 +101,9 @@ describe('OpenAIExtractor', function () {
       }
     });
 
-    it('omits temperature and max tokens when not set; can use max_tokens; cost 0 without prices', async () => {
+    it('omits temperature and max tokens when not set; can use max_tokens; cost 0 for a model without a price', async () => {
       script('a', { reply: { invoice_number: 'A', total: 1 } });
-      const out = await make().extract(input('a'));
+      const out = await make({ prices: new PriceTable({}, { defaults: false }) }).extract(input('a'));
       assert.equal(out.cost, 0);
       const body = server.requests[0].body!;
       assert.equal('temperature' in body, false);
@@ -181,7 +182,8 @@ describe('OpenAIExtractor', function () {
 
     it('400 → BAD_REQUEST, not retryable, server message included but scrubbed of the key', async () => {
       script('d', { status: 400, message: `Invalid 'response_format': bad schema (request by ${API_KEY})` });
-      await rejectsWith(make().extract(input('d')), ErrorCodes.BAD_REQUEST, (e) => {
+      // mode 'json_schema' (not 'auto'): no fallback to JSON mode on a response_format error
+      await rejectsWith(make({ mode: 'json_schema' }).extract(input('d')), ErrorCodes.BAD_REQUEST, (e) => {
         assert.equal(e.retryable, false);
         assert.match(e.message, /The model server rejected the request \(400\)\. .*Server said: Invalid 'response_format': bad schema \(request by \[redacted\]\)/);
       });
@@ -317,9 +319,9 @@ describe('OpenAIExtractor', function () {
       });
     });
 
-    it('truncated (finish_reason length) → TRUNCATED_OUTPUT, retryable', async () => {
+    it('truncated (finish_reason length) at the output cap, short document → TRUNCATED_OUTPUT, retryable', async () => {
       script('d', { truncated: true, reply: { invoice_number: 'A-1', total: 5 } });
-      await rejectsWith(make({ maxOutputTokens: 16 }).extract(input('d')), ErrorCodes.TRUNCATED_OUTPUT, (e) => {
+      await rejectsWith(make({ maxOutputTokens: 16, maxOutputTokensCap: 16 }).extract(input('d')), ErrorCodes.TRUNCATED_OUTPUT, (e) => {
         assert.equal(e.retryable, true);
         assert.match(e.message, /cut off at the output token limit \(16 tokens\)\. Raise the maximum output tokens/);
         assert.equal(e.tokensOut, 16);
@@ -328,7 +330,7 @@ describe('OpenAIExtractor', function () {
 
     it('truncated output is never parsed, even when it happens to be valid JSON', async () => {
       script('d', { content: '{"invoice_number":"A","total":1}', finishReason: 'length' });
-      await rejectsWith(make().extract(input('d')), ErrorCodes.TRUNCATED_OUTPUT);
+      await rejectsWith(make({ maxOutputTokens: 100, maxOutputTokensCap: 100 }).extract(input('d')), ErrorCodes.TRUNCATED_OUTPUT);
       assert.equal(server.requests.length, 1, 'no re-ask');
     });
 

@@ -339,6 +339,21 @@ describe('Pipeline', () => {
     assert.equal(letter?.stage, 'reading');
   });
 
+  it('pauses the run when the budget is reached, and goes on after resume', async () => {
+    const f = fixture(docs(10));
+    const p = f.make({ concurrency: 1, budget: 0.0025 }); // the fake costs 0.001 per document
+    const handle = p.start({ trigger: 'test' });
+    await new Promise<void>((resolve) => p.events.on((e) => e.type === 'run/budget-reached' && resolve()));
+    assert.equal(p.paused, true);
+    const reached = f.events.find((e) => e.type === 'run/budget-reached');
+    assert.ok(reached && reached.type === 'run/budget-reached' && reached.cost >= 0.0025);
+    await new Promise((r) => setTimeout(r, 50));
+    const calls = f.extractor.totalCalls;
+    assert.ok(calls < 10, 'nothing new started after the budget was reached');
+    p.resume();
+    assert.equal((await handle.done).counts.done, 10);
+  });
+
   it('emits throttled progress with counts and throughput', async () => {
     const f = fixture(docs(6));
     await f.make().start({ trigger: 'test' }).done;

@@ -1,0 +1,366 @@
+import { strict as assert } from 'node:assert';
+import { CancelledError, ErrorCodes, ExtractionError, isRunFatalCode } from '../../src/core/errors';
+import { CircuitBreaker } from '../../src/extract/circuitBreaker';
+import { OpenAIExtractor, type OpenAIExtractorOptions } from '../../src/extract/openaiExtractor';
+import { RateLimiter, type Clock, type Permit } from '../../src/extract/rateLimiter';
+import type { ExtractInput, JsonSchema } from '../../src/extract/types';
+import { startModelServer, type ModelServer } from '../support/modelServer';
+
+/** A clock that only moves when told to; timers fire in order as it passes them. */
+class FakeClock implements Clock {
+  t = 0;
+  #seq = 0;
+  readonly timers = new Map<number, { at: number; fn: () => void }>();
+  now(): number {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.#seq;
+    this.timers.set(id, { at: this.t + Math.max(0, ms), fn });
+    return id;
+  }
+  clearTimeout(h: unknown): void {
+    this.timers.delete(h as number);
+  }
+  /** Moves time forward, firing due timers, then lets promise callbacks run. */
+  async advance(ms: number): Promise<void> {
+    const target = this.t + ms;
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const e of this.timers) if (e[1].at <= target && (!next || e[1].at < next[1].at)) next = e;
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.t = next[1].at;
+      next[1].fn();
+      await flush();
+    }
+    this.t = target;
+    await flush();
+  }
+}
+
+async function flush(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+/** Tracks a pending acquire without awaiting it. */
+function track(p: Promise<Permit>): { permit?: Permit; error?: unknown; done: () => boolean } {
+  const s: { permit?: Permit; error?: unknown; done: () => boolean } = { done: () => s.permit !== undefined || s.error !== undefined };
+  p.then(
+    (v) => (s.permit = v),
+    (e) => (s.error = e),
+  );
+  return s;
+}
+
+async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('RateLimiter', () => {
+  it('requests per minute: a token bucket (burst of rpm, then one every 60/rpm s)', async () => {
+    const clock = new FakeClock();
+    const rl = new RateLimiter({ rpm: 2, clock });
+    const a = track(rl.acquire());
+    const b = track(rl.acquire());
+    const c = track(rl.acquire());
+    await flush();
+    assert.equal(a.done() && b.done(), true);
+    assert.equal(c.done(), false);
+    assert.equal(rl.stats.waiting, 1);
+    await clock.advance(29_999);
+    assert.equal(c.done(), false, 'not before 30 s');
+    await clock.advance(1);
+    assert.equal(c.done(), true);
+    assert.equal(rl.stats.granted, 3);
+  });
+
+  it('tokens per minute: waits for the estimate, corrected by the actual count on release', async () => {
+    const clock = new FakeClock();
+    const rl = new RateLimiter({ tpm: 1000, clock });
+    const a = track(rl.acquire(600));
+    const b = track(rl.acquire(600));
+    await flush();
+    assert.equal(a.done(), true);
+    assert.equal(b.done(), false);
+    await clock.advance(11_999); // 400 + 199.98 tokens
+    assert.equal(b.done(), false);
+    await clock.advance(1); // 600 tokens
+    assert.equal(b.done(), true);
+    // both used only 100 tokens: 1000 come back
+    a.permit!.release({ outcome: 'success', tokens: 100 });
+    b.permit!.release({ outcome: 'success', tokens: 100 });
+    const c = track(rl.acquire(1000));
+    await flush();
+    assert.equal(c.done(), true);
+  });
+
+  it('a request larger than the whole TPM allowance waits for a full bucket and leaves a debt', async () => {
+    const clock = new FakeClock();
+    const rl = new RateLimiter({ tpm: 1000, clock });
+    const big = track(rl.acquire(5000));
+    const next = track(rl.acquire(100));
+    await flush();
+    assert.equal(big.done(), true);
+    assert.equal(next.done(), false);
+    await clock.advance(245_999);
+    assert.equal(next.done(), false);
+    await clock.advance(1);
+    assert.equal(next.done(), true);
+  });
+
+  it('AIMD: a 429 halves what was in flight (once per congestion event); successes grow it back to the maximum', async () => {
+    const clock = new FakeClock();
+    const rl = new RateLimiter({ maxConcurrency: 8, increaseAfter: 2, clock });
+    const permits = await Promise.all(Array.from({ length: 8 }, () => rl.acquire()));
+    const waiting = track(rl.acquire());
+    await flush();
+    assert.equal(waiting.done(), false);
+    assert.equal(rl.stats.inFlight, 8);
+    permits[0].release({ outcome: 'rate-limited' });
+    assert.equal(rl.stats.concurrencyLimit, 4);
+    // the others started before the decrease: their 429s do not halve it again
+    for (const p of permits.slice(1, 4)) p.release({ outcome: 'rate-limited' });
+    assert.equal(rl.stats.concurrencyLimit, 4);
+    assert.equal(rl.stats.decreases, 1);
+    await flush();
+    assert.equal(waiting.done(), false, '4 still in flight, limit 4');
+    permits[4].release({ outcome: 'success' });
+    await flush();
+    assert.equal(waiting.done(), true);
+    // a 429 of a request started after the decrease halves again
+    waiting.permit!.release({ outcome: 'rate-limited' });
+    assert.equal(rl.stats.concurrencyLimit, 2);
+    for (const p of permits.slice(5)) p.release({ outcome: 'success' });
+    // grow back: +1 per 2 successes, up to 8 and no further
+    for (let i = 0; i < 20; i++) (await rl.acquire()).release({ outcome: 'success' });
+    assert.equal(rl.stats.concurrencyLimit, 8);
+    assert.equal(rl.stats.inFlight, 0);
+  });
+
+  it('Retry-After holds the whole limiter', async () => {
+    const clock = new FakeClock();
+    const rl = new RateLimiter({ clock });
+    (await rl.acquire()).release({ outcome: 'rate-limited', retryAfterMs: 5000 });
+    const a = track(rl.acquire());
+    const b = track(rl.acquire());
+    await clock.advance(4999);
+    assert.equal(a.done() || b.done(), false);
+    assert.ok(rl.stats.holdUntil > 0);
+    await clock.advance(1);
+    assert.equal(a.done(), true);
+    assert.equal(rl.stats.concurrencyLimit, 1, 'the 429 also lowered the concurrency (1 was in flight)');
+    assert.equal(b.done(), false);
+    a.permit!.release({ outcome: 'success' });
+    await flush();
+    assert.equal(b.done(), true);
+  });
+
+  it('waiting honours an AbortSignal; the queue moves on', async () => {
+    const clock = new FakeClock();
+    const rl = new RateLimiter({ maxConcurrency: 1, clock });
+    const first = await rl.acquire();
+    const ac = new AbortController();
+    const aborted = track(rl.acquire(0, ac.signal));
+    const next = track(rl.acquire());
+    ac.abort();
+    await flush();
+    assert.ok(aborted.error instanceof CancelledError);
+    assert.equal(rl.stats.waiting, 1);
+    first.release({ outcome: 'success' });
+    await flush();
+    assert.equal(next.done(), true);
+    await assert.rejects(rl.acquire(0, ac.signal), CancelledError);
+  });
+
+  it('first come, first served; release is idempotent; bad options are refused', async () => {
+    const rl = new RateLimiter({ maxConcurrency: 1 });
+    const order: number[] = [];
+    const first = await rl.acquire();
+    const ps = [1, 2, 3].map((i) => rl.acquire().then((p) => (order.push(i), p.release({ outcome: 'success' }))));
+    first.release();
+    first.release();
+    await Promise.all(ps);
+    assert.deepEqual(order, [1, 2, 3]);
+    assert.equal(rl.stats.inFlight, 0);
+    assert.throws(() => new RateLimiter({ rpm: 0 }), /rpm must be a positive number/);
+    assert.throws(() => new RateLimiter({ tpm: -1 }), /tpm/);
+  });
+});
+
+describe('CircuitBreaker', () => {
+  it('opens after N consecutive failures, half-opens after the cool-down, closes on a successful trial', () => {
+    const clock = new FakeClock();
+    const cb = new CircuitBreaker({ threshold: 3, resetAfterMs: 1000, clock });
+    assert.equal(cb.failure('P', 'e1'), undefined);
+    cb.success();
+    assert.equal(cb.failure('P', 'e1'), undefined);
+    assert.equal(cb.failure('P', 'e2'), undefined);
+    const open = cb.failure('P', 'The model server failed (500).');
+    assert.ok(open instanceof ExtractionError);
+    assert.equal(open.code, ErrorCodes.CIRCUIT_OPEN);
+    assert.equal(open.retryable, false);
+    assert.equal(isRunFatalCode(open.code), true);
+    assert.match(open.message, /^P failed 3 times in a row, so requests are paused \(circuit breaker\)\. Last error: The model server failed \(500\)\./);
+    assert.equal(cb.state, 'open');
+    assert.throws(() => cb.before('P'), (e: ExtractionError) => e.code === ErrorCodes.CIRCUIT_OPEN);
+    clock.t = 1000;
+    assert.equal(cb.state, 'half-open');
+    assert.equal(cb.before('P'), true, 'one trial request');
+    assert.throws(() => cb.before('P'), /circuit breaker/, 'only one');
+    assert.ok(cb.failure('P', 'again'), 'a failed trial opens it again');
+    clock.t = 2500;
+    assert.equal(cb.before('P'), true);
+    cb.success();
+    assert.equal(cb.state, 'closed');
+    assert.equal(cb.before('P'), false);
+  });
+
+  it('threshold 0 disables it', () => {
+    const cb = new CircuitBreaker({ threshold: 0 });
+    for (let i = 0; i < 100; i++) assert.equal(cb.failure('P', 'x'), undefined);
+    assert.equal(cb.before('P'), false);
+  });
+});
+
+describe('OpenAIExtractor with the rate limiter and the circuit breaker', function () {
+  this.timeout(30_000);
+  let server: ModelServer;
+  const schema: JsonSchema = { type: 'object', properties: { n: { type: 'string' } }, required: ['n'] };
+  const input = (path: string): ExtractInput => ({ path, document: { format: 'text', text: `Doc ${path}` }, schema });
+  const make = (o: Partial<OpenAIExtractorOptions> = {}): OpenAIExtractor =>
+    new OpenAIExtractor({ baseURL: server.url, apiKey: 'k', model: 'gpt-4o-mini', timeoutMs: 5000, ...o });
+
+  before(async () => {
+    server = await startModelServer();
+  });
+  afterEach(() => {
+    server.reset();
+    server.setLatency(0);
+  });
+  after(async () => server.close());
+
+  /** Like the pipeline: retries RATE_LIMITED. */
+  async function extractRetrying(ex: OpenAIExtractor, path: string): Promise<void> {
+    for (let i = 0; ; i++) {
+      try {
+        await ex.extract(input(path));
+        return;
+      } catch (e) {
+        if (!(e instanceof ExtractionError) || e.code !== ErrorCodes.RATE_LIMITED || i > 5) throw e;
+      }
+    }
+  }
+
+  it('adaptive concurrency: 429s lower the requests in flight at the server, successes bring them back', async () => {
+    const ex = make({ rateLimit: { maxConcurrency: 8, increaseAfter: 8 } });
+    const limiter = ex.rateLimiter;
+    server.setLatency(40);
+    // phase 1: eight at once, all rate-limited
+    for (let i = 0; i < 8; i++) server.setScript(`p1-${i}`, [{ status: 429, retryAfterMs: 20 }]);
+    await Promise.all(Array.from({ length: 8 }, (_, i) => extractRetrying(ex, `p1-${i}`)));
+    assert.ok(server.stats.maxConcurrency <= 8);
+    assert.equal(limiter.stats.decreases, 1, 'one congestion event');
+    assert.ok(limiter.stats.concurrencyLimit <= 5, `limit after the 429s: ${limiter.stats.concurrencyLimit}`);
+
+    // phase 2: the server sees at most the lowered limit
+    const lowered = limiter.stats.concurrencyLimit;
+    server.reset();
+    await Promise.all(Array.from({ length: 8 }, (_, i) => ex.extract(input(`p2-${i}`))));
+    assert.ok(server.stats.maxConcurrency <= lowered, `server saw ${server.stats.maxConcurrency} at once, limit ${lowered}`);
+
+    // recovery: successes grow the limit back to the configured maximum, and no further
+    for (let round = 0; round < 12 && limiter.stats.concurrencyLimit < 8; round++) {
+      await Promise.all(Array.from({ length: 8 }, (_, i) => ex.extract(input(`r${round}-${i}`))));
+    }
+    assert.equal(limiter.stats.concurrencyLimit, 8);
+    server.reset();
+    await Promise.all(Array.from({ length: 16 }, (_, i) => ex.extract(input(`p3-${i}`))));
+    assert.ok(server.stats.maxConcurrency <= 8);
+    assert.equal(limiter.stats.concurrencyLimit, 8);
+  });
+
+  it('rpm: the request over the limit is not sent until the window allows it (injected clock)', async () => {
+    const clock = new FakeClock();
+    const ex = make({ rateLimit: { rpm: 2, clock } });
+    const done: string[] = [];
+    const all = ['a', 'b', 'c'].map((p) => ex.extract(input(p)).then(() => done.push(p)));
+    await until(() => done.length === 2 && ex.rateLimiter.stats.waiting === 1, 'two requests and one waiting');
+    assert.equal(server.requests.length, 2);
+    await clock.advance(29_000);
+    assert.equal(server.requests.length, 2);
+    await clock.advance(1_000);
+    await Promise.all(all);
+    assert.equal(server.requests.length, 3);
+  });
+
+  it('Retry-After of a 429 holds later requests of the same extractor', async () => {
+    const clock = new FakeClock();
+    const ex = make({ rateLimit: { clock } });
+    server.setScript('a', [{ status: 429, retryAfter: 10 }]);
+    await assert.rejects(ex.extract(input('a')), (e: ExtractionError) => e.code === ErrorCodes.RATE_LIMITED && e.retryAfterMs === 10_000);
+    let finished = false;
+    const p = ex.extract(input('b')).then(() => (finished = true));
+    await flush();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(finished, false);
+    assert.equal(server.requests.length, 1);
+    await clock.advance(10_000);
+    await p;
+    assert.equal(server.requests.length, 2);
+  });
+
+  it('a limiter can be shared by several extractors of one provider', async () => {
+    const clock = new FakeClock();
+    const shared = new RateLimiter({ rpm: 1, clock });
+    const a = make({ rateLimit: shared });
+    const b = make({ rateLimit: shared, model: 'gpt-4o' });
+    await a.extract(input('a'));
+    let done = false;
+    const p = b.extract(input('b')).then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(done, false);
+    await clock.advance(60_000);
+    await p;
+  });
+
+  it('circuit breaker: CIRCUIT_OPEN after N consecutive 5xx, no requests while open, a trial after the cool-down', async () => {
+    const clock = new FakeClock();
+    const ex = make({ circuitBreaker: { threshold: 3, resetAfterMs: 30_000, clock } });
+    server.setScript('d', [{ status: 500 }, { status: 502 }, { status: 503 }]);
+    await assert.rejects(ex.extract(input('d')), (e: ExtractionError) => e.code === ErrorCodes.SERVER_ERROR);
+    await assert.rejects(ex.extract(input('d')), (e: ExtractionError) => e.code === ErrorCodes.SERVER_ERROR);
+    await assert.rejects(ex.extract(input('d')), (e: ExtractionError) => {
+      assert.equal(e.code, ErrorCodes.CIRCUIT_OPEN);
+      assert.equal(e.retryable, false);
+      assert.match(e.message, /^The provider at http:\/\/127\.0\.0\.1:\d+\/v1 failed 3 times in a row, so requests are paused \(circuit breaker\)\. Last error: The model server failed \(503\)/);
+      assert.equal(e.details?.lastErrorCode, ErrorCodes.SERVER_ERROR);
+      return true;
+    });
+    assert.equal(server.requests.length, 3);
+    await assert.rejects(ex.extract(input('other')), (e: ExtractionError) => e.code === ErrorCodes.CIRCUIT_OPEN);
+    assert.equal(server.requests.length, 3, 'no request while open');
+    await clock.advance(30_000);
+    await ex.extract(input('other'));
+    assert.equal(ex.circuitBreaker.state, 'closed');
+    assert.equal(server.requests.length, 4);
+  });
+
+  it('network failures and timeouts count; a 4xx answer resets the count; 429s do not count', async () => {
+    const ex = make({ timeoutMs: 300, circuitBreaker: { threshold: 3 } });
+    server.setScript('d', [{ reset: true }, { hang: true }, { status: 400 }, { status: 500 }, { status: 429 }, { status: 500 }, { status: 500 }]);
+    const codes: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      try {
+        await ex.extract(input('d'));
+      } catch (e) {
+        codes.push((e as ExtractionError).code);
+      }
+    }
+    assert.deepEqual(codes, [ErrorCodes.NETWORK, ErrorCodes.TIMEOUT, ErrorCodes.BAD_REQUEST, ErrorCodes.SERVER_ERROR, ErrorCodes.RATE_LIMITED, ErrorCodes.SERVER_ERROR, ErrorCodes.CIRCUIT_OPEN]);
+  });
+});
