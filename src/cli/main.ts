@@ -5,12 +5,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CONFIG_FILE, loadConfig, selectJob } from '../app/config';
+import { CONFIG_FILE, loadConfig, readSchemaFile, selectJob } from '../app/config';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
 import { DEFAULT_BASE_URL, DEFAULT_MODEL, defaultStateDir, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
 import { ErrorCodes, ExtractionError } from '../core/errors';
 import { evaluateHealth, formatHealth, healthInputFromStore, healthSummary } from '../core/health';
+import { createConverterRegistry } from '../convert';
+import type { ConvertedDocument } from '../convert/types';
+import { listFiles } from '../core/lister';
 import type { Logger } from '../core/logger';
+import { estimateRunCost, type RunCostEstimate } from '../extract/estimate';
+import { validateUserSchema } from '../extract/schema';
 import type { RunSummary } from '../core/pipeline';
 import { ProgressReporter } from './progress';
 
@@ -26,6 +31,7 @@ const USAGE = `Usage:
   extraction-workbench run <folder> [--schema <file.json>] [--job <name>] [--out <dir>] [--state <dir>]
                            [--base-url <url>] [--model <name>] [--concurrency <n>] [--max-attempts <n>]
                            [--include <glob>]... [--exclude <glob>]... [--instructions <text>] [--budget <cost>] [--json]
+  extraction-workbench estimate <folder> [same options as run]      # tokens and cost before a run; sends nothing
   extraction-workbench status [--state <dir>] [--json]
   extraction-workbench dlq list [--state <dir>] [--json]
   extraction-workbench dlq retry [<path>...|--all] [--state <dir>] [--note <text>] [--json]
@@ -165,6 +171,59 @@ async function cmdRun(argv: string[]): Promise<number> {
   return drive(session, () => session.pipeline.start({ trigger: 'cli' }), json);
 }
 
+/** Pre-run estimate: converts the documents and counts tokens; nothing is sent to the model. */
+async function cmdEstimate(argv: string[]): Promise<number> {
+  const { settings, json } = resolveRunSettings(argv);
+  const schema = readSchemaFile(settings.schemaPath);
+  validateUserSchema(schema);
+  const converters = createConverterRegistry({ pdfWorkerPath: path.join(__dirname, 'pdfWorker.js'), pdfAssetsDir: path.join(__dirname, 'pdfjs') });
+  const total: RunCostEstimate = { documents: 0, requests: 0, chunkedDocuments: 0, tokensIn: 0, tokensOutEstimate: 0, inputCost: 0, outputCost: 0, cost: 0 };
+  const skipped: string[] = [];
+  const estimateBatch = (docs: ConvertedDocument[]) => {
+    if (!docs.length) return;
+    const e = estimateRunCost({ documents: docs, model: settings.model, schema, instructions: settings.instructions, ...(settings.price ? { price: settings.price } : {}) });
+    for (const k of ['documents', 'requests', 'chunkedDocuments', 'tokensIn', 'tokensOutEstimate', 'inputCost', 'outputCost', 'cost'] as const) total[k] += e[k];
+    if (e.price) total.price = e.price;
+    docs.length = 0;
+  };
+  try {
+    const batch: ConvertedDocument[] = [];
+    for await (const file of listFiles(settings.root, { include: settings.include, exclude: settings.exclude, skipDirs: [settings.outDir, settings.stateDir] })) {
+      const converter = converters.get(path.extname(file.path));
+      if (!converter || file.size > settings.maxFileBytes) {
+        skipped.push(file.path);
+        continue;
+      }
+      try {
+        const bytes = await fs.promises.readFile(file.absPath);
+        batch.push(await converter.convert({ path: file.path, absPath: file.absPath, bytes }));
+      } catch (err) {
+        skipped.push(`${file.path} (${(err as { code?: string }).code ?? (err as Error).message})`);
+      }
+      if (batch.length >= 100) estimateBatch(batch);
+    }
+    estimateBatch(batch);
+  } finally {
+    await converters.dispose();
+  }
+  if (json) {
+    process.stdout.write(JSON.stringify({ model: settings.model, ...total, skipped }) + '\n');
+  } else {
+    process.stdout.write(
+      [
+        `Estimate for ${total.documents} document(s) with ${settings.model} (nothing was sent):`,
+        `  requests:   ${total.requests}${total.chunkedDocuments ? ` (${total.chunkedDocuments} long document(s) split into chunks)` : ''}`,
+        `  tokens in:  ${total.tokensIn}`,
+        `  tokens out: ~${total.tokensOutEstimate}`,
+        `  cost:       ${total.price ? `~${total.cost.toFixed(4)} (in ${total.inputCost.toFixed(4)}, out ${total.outputCost.toFixed(4)})` : 'unknown: no price for this model'}`,
+        ...(skipped.length ? [`  not counted (unsupported, too large or unreadable): ${skipped.length}`] : []),
+        'Documents already done and unchanged are skipped by a run, so it may cost less.',
+      ].join('\n') + '\n',
+    );
+  }
+  return EXIT_OK;
+}
+
 function stateDirOf(values: { state?: string }): string {
   return values.state ? path.resolve(values.state) : defaultStateDir(process.cwd());
 }
@@ -294,6 +353,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd) {
       case 'run':
         return await cmdRun(rest);
+      case 'estimate':
+        return await cmdEstimate(rest);
       case 'status':
         return await cmdStatus(rest);
       case 'dlq':

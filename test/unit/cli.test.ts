@@ -173,6 +173,21 @@ describe('CLI', function () {
     assert.equal(resumed.code, 0, resumed.stderr);
   });
 
+  it('estimates tokens and cost before a run without sending anything', async () => {
+    const { root, schema } = workspace(4);
+    fs.writeFileSync(path.join(root, 'notes.xyz'), 'unsupported');
+    const r = await runCli(['estimate', root, '--schema', schema, '--model', 'gpt-4o-mini', '--exclude', '*.schema.json', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const e = JSON.parse(r.stdout);
+    assert.equal(e.documents, 4);
+    assert.equal(e.requests, 4);
+    assert.ok(e.tokensIn > 4 * 10, `tokens counted (${e.tokensIn})`);
+    assert.ok(e.cost > 0);
+    assert.equal(server.stats.total, 0, 'nothing was sent to the model');
+    const text = await runCli(['estimate', root, '--schema', schema, '--model', 'gpt-4o-mini', '--include', '*.txt']);
+    assert.match(text.stdout, /Estimate for 4 document\(s\) with gpt-4o-mini/);
+  });
+
   it('exits 130 on SIGINT with state saved and nothing left running', async () => {
     const { root, schema } = workspace(6);
     server.setLatency(3000);
