@@ -9,21 +9,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ndjson, runCli, startCli } from '../support/cli';
 import { startModelServer, type ModelServer } from '../support/modelServer';
+import { seededRandom } from '../support/random';
 
 const DOCS = 1000;
 const KILLS = 10;
 
-/** Deterministic pseudo-random numbers (mulberry32), so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('crash safety (kill -9)', function () {
   this.timeout(300_000);
@@ -37,7 +27,7 @@ describe('crash safety (kill -9)', function () {
 
   it(`kill -9 ${KILLS} times during a ${DOCS}-document run loses and repeats nothing that was done`, async () => {
     const seed = Number(process.env.CRASH_SEED ?? 20261124);
-    const random = rng(seed);
+    const random = seededRandom(seed);
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ew-crash-'));
     const docsDir = path.join(root, 'docs');
     fs.mkdirSync(docsDir);

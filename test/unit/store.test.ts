@@ -30,6 +30,7 @@ import {
   type CompactionStep,
   type StoreLogger,
 } from '../../src/store';
+import { seededRandom } from '../support/random';
 
 // ---------------------------------------------------------------------------------------------------------
 // helpers
@@ -66,16 +67,6 @@ function mkDead(p: string, at: number, over: Partial<DeadLetter> = {}): DeadLett
   return { path: p, runId: 'r1', stage: 'extracting', code: 'MALFORMED_OUTPUT', message: 'bad json', attempts: 3, at, ...over };
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class CaptureLogger implements StoreLogger {
   warnings: string[] = [];
@@ -297,7 +288,7 @@ describe('store: in-memory CRUD', () => {
   });
 
   it('keeps counts consistent with a brute-force recount under random operations', () => {
-    const rnd = mulberry32(7);
+    const rnd = seededRandom(7);
     const model = new Map<string, DocumentState>();
     const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)];
     for (let step = 0; step < 3000; step++) {
@@ -742,7 +733,7 @@ describe('store: persistence', () => {
   });
 
   it('replays random histories (puts, patches, deletes, resets, dead letters) to the same state', async () => {
-    const rnd = mulberry32(99);
+    const rnd = seededRandom(99);
     const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)];
     for (let round = 0; round < 4; round++) {
       const dir = tmpDir('rnd');
