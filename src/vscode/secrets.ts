@@ -37,9 +37,12 @@ export class ApiKeyStore {
     await this.#secrets.delete(SECRET_KEY);
   }
 
-  /** The key to use for `baseURL`: the stored one, a placeholder for loopback servers, or MissingApiKeyError. */
+  /**
+   * The key to use for `baseURL`: the stored one, else `OPENAI_API_KEY` of the extension host's environment
+   * (as the CLI does), else a placeholder for loopback servers, else MissingApiKeyError.
+   */
   async resolve(baseURL: string): Promise<string> {
-    const key = await this.get();
+    const key = (await this.get()) || process.env.OPENAI_API_KEY;
     if (key) return key;
     if (isLoopback(baseURL)) return LOCAL_PLACEHOLDER_KEY;
     throw new MissingApiKeyError(baseURL);
