@@ -2,15 +2,16 @@
  * `npm run bench`: every benchmark in one process, one after the other, printing figures and the ratios
  * measured in the same run. Benchmarks, not tests: the machines are shared and noisy, so nothing here
  * fails the build; each line says PASS or FAIL against its target.
- *   BENCH_ONLY=store,pipeline,convert   run a subset
+ *   BENCH_ONLY=store,pipeline,convert,dashboard   run a subset
  *   BENCH_PIPELINE_DOCS=10000           size of the pipeline run
  */
 import { runConvertBench } from './convert';
+import { printDashboardBench, runDashboardBench } from './dashboard';
 import { printPipelineBench, runPipelineBench } from './pipeline';
 import { printStoreBench, runStoreBench } from './store';
 
 async function main(): Promise<void> {
-  const only = new Set((process.env.BENCH_ONLY ?? 'store,pipeline,convert').split(',').map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? 'store,pipeline,convert,dashboard').split(',').map((s) => s.trim()));
   const t0 = Date.now();
   if (only.has('store')) {
     console.log('\n== checkpoint store ==');
@@ -23,6 +24,10 @@ async function main(): Promise<void> {
   if (only.has('convert')) {
     console.log('\n== conversion ==');
     await runConvertBench();
+  }
+  if (only.has('dashboard')) {
+    console.log('\n== run dashboard ==');
+    printDashboardBench(await runDashboardBench());
   }
   console.log(`\nbenchmarks finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }

@@ -12,6 +12,9 @@ import { CommandIds, notify } from './vscode/commands/register';
 import { readSettings } from './vscode/config';
 import { ContextKeysController } from './vscode/contextKeys';
 import { channelLogger } from './vscode/logger';
+import { createHealthMonitor, DashboardFeature } from './vscode/dashboard/feature';
+import { describeReview, ReviewPanels } from './vscode/review/reviewPanels';
+import { REVIEW_VIEW_TYPE } from './shared/reviewProtocol';
 import { focusDocuments, RunFeedback } from './vscode/runFeedback';
 import { ApiKeyStore } from './vscode/secrets';
 import { DOCUMENTS_VIEW_ID, RunStatusBar } from './vscode/statusBar';
@@ -58,7 +61,8 @@ function compose(context: vscode.ExtensionContext, channel: vscode.LogOutputChan
   );
   runs = workspaceRuns;
 
-  const treeModel = own(new DocumentsModel(workspaceRuns));
+  const health = own(createHealthMonitor(workspaceRuns, logger));
+  const treeModel = own(new DocumentsModel(workspaceRuns, { summary: health }));
   const treeProvider = own(new DocumentsProvider(treeModel));
   const treeView = own(vscode.window.createTreeView<TreeNode>(DOCUMENTS_VIEW_ID, { treeDataProvider: treeProvider, showCollapseAll: true, canSelectMany: true }));
   const updateBadge = () => {
@@ -69,7 +73,7 @@ function compose(context: vscode.ExtensionContext, channel: vscode.LogOutputChan
   own(treeModel.onDidFlush(updateBadge));
 
   const contextKeys = own(new ContextKeysController(workspaceRuns));
-  const statusBar = own(new RunStatusBar(workspaceRuns));
+  const statusBar = own(new RunStatusBar(workspaceRuns, { health }));
   const showFailed = async () => {
     await focusDocuments();
     for (const f of workspaceRuns.folders()) {
@@ -83,7 +87,13 @@ function compose(context: vscode.ExtensionContext, channel: vscode.LogOutputChan
   const watchMode = own(new WatchMode(workspaceRuns, logger, { onDidChangeConfigFile: contextKeys.onDidChangeConfigFile }));
   own(apiKeys.onDidChange(() => logger.info('API key changed')));
 
-  for (const d of registerCommands(commandTable({ runs: workspaceRuns, model: treeModel, treeView, apiKeys, channel, logger }), logger)) own(d);
+  const reviewPanels = own(new ReviewPanels({ extensionUri: context.extensionUri, runs: workspaceRuns, logger, assetsDir: path.join(context.extensionPath, 'dist') }));
+  own(vscode.window.registerWebviewPanelSerializer(REVIEW_VIEW_TYPE, reviewPanels));
+  treeProvider.setDescriptionSuffix((node) => describeReview(reviewPanels.status(node.folderKey, node.doc.path)), reviewPanels.onDidChangeReview);
+
+  const dashboard = own(new DashboardFeature({ extensionUri: context.extensionUri, runs: workspaceRuns, health, model: treeModel, treeView, logger, showLog: () => channel.show(true) }));
+
+  for (const d of registerCommands(commandTable({ runs: workspaceRuns, model: treeModel, treeView, apiKeys, channel, logger }, reviewPanels, dashboard), logger)) own(d);
 
   const restored = restore(workspaceRuns, treeModel, contextKeys, logger);
   return { runs: workspaceRuns, treeModel, treeProvider, treeView, statusBar, contextKeys, watchMode, apiKeys, restored };

@@ -1724,15 +1724,27 @@ export class SqlJsCheckpointStore implements CheckpointStore {
     return { attempts, cursor: rows.length ? (rows[rows.length - 1][0] as number) : (query.after ?? 0) };
   }
 
-  /** Outcome, duration and end of the last `limit` finished attempts (done, failed, dead-lettered), newest first. */
-  recentDocumentOutcomes(limit: number, runId?: string): FinishedOutcome[] {
+  /**
+   * Outcome, duration and end of the last `limit` finished attempts (done, failed, dead-lettered), newest
+   * first: of one run (`runId`), or of all runs up to the last attempt of `throughRun` (the recent window
+   * as it was when that run ended). A backwards range scan on the primary key: O(limit), whatever the size.
+   */
+  recentDocumentOutcomes(limit: number, filter: { runId?: string; throughRun?: string } = {}): FinishedOutcome[] {
     this.assertOpen();
-    const run = runId !== undefined ? ' AND run_id = ?' : '';
-    const params: SqlValue[] = runId !== undefined ? [runId, limit] : [limit];
-    const rows = this.all(
-      this.cached(`SELECT outcome, duration_ms, ended_at FROM attempts WHERE outcome IN ('done', 'failed', 'dead-lettered')${run} ORDER BY id DESC LIMIT ?`),
-      params,
-    );
+    const where = ["outcome IN ('done', 'failed', 'dead-lettered')"];
+    const params: SqlValue[] = [];
+    if (filter.runId !== undefined) {
+      where.push('run_id = ?');
+      params.push(filter.runId);
+    }
+    if (filter.throughRun !== undefined) {
+      const last = this.one(this.cached('SELECT max(id) FROM attempts WHERE run_id = ?'), [filter.throughRun])?.[0];
+      if (last === null || last === undefined) return [];
+      where.push('id <= ?');
+      params.push(last as number);
+    }
+    params.push(limit);
+    const rows = this.all(this.cached(`SELECT outcome, duration_ms, ended_at FROM attempts WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`), params);
     return rows.map((r) => ({ outcome: r[0] as AttemptRecord['outcome'], durationMs: r[1] as number, endedAt: r[2] as number }));
   }
 }

@@ -80,8 +80,11 @@ export interface CheckpointStore {
    * returned cursor continues where this call stopped (a live dashboard reads each row once).
    */
   readAttempts?(query?: { runId?: string; after?: number; limit?: number }): { attempts: AttemptRecord[]; cursor: number };
-  /** The last `limit` finished attempts (done, failed, dead-lettered), newest first (health's recent window). */
-  recentDocumentOutcomes?(limit: number, runId?: string): FinishedOutcome[];
+  /**
+   * The last `limit` finished attempts (done, failed, dead-lettered), newest first (health's recent window):
+   * of one run, or of all runs up to the end of `throughRun` (the window as it was when that run ended).
+   */
+  recentDocumentOutcomes?(limit: number, filter?: { runId?: string; throughRun?: string }): FinishedOutcome[];
   /** Aggregates over attempts (all, or one run's) in SQL: run history and run comparison. */
   attemptStats?(filter?: { runId?: string }): AttemptTotals;
 }

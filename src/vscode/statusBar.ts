@@ -18,6 +18,12 @@ export interface StatusSnapshot {
   failed: number;
 }
 
+/** Health shown by the item: an icon after the text when not healthy, the reasons in the tooltip. */
+export interface HealthStatusSource {
+  overall(): { level: 'healthy' | 'degraded' | 'unhealthy'; reasons: ReadonlyArray<{ message: string }> };
+  readonly onDidChange: vscode.Event<unknown>;
+}
+
 export function statusText(s: StatusSnapshot): string {
   if (!s.running) return '$(file-text) Extraction: idle';
   const failed = s.failed ? ` · ${s.failed} failed` : '';
@@ -31,8 +37,9 @@ export class RunStatusBar extends Disposable {
   readonly #throttleMs: number;
   #timer: NodeJS.Timeout | undefined;
   #last = 0;
+  readonly #health: HealthStatusSource | undefined;
 
-  constructor(runs: WorkspaceRuns, options: { throttleMs?: number } = {}) {
+  constructor(runs: WorkspaceRuns, options: { throttleMs?: number; health?: HealthStatusSource } = {}) {
     super();
     this.#runs = runs;
     this.#throttleMs = options.throttleMs ?? 250;
@@ -41,6 +48,8 @@ export class RunStatusBar extends Disposable {
     this.#item.command = { command: `${DOCUMENTS_VIEW_ID}.focus`, title: 'Show Documents' };
     this._register(runs.onEvent(({ folder, event }) => this.#onEvent(folder.key, event)));
     this._register(runs.onDidChangeState(() => this.#schedule(true)));
+    this.#health = options.health;
+    if (this.#health) this._register(this.#health.onDidChange(() => this.#schedule(true)));
     this._register({ dispose: () => this.#timer && clearTimeout(this.#timer) });
     this.#render();
     this.#item.show();
@@ -49,6 +58,11 @@ export class RunStatusBar extends Disposable {
   /** The text shown now (tests read it). */
   get text(): string {
     return this.#item.text;
+  }
+
+  /** The tooltip shown now (tests read it). */
+  get tooltip(): string {
+    return typeof this.#item.tooltip === 'string' ? this.#item.tooltip : (this.#item.tooltip?.value ?? '');
   }
 
   #onEvent(key: string, e: PipelineEvent): void {
@@ -105,9 +119,14 @@ export class RunStatusBar extends Disposable {
     if (this.isDisposed) return;
     this.#last = Date.now();
     const s = this.snapshot();
-    this.#item.text = statusText(s);
-    this.#item.tooltip = s.running
+    const health = this.#health?.overall();
+    const healthIcon = health && health.level !== 'healthy' ? ` $(${health.level === 'unhealthy' ? 'error' : 'warning'})` : '';
+    this.#item.text = statusText(s) + healthIcon;
+    const tooltip = s.running
       ? `Extraction ${s.paused ? 'paused' : 'running'}: ${s.done} of ${s.total} documents done${s.failed ? `, ${s.failed} failed` : ''}. Click to show the documents.`
       : 'Extraction Workbench: no run in progress. Click to show the documents.';
+    this.#item.tooltip = health ? [`Health: ${health.level}`, ...health.reasons.map((r) => `• ${r.message}`), '', tooltip].join('\n') : tooltip;
+    this.#item.backgroundColor =
+      health?.level === 'unhealthy' ? new vscode.ThemeColor('statusBarItem.errorBackground') : health?.level === 'degraded' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
   }
 }

@@ -224,10 +224,15 @@ export class FolderRuns extends Disposable implements ModelFolder {
     return this.#track(session.pipeline.enqueue(paths, { trigger: options.trigger, ...(options.priority !== undefined ? { priority: options.priority } : {}) }), options.trigger);
   }
 
-  /** Retries documents with fresh attempts; dead-lettered ones are reprocessed (recorded in their history). */
-  async retry(paths: readonly string[]): Promise<RunHandle | undefined> {
+  /**
+   * Retries documents with fresh attempts; dead-lettered ones are reprocessed (recorded in their history).
+   * `force` extracts them again even when their result is up to date (the review's Rerun), with optional
+   * extra `instructions` for that extraction.
+   */
+  async retry(paths: readonly string[], options: { force?: boolean; instructions?: string } = {}): Promise<RunHandle | undefined> {
     if (!paths.length) return undefined;
     const session = await this.#ensureSession();
+    if (options.force) for (const p of paths) session.pipeline.forceNext(p, { instructions: options.instructions });
     const store = session.store;
     const letters = paths.filter((p) => store.getDeadLetter(p));
     const others = paths.filter((p) => !store.getDeadLetter(p));

@@ -117,7 +117,8 @@ describe('Extraction Workbench: runs, tree and commands', function () {
     const counts = store().counts();
     const roots = (await api.treeProvider.getChildren()) as TreeNode[];
     const groups = roots.filter((n): n is GroupNode => n.kind === 'group');
-    assert.equal(groups.length, roots.length, 'one folder: the top level is the status groups');
+    assert.equal(roots[0]?.kind, 'summary', 'the run summary comes first');
+    assert.equal(groups.length, roots.length - 1, 'one folder: the run summary, then the status groups');
     assert.ok(groups.length > 0);
     for (const g of groups) {
       assert.equal(g.count, counts[GROUPS[g.group].countKey], `count of ${g.label}`);

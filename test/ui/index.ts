@@ -7,10 +7,12 @@
  * Every `check()` counts as one test; screenshots go to test-results/screenshots/.
  */
 import { runScenarios, type UiContext, type UiResults } from './scenario';
+import { dashboardScenario } from './scenarios/dashboard.scenario';
 import { runScenario } from './scenarios/run.scenario';
+import { reviewScenario } from './scenarios/review.scenario';
 import { workbenchScenario } from './scenarios/workbench.scenario';
 
-export const scenarios = [workbenchScenario, runScenario];
+export const scenarios = [workbenchScenario, runScenario, reviewScenario, dashboardScenario];
 
 export function run(ctx: UiContext): Promise<UiResults> {
   return runScenarios(ctx, scenarios);

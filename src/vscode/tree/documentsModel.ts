@@ -69,13 +69,39 @@ export interface MoreNode {
   remaining: number;
 }
 
-export type TreeNode = FolderNode | GroupNode | DocNode | MoreNode;
+/** The run summary at the top of a folder: health and the last run; clicking it opens the run dashboard. */
+export interface SummaryNode {
+  readonly kind: 'summary';
+  readonly id: string;
+  readonly folderKey: string;
+  info: RunSummaryInfo;
+}
+
+export type TreeNode = FolderNode | GroupNode | DocNode | MoreNode | SummaryNode;
+
+/** What the run summary node shows (computed by the health monitor). */
+export interface RunSummaryInfo {
+  level: 'healthy' | 'degraded' | 'unhealthy';
+  label: string;
+  description: string;
+  /** Tooltip lines (plain text). */
+  details: string[];
+  runId?: string;
+}
+
+/** Source of run summaries, one per folder; fires with the folder whose summary changed (undefined: all). */
+export interface RunSummarySource {
+  get(folderKey: string): RunSummaryInfo | undefined;
+  readonly onDidChange: (listener: (folderKey: string | undefined) => void) => IDisposable;
+}
 
 export interface DocumentsModelOptions {
   /** Documents loaded per page (default 500). */
   pageSize?: number;
   /** Minimum interval between refreshes (default 250 ms). */
   throttleMs?: number;
+  /** Adds a run summary node at the top of each folder (health, last run). */
+  summary?: RunSummarySource;
 }
 
 interface GroupState {
@@ -117,6 +143,8 @@ export class DocumentsModel extends Disposable {
   #timer: NodeJS.Timeout | undefined;
   #lastFlush = 0;
   #flushes = 0;
+  readonly #summary: RunSummarySource | undefined;
+  readonly #summaryNodes = new Map<string, SummaryNode>();
 
   constructor(source: ModelFolderSource, options: DocumentsModelOptions = {}) {
     super();
@@ -124,6 +152,8 @@ export class DocumentsModel extends Disposable {
     this.#throttleMs = options.throttleMs ?? 250;
     if (!Number.isInteger(this.pageSize) || this.pageSize < 1) throw new RangeError(`pageSize must be an integer ≥ 1, got ${this.pageSize}`);
     this.#source = source;
+    this.#summary = options.summary;
+    if (this.#summary) this._register(this.#summary.onDidChange((key) => this.#onSummaryChange(key)));
     this._register(source.onDidChangeFolders(() => this.reload()));
     this._register({ dispose: () => this.#clearFolders() });
     this._register({ dispose: () => this.#timer && clearTimeout(this.#timer) });
@@ -140,7 +170,7 @@ export class DocumentsModel extends Disposable {
   /** Top-level nodes: groups of the only folder with state, or the folders with state. Empty when nothing ran. */
   roots(): TreeNode[] {
     const shown = this.#shownFolders();
-    if (shown.length === 1) return this.#visibleGroups(shown[0]).map((g) => g.node);
+    if (shown.length === 1) return [...this.#summaryOf(shown[0].folder.key), ...this.#visibleGroups(shown[0]).map((g) => g.node)];
     return shown.map((f) => f.node);
   }
 
@@ -149,7 +179,7 @@ export class DocumentsModel extends Disposable {
     switch (node.kind) {
       case 'folder': {
         const f = this.#folders.get(node.folderKey);
-        return f ? this.#visibleGroups(f).map((g) => g.node) : [];
+        return f ? [...this.#summaryOf(node.folderKey), ...this.#visibleGroups(f).map((g) => g.node)] : [];
       }
       case 'group': {
         const f = this.#folders.get(node.folderKey);
@@ -170,6 +200,7 @@ export class DocumentsModel extends Disposable {
       case 'folder':
         return undefined;
       case 'group':
+      case 'summary':
         return this.#shownFolders().length > 1 ? this.#folders.get(node.folderKey)?.node : undefined;
       default:
         return node.parent;
@@ -231,7 +262,46 @@ export class DocumentsModel extends Disposable {
     this.#flush();
   }
 
+  /** The run summary node of a folder, when a summary source was given and has one. */
+  summary(folderKey: string): SummaryNode | undefined {
+    return this.#summaryOf(folderKey)[0];
+  }
+
   // ------------------------------------------------------------------ internals
+
+  #summaryOf(folderKey: string): SummaryNode[] {
+    const info = this.#summary?.get(folderKey);
+    if (!info) return [];
+    let node = this.#summaryNodes.get(folderKey);
+    if (node) node.info = info;
+    else {
+      node = { kind: 'summary', id: `${folderKey}|summary`, folderKey, info };
+      this.#summaryNodes.set(folderKey, node);
+    }
+    return [node];
+  }
+
+  #onSummaryChange(folderKey: string | undefined): void {
+    if (this.isDisposed) return;
+    const keys = folderKey ? [folderKey] : [...this.#folders.keys()];
+    const changed: TreeNode[] = [];
+    for (const key of keys) {
+      const existing = this.#summaryNodes.get(key);
+      const info = this.#summary?.get(key);
+      // a node that appears or goes away changes the list of children: refresh the whole tree
+      if (!existing || !info) {
+        if (existing) this.#summaryNodes.delete(key);
+        if (existing || info) {
+          this.#onDidChange.fire(undefined);
+          return;
+        }
+        continue;
+      }
+      existing.info = info;
+      changed.push(existing);
+    }
+    if (changed.length) this.#onDidChange.fire(changed);
+  }
 
   #shownFolders(): FolderState[] {
     return [...this.#folders.values()].filter((f) => f.folder.store && f.counts.total > 0);

@@ -6,10 +6,17 @@ import * as vscode from 'vscode';
 import type { DocumentState, RunCounts } from '../../core/types';
 import { Disposable } from '../dispose';
 import { documentContextValue, groupContextValue, type GroupId } from './groups';
-import type { DocNode, DocumentsModel, FolderNode, GroupNode, MoreNode, TreeNode } from './documentsModel';
+import type { DocNode, DocumentsModel, FolderNode, GroupNode, MoreNode, SummaryNode, TreeNode } from './documentsModel';
 
 export const LOAD_MORE_COMMAND = 'extractionWorkbench.loadMore';
 export const OPEN_SOURCE_COMMAND = 'extractionWorkbench.openSource';
+export const OPEN_DASHBOARD_COMMAND = 'extractionWorkbench.openDashboard';
+
+const HEALTH_ICONS = {
+  healthy: new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed')),
+  degraded: new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground')),
+  unhealthy: new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground')),
+} as const;
 
 const GROUP_ICONS: Record<GroupId, vscode.ThemeIcon> = {
   pending: new vscode.ThemeIcon('circle-outline'),
@@ -71,11 +78,18 @@ export class DocumentsProvider extends Disposable implements vscode.TreeDataProv
   readonly #model: DocumentsModel;
   readonly #onDidChangeTreeData = this._register(new vscode.EventEmitter<TreeNode | TreeNode[] | undefined>());
   readonly onDidChangeTreeData = this.#onDidChangeTreeData.event;
+  #suffix: ((node: DocNode) => string | undefined) | undefined;
 
   constructor(model: DocumentsModel) {
     super();
     this.#model = model;
     this._register(model.onDidChange((nodes) => this.#onDidChangeTreeData.fire(nodes ? [...nodes] : undefined)));
+  }
+
+  /** Appends `suffix(node)` to document descriptions (e.g. the review state); refreshes when `onDidChange` fires. */
+  setDescriptionSuffix(suffix: (node: DocNode) => string | undefined, onDidChange: vscode.Event<unknown>): void {
+    this.#suffix = suffix;
+    this._register(onDidChange(() => this.#onDidChangeTreeData.fire(undefined)));
   }
 
   getChildren(element?: TreeNode): TreeNode[] {
@@ -96,7 +110,22 @@ export class DocumentsProvider extends Disposable implements vscode.TreeDataProv
         return this.#docItem(node);
       case 'more':
         return this.#moreItem(node);
+      case 'summary':
+        return this.#summaryItem(node);
     }
+  }
+
+  #summaryItem(node: SummaryNode): vscode.TreeItem {
+    const { info } = node;
+    const item = new vscode.TreeItem(info.label, vscode.TreeItemCollapsibleState.None);
+    item.id = node.id;
+    item.description = info.description;
+    item.iconPath = HEALTH_ICONS[info.level];
+    item.contextValue = `runSummary.${info.level}`;
+    item.tooltip = [...info.details, '', 'Click to open the run dashboard.'].join('\n');
+    item.command = { command: OPEN_DASHBOARD_COMMAND, title: 'Open Run Dashboard', arguments: [node] };
+    item.accessibilityInformation = { label: `${info.label}, health ${info.level}, ${info.description}` };
+    return item;
   }
 
   #folderItem(node: FolderNode): vscode.TreeItem {
@@ -121,7 +150,8 @@ export class DocumentsProvider extends Disposable implements vscode.TreeDataProv
   #docItem(node: DocNode): vscode.TreeItem {
     const item = new vscode.TreeItem(node.doc.path, vscode.TreeItemCollapsibleState.None);
     item.id = node.id;
-    item.description = describeDocument(node.doc, node.group);
+    const suffix = this.#suffix?.(node);
+    item.description = describeDocument(node.doc, node.group) + (suffix ? ` · ${suffix}` : '');
     item.iconPath = DOC_ICONS[node.group];
     item.contextValue = documentContextValue(node.group);
     item.tooltip = tooltip(node.doc, node.group);

@@ -1,0 +1,139 @@
+/**
+ * Owner of the Review panel (one at a time, reused when another document is opened), its webview
+ * serializer (a reload restores the panel on the same document), the corrections stores of the
+ * folders, and the converters a review needs when the converted-text cache has no entry.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { createConverterRegistry, type ConverterRegistry } from '../../convert/index';
+import type { Logger } from '../../core/logger';
+import { webviewStateSchema } from '../../shared/reviewProtocol';
+import { Disposable } from '../dispose';
+import type { FolderRuns, WorkspaceRuns } from '../workspaceRuns';
+import { CorrectionsStore, type ReviewStatus } from './corrections';
+import { createReviewWebviewPanel, ReviewPanel, type ReviewPanelHost } from './reviewPanel';
+
+export interface ReviewPanelsOptions {
+  extensionUri: vscode.Uri;
+  runs: WorkspaceRuns;
+  logger: Logger;
+  /** Folder holding pdfWorker.js and pdfjs/ (the bundle's folder). */
+  assetsDir: string;
+}
+
+/** Tree description of a document's review state, e.g. `reviewed · 2 corrections`, or undefined. */
+export function describeReview(status: ReviewStatus | undefined): string | undefined {
+  if (!status) return undefined;
+  const parts: string[] = [];
+  if (status.reviewed) parts.push('✓ reviewed');
+  if (status.corrections) parts.push(`${status.corrections} correction${status.corrections === 1 ? '' : 's'}`);
+  return parts.length ? parts.join(' · ') : undefined;
+}
+
+export class ReviewPanels extends Disposable implements vscode.WebviewPanelSerializer {
+  readonly #o: ReviewPanelsOptions;
+  #panel: ReviewPanel | undefined;
+  #registry: ConverterRegistry | undefined;
+  readonly #stores = new Map<string, CorrectionsStore>();
+  readonly #host: ReviewPanelHost;
+
+  readonly #onDidChangeReview = this._register(new vscode.EventEmitter<{ folderKey: string; path: string }>());
+  /** A document's review state changed (corrected, reviewed, rerun accepted). */
+  readonly onDidChangeReview = this.#onDidChangeReview.event;
+
+  constructor(options: ReviewPanelsOptions) {
+    super();
+    this.#o = options;
+    this.#host = {
+      extensionUri: options.extensionUri,
+      logger: options.logger,
+      folder: (key) => options.runs.get(key),
+      corrections: (f) => this.corrections(f),
+      registry: () => this.#converters(),
+      changed: (f, p) => this.#onDidChangeReview.fire({ folderKey: f.key, path: p }),
+    };
+    // keep the shown document fresh when the pipeline finishes it (retry from the tree, watch mode)
+    this._register(
+      options.runs.onEvent(({ folder, event }) => {
+        const t = this.#panel?.target;
+        if (t && t.folder === folder && event.type === 'doc/completed' && event.path === t.path) void this.#panel?.refresh();
+      }),
+    );
+    this._register({
+      dispose: () => {
+        this.#panel?.dispose();
+        void this.#registry?.dispose();
+      },
+    });
+  }
+
+  /** The open panel, if any. */
+  get current(): ReviewPanel | undefined {
+    return this.#panel;
+  }
+
+  /** The corrections store of a folder (one per state folder). */
+  corrections(folder: FolderRuns): CorrectionsStore {
+    const dir = folder.stateDir();
+    let s = this.#stores.get(dir);
+    if (!s) {
+      s = new CorrectionsStore(dir);
+      this.#stores.set(dir, s);
+    }
+    return s;
+  }
+
+  /** Review state of a document for the tree. */
+  status(folderKey: string, docPath: string): ReviewStatus | undefined {
+    const f = this.#o.runs.get(folderKey);
+    if (!f || !f.hasState()) return undefined;
+    return this.corrections(f).status(docPath);
+  }
+
+  /** Opens (or reuses) the panel on a document. */
+  async open(folder: FolderRuns, docPath: string, options: { selected?: string } = {}): Promise<ReviewPanel> {
+    let panel = this.#panel;
+    if (!panel) {
+      panel = this.#adopt(createReviewWebviewPanel(`Review: ${path.posix.basename(docPath)}`));
+    } else {
+      panel.panel.reveal(undefined, false);
+    }
+    await panel.show({ folder, path: docPath }, options.selected);
+    return panel;
+  }
+
+  /** Restores a panel after a reload, on the document it showed. */
+  async deserializeWebviewPanel(webviewPanel: vscode.WebviewPanel, state: unknown): Promise<void> {
+    const panel = this.#adopt(webviewPanel);
+    const parsed = webviewStateSchema.safeParse(state);
+    if (!parsed.success) {
+      this.#o.logger.warn('Review: no saved state to restore the panel from');
+      return;
+    }
+    const folder = this.#o.runs.get(parsed.data.folderKey);
+    if (!folder) {
+      this.#o.logger.warn(`Review: the folder of ${parsed.data.path} is no longer open`);
+      return;
+    }
+    await panel.show({ folder, path: parsed.data.path }, parsed.data.selected);
+  }
+
+  #adopt(webviewPanel: vscode.WebviewPanel): ReviewPanel {
+    this.#panel?.dispose();
+    const panel = new ReviewPanel(webviewPanel, this.#host);
+    this.#panel = panel;
+    panel.onDidDispose(() => {
+      if (this.#panel === panel) this.#panel = undefined;
+    });
+    return panel;
+  }
+
+  #converters(): ConverterRegistry {
+    this.#registry ??= createConverterRegistry({
+      pdfWorkerPath: path.join(this.#o.assetsDir, 'pdfWorker.js'),
+      pdfAssetsDir: path.join(this.#o.assetsDir, 'pdfjs'),
+      poolSize: 1,
+    });
+    return this.#registry;
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The run dashboard as a person sees it: a run against the local model server (some documents answered
+ * with HTTP 400), the dashboard opened from the command palette while the run goes on (live), then the
+ * finished run's charts and top-error list, health in the dashboard and the status bar, a click on an error
+ * code that selects its first document in the Documents view, a second run compared with the first,
+ * and the page in dark and high-contrast themes (light is the harness default). Screenshots: dashboard-*.png.
+ */
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { FrameLocator, Page } from 'playwright-core';
+import { startModelServer, type ModelServer } from '../../support/modelServer';
+import type { Scenario, ScenarioRun } from '../scenario';
+import { activityBarItem, closeQuickInput, findInCommandPalette, sideBar, statusBarItem } from '../workbench';
+
+const DOCS = 60;
+const BAD = 8;
+
+/** The dashboard page inside its webview iframes. */
+function dashboard(page: Page): FrameLocator {
+  return page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+}
+
+function writeSettings(workspace: string, settings: Record<string, unknown>): void {
+  const file = path.join(workspace, '.vscode', 'settings.json');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const current = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  fs.writeFileSync(file, JSON.stringify({ ...current, ...settings }, null, 2));
+}
+
+async function runCommand(page: Page, title: string): Promise<void> {
+  const row = await findInCommandPalette(page, title);
+  await row.click();
+  await closeQuickInput(page).catch(() => undefined);
+}
+
+export const dashboardScenario: Scenario = {
+  name: 'dashboard',
+  async run(s: ScenarioRun) {
+    const { page } = s;
+    const ws = s.ctx.workspace;
+    let server: ModelServer | undefined;
+    try {
+      server = await startModelServer({ latencyMs: 250 });
+      for (let i = 1; i <= DOCS; i++) {
+        const rel = `bulk/doc-${String(i).padStart(2, '0')}.txt`;
+        fs.mkdirSync(path.join(ws, 'bulk'), { recursive: true });
+        fs.writeFileSync(path.join(ws, rel), `Invoice B-${i}\nVendor: Bulk Co\nTotal: ${i}.00 EUR\n`);
+        if (i <= BAD) server.setScript(rel, [{ status: 400, message: 'The request is invalid' }]);
+      }
+      writeSettings(ws, { 'extractionWorkbench.baseUrl': server.url, 'extractionWorkbench.concurrency': 2, 'extractionWorkbench.maxAttempts': 2 });
+      const srv = server;
+
+      await s.check('the extension is active and points at the local model server', async () => {
+        await statusBarItem(page).waitFor({ state: 'visible', timeout: 60_000 });
+        await page.waitForTimeout(1500); // the settings file change reaches the extension host
+      });
+
+      await s.check('Extract Workspace starts a run against the server', async () => {
+        // The settings file reaches the extension host through a file watcher: until it has, a run would go
+        // to the default (hosted) endpoint and stop at once for want of an API key. Try again until it went
+        // to the local server.
+        for (let attempt = 1; srv.stats.total === 0; attempt++) {
+          await runCommand(page, 'Extraction Workbench: Extract Workspace');
+          const t0 = Date.now();
+          while (srv.stats.total === 0 && Date.now() - t0 < 5000) await page.waitForTimeout(100);
+          if (srv.stats.total > 0) break;
+          assert.ok(attempt < 5, 'the run never reached the local model server');
+          await runCommand(page, 'Notifications: Clear All Notifications').catch(() => undefined);
+          await page.waitForTimeout(2000);
+        }
+        const t0 = Date.now();
+        while (srv.stats.total < 3 && Date.now() - t0 < 30_000) await page.waitForTimeout(100);
+        assert.ok(srv.stats.total >= 3, `requests so far: ${srv.stats.total}`);
+      });
+
+      const frame = dashboard(page);
+      await s.check('Open Run Dashboard during the run shows live charts', async () => {
+        await runCommand(page, 'Extraction Workbench: Open Run Dashboard');
+        await frame.locator('svg.chart').first().waitFor({ state: 'visible', timeout: 30_000 });
+        await frame.locator('[data-live="true"]').waitFor({ state: 'visible', timeout: 10_000 });
+        const charts = await frame.locator('svg.chart').count();
+        assert.ok(charts >= 5, `${charts} charts`);
+        const label = (await frame.locator('svg.chart.throughput').getAttribute('aria-label')) ?? '';
+        assert.match(label, /^Documents completed per minute: \d+ completed/);
+        await s.screenshot('dashboard-01-live');
+      });
+
+      await s.check('when the run has finished, the charts and the top-error list reflect it', async () => {
+        await frame.locator('[data-live="true"]').waitFor({ state: 'detached', timeout: 90_000 });
+        const row = frame.locator('#top-errors tbody tr', { has: frame.locator('button[data-code="BAD_REQUEST"]') });
+        await row.waitFor({ state: 'visible', timeout: 10_000 });
+        const cells = await row.locator('td').allInnerTexts();
+        // cells: code (button), attempts, documents, last message
+        assert.equal(cells[1], String(BAD), `attempts of BAD_REQUEST (row: ${cells.join(' | ')})`);
+        assert.equal(cells[2], String(BAD), 'documents of BAD_REQUEST');
+        const stat = async (label: string) => (await frame.locator('.stat', { has: frame.locator('.stat-label', { hasText: new RegExp(`^${label}$`) }) }).locator('.stat-value').innerText()).trim();
+        assert.equal(await stat('Dead-lettered'), String(BAD));
+        const succeeded = Number(await stat('Succeeded'));
+        assert.ok(succeeded >= DOCS - BAD, `succeeded: ${succeeded}`);
+        assert.ok((await frame.locator('svg.chart.throughput rect.bar.done').count()) > 0, 'throughput bars');
+        assert.ok((await frame.locator('svg.chart.errors rect.bar').count()) === 1, 'one error code bar');
+        const errorsLabel = (await frame.locator('svg.chart.errors').getAttribute('aria-label')) ?? '';
+        assert.match(errorsLabel, new RegExp(`BAD_REQUEST ${BAD} attempts in ${BAD} documents`));
+        const stages = await frame.locator('svg.chart.stages text.label').allTextContents();
+        assert.deepEqual(stages, ['Reading', 'Converting', 'Extracting', 'Validating', 'Exporting']);
+        await s.screenshot('dashboard-02-finished');
+      });
+
+      await s.check('health is shown in the dashboard and in the status bar', async () => {
+        const badge = frame.locator('.health-badge');
+        const level = await badge.getAttribute('data-health');
+        // 8 of the last documents failed: under 90 % success
+        assert.equal(level, 'unhealthy');
+        assert.match(await frame.locator('.reasons').innerText(), /LOW_SUCCESS_RATE/);
+        await statusBarItem(page).locator('.codicon-error').waitFor({ state: 'attached', timeout: 10_000 });
+      });
+
+      await s.check('clicking an error code selects its first document in the Documents view', async () => {
+        await frame.locator('button[data-code="BAD_REQUEST"]').click();
+        const selected = sideBar(page).locator('.monaco-list-row.selected');
+        await selected.first().waitFor({ state: 'visible', timeout: 15_000 });
+        const text = await selected.first().innerText();
+        assert.match(text, /bulk\/doc-0[1-8]\.txt/);
+        await frame.locator('.notice', { hasText: /failed with BAD_REQUEST/ }).waitFor({ state: 'visible', timeout: 10_000 });
+        await s.screenshot('dashboard-03-reveal');
+      });
+
+      await s.check('the Documents view starts with the run summary node', async () => {
+        // revealing the document showed the view already; otherwise open its container
+        const first = sideBar(page).locator('.monaco-list-row').first();
+        if (!(await first.isVisible())) await activityBarItem(page, 'Extraction Workbench').click({ position: { x: 8, y: 8 } });
+        await first.waitFor({ state: 'visible', timeout: 10_000 });
+        assert.match(await first.innerText(), /Last run completed[\s\S]*unhealthy/);
+      });
+
+      await s.check('a second run (dead letters reprocessed) joins the history; two runs compare side by side', async () => {
+        await runCommand(page, 'Extraction Workbench: Reprocess Dead Letters');
+        // the dashboard follows the newest run
+        const rows = frame.locator('#history tbody tr');
+        await rows.nth(1).waitFor({ state: 'visible', timeout: 30_000 });
+        await frame.locator('[data-live="true"]').waitFor({ state: 'detached', timeout: 30_000 });
+        // every reprocessed document succeeded, but the last 100 documents still hold the first run's failures
+        // (66 of 74 succeeded): the run ended unhealthy, as the status bar says
+        assert.equal(await frame.locator('.health-badge').getAttribute('data-health'), 'unhealthy');
+        assert.match(await frame.locator('.reasons').innerText(), /of the last 74 documents succeeded/);
+        const boxes = frame.locator('#history input[type="checkbox"]');
+        await boxes.nth(0).check();
+        await boxes.nth(1).check();
+        await frame.locator('#history button', { hasText: 'Compare selected runs' }).click();
+        const table = frame.locator('#comparison table');
+        await table.waitFor({ state: 'visible', timeout: 10_000 });
+        const rate = await table.locator('tr', { has: frame.locator('th', { hasText: /^Success rate$/ }) }).locator('td').allInnerTexts();
+        assert.deepEqual(rate, ['100 %', '87.9 %'], 'newest run first (A), the first run second (B)');
+        assert.equal(await frame.locator('#comparison svg.chart').count(), 3, 'success rate, throughput and cost charts');
+        await frame.locator('#comparison').scrollIntoViewIfNeeded();
+        await s.screenshot('dashboard-04-compare');
+      });
+
+      await s.check('the dashboard is readable in dark and high-contrast themes (light is the default)', async () => {
+        for (const [theme, shot] of [
+          ['Default Dark Modern', 'dashboard-05-dark'],
+          ['Default High Contrast', 'dashboard-06-high-contrast'],
+        ] as const) {
+          writeSettings(ws, { 'workbench.colorTheme': theme });
+          await page.waitForTimeout(2000);
+          await frame.locator('svg.chart').first().waitFor({ state: 'visible', timeout: 10_000 });
+          await s.screenshot(shot);
+        }
+        writeSettings(ws, { 'workbench.colorTheme': undefined });
+      });
+    } finally {
+      await server?.close();
+    }
+  },
+};
