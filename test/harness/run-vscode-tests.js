@@ -21,7 +21,7 @@
  *   --workspace DIR  open DIR in place instead of a copy of samples/invoices
  *   --keep           keep the temp run dir (profile, logs, workspace copy) even when everything passed
  *   --no-build       do not run `node esbuild.js --tests`
- *   --timeout SEC    overall time limit (default 300; also $EW_TEST_TIMEOUT)
+ *   --timeout SEC    overall time limit (default 600; also $EW_TEST_TIMEOUT)
  * Environment is passed through to code-server and the extension host (e.g. URLs of local servers a
  * test starts). Artifacts: test-results/<suite>/ (results.json, logs/), screenshots in
  * test-results/screenshots/ (UI mode).
@@ -35,7 +35,7 @@ const { suiteResultsDir, reportSuite, RESULTS_ROOT } = require('./summary');
 
 const args = parseArgs(process.argv.slice(2), { flags: ['ui', 'keep', 'no-build'], options: ['workspace', 'timeout'] });
 const MODE = args.ui ? 'ui' : 'vscode';
-const TIME_LIMIT_MS = 1000 * Number(args.timeout || process.env.EW_TEST_TIMEOUT || 300);
+const TIME_LIMIT_MS = 1000 * Number(args.timeout || process.env.EW_TEST_TIMEOUT || 600);
 const T0 = Date.now();
 const elapsed = () => `${((Date.now() - T0) / 1000).toFixed(1)}s`;
 const say = (msg) => console.log(`[${MODE} ${elapsed()}] ${msg}`);
