@@ -198,6 +198,7 @@ export class Pipeline {
       finished: false,
     };
     this.#run = run;
+    this.#modelSlots.start();
     this.#queue.start();
     this.events.emit({ type: 'run/started', runId: id, root: this.#o.root, at: record.startedAt });
     this.#log.info(`Run ${id} started (${options.trigger}) in ${this.#o.root}`);
@@ -282,6 +283,7 @@ export class Pipeline {
     const run = this.#run;
     if (!run || this.#queue.isPaused) return;
     this.#queue.pause();
+    this.#modelSlots.pause();
     run.record.status = 'paused';
     this.#o.store.putRun(run.record);
     this.events.emit({ type: 'run/paused', runId: run.record.id, ...(reason ? { reason } : {}) });
@@ -293,6 +295,7 @@ export class Pipeline {
     if (!run || !this.#queue.isPaused) return;
     run.record.status = 'running';
     this.#o.store.putRun(run.record);
+    this.#modelSlots.start();
     this.#queue.start();
     this.events.emit({ type: 'run/resumed', runId: run.record.id });
     this.#emitProgress(run, true);
@@ -312,6 +315,7 @@ export class Pipeline {
     run.retryTimers.clear();
     this.#queue.clear();
     this.#queue.start();
+    this.#modelSlots.start(); // waiting documents were removed by the abort signal
     // documents queued but never started are still `pending` in the store: nothing to undo
     const summary = this.#runDone(run);
     this.#maybeFinish(run);
@@ -439,10 +443,39 @@ export class Pipeline {
     this.#emitProgress(run);
   }
 
+  /**
+   * Waits for a model slot. A document holds its slot from reading to the end of extraction and releases it
+   * before validating and exporting, so the file I/O of finishing documents overlaps the requests of others.
+   * Resolves with the release function, or undefined when the run was stopped meanwhile. While the run is
+   * paused no slot is handed out, so a waiting document stays pending: nothing new starts.
+   */
+  async #acquireModelSlot(run: ActiveRun, file: ListedFile): Promise<(() => void) | undefined> {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#modelSlots
+          .add(
+            () => {
+              resolve();
+              return held;
+            },
+            { signal: run.controller.signal, id: file.path, priority: run.priorities.get(file.path) ?? PRIORITY_NORMAL },
+          )
+          .catch(reject);
+      });
+    } catch {
+      return undefined; // stopped while waiting
+    }
+    return release;
+  }
+
   async #process(run: ActiveRun, file: ListedFile): Promise<void> {
     const store = this.#o.store;
     const signal = run.controller.signal;
-    if (signal.aborted || run.finished) {
+    const release = signal.aborted || run.finished ? undefined : await this.#acquireModelSlot(run, file);
+    if (!release || signal.aborted || run.finished) {
+      release?.();
       run.active.delete(file.path);
       return;
     }
@@ -484,11 +517,8 @@ export class Pipeline {
         if (signal.aborted) throw new CancelledError();
         enter('extracting');
         const instructions = forced?.instructions ? [this.#o.instructions, forced.instructions].filter(Boolean).join('\n\n') : this.#o.instructions;
-        const out = await this.#modelSlots.add(() => this.#o.extractor.extract({ path: file.path, document: converted, schema: this.#o.schema, instructions, signal }), {
-          signal,
-          id: file.path,
-          priority: run.priorities.get(file.path) ?? PRIORITY_NORMAL,
-        });
+        const out = await this.#o.extractor.extract({ path: file.path, document: converted, schema: this.#o.schema, instructions, signal });
+        release();
         spent = { tokensIn: out.tokensIn, tokensOut: out.tokensOut, cost: out.cost };
         enter('validating');
         const verdict = this.#o.validate?.(out.data);
@@ -555,6 +585,7 @@ export class Pipeline {
     } catch (err) {
       this.#onFailure(run, file, attempt, startedAt, stage, stageMs, stageStart, err, spent);
     } finally {
+      release(); // no-op when already released
       this.#emitProgress(run);
     }
   }
