@@ -289,6 +289,7 @@ function renderRerun(r: RerunView | undefined): void {
     : h('p', { class: 'muted' }, 'The rerun gave the same values as before.');
   const keep = btn('Keep new result', 'Accept the rerun: the new result replaces the previous one', () => post({ type: 'review/acceptRerun', accept: true }), 'rerun-accept primary');
   const restore = btn('Restore previous', 'Reject the rerun: the previous result is written back', () => post({ type: 'review/acceptRerun', accept: false }), 'rerun-reject');
+  restore.hidden = r.before === null; // a first extraction: nothing to go back to
   replaceChildren(
     rerunPanel,
     h(

@@ -109,6 +109,8 @@ interface ActiveRun {
   stats: { done: number; deadLettered: number; skipped: number; rejected: number; tokensIn: number; tokensOut: number; cost: number };
   lastProgressAt: number;
   budgetReached?: boolean;
+  /** Documents being processed (holding a model slot or exporting), not those waiting for a slot. */
+  processing: number;
   progressTimer?: NodeJS.Timeout;
   finished: boolean;
 }
@@ -191,6 +193,7 @@ export class Pipeline {
       listingDone: false,
       active: new Set(),
       priorities: new Map(),
+      processing: 0,
       retryTimers: new Map(),
       resolve,
       stats: { done: 0, deadLettered: 0, skipped: 0, rejected: 0, tokensIn: 0, tokensOut: 0, cost: 0 },
@@ -479,6 +482,7 @@ export class Pipeline {
       run.active.delete(file.path);
       return;
     }
+    run.processing++;
     const startedAt = this.#now();
     const prior = store.getDocument(file.path);
     const attempt = (prior?.attempts ?? 0) + 1;
@@ -586,6 +590,7 @@ export class Pipeline {
       this.#onFailure(run, file, attempt, startedAt, stage, stageMs, stageStart, err, spent);
     } finally {
       release(); // no-op when already released
+      run.processing--;
       this.#emitProgress(run);
     }
   }
@@ -693,7 +698,7 @@ export class Pipeline {
     return {
       runId: run.record.id,
       ...counts,
-      inFlight: this.#queue.pending,
+      inFlight: run.processing,
       docsPerMinute,
       ...(docsPerMinute > 0 ? { etaMs: Math.round((remaining / docsPerMinute) * 60000) } : {}),
       paused: this.#queue.isPaused,

@@ -12,7 +12,7 @@ import { runScenario } from './scenarios/run.scenario';
 import { reviewScenario } from './scenarios/review.scenario';
 import { workbenchScenario } from './scenarios/workbench.scenario';
 
-export const scenarios = [workbenchScenario, runScenario, reviewScenario, dashboardScenario];
+export const scenarios = [workbenchScenario, runScenario, dashboardScenario, reviewScenario];
 
 export function run(ctx: UiContext): Promise<UiResults> {
   return runScenarios(ctx, scenarios);

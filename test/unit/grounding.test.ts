@@ -7,10 +7,15 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
+import { ConvertCache, sha256Hex } from '../../src/convert/cache';
 import { createConverterRegistry, type ConverterRegistry } from '../../src/convert/index';
-import { convertTextBytes } from '../../src/convert/text';
+import { convertTextBytes, createTextConverter } from '../../src/convert/text';
+import { Pipeline } from '../../src/core/pipeline';
+import { readResult } from '../../src/export/jsonExporter';
 import type { ConvertedDocument } from '../../src/convert/types';
 import { dateValues, Grounder, groundValues, numberValues, type FieldGrounding, type Grounding } from '../../src/extract/grounding';
+import { FakeExtractor } from '../fakes/fakeExtractor';
+import { MemoryCheckpointStore } from '../fakes/memoryStore';
 import { ASSETS_DIR, REPO_ROOT, WORKER_PATH, pdftotextBBox, requireBuiltWorker, tempDir } from '../fixtures/pdf/generate';
 
 const textDoc = (text: string): ConvertedDocument => convertTextBytes(Buffer.from(text, 'utf8'), 'text');
@@ -268,5 +273,48 @@ describe('grounding: PDFs converted by the real converter', function () {
     assertBoxCovers(file, field(g, '/signer'), 2, 'Public');
     assertBoxCovers(file, field(g, '/penalty'), 3, '12,500.00');
     assert.strictEqual(field(g, '/missing').status, 'ungrounded');
+  });
+});
+
+describe('grounding in the pipeline', () => {
+  it('writes the grounding into the result, caches the converted text, and a forced rerun bypasses the up-to-date result', async () => {
+    const dir = tempDir('grounding-pipe-');
+    try {
+      const root = path.join(dir, 'docs');
+      fs.mkdirSync(root);
+      const body = 'Invoice INV-9\nTotal due: 1.249,50 EUR\n';
+      fs.writeFileSync(path.join(root, 'a.txt'), body);
+      const extractor = new FakeExtractor();
+      extractor.script('a.txt', { data: { number: 'INV-9', total: 1249.5, note: 'not in the text' } }, { data: { number: 'INV-9', total: 1249.5, note: null } });
+      const cacheDir = path.join(dir, 'state', 'converted');
+      const text = createTextConverter();
+      const seen: (string | undefined)[] = [];
+      const spy = { ...extractor, model: extractor.model, extract: (input: Parameters<FakeExtractor['extract']>[0]) => (seen.push(input.instructions), extractor.extract(input)) };
+      const make = () =>
+        new Pipeline({ root, outDir: path.join(dir, 'out'), store, converters: { get: (e: string) => (e === '.txt' ? text : undefined) }, extractor: spy, schema: { type: 'object' }, instructions: 'Base.', convertedCacheDir: cacheDir, progressIntervalMs: 0 });
+      const store = new MemoryCheckpointStore();
+      await make().start({ trigger: 'cli' }).done;
+      const r1 = (await readResult(path.join(dir, 'out'), 'a.txt'))!;
+      const g = r1.grounding as Grounding;
+      assert.deepStrictEqual(g.summary, { total: 3, exact: 1, normalized: 1, fuzzy: 0, ungrounded: 1 });
+      assert.strictEqual(field(g, '/total').line, 2);
+      const cached = await new ConvertCache(cacheDir).get(sha256Hex(fs.readFileSync(path.join(root, 'a.txt'))), 'text');
+      assert.strictEqual(cached?.text, body, 'the converted document is in the cache under the content hash');
+      // unchanged: a plain retry adopts the result; a forced one extracts again with the extra instruction
+      const p = make();
+      await p.retry(['a.txt']).done;
+      assert.strictEqual(extractor.callsFor('a.txt'), 1, 'adopted, not extracted again');
+      p.forceNext('a.txt', { instructions: 'Extra.' });
+      await p.retry(['a.txt']).done;
+      assert.strictEqual(extractor.callsFor('a.txt'), 2);
+      assert.deepStrictEqual(seen, ['Base.', 'Base.\n\nExtra.']);
+      const r2 = (await readResult(path.join(dir, 'out'), 'a.txt'))!;
+      assert.strictEqual((r2.data as { note: unknown }).note, null);
+      assert.strictEqual((r2.grounding as Grounding).summary.total, 2, 'null is not grounded');
+      await p.retry(['a.txt']).done;
+      assert.strictEqual(extractor.callsFor('a.txt'), 2, 'the force applies once');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -30,7 +30,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readResult, resultAbsPath, writeFileAtomic, writeResult, type ResultFile } from '../../export/jsonExporter';
+import { readResult, writeFileAtomic, writeResult, type ResultFile } from '../../export/jsonExporter';
 import { applyCorrection, ProtocolError, type CorrectionOp, type JsonValue, type ReviewInfo } from '../../shared/reviewProtocol';
 
 export const CORRECTIONS_FORMAT_VERSION = 1;
@@ -202,6 +202,14 @@ export class CorrectionsStore {
     return file;
   }
 
+  /** Records that the corrections now apply to `result` (after the reviewer accepted a rerun). */
+  rebase(docPath: string, result: ResultFile): void {
+    const file = this.load(docPath);
+    if (!file) return;
+    file.base = { runId: result.metadata.runId, contentHash: result.metadata.contentHash, fingerprint: result.metadata.fingerprint };
+    this.#save(file);
+  }
+
   /** Undoes the last correction in effect; returns it, or undefined when there is none. */
   undo(docPath: string): CorrectionEntry | undefined {
     const file = this.load(docPath);
@@ -269,10 +277,5 @@ export class CorrectionsStore {
     }
     await writeResult(outDir, next);
     return next;
-  }
-
-  /** Path of the result file (for messages). */
-  static resultFile(outDir: string, docPath: string): string {
-    return resultAbsPath(outDir, docPath);
   }
 }

@@ -69,23 +69,31 @@ export function deleteRerunBackup(stateDir: string, docPath: string): void {
   fs.rmSync(rerunBackupFile(stateDir, docPath), { force: true });
 }
 
-/** The rerun state shown for a document, derived from its backup and its stage. */
+/**
+ * The rerun state shown for a document, derived from its backup, its stage and its result: `diff` once a
+ * new result (another run) is on disk, `running` while the folder's run may still produce one, `failed`
+ * otherwise.
+ */
 export function rerunState(backup: RerunBackup | undefined, doc: DocumentState | undefined, result: ResultFile | undefined, running: boolean): RerunView | undefined {
   if (!backup) return undefined;
   const instruction = backup.instruction ? { instruction: backup.instruction } : {};
-  const stage = doc?.stage;
-  if (stage && (isActiveStage(stage) || ((stage === 'pending' || stage === 'failed') && running))) return { state: 'running', ...instruction };
-  if (stage === 'done' && result) {
-    let before: JsonValue = null;
-    try {
-      before = backup.previous ? ((JSON.parse(backup.previous) as ResultFile).data as JsonValue) : null;
-    } catch {
-      before = null;
-    }
-    const after = result.data as JsonValue;
-    return { state: 'diff', ...instruction, changes: diffValues(before, after), before, after };
+  let previous: ResultFile | undefined;
+  try {
+    previous = backup.previous ? (JSON.parse(backup.previous) as ResultFile) : undefined;
+  } catch {
+    previous = undefined;
   }
-  const why = doc?.lastError ? `[${doc.lastError.code}] ${doc.lastError.message}` : 'the document was not extracted';
+  const fresh = !!result && (!previous || result.metadata.runId !== previous.metadata?.runId || result.metadata.finishedAt !== previous.metadata?.finishedAt);
+  const stage = doc?.stage;
+  if ((stage && isActiveStage(stage)) || (running && !(fresh && stage === 'done'))) return { state: 'running', ...instruction };
+  if (fresh && result && stage === 'done') {
+    const before = (previous?.data ?? null) as JsonValue;
+    const after = result.data as JsonValue;
+    // no previous result: every field is new
+    const changes = before === null && after !== null && typeof after === 'object' ? diffValues(Array.isArray(after) ? [] : {}, after) : diffValues(before, after);
+    return { state: 'diff', ...instruction, changes, before, after };
+  }
+  const why = doc?.lastError && stage !== 'done' ? `[${doc.lastError.code}] ${doc.lastError.message}` : 'it ended without a new result';
   return { state: 'failed', message: `The rerun failed: ${why}. The previous result is unchanged.` };
 }
 
@@ -102,7 +110,7 @@ export interface ReviewDataOptions {
   registry: ConverterRegistry;
   corrections: CorrectionsStore;
   /** Whether a run is active in the folder (a pending rerun is then still "running"). */
-  running: boolean;
+  running: () => boolean;
 }
 
 /** The loaded review of one document. */
@@ -116,6 +124,8 @@ export class ReviewData {
   validator: Validator | undefined;
   doc: DocumentState | undefined;
   #grounder: Grounder | undefined;
+  /** Content hash of the result the converted text was loaded for. */
+  #convertedHash: string | undefined;
 
   private constructor(readonly o: ReviewDataOptions) {
     this.absPath = path.join(o.root, ...o.docPath.split('/'));
@@ -164,8 +174,6 @@ export class ReviewData {
     }
   }
 
-  #convertedHash: string | undefined;
-
   /** Grounding of `data` (the corrected data when there are corrections, else the model's). */
   grounding(data: unknown, corrected: boolean): GroundingView | null {
     if (!corrected && this.result?.grounding !== undefined) {
@@ -182,7 +190,7 @@ export class ReviewData {
   }
 
   rerun(): RerunView | undefined {
-    return rerunState(loadRerunBackup(this.o.stateDir, this.o.docPath), this.doc, this.result, this.o.running);
+    return rerunState(loadRerunBackup(this.o.stateDir, this.o.docPath), this.doc, this.result, this.o.running());
   }
 
   /** Validator messages for `data`, or [] when it is valid or there is no schema. */

@@ -66,7 +66,10 @@ export class ReviewPanel extends Disposable {
   #queue: HostMessage[] = [];
   #selected: string | undefined;
   #loading: Promise<void> = Promise.resolve();
-  #rerunSub: IDisposable | undefined;
+  /** Pipeline events of the shown document's folder (keeps the view current). */
+  #eventsSub: IDisposable | undefined;
+  /** Documents whose rerun is being queued (until the folder's run has started, it does not count as running). */
+  readonly #rerunning = new Set<string>();
   #disposed = false;
 
   readonly #onDidPost = this._register(new vscode.EventEmitter<HostMessage>());
@@ -119,6 +122,7 @@ export class ReviewPanel extends Disposable {
     this.#target = target;
     this.#selected = selected;
     this.#data = undefined;
+    this.#watch(target);
     this.panel.title = `Review: ${path.posix.basename(target.path)}`;
     this.#setOptions(target);
     return this.#load(true);
@@ -130,7 +134,7 @@ export class ReviewPanel extends Disposable {
   }
 
   override dispose(): void {
-    this.#rerunSub?.dispose();
+    this.#eventsSub?.dispose();
     if (!this.#disposed) {
       this.#disposed = true;
       this.panel.dispose();
@@ -265,7 +269,7 @@ export class ReviewPanel extends Disposable {
       store,
       registry: this.#host.registry(),
       corrections: this.#host.corrections(f),
-      running: f.running,
+      running: () => f.running || this.#rerunning.has(target.path),
     });
   }
 
@@ -275,7 +279,7 @@ export class ReviewPanel extends Disposable {
     const stage = d.doc?.stage ?? (d.result ? 'done' : 'unknown');
     const error = d.doc?.lastError && stage !== 'done' ? `[${d.doc.lastError.code}] ${d.doc.lastError.message}` : undefined;
     const rerun = d.rerun();
-    const notices = [info.notice, d.schemaError, d.convertError && `The document could not be read for highlighting: ${d.convertError}`].filter((n): n is string => !!n);
+    const notices = [rerun ? undefined : info.notice, d.schemaError, d.convertError && `The document could not be read for highlighting: ${d.convertError}`].filter((n): n is string => !!n);
     return {
       folderKey: target.folder.key,
       path: target.path,
@@ -288,7 +292,7 @@ export class ReviewPanel extends Disposable {
       modelData: (d.result?.data ?? null) as JsonValue,
       data,
       grounding: d.grounding(data, corrected),
-      review: { ...info, ...(notices.length ? { notice: notices.join(' ') } : {}) },
+      review: { ...info, notice: notices.length ? notices.join(' ') : undefined },
       nav: position(target.folder.store, target.path),
       ...(rerun ? { rerun } : {}),
     };
@@ -384,36 +388,34 @@ export class ReviewPanel extends Disposable {
     } catch {
       previous = null;
     }
+    this.#rerunning.add(d.docPath);
     saveRerunBackup(stateDir, { formatVersion: 1, source: d.docPath, startedAt: new Date().toISOString(), ...(text ? { instruction: text } : {}), previous });
-    this.#watchRerun(target);
     this.#post({ type: 'review/rerun', rerun: { state: 'running', ...(text ? { instruction: text } : {}) } });
     try {
       const handle = await target.folder.retry([d.docPath], { force: true, ...(text ? { instructions: text } : {}) });
       if (!handle) throw new Error('The rerun could not be queued.');
     } catch (err) {
       deleteRerunBackup(stateDir, d.docPath);
-      this.#rerunSub?.dispose();
       this.#post({ type: 'review/rerun', rerun: { state: 'failed', message: `The rerun could not start: ${(err as Error)?.message ?? err}` } });
       throw err;
+    } finally {
+      this.#rerunning.delete(d.docPath);
     }
   }
 
-  /** Waits for the document's rerun to end, then shows the diff (or the failure). */
-  #watchRerun(target: ReviewTarget): void {
-    this.#rerunSub?.dispose();
-    const sub = target.folder.events.on((e) => {
-      const ended =
-        ((e.type === 'doc/completed' || e.type === 'doc/dead-lettered' || e.type === 'doc/failed') && e.path === target.path) ||
-        (e.type === 'run/finished' && !target.folder.store?.getDocument(target.path)?.stage.match(/^(done|dead-lettered)$/));
-      if (!ended) return;
-      sub.dispose();
-      if (this.#rerunSub === sub) this.#rerunSub = undefined;
-      // the run's finish is recorded right after the event: read the state once it is settled
-      setTimeout(() => {
-        if (this.#target?.path === target.path && this.#target.folder === target.folder && !this.#disposed) void this.#load(false);
-      }, 50);
+  /**
+   * Reloads the view when the pipeline finishes, fails or gives up on the shown document (a rerun, a retry
+   * from the tree, watch mode), and when a run ends while a rerun of it is pending.
+   */
+  #watch(target: ReviewTarget): void {
+    this.#eventsSub?.dispose();
+    this.#eventsSub = target.folder.events.on((e) => {
+      if (this.#target !== target || this.#disposed) return;
+      const mine = 'path' in e && e.path === target.path;
+      const ended = mine && (e.type === 'doc/completed' || e.type === 'doc/dead-lettered' || e.type === 'doc/failed');
+      const runEnded = e.type === 'run/finished' && !!this.#data && !!loadRerunBackup(this.#data.o.stateDir, target.path);
+      if (ended || runEnded) void this.#load(false);
     });
-    this.#rerunSub = sub;
   }
 
   async #acceptRerun(accept: boolean): Promise<void> {
@@ -424,11 +426,17 @@ export class ReviewPanel extends Disposable {
     if (!backup) throw new ProtocolError('There is no rerun to accept or reject.');
     const state = d.rerun();
     if (state?.state === 'running') throw new ProtocolError('The rerun is still running.');
-    if (!accept && state?.state === 'diff' && backup.previous !== null) {
+    if (!accept && state?.state === 'diff') {
+      if (backup.previous === null) throw new ProtocolError('There was no result before this extraction to restore: keep the new one.');
       writeFileAtomic(d.resultFile, backup.previous);
     }
     deleteRerunBackup(stateDir, d.docPath);
-    if (accept) await this.#host.corrections(target.folder).exportToResult(target.folder.root, d.o.outDir, d.docPath);
+    if (accept) {
+      const corrections = this.#host.corrections(target.folder);
+      const current = await readResult(d.o.outDir, d.docPath);
+      if (current) corrections.rebase(d.docPath, current);
+      await corrections.exportToResult(target.folder.root, d.o.outDir, d.docPath);
+    }
     this.#host.changed(target.folder, d.docPath);
     await this.#load(false);
   }

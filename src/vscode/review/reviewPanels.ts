@@ -52,13 +52,6 @@ export class ReviewPanels extends Disposable implements vscode.WebviewPanelSeria
       registry: () => this.#converters(),
       changed: (f, p) => this.#onDidChangeReview.fire({ folderKey: f.key, path: p }),
     };
-    // keep the shown document fresh when the pipeline finishes it (retry from the tree, watch mode)
-    this._register(
-      options.runs.onEvent(({ folder, event }) => {
-        const t = this.#panel?.target;
-        if (t && t.folder === folder && event.type === 'doc/completed' && event.path === t.path) void this.#panel?.refresh();
-      }),
-    );
     this._register({
       dispose: () => {
         this.#panel?.dispose();

@@ -141,9 +141,9 @@ export const dashboardScenario: Scenario = {
         await rows.nth(1).waitFor({ state: 'visible', timeout: 30_000 });
         await frame.locator('[data-live="true"]').waitFor({ state: 'detached', timeout: 30_000 });
         // every reprocessed document succeeded, but the last 100 documents still hold the first run's failures
-        // (66 of 74 succeeded): the run ended unhealthy, as the status bar says
+        // (how many depends on what earlier scenarios left in the workspace): the run ended unhealthy, as the status bar says
         assert.equal(await frame.locator('.health-badge').getAttribute('data-health'), 'unhealthy');
-        assert.match(await frame.locator('.reasons').innerText(), /of the last 74 documents succeeded/);
+        assert.match(await frame.locator('.reasons').innerText(), /of the last \d+ documents succeeded/);
         const boxes = frame.locator('#history input[type="checkbox"]');
         await boxes.nth(0).check();
         await boxes.nth(1).check();

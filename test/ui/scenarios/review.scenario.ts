@@ -112,23 +112,35 @@ function docRow(page: Page, label: string): Locator {
     .first();
 }
 
+/** The row of a done document in the Documents tree: opens the "Done" group and scrolls the (virtual) list to it. */
 async function treeRow(page: Page, label: string): Promise<Locator> {
   const pane = sideBarPane(page, 'Documents');
   const row = docRow(page, label);
-  if (!(await row.isVisible().catch(() => false))) {
-    // documents sit in collapsed status groups: open "Done"
-    const done = pane.locator('.monaco-list-row', { hasText: /^Done/ }).first();
-    await done.waitFor({ state: 'visible', timeout: 20_000 });
-    if ((await done.getAttribute('aria-expanded')) !== 'true') await done.click();
+  if (await row.isVisible().catch(() => false)) return row;
+  const list = pane.locator('.monaco-list').first();
+  await list.waitFor({ state: 'visible', timeout: 20_000 });
+  const box = (await list.boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + 20);
+  await page.mouse.wheel(0, -100_000);
+  const done = pane.locator('.monaco-list-row', { hasText: /^Done/ }).first();
+  await done.waitFor({ state: 'visible', timeout: 20_000 });
+  if ((await done.getAttribute('aria-expanded')) !== 'true') await done.click();
+  for (let i = 0; i < 60 && !(await row.isVisible().catch(() => false)); i++) {
+    await page.mouse.wheel(0, 200);
+    await sleep(100);
   }
-  await row.waitFor({ state: 'visible', timeout: 20_000 });
+  await row.waitFor({ state: 'visible', timeout: 10_000 });
   return row;
 }
 
+/** Runs a command from the palette: waits for the list to settle, then picks the row with exactly that label. */
 async function runCommand(page: Page, title: string): Promise<void> {
-  const row = await findInCommandPalette(page, title, title);
+  await findInCommandPalette(page, title, title);
+  await sleep(400);
+  const row = page.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name').getByText(title, { exact: true }) }).first();
+  await row.waitFor({ state: 'visible', timeout: 10_000 });
   await row.click();
-  await quickInput(page).waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
+  await quickInput(page).waitFor({ state: 'hidden', timeout: 10_000 });
 }
 
 async function quickOpen(page: Page, file: string): Promise<void> {
@@ -172,14 +184,22 @@ export const reviewScenario: Scenario = {
       fs.copyFileSync(path.join(ws, PDF_NAME), path.join(ws, ...PDF.split('/')));
 
       await s.check('Extract Workspace (against the local model server) writes results for the PDF and the payload document', async () => {
-        await statusBarItem(page).waitFor({ state: 'visible', timeout: 60_000 });
+        const bar = page.locator('.part.statusbar');
+        // the extension's item shows "Extraction: idle", or a run's progress ("3/6 · paused")
+        await until('the extension\'s status bar item', async () => /Extraction: idle|\d+\/\d+/.test(await bar.innerText()), 60_000);
         // a run left over by an earlier scenario (e.g. paused) would keep ours from starting
-        if (!/idle/.test(await statusBarItem(page).innerText())) {
+        if (!/Extraction: idle/.test(await bar.innerText())) {
+          ctx.log('    a run is still active: stopping it');
           await runCommand(page, 'Extraction Workbench: Stop');
-          await statusBarItem(page, /idle/).waitFor({ timeout: 30_000 });
+          await until('the status bar to say idle', async () => /Extraction: idle/.test(await bar.innerText()), 30_000);
         }
+        await statusBarItem(page, /idle/).waitFor({ state: 'visible', timeout: 10_000 });
         await sleep(1500); // the workspace settings file is picked up
         await runCommand(page, 'Extraction Workbench: Extract Workspace');
+        await until('the first request', () => server!.stats.total > 0, 20_000).catch(async () => {
+          ctx.log('    no request yet: running the command again');
+          await runCommand(page, 'Extraction Workbench: Extract Workspace');
+        });
         await until('the result files', () => fs.existsSync(pdfResult) && fs.existsSync(xssResult) && readJson(pdfResult) && readJson(xssResult), 90_000);
         const r = readJson(pdfResult)!;
         assert.deepStrictEqual(r.data, INVOICE);
@@ -197,7 +217,9 @@ export const reviewScenario: Scenario = {
         await row.click({ button: 'right' });
         const item = page.locator('.context-view .action-label', { hasText: /^Review Side by Side$/ }).first();
         await item.waitFor({ state: 'visible', timeout: 10_000 });
+        await sleep(300); // the menu ignores a click that comes right after it opened
         await item.click();
+        if (await item.isVisible().catch(() => false)) await page.keyboard.press('Enter');
         await page.locator('.tabs-container .tab', { hasText: `Review: ${PDF_NAME}` }).first().waitFor({ timeout: 20_000 });
         await frame.locator(`#app[data-loaded="${PDF}"]`).waitFor({ timeout: 30_000 });
         await frame.locator('.page[data-page="1"][data-rendered="true"]').waitFor({ timeout: 30_000 });
@@ -316,7 +338,9 @@ export const reviewScenario: Scenario = {
         const text = await diff.innerText();
         assert.match(text, /The rerun changed \d+ fields?/);
         assert.match(text, /total[\s\S]*250\.26[\s\S]*208\.55/, 'the total change with before and after');
-        assert.ok(await frame.locator('tr.change.removed').count() >= 3, 'the removed line item fields');
+        const removed = frame.locator('tr.change.removed');
+        assert.strictEqual(await removed.count(), 1, 'the removed line item');
+        assert.match(await removed.innerText(), /line_items\[3\][\s\S]*Stapler, heavy duty/);
         assert.ok(server!.requestsFor(PDF).some((r) => r.userText.includes('Use the subtotal as the total.')), 'the extra instruction reached the model');
         assert.strictEqual(await field('/total').locator('input').isDisabled(), true, 'no editing while the decision is pending');
         await s.screenshot('24-review-rerun-diff');
@@ -335,10 +359,10 @@ export const reviewScenario: Scenario = {
         await frame.locator(`#app[data-loaded="${XSS}"]`).waitFor({ timeout: 30_000 });
         await frame.locator('.text-view .line').first().waitFor();
         const counts = await frame.locator('body').evaluate(() => ({
-          // the panel's own script; VS Code adds a style element of its own (#_defaultStyles)
-          script: document.querySelectorAll('script').length,
+          // the panel's own script; VS Code adds a script (#_vscodeApiScript) and a style element (#_defaultStyles) of its own
+          script: document.querySelectorAll('script:not(#_vscodeApiScript)').length,
           foreignScript: Array.from(document.querySelectorAll('script'))
-            .filter((e) => !/\/review\.js$/.test(e.getAttribute('src') ?? ''))
+            .filter((e) => !/\/review\.js$/.test(e.getAttribute('src') ?? '') && e.id !== '_vscodeApiScript')
             .map((e) => e.outerHTML.slice(0, 200)),
           img: document.querySelectorAll('img').length,
           iframe: document.querySelectorAll('iframe').length,
@@ -362,9 +386,14 @@ export const reviewScenario: Scenario = {
       });
 
       await s.check('after a window reload the review panel comes back on the same document', async () => {
-        await sleep(3000); // let the workbench persist the panel's state
-        await page.reload();
+        await sleep(1000);
+        await page.evaluate(() => ((window as unknown as { __beforeReload?: boolean }).__beforeReload = true));
+        // "Developer: Reload Window" shuts the workbench down properly (its state, the panel's included, is
+        // saved before the page reloads); a bare page.reload() may lose the last second of state
+        await runCommand(page, 'Developer: Reload Window').catch(() => undefined);
+        await page.waitForEvent('load', { timeout: 30_000 }).catch(() => undefined);
         await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+        await until('a fresh page', async () => !(await page.evaluate(() => (window as unknown as { __beforeReload?: boolean }).__beforeReload)), 30_000);
         await page.locator('.tabs-container .tab', { hasText: `Review: ${XSS}` }).first().waitFor({ timeout: 60_000 });
         await page.locator('.tabs-container .tab', { hasText: `Review: ${XSS}` }).first().click();
         await reviewFrame(page).locator(`#app[data-loaded="${XSS}"]`).waitFor({ timeout: 60_000 });
@@ -372,6 +401,33 @@ export const reviewScenario: Scenario = {
         await s.screenshot('26-review-restored-after-reload');
         assert.deepStrictEqual(dialogs, [], 'no alert() ran');
       }, 120_000);
+
+      await s.check('the panel follows the color theme (dark, high contrast)', async () => {
+        const settingsFile = path.join(ws, '.vscode', 'settings.json');
+        const base = JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as Record<string, unknown>;
+        const frame2 = reviewFrame(page);
+        try {
+          await frame2.locator('.source').click({ position: { x: 5, y: 5 } });
+          await page.keyboard.press('k');
+          await frame2.locator(`#app[data-loaded="${PDF}"]`).waitFor({ timeout: 20_000 });
+          await frame2.locator('.page[data-page="1"][data-rendered="true"]').waitFor({ timeout: 30_000 });
+          await frame2.locator('.field[data-pointer="/vendor"] .field-name').click();
+          for (const [theme, shot, kind] of [
+            ['Default Dark Modern', '27-review-dark-theme', 'vscode-dark'],
+            ['Default High Contrast', '28-review-high-contrast', 'vscode-high-contrast'],
+          ] as const) {
+            fs.writeFileSync(settingsFile, JSON.stringify({ ...base, 'workbench.colorTheme': theme }, null, 2));
+            await until(`the ${theme} theme in the webview`, async () => (await frame2.locator('body').getAttribute('class'))?.split(' ').includes(kind), 20_000);
+            await sleep(500);
+            const bg = await frame2.locator('body').evaluate((b) => getComputedStyle(b).backgroundColor);
+            ctx.log(`    ${theme}: body background ${bg}`);
+            assert.notStrictEqual(bg, 'rgb(255, 255, 255)', 'a dark background');
+            await s.screenshot(shot);
+          }
+        } finally {
+          fs.writeFileSync(settingsFile, JSON.stringify(base, null, 2));
+        }
+      }, 90_000);
     } finally {
       await closeQuickInput(page).catch(() => undefined);
       await server?.close();
