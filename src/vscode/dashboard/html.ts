@@ -3,16 +3,9 @@
  * webview folders, one script allowed by a per-load CSPRNG nonce), static markup only — every piece of data
  * is rendered later by the script with textContent / createElementNS.
  */
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
+import { attr, makeNonce } from '../webviewHtml';
 
-export function makeNonce(): string {
-  return randomBytes(18).toString('base64');
-}
-
-function attr(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
 
 export function dashboardCsp(cspSource: string, nonce: string): string {
   return [`default-src 'none'`, `style-src ${cspSource}`, `img-src ${cspSource}`, `font-src ${cspSource}`, `script-src 'nonce-${nonce}'`].join('; ');

@@ -3,13 +3,9 @@
  * per-load nonce or from the extension's own webview folder; no inline styles), one script, one style
  * sheet. The page builds its DOM itself from messages (textContent only).
  */
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
+import { attr, makeNonce } from '../webviewHtml';
 
-/** A fresh nonce per page load, from a CSPRNG. */
-export function makeNonce(): string {
-  return randomBytes(18).toString('base64');
-}
 
 /** The resource roots a review panel may load from: the bundled webview code, the styles, and the document's folder. */
 export function reviewResourceRoots(extensionUri: vscode.Uri, documentFolder: vscode.Uri | undefined): vscode.Uri[] {
@@ -32,10 +28,6 @@ export function contentSecurityPolicy(cspSource: string, nonce: string): string 
     "base-uri 'none'",
     "form-action 'none'",
   ].join('; ');
-}
-
-function attr(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 export function reviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, nonce = makeNonce()): string {
