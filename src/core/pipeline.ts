@@ -223,7 +223,8 @@ export class Pipeline {
     if (options.resetAttempts) {
       for (const p of paths) {
         const doc = this.#o.store.getDocument(p);
-        if (doc && doc.stage !== 'done') this.#o.store.patchDocument(p, { attempts: 0, stage: 'pending', updatedAt: this.#now() });
+        // a done document keeps its stage until it is processed again (a forced rerun), but not its attempts
+        if (doc) this.#o.store.patchDocument(p, { attempts: 0, ...(doc.stage !== 'done' ? { stage: 'pending' as const } : {}), updatedAt: this.#now() });
       }
     }
     if (!this.#run) {

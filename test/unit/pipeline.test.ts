@@ -355,6 +355,19 @@ describe('Pipeline', () => {
     assert.equal((await handle.done).counts.done, 10);
   });
 
+  it('a forced rerun of a done document asks the model again with fresh attempts', async () => {
+    const f = fixture(docs(1));
+    const p = f.make();
+    await p.start({ trigger: 'test' }).done;
+    for (let i = 0; i < 4; i++) {
+      p.forceNext('doc000.txt', { instructions: 'look again' });
+      await p.retry(['doc000.txt']).done;
+    }
+    assert.equal(f.extractor.callsFor('doc000.txt'), 5, 'not adopted from the up-to-date result');
+    assert.equal(f.store.getDocument('doc000.txt')?.attempts, 1, 'every rerun starts at attempt 1');
+    assert.equal(f.store.getDocument('doc000.txt')?.stage, 'done');
+  });
+
   it('emits throttled progress with counts and throughput', async () => {
     const f = fixture(docs(6));
     await f.make().start({ trigger: 'test' }).done;
