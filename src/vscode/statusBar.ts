@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import type { PipelineEvent, RunProgress } from '../core/events';
 import { Disposable } from './dispose';
 import type { WorkspaceRuns } from './workspaceRuns';
+import { Throttle } from './throttle';
 
 export const DOCUMENTS_VIEW_ID = 'extractionWorkbench.documents';
 
@@ -34,15 +35,13 @@ export class RunStatusBar extends Disposable {
   readonly #item: vscode.StatusBarItem;
   readonly #runs: WorkspaceRuns;
   readonly #progress = new Map<string, RunProgress>();
-  readonly #throttleMs: number;
-  #timer: NodeJS.Timeout | undefined;
-  #last = 0;
+  readonly #throttle: Throttle;
   readonly #health: HealthStatusSource | undefined;
 
   constructor(runs: WorkspaceRuns, options: { throttleMs?: number; health?: HealthStatusSource } = {}) {
     super();
     this.#runs = runs;
-    this.#throttleMs = options.throttleMs ?? 250;
+    this.#throttle = this._register(new Throttle(() => this.#render(), options.throttleMs ?? 250));
     this.#item = this._register(vscode.window.createStatusBarItem('extractionWorkbench.status', vscode.StatusBarAlignment.Left, 100));
     this.#item.name = 'Extraction Workbench';
     this.#item.command = { command: `${DOCUMENTS_VIEW_ID}.focus`, title: 'Show Documents' };
@@ -50,8 +49,7 @@ export class RunStatusBar extends Disposable {
     this._register(runs.onDidChangeState(() => this.#schedule(true)));
     this.#health = options.health;
     if (this.#health) this._register(this.#health.onDidChange(() => this.#schedule(true)));
-    this._register({ dispose: () => this.#timer && clearTimeout(this.#timer) });
-    this.#render();
+    this.#throttle.runNow();
     this.#item.show();
   }
 
@@ -86,18 +84,8 @@ export class RunStatusBar extends Disposable {
   }
 
   #schedule(now: boolean): void {
-    if (now) {
-      if (this.#timer) clearTimeout(this.#timer);
-      this.#timer = undefined;
-      this.#render();
-      return;
-    }
-    if (this.#timer) return;
-    const delay = Math.max(0, this.#last + this.#throttleMs - Date.now());
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#render();
-    }, delay);
+    if (now) this.#throttle.runNow();
+    else this.#throttle.schedule();
   }
 
   snapshot(): StatusSnapshot {
@@ -117,7 +105,6 @@ export class RunStatusBar extends Disposable {
 
   #render(): void {
     if (this.isDisposed) return;
-    this.#last = Date.now();
     const s = this.snapshot();
     const health = this.#health?.overall();
     const healthIcon = health && health.level !== 'healthy' ? ` $(${health.level === 'unhealthy' ? 'error' : 'warning'})` : '';

@@ -23,6 +23,7 @@ import type { HealthNotifier } from './healthNotifier';
 import { dashboardHtml, dashboardResourceRoots } from './html';
 import type { TreeRevealer } from './reveal';
 import { comparisonColumn, dashboardModel, healthAtEnd, rowFromMetrics, RunMetricsReader, runRows } from './runData';
+import { Throttle } from '../throttle';
 
 export const DASHBOARD_VIEW_TYPE = 'extractionWorkbench.dashboard';
 
@@ -101,8 +102,7 @@ export class DashboardPanel extends Disposable {
   #ready = false;
   #reader: RunMetricsReader | undefined;
   readonly #rowCache = new Map<string, RunRow>();
-  #timer: NodeJS.Timeout | undefined;
-  #lastUpdate = 0;
+  readonly #liveUpdates: Throttle;
   #model: DashboardModel | undefined;
   /** Messages posted, by type (tests). */
   readonly posted: Partial<Record<ToWebview['type'], number>> = {};
@@ -135,7 +135,7 @@ export class DashboardPanel extends Disposable {
     this._register(this.webviewPanel.onDidDispose(() => this.dispose()));
     this._register(options.runs.onEvent(({ folder, event }) => folder.key === this.#folder.key && this.#onEvent(event)));
     this._register(options.health.onDidChange((key) => (key === undefined || key === this.#folder.key) && this.#isLive() && this.#scheduleUpdate()));
-    this._register({ dispose: () => this.#timer && clearTimeout(this.#timer) });
+    this.#liveUpdates = this._register(new Throttle(() => this.#update(), () => this.#o.liveIntervalMs ?? 400));
     this.webviewPanel.webview.html = dashboardHtml(this.webviewPanel.webview, options.extensionUri);
   }
 
@@ -353,7 +353,7 @@ export class DashboardPanel extends Disposable {
       const model = this.#computeModel();
       const liveRunId = this.#folder.running ? this.#folder.pipeline?.runId : undefined;
       const runs = runRows(store, { liveRunId, liveHealth: this.#o.health.health(this.#folder.key)?.report, thresholds: this.#o.settings().thresholds, cache: this.#rowCache });
-      this.#lastUpdate = Date.now();
+      this.#liveUpdates.markRun();
       this.#post({ type: 'dashboard/state', runs, ...(model ? { selectedRunId: model.run.id, model } : {}) });
     } catch (err) {
       this.#o.logger.error(err instanceof Error ? err : String(err));
@@ -378,18 +378,11 @@ export class DashboardPanel extends Disposable {
   }
 
   #scheduleUpdate(): void {
-    if (this.#timer || this.isDisposed) return;
-    const interval = this.#o.liveIntervalMs ?? 400;
-    const delay = Math.max(0, this.#lastUpdate + interval - Date.now());
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#update();
-    }, delay);
+    if (!this.isDisposed) this.#liveUpdates.schedule();
   }
 
   #update(): void {
     if (!this.#ready || this.isDisposed) return;
-    this.#lastUpdate = Date.now();
     try {
       const model = this.#computeModel();
       if (model) this.#post({ type: 'dashboard/update', model });

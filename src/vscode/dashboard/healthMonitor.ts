@@ -13,6 +13,7 @@ import { Disposable } from '../dispose';
 import type { RunSummaryInfo, RunSummarySource } from '../tree/documentsModel';
 import type { FolderRuns, WorkspaceRuns } from '../workspaceRuns';
 import { affectsHealthSettings, type HealthSettings } from './healthConfig';
+import { Throttle } from '../throttle';
 
 export interface FolderHealth {
   folderKey: string;
@@ -47,8 +48,7 @@ export class HealthMonitor extends Disposable implements RunSummarySource {
   readonly #onDidChange = this._register(new vscode.EventEmitter<string | undefined>());
   /** Fires with the key of the folder whose health or run summary changed. */
   readonly onDidChange: vscode.Event<string | undefined> = this.#onDidChange.event;
-  #timer: NodeJS.Timeout | undefined;
-  #last = 0;
+  readonly #throttle: Throttle;
   #computations = 0;
 
   constructor(runs: WorkspaceRuns, options: HealthMonitorOptions) {
@@ -63,7 +63,7 @@ export class HealthMonitor extends Disposable implements RunSummarySource {
       for (const f of runs.folders()) if (f.running) this.#mark(f.key, false);
     }, this.#o.tickMs);
     this._register({ dispose: () => clearInterval(tick) });
-    this._register({ dispose: () => this.#timer && clearTimeout(this.#timer) });
+    this.#throttle = this._register(new Throttle(() => this.#flush(), () => this.#o.batchMs));
     this.#markAll();
   }
 
@@ -92,7 +92,7 @@ export class HealthMonitor extends Disposable implements RunSummarySource {
   /** Recomputes every folder now (commands and tests). */
   refresh(): void {
     for (const f of this.#runs.folders()) this.#dirty.add(f.key);
-    this.#flush();
+    this.#throttle.runNow();
   }
 
   // RunSummarySource (the tree's run summary node)
@@ -126,20 +126,12 @@ export class HealthMonitor extends Disposable implements RunSummarySource {
 
   #schedule(now: boolean): void {
     if (this.isDisposed) return;
-    if (this.#timer) {
-      if (!now) return;
-      clearTimeout(this.#timer);
-    }
-    const delay = now ? 0 : Math.max(0, this.#last + this.#o.batchMs - Date.now());
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#flush();
-    }, delay);
+    if (now) this.#throttle.scheduleSoon();
+    else this.#throttle.schedule();
   }
 
   #flush(): void {
     if (this.isDisposed) return;
-    this.#last = Date.now();
     this.#computations++;
     const keys = [...this.#dirty];
     this.#dirty.clear();

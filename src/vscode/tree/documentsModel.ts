@@ -14,6 +14,7 @@ import type { PipelineEvent } from '../../core/events';
 import { emptyCounts, type DocumentState, type RunCounts } from '../../core/types';
 import type { CheckpointStore } from '../../store/types';
 import { Disposable, Emitter, type IDisposable } from '../dispose';
+import { Throttle } from '../throttle';
 import { GROUP_IDS, GROUPS, groupOf, groupOfEvent, type GroupId } from './groups';
 
 /** What the model needs to know about a workspace folder. */
@@ -131,7 +132,6 @@ interface FolderState {
 
 export class DocumentsModel extends Disposable {
   readonly pageSize: number;
-  readonly #throttleMs: number;
   readonly #source: ModelFolderSource;
   readonly #folders = new Map<string, FolderState>();
   readonly #onDidChange = this._register(new Emitter<readonly TreeNode[] | undefined>());
@@ -140,8 +140,7 @@ export class DocumentsModel extends Disposable {
   readonly #onDidFlush = this._register(new Emitter<void>());
   /** Fires after every flush (tests wait on it). */
   readonly onDidFlush = this.#onDidFlush.event;
-  #timer: NodeJS.Timeout | undefined;
-  #lastFlush = 0;
+  readonly #throttle: Throttle;
   #flushes = 0;
   readonly #summary: RunSummarySource | undefined;
   readonly #summaryNodes = new Map<string, SummaryNode>();
@@ -149,14 +148,13 @@ export class DocumentsModel extends Disposable {
   constructor(source: ModelFolderSource, options: DocumentsModelOptions = {}) {
     super();
     this.pageSize = options.pageSize ?? 500;
-    this.#throttleMs = options.throttleMs ?? 250;
     if (!Number.isInteger(this.pageSize) || this.pageSize < 1) throw new RangeError(`pageSize must be an integer ≥ 1, got ${this.pageSize}`);
     this.#source = source;
     this.#summary = options.summary;
     if (this.#summary) this._register(this.#summary.onDidChange((key) => this.#onSummaryChange(key)));
     this._register(source.onDidChangeFolders(() => this.reload()));
     this._register({ dispose: () => this.#clearFolders() });
-    this._register({ dispose: () => this.#timer && clearTimeout(this.#timer) });
+    this.#throttle = this._register(new Throttle(() => this.#flush(), options.throttleMs ?? 250));
     this.#syncFolders();
   }
 
@@ -255,11 +253,7 @@ export class DocumentsModel extends Disposable {
 
   /** Flushes pending changes now (tests, and before reading the tree right after a command). */
   flush(): void {
-    if (this.#timer) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
-    this.#flush();
+    this.#throttle.runNow();
   }
 
   /** The run summary node of a folder, when a summary source was given and has one. */
@@ -375,21 +369,11 @@ export class DocumentsModel extends Disposable {
       if ('path' in e) f.changedPaths.add(e.path);
     }
     f.countsDirty = true;
-    this.#schedule();
-  }
-
-  #schedule(): void {
-    if (this.#timer) return;
-    const delay = Math.max(0, this.#lastFlush + this.#throttleMs - Date.now());
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#flush();
-    }, delay);
+    this.#throttle.schedule();
   }
 
   #flush(): void {
     if (this.isDisposed) return;
-    this.#lastFlush = Date.now();
     this.#flushes++;
     const changed: TreeNode[] = [];
     let structure = false;
