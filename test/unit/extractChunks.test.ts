@@ -4,10 +4,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { inspect } from 'node:util';
 import type { ConvertedDocument, PageInfo } from '../../src/convert/types';
-import { CancelledError, ErrorCodes, ExtractionError } from '../../src/core/errors';
+import { CancelledError, ErrorCodes } from '../../src/core/errors';
 import { OpenAIExtractor, type OpenAIExtractorOptions } from '../../src/extract/openaiExtractor';
 import type { ExtractInput, JsonSchema } from '../../src/extract/types';
 import { startModelServer, type ModelServer, type RecordedRequest, type Step } from '../support/modelServer';
+import { rejectsWithCode as rejectsWith } from '../support/assertions';
 
 const schema: JsonSchema = {
   title: 'Report',
@@ -73,17 +74,6 @@ function answerFor(req: RecordedRequest): Step {
   };
 }
 
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<ExtractionError> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof ExtractionError, `expected an ExtractionError, got ${inspect(caught)}`);
-  assert.equal(caught.code, code, `code (message: ${caught.message})`);
-  return caught;
-}
 
 function countBy<T>(list: T[], key: (t: T) => string | number | undefined): Map<string | number | undefined, number> {
   const m = new Map<string | number | undefined, number>();

@@ -1,12 +1,12 @@
 import { strict as assert } from 'node:assert';
-import { inspect } from 'node:util';
 import { APIError } from 'openai';
-import { ErrorCodes, ExtractionError } from '../../src/core/errors';
+import { ErrorCodes } from '../../src/core/errors';
 import { OpenAIExtractor, SYSTEM_PROMPT, type OpenAIExtractorOptions } from '../../src/extract/openaiExtractor';
 import { parseAnswer, rejectsMode } from '../../src/extract/modes';
 import { toStrictSchema } from '../../src/extract/schema';
 import type { ExtractInput, JsonSchema } from '../../src/extract/types';
 import { startModelServer, type ChatMessage, type ModelServer, type Step } from '../support/modelServer';
+import { rejectsWithCode as rejectsWith } from '../support/assertions';
 
 const schema: JsonSchema = {
   title: 'Invoice',
@@ -23,18 +23,6 @@ function input(path: string, text = `Invoice ${path}\nTotal: 12.50 EUR`): Extrac
   return { path, document: { format: 'text', text }, schema };
 }
 
-async function rejectsWith(p: Promise<unknown>, code: string, check?: (e: ExtractionError) => void): Promise<ExtractionError> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof ExtractionError, `expected an ExtractionError, got ${inspect(caught)}`);
-  assert.equal(caught.code, code, `code (message: ${caught.message})`);
-  check?.(caught);
-  return caught;
-}
 
 const text = (m: ChatMessage | undefined): string => (typeof m?.content === 'string' ? m.content : '');
 

@@ -9,6 +9,7 @@ import { PriceTable } from '../../src/extract/pricing';
 import { toStrictSchema } from '../../src/extract/schema';
 import type { ExtractInput, JsonSchema } from '../../src/extract/types';
 import { startModelServer, type ModelServer, type Step } from '../support/modelServer';
+import { rejectsWithCode } from '../support/assertions';
 
 const API_KEY = 'sk-test-Zq7SECRETkey0123456789abcdef';
 
@@ -29,19 +30,11 @@ function input(path: string, text = `Invoice ${path}\nTotal: 12.50 EUR`, extra: 
 }
 
 /** Asserts an ExtractionError with a code and that the API key appears nowhere in it. */
-async function rejectsWith(p: Promise<unknown>, code: string, check?: (e: ExtractionError) => void): Promise<ExtractionError> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof ExtractionError, `expected an ExtractionError, got ${inspect(caught)}`);
-  const e = caught as ExtractionError;
-  assert.equal(e.code, code, `code (message: ${e.message})`);
-  assertNoKey(e);
-  check?.(e);
-  return e;
+function rejectsWith(p: Promise<unknown>, code: string, check?: (e: ExtractionError) => void): Promise<ExtractionError> {
+  return rejectsWithCode(p, code, (e) => {
+    assertNoKey(e);
+    check?.(e);
+  });
 }
 
 function assertNoKey(e: unknown): void {
