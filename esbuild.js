@@ -80,6 +80,7 @@ function productConfigs() {
   if (exists('src/convert/pdf/worker.ts')) {
     configs.push({ ...nodeCommon, entryPoints: ['src/convert/pdf/worker.ts'], outfile: 'dist/pdfWorker.js' });
   }
+  configs.push({ ...nodeCommon, entryPoints: ['src/extract/groundingWorker.ts'], outfile: 'dist/groundingWorker.js' });
   const webviews = walk(path.join(root, 'media'), (p) => /[\\/]main\.ts$/.test(p));
   for (const w of webviews) {
     const name = path.basename(path.dirname(w));

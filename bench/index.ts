@@ -2,16 +2,17 @@
  * `npm run bench`: every benchmark in one process, one after the other, printing figures and the ratios
  * measured in the same run. Benchmarks, not tests: the machines are shared and noisy, so nothing here
  * fails the build; each line says PASS or FAIL against its target.
- *   BENCH_ONLY=store,pipeline,convert,dashboard   run a subset
+ *   BENCH_ONLY=store,pipeline,convert,grounding,dashboard   run a subset
  *   BENCH_PIPELINE_DOCS=10000           size of the pipeline run
  */
 import { runConvertBench } from './convert';
 import { printDashboardBench, runDashboardBench } from './dashboard';
+import { printGroundingBench, runGroundingBench } from './grounding';
 import { printPipelineBench, runPipelineBench } from './pipeline';
 import { printStoreBench, runStoreBench } from './store';
 
 async function main(): Promise<void> {
-  const only = new Set((process.env.BENCH_ONLY ?? 'store,pipeline,convert,dashboard').split(',').map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? 'store,pipeline,convert,grounding,dashboard').split(',').map((s) => s.trim()));
   const t0 = Date.now();
   if (only.has('store')) {
     console.log('\n== checkpoint store ==');
@@ -24,6 +25,10 @@ async function main(): Promise<void> {
   if (only.has('convert')) {
     console.log('\n== conversion ==');
     await runConvertBench();
+  }
+  if (only.has('grounding')) {
+    console.log('\n== grounding off the host thread ==');
+    printGroundingBench(await runGroundingBench());
   }
   if (only.has('dashboard')) {
     console.log('\n== run dashboard ==');

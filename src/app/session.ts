@@ -8,6 +8,7 @@ import { createConverterRegistry } from '../convert';
 import { ErrorCodes, ExtractionError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { Pipeline } from '../core/pipeline';
+import { GroundingThread } from '../extract/groundingThread';
 import { OpenAIExtractor } from '../extract/openaiExtractor';
 import { createValidator, validateUserSchema } from '../extract/schema';
 import { writeFileAtomic } from '../export/jsonExporter';
@@ -115,6 +116,8 @@ export async function openSession(settings: RunSettings, options: SessionOptions
     ...(settings.maxOutputTokens !== undefined ? { maxOutputTokens: settings.maxOutputTokens } : {}),
     ...(settings.price ? { price: settings.price } : {}),
   });
+  // long documents are grounded off this thread (the extension host must not freeze)
+  const grounding = new GroundingThread({ workerPath: path.join(assetsDir, 'groundingWorker.js'), logger: options.logger });
   const pipeline = new Pipeline({
     root: settings.root,
     outDir: settings.outDir,
@@ -135,6 +138,7 @@ export async function openSession(settings: RunSettings, options: SessionOptions
     ...(settings.budget !== undefined ? { budget: settings.budget } : {}),
     logger: options.logger,
     convertedCacheDir: path.join(settings.stateDir, 'converted'),
+    ground: grounding.ground,
   });
   saveSettings(settings);
   return {
@@ -142,7 +146,7 @@ export async function openSession(settings: RunSettings, options: SessionOptions
     store,
     pipeline,
     async close() {
-      await converters.dispose();
+      await Promise.all([converters.dispose(), grounding.dispose()]);
       if (ownsStore) store.close();
     },
   };

@@ -11,6 +11,7 @@ import { ConvertCache } from '../convert/cache';
 import type { Converter } from '../convert/types';
 import { readResult, resultRelPath, writeResult, type ResultFile } from '../export/jsonExporter';
 import { groundValues } from '../extract/grounding';
+import type { GroundFn } from '../extract/groundingThread';
 import type { Extractor, JsonSchema } from '../extract/types';
 import type { CheckpointStore } from '../store/types';
 import { CancelledError, ErrorCodes, ExtractionError, isRunFatalCode, toExtractionError } from './errors';
@@ -59,6 +60,11 @@ export interface PipelineOptions {
   budget?: number;
   /** Converted-text cache folder (e.g. `<stateDir>/converted`): conversions are saved there and reused. */
   convertedCacheDir?: string;
+  /**
+   * Grounds a result in its converted document (default: {@link groundValues} in this thread). The
+   * session passes a {@link GroundFn} that grounds long documents in a worker thread.
+   */
+  ground?: GroundFn;
 }
 
 export interface StartOptions {
@@ -129,6 +135,7 @@ export class Pipeline {
   readonly #modelSlots: PQueue;
   readonly #schemaHash: string;
   readonly #cache: ConvertCache | undefined;
+  readonly #ground: GroundFn;
   /** Documents to extract again even when their result is up to date, with extra instructions. */
   readonly #forced = new Map<string, { instructions?: string }>();
   #run: ActiveRun | undefined;
@@ -146,6 +153,7 @@ export class Pipeline {
     this.#modelSlots = new PQueue({ concurrency: this.#o.concurrency });
     this.#schemaHash = hashOf(options.schema);
     this.#cache = options.convertedCacheDir ? new ConvertCache(options.convertedCacheDir) : undefined;
+    this.#ground = options.ground ?? ((data, doc) => Promise.resolve(groundValues(data, doc)));
     this.fingerprint = extractionFingerprint({ schema: options.schema, instructions: options.instructions, model: options.extractor.model });
   }
 
@@ -536,7 +544,7 @@ export class Pipeline {
           formatVersion: 1,
           source: file.path,
           data: out.data,
-          grounding: groundValues(out.data, converted),
+          grounding: await this.#ground(out.data, converted),
           metadata: {
             runId: run.record.id,
             model: out.model,
