@@ -40,6 +40,7 @@ declare function acquireVsCodeApi(): VsCodeApi;
 const vscode = acquireVsCodeApi();
 const PDFJS_URL = document.body.dataset.pdfjs ?? '';
 const PDF_WORKER_URL = document.body.dataset.pdfWorker ?? '';
+const PDF_ASSETS = { cMapUrl: document.body.dataset.pdfCmaps ?? '', standardFontDataUrl: document.body.dataset.pdfFonts ?? '' };
 
 function post(msg: WebviewMessage): void {
   vscode.postMessage(msg);
@@ -344,7 +345,7 @@ async function renderSource(d: DocumentView): Promise<void> {
   pdfView = view;
   replaceChildren(source, view.el, h('p', { class: 'loading' }, 'Loading PDF…'));
   try {
-    await view.load(d.source.uri, d.source.pages, PDFJS_URL, PDF_WORKER_URL);
+    await view.load(d.source.uri, d.source.pages, PDFJS_URL, PDF_WORKER_URL, PDF_ASSETS);
     source.querySelector('.loading')?.remove();
     view.setFields(grounding?.fields ?? []);
     source.dataset.pdfReady = 'true';

@@ -76,11 +76,19 @@ export class PdfView {
   }
 
   /** Loads a document and lays out its pages (rendering follows as they become visible). */
-  async load(uri: string, sizes: readonly { page: number; width: number; height: number }[], pdfjsUrl: string, workerUrl: string): Promise<void> {
+  async load(uri: string, sizes: readonly { page: number; width: number; height: number }[], pdfjsUrl: string, workerUrl: string, assets: { cMapUrl: string; standardFontDataUrl: string }): Promise<void> {
     const generation = ++this.#generation;
     this.dispose();
     const pdfjs = await loadPdfJs(pdfjsUrl, workerUrl);
-    const task = pdfjs.getDocument({ url: uri, isEvalSupported: false, enableXfa: false, useSystemFonts: true });
+    const task = pdfjs.getDocument({
+      url: uri,
+      isEvalSupported: false,
+      enableXfa: false,
+      useSystemFonts: true,
+      // shipped with the extension: glyphs of non-embedded fonts render without any network access
+      ...(assets.cMapUrl ? { cMapUrl: assets.cMapUrl, cMapPacked: true } : {}),
+      ...(assets.standardFontDataUrl ? { standardFontDataUrl: assets.standardFontDataUrl } : {}),
+    });
     const doc = await task.promise;
     if (generation !== this.#generation) {
       void doc.destroy();

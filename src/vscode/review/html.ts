@@ -9,7 +9,8 @@ import { attr, makeNonce } from '../webviewHtml';
 
 /** The resource roots a review panel may load from: the bundled webview code, the styles, and the document's folder. */
 export function reviewResourceRoots(extensionUri: vscode.Uri, documentFolder: vscode.Uri | undefined): vscode.Uri[] {
-  const roots = [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')];
+  // dist/pdfjs: cMaps and standard fonts, for PDFs whose fonts are not embedded (CJK text, the base 14 fonts)
+  const roots = [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'dist', 'pdfjs'), vscode.Uri.joinPath(extensionUri, 'media')];
   if (documentFolder) roots.push(documentFolder);
   return roots;
 }
@@ -36,6 +37,9 @@ export function reviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, no
   const style = asset('media', 'review', 'review.css');
   const pdfjs = asset('dist', 'webview', 'pdf.min.mjs');
   const pdfWorker = asset('dist', 'webview', 'pdf.worker.min.mjs');
+  // pdf.js appends file names to these: they must end with a slash
+  const cmaps = asset('dist', 'pdfjs', 'cmaps') + '/';
+  const fonts = asset('dist', 'pdfjs', 'standard_fonts') + '/';
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -45,7 +49,7 @@ export function reviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, no
 <link rel="stylesheet" href="${attr(style)}">
 <title>Review</title>
 </head>
-<body data-pdfjs="${attr(pdfjs)}" data-pdf-worker="${attr(pdfWorker)}">
+<body data-pdfjs="${attr(pdfjs)}" data-pdf-worker="${attr(pdfWorker)}" data-pdf-cmaps="${attr(cmaps)}" data-pdf-fonts="${attr(fonts)}">
 <div id="app" class="app" aria-busy="true"><p class="loading">Loading review…</p></div>
 <script nonce="${attr(nonce)}" src="${attr(script)}"></script>
 </body>

@@ -21,6 +21,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
+import { cjkPdf } from '../../fixtures/pdf/generate';
 import { startModelServer, type ModelServer } from '../../support/modelServer';
 import type { Scenario, ScenarioRun } from '../scenario';
 import { closeQuickInput, findInCommandPalette, focusWorkbench, quickInput, sideBar, sideBarPane, activityBarItem, statusBarItem } from '../workbench';
@@ -29,6 +30,8 @@ import { closeQuickInput, findInCommandPalette, focusWorkbench, quickInput, side
 const PDF_NAME = 'invoice-single-column.pdf';
 const PDF = `review/${PDF_NAME}`;
 const XSS = 'xss-payloads.txt';
+/** Japanese text in a non-embedded CID font: drawing it needs pdf.js' packed cMaps. */
+const CJK = 'cjk-notice.pdf';
 
 const INVOICE = {
   invoice_number: 'INV-2024-0042',
@@ -427,6 +430,27 @@ export const reviewScenario: Scenario = {
         } finally {
           fs.writeFileSync(settingsFile, JSON.stringify(base, null, 2));
         }
+      }, 90_000);
+
+      await s.check('a PDF in a non-embedded CJK font renders with the cMaps shipped with the extension (no network)', async () => {
+        fs.writeFileSync(path.join(ws, CJK), cjkPdf());
+        await quickOpen(page, CJK);
+        await runCommand(page, 'Extraction Workbench: Open Review');
+        const cjk = reviewFrame(page);
+        await cjk.locator(`#app[data-loaded="${CJK}"]`).waitFor({ timeout: 30_000 });
+        const pageEl = cjk.locator('.page[data-page="1"][data-rendered="true"]');
+        await pageEl.waitFor({ timeout: 30_000 });
+        // the three glyphs sit at x 20-92, baseline 100 of a 300 × 200 page (PDF units, origin bottom left)
+        const ink = await pageEl.locator('canvas').evaluate((c: HTMLCanvasElement) => {
+          const k = c.width / 300;
+          const d = c.getContext('2d')!.getImageData(Math.round(15 * k), Math.round(70 * k), Math.round(85 * k), Math.round(40 * k)).data;
+          let dark = 0;
+          for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] < 300) dark++;
+          return dark;
+        });
+        ctx.log(`    dark pixels where the text is: ${ink}`);
+        assert.ok(ink > 50, `the CJK text is drawn (${ink} dark pixels); without cMaps pdf.js draws nothing`);
+        await s.screenshot('29-review-cjk-pdf');
       }, 90_000);
     } finally {
       await closeQuickInput(page).catch(() => undefined);
