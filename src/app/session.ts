@@ -49,18 +49,35 @@ export function defaultStateDir(root: string): string {
   return path.join(root, '.extraction');
 }
 
+/** Path fields of {@link RunSettings}: saved relative to the state folder, so a moved or copied folder still works. */
+const PATH_FIELDS = ['root', 'outDir', 'stateDir', 'schemaPath'] as const;
+
+/**
+ * Saves the settings of a run in its state folder, with paths relative to that folder: a folder extracted
+ * in CI at /builds/x and downloaded to ~/work/x (or simply renamed) opens with the right paths.
+ */
 export function saveSettings(settings: RunSettings): void {
   fs.mkdirSync(settings.stateDir, { recursive: true });
-  writeFileAtomic(path.join(settings.stateDir, SETTINGS_FILE), JSON.stringify(settings, null, 2) + '\n', { fsync: false });
+  const portable: Record<string, unknown> = { ...settings };
+  for (const k of PATH_FIELDS) portable[k] = path.relative(settings.stateDir, settings[k]).split(path.sep).join('/') || '.';
+  writeFileAtomic(path.join(settings.stateDir, SETTINGS_FILE), JSON.stringify(portable, null, 2) + '\n', { fsync: false });
 }
 
-/** Settings of the last run in a state folder, or undefined. */
+/** Settings of the last run in a state folder (paths resolved against that folder), or undefined. */
 export function loadSavedSettings(stateDir: string): RunSettings | undefined {
+  let saved: RunSettings;
   try {
-    return JSON.parse(fs.readFileSync(path.join(stateDir, SETTINGS_FILE), 'utf8')) as RunSettings;
+    saved = JSON.parse(fs.readFileSync(path.join(stateDir, SETTINGS_FILE), 'utf8')) as RunSettings;
   } catch {
     return undefined;
   }
+  if (!saved || typeof saved !== 'object') return undefined;
+  // older files hold absolute paths: resolve() keeps those as they are
+  for (const k of PATH_FIELDS) {
+    if (typeof saved[k] !== 'string') return undefined;
+    saved[k] = path.resolve(stateDir, saved[k]);
+  }
+  return saved;
 }
 
 export interface SessionOptions {

@@ -107,7 +107,9 @@ describe('Extraction Workbench: Review panel', function () {
     assert.equal((html.match(/<script/g) ?? []).length, 1, 'no inline scripts');
     assert.doesNotMatch(html, /\sstyle=|<style/, 'no inline styles');
     const roots = (panel.panel.webview.options.localResourceRoots ?? []).map((u) => u.fsPath).sort();
-    assert.deepEqual(roots, [path.join(ext().extensionPath, 'dist', 'webview'), path.join(ext().extensionPath, 'media'), path.join(folder.root, 'review-suite')].sort());
+    // the extension's webview scripts, pdf.js cMaps and fonts, styles; and the document's own folder — nothing else
+    const own = (...p: string[]) => path.join(ext().extensionPath, ...p);
+    assert.deepEqual(roots, [own('dist', 'webview'), own('dist', 'pdfjs'), own('media'), path.join(folder.root, 'review-suite')].sort());
     assert.equal(panel.panel.title, 'Review: invoice-77.txt');
   });
 

@@ -91,6 +91,26 @@ describe('CLI', function () {
     assert.equal(server.requestsFor('inv1.txt').length, 2);
   });
 
+  it('a folder moved after its run (e.g. downloaded from CI) keeps working from its new place', async () => {
+    const { root, schema } = workspace(2);
+    server.setScript('inv1.txt', [{ status: 400 }]);
+    assert.equal((await run(root, schema)).code, 1);
+    const saved = JSON.parse(fs.readFileSync(path.join(root, '.extraction', 'settings.json'), 'utf8'));
+    assert.deepEqual([saved.root, saved.outDir, saved.schemaPath, saved.stateDir], ['..', '../extracted', '../invoice.schema.json', '.'], 'paths are saved relative to the state folder');
+    const moved = `${root}-moved`;
+    fs.renameSync(root, moved);
+    try {
+      const retry = await runCli(['dlq', 'retry', '--all', '--state', path.join(moved, '.extraction')]);
+      assert.equal(retry.code, 0, retry.stderr);
+      assert.equal(server.requestsFor('inv1.txt').length, 2);
+      const result = JSON.parse(fs.readFileSync(path.join(moved, 'extracted', 'inv1.txt.json'), 'utf8'));
+      assert.equal(result.source, 'inv1.txt');
+      assert.ok(!fs.existsSync(root), 'nothing was written at the old place');
+    } finally {
+      fs.rmSync(moved, { recursive: true, force: true });
+    }
+  });
+
   it('retries one document with retry <path>', async () => {
     const { root, schema } = workspace(2);
     server.setScript('inv0.txt', [{ status: 400 }]);
