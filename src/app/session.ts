@@ -97,12 +97,16 @@ export interface Session {
   close(): Promise<void>;
 }
 
-/** Opens the state store of a folder (read-only use is fine: status, DLQ listing). */
-export async function openStore(stateDir: string, options: { logger?: Logger; assetsDir?: string } = {}): Promise<CheckpointStore> {
+/**
+ * Opens the state store of a folder. `readOnly`: without the lock, for looking only (status, DLQ
+ * listing) — works while another process (a run) has the store open, and shows its state as of now.
+ */
+export async function openStore(stateDir: string, options: { logger?: Logger; assetsDir?: string; readOnly?: boolean } = {}): Promise<CheckpointStore> {
   return SqlJsCheckpointStore.open({
     dir: stateDir,
     wasmPath: options.assetsDir ? path.join(options.assetsDir, 'sql-wasm.wasm') : undefined,
     logger: options.logger,
+    ...(options.readOnly ? { readOnly: true } : {}),
   });
 }
 

@@ -232,7 +232,8 @@ async function cmdStatus(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { state: { type: 'string' }, json: { type: 'boolean', default: false } } });
   const stateDir = stateDirOf(values);
   if (!fs.existsSync(stateDir)) throw new UsageError(`No extraction state in ${stateDir} (use --state <dir>)`);
-  const store = await openStore(stateDir, { logger: stderrLogger(false) });
+  // read-only: works while a run (this CLI elsewhere, or VS Code) has the store open
+  const store = await openStore(stateDir, { logger: stderrLogger(false), readOnly: true });
   try {
     const counts = store.counts();
     const run = store.latestRun();
@@ -296,7 +297,8 @@ async function cmdDlq(argv: string[]): Promise<number> {
   });
   const stateDir = stateDirOf(values);
   if (sub === 'list') {
-    const store = await openStore(stateDir, { logger: stderrLogger(false) });
+    if (!fs.existsSync(stateDir)) throw new UsageError(`No extraction state in ${stateDir} (use --state <dir>)`);
+    const store = await openStore(stateDir, { logger: stderrLogger(false), readOnly: true });
     try {
       const letters = store.listDeadLetters();
       if (values.json) for (const l of letters) process.stdout.write(JSON.stringify(l) + '\n');

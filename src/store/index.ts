@@ -3,6 +3,8 @@ export type { CheckpointStore, DocumentQuery, WriteOptions } from './types';
 export {
   SqlJsCheckpointStore,
   StoreLockedError,
+  StoreReadOnlyError,
+  stateSignature,
   StoreWasmError,
   StoreClosedError,
   StoreIoError,

@@ -73,6 +73,13 @@ export interface SqlStoreOptions {
    * (the files are left exactly as a kill would leave them).
    */
   onCompactionStep?: (step: CompactionStep) => void;
+  /**
+   * Open without the lock and without writing anything: the state as of now, for showing a folder whose
+   * store another process (a CLI run) has open. Writes throw {@link StoreReadOnlyError}; open again to
+   * see later changes (see {@link stateSignature}). A torn last journal line is what the writer is
+   * appending right now and is skipped silently.
+   */
+  readOnly?: boolean;
 }
 
 export type CompactionStep = 'journal-closed' | 'exported' | 'temp-written' | 'backup-linked' | 'renamed' | 'journal-created' | 'journals-deleted';
@@ -128,6 +135,10 @@ export class StoreLockedError extends Error {
   ) {
     super(message);
   }
+}
+
+export class StoreReadOnlyError extends Error {
+  override readonly name = 'StoreReadOnlyError';
 }
 
 export class StoreWasmError extends Error {
@@ -335,6 +346,23 @@ function acquireLock(dir: string, logger: StoreLogger): { file: string; key: str
     }
   }
   throw new StoreLockedError(`Could not acquire the lock ${file} (it keeps changing).`, file);
+}
+
+/**
+ * A cheap fingerprint of a store folder's files (snapshot and journals: names, sizes, mtimes): it changes
+ * whenever the store's content may have, so a read-only viewer knows when to open the store again.
+ */
+export function stateSignature(dir: string): string {
+  const parts: string[] = [];
+  for (const file of [path.join(dir, SNAPSHOT_FILE), ...listJournalFiles(dir).map((j) => j.file)]) {
+    try {
+      const st = fs.statSync(file);
+      parts.push(`${path.basename(file)}:${st.size}:${st.mtimeMs}`);
+    } catch {
+      // deleted meanwhile (compaction): the next listing tells
+    }
+  }
+  return parts.join('|');
 }
 
 function releaseLock(lock: { file: string; key: string }): void {
@@ -790,6 +818,7 @@ export class SqlJsCheckpointStore implements CheckpointStore {
   /** Journal seq of state.sqlite.bak on disk, when known. */
   private bakSeq: number | undefined;
   private closed = false;
+  private readOnly = false;
   private broken: Error | undefined;
   private inTx = false;
   private onCompactionStep: ((step: CompactionStep) => void) | undefined;
@@ -836,11 +865,12 @@ export class SqlJsCheckpointStore implements CheckpointStore {
     }
 
     const dir = path.resolve(options.dir);
-    fs.mkdirSync(dir, { recursive: true });
     const warn = (m: string) => {
       report.warnings.push(m);
       logger.warn(m);
     };
+    if (options.readOnly) return SqlJsCheckpointStore.openReadOnly(SQL, dir, logger, report, t0);
+    fs.mkdirSync(dir, { recursive: true });
     const lock = acquireLock(dir, { warn });
     report.staleLockTakenOver = lock.staleTakenOver;
     let db: Database | undefined;
@@ -937,6 +967,39 @@ export class SqlJsCheckpointStore implements CheckpointStore {
       }
       releaseLock(lock);
       throw e;
+    }
+  }
+
+  /**
+   * Read-only open: snapshot (or its backup) plus the journals after it, nothing written, no lock. The
+   * writer may compact meanwhile (new snapshot, older journals deleted): a gap in the journals means
+   * that happened, and the open starts over (a few times) from the newer snapshot.
+   */
+  private static openReadOnly(SQL: SqlJsStatic, dir: string, logger: StoreLogger, report: OpenReport, t0: number): SqlJsCheckpointStore {
+    if (!fs.existsSync(dir)) throw new StoreIoError(`No checkpoint store in ${dir}`);
+    const quiet: StoreLogger = { ...logger, warn: () => undefined, info: () => undefined };
+    for (let round = 1; ; round++) {
+      const warnings: string[] = [];
+      const warn = (m: string) => warnings.push(m);
+      let loaded = loadSnapshot(SQL, path.join(dir, SNAPSHOT_FILE));
+      if (!('db' in loaded)) loaded = loadSnapshot(SQL, path.join(dir, BACKUP_FILE));
+      const db = 'db' in loaded ? loaded.db : new SQL.Database();
+      const attempt: OpenReport = { ...report, source: 'db' in loaded ? 'snapshot' : 'fresh', snapshotSeq: 'db' in loaded ? loaded.seq : 0, warnings, movedAside: [] };
+      applyMigrations(db);
+      const store = new SqlJsCheckpointStore(db, dir, 1, 0, quiet, attempt);
+      store.readOnly = true;
+      store.seq = attempt.snapshotSeq;
+      store.beginTx();
+      store.replay(listJournalFiles(dir), attempt, warn, true);
+      store.recount();
+      const gap = warnings.some((w) => /are missing|cannot read journal/.test(w));
+      if (!gap || round >= 5) {
+        for (const w of warnings) logger.warn(`checkpoint store (read-only): ${w}`);
+        attempt.openMs = performance.now() - t0;
+        Object.assign(report, attempt);
+        return store;
+      }
+      store.close(); // compacted while we read: read the newer snapshot
     }
   }
 
@@ -1211,7 +1274,7 @@ export class SqlJsCheckpointStore implements CheckpointStore {
     if (this.closed) return;
     let failure: unknown;
     try {
-      if (this.dir && !this.broken) this.compactNow(false);
+      if (this.dir && !this.broken && !this.readOnly) this.compactNow(false);
     } catch (e) {
       failure = e;
       this.logger.error?.(`checkpoint store: final compaction failed: ${(e as Error).message}`);
@@ -1381,6 +1444,7 @@ export class SqlJsCheckpointStore implements CheckpointStore {
 
   private assertWritable(): void {
     if (this.closed) throw new StoreClosedError();
+    if (this.readOnly) throw new StoreReadOnlyError(`checkpoint store ${this.dir} is open read-only (another process has it open)`);
     if (this.broken) throw new StoreIoError(`checkpoint store is read-only after a write failure: ${this.broken.message}; reopen it`, this.broken);
   }
 
@@ -1508,7 +1572,7 @@ export class SqlJsCheckpointStore implements CheckpointStore {
     }
   }
 
-  private replay(journals: JournalFile[], report: OpenReport, warn: (m: string) => void): { repaired: boolean } {
+  private replay(journals: JournalFile[], report: OpenReport, warn: (m: string) => void, readOnly = false): { repaired: boolean } {
     const snapSeq = this.seq;
     let last = snapSeq;
     let repaired = false;
@@ -1532,13 +1596,15 @@ export class SqlJsCheckpointStore implements CheckpointStore {
         report.skippedLines += issues.length;
         const tail = issues.filter((x) => x.tail);
         const mid = issues.filter((x) => !x.tail);
-        if (tail.length > 0) {
+        if (tail.length > 0 && !readOnly) {
           warn(
             `journal ${name}: skipped ${tail.length} torn/incomplete line(s) at the end ` +
               `(line ${tail[0].line}, byte ${tail[0].offset}: ${tail[0].reason}) — an interrupted write that was never acknowledged`,
           );
         }
-        if (mid.length > 0) {
+        if (mid.length > 0 && readOnly) {
+          warn(`journal ${name}: skipped ${mid.length} corrupt line(s) (first: line ${mid[0].line}: ${mid[0].reason})`);
+        } else if (mid.length > 0) {
           const kept = copyAside(j.file);
           report.movedAside.push(kept);
           warn(

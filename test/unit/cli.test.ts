@@ -208,6 +208,42 @@ describe('CLI', function () {
     assert.match(text.stdout, /Estimate for 4 document\(s\) with gpt-4o-mini/);
   });
 
+  it('status and dlq list work while a run has the store open (read-only, no lock needed)', async () => {
+    const { root, schema } = workspace(4);
+    server.setScript('inv0.txt', [{ status: 400 }]);
+    server.setLatency(700);
+    const state = path.join(root, '.extraction');
+    const { child, result } = startCli(['run', root, '--schema', schema, '--base-url', server.url, '--include', '**/*.txt', '--concurrency', '1']);
+    let exited = false;
+    void result.then(() => (exited = true));
+    let seen: Record<string, number> | undefined;
+    const t0 = Date.now();
+    try {
+      // poll as a person would from a second terminal, until the run is visibly under way
+      while (!exited && Date.now() - t0 < 30_000) {
+        if (fs.existsSync(path.join(state, 'store.lock'))) {
+          const status = await runCli(['status', '--state', state, '--json']);
+          assert.equal(status.code, 0, status.stderr);
+          const s = JSON.parse(status.stdout);
+          if (s.done + s.deadLettered >= 2 && s.pending + s.running >= 1 && !exited) {
+            seen = s;
+            const list = await runCli(['dlq', 'list', '--state', state, '--json']);
+            assert.equal(list.code, 0, list.stderr);
+            assert.deepEqual(ndjson(list.stdout).map((l) => l.path), ['inv0.txt']);
+            break;
+          }
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      const r = await result;
+      assert.equal(r.code, 1, r.stderr); // one dead letter
+      child.kill();
+    }
+    assert.ok(seen, 'status showed the run in progress');
+    assert.equal(seen.total, 4);
+  });
+
   it('exits 130 on SIGINT with state saved and nothing left running', async () => {
     const { root, schema } = workspace(6);
     server.setLatency(3000);

@@ -16,6 +16,7 @@ import {
   SqlJsCheckpointStore,
   StoreClosedError,
   StoreLockedError,
+  StoreReadOnlyError,
   StoreSchemaError,
   StoreWasmError,
   applyMigrations,
@@ -27,6 +28,7 @@ import {
   encodeRecord,
   listJournalFiles,
   parseJournal,
+  stateSignature,
   type CompactionStep,
   type StoreLogger,
 } from '../../src/store';
@@ -938,6 +940,69 @@ describe('store: lock file', () => {
     assert.ok(logger.has(/stale lock/));
     assert.equal(JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid, process.pid);
     s.close();
+  });
+});
+
+describe('store: read-only open (another process has the store)', () => {
+  const listing = (dir: string) => fs.readdirSync(dir).sort().map((f) => `${f}:${fs.statSync(path.join(dir, f)).size}`);
+
+  it('sees the writer\'s state without the lock, writes nothing, and refuses changes', async () => {
+    const dir = tmpDir();
+    const w = await SqlJsCheckpointStore.open({ dir });
+    populate(w, 40);
+    w.patchDocument('docs/f0003.pdf', { stage: 'done', resultPath: 'x.json' });
+    const files = listing(dir);
+    const logger = new CaptureLogger();
+    const r = await SqlJsCheckpointStore.open({ dir, readOnly: true, logger });
+    assert.deepEqual(dump(r), dump(w), 'snapshot + journal replayed in memory');
+    assert.deepEqual(logger.warnings, []);
+    assert.throws(() => r.patchDocument('docs/f0003.pdf', { stage: 'pending' }), StoreReadOnlyError);
+    assert.throws(() => r.resetInFlight(), StoreReadOnlyError);
+    assert.throws(() => r.putRun(mkRun('r9', 9)), StoreReadOnlyError);
+    r.close();
+    assert.deepEqual(listing(dir), files, 'no file created, changed or removed (the lock is still the writer\'s)');
+    assert.equal(JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid, process.pid);
+    w.patchDocument('docs/f0004.pdf', { stage: 'done' }); // the writer is unaffected
+    w.close();
+  });
+
+  it('a new open sees later changes and compactions; the signature tells when to open again', async () => {
+    const dir = tmpDir();
+    const w = await SqlJsCheckpointStore.open({ dir, compactEvery: 25, compactRatio: 0 });
+    populate(w, 10);
+    const sig1 = stateSignature(dir);
+    assert.equal(stateSignature(dir), sig1, 'stable while nothing changes');
+    for (let i = 0; i < 60; i++) w.patchDocument(`docs/f${String(i % 10).padStart(4, '0')}.pdf`, { attempts: i });
+    assert.ok(w.stats.compactions > 0, 'the writer compacted meanwhile');
+    assert.notEqual(stateSignature(dir), sig1);
+    const r = await SqlJsCheckpointStore.open({ dir, readOnly: true });
+    assert.deepEqual(dump(r), dump(w));
+    r.close();
+    w.close();
+  });
+
+  it('skips the line the writer is appending right now, silently', async () => {
+    const dir = tmpDir();
+    const w = await SqlJsCheckpointStore.open({ dir });
+    populate(w, 10);
+    const before = dump(w);
+    w.patchDocument('docs/f0001.pdf', { stage: 'done' });
+    const copy = copyDir(dir, 'live'); // stands for the folder at the moment the writer is mid-line
+    w.close();
+    fs.rmSync(path.join(copy, LOCK_FILE));
+    const j = lastJournal(copy);
+    fs.truncateSync(j, fs.statSync(j).size - 10);
+    const files = listing(copy);
+    const logger = new CaptureLogger();
+    const r = await SqlJsCheckpointStore.open({ dir: copy, readOnly: true, logger });
+    assert.deepEqual(dump(r), before);
+    assert.deepEqual(logger.warnings, [], 'an unfinished last line is not a problem for a reader');
+    r.close();
+    assert.deepEqual(listing(copy), files, 'the torn line is left for the writer to deal with');
+  });
+
+  it('reports a missing folder clearly', async () => {
+    await assert.rejects(SqlJsCheckpointStore.open({ dir: path.join(tmpRoot, 'nope', 'state'), readOnly: true }), /No checkpoint store in .*nope/);
   });
 });
 
