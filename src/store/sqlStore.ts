@@ -1096,12 +1096,13 @@ export class SqlJsCheckpointStore implements CheckpointStore {
   countDocuments(query: Omit<DocumentQuery, 'offset' | 'limit'> = {}): number {
     this.assertOpen();
     if (!query.pathPrefix) {
-      const stages = query.stages ?? STAGES;
+      // from the (stage × readiness) counters: O(1)
+      const readiness = new Set(query.readiness ?? READINESS);
       let n = 0;
-      for (const s of new Set(stages)) {
+      for (const s of new Set(query.stages ?? STAGES)) {
         const si = STAGE_INDEX.get(s);
         if (si === undefined) continue;
-        for (let r = 0; r < READINESS.length; r++) n += this.matrix[si * READINESS.length + r];
+        for (let r = 0; r < READINESS.length; r++) if (readiness.has(READINESS[r])) n += this.matrix[si * READINESS.length + r];
       }
       return n;
     }
@@ -1395,6 +1396,14 @@ export class SqlJsCheckpointStore implements CheckpointStore {
       else {
         where.push(`stage IN (${stages.map(() => '?').join(', ')})`);
         params.push(...stages);
+      }
+    }
+    if (q.readiness) {
+      const values = [...new Set(q.readiness)];
+      if (values.length === 0) where.push('0');
+      else {
+        where.push(`readiness IN (${values.map(() => '?').join(', ')})`);
+        params.push(...values);
       }
     }
     if (q.pathPrefix) {

@@ -4,7 +4,7 @@
  * so a crash right after them loses nothing.
  */
 import type { FinishedOutcome } from '../core/metrics';
-import type { AttemptRecord, DeadLetter, DocumentState, RunCounts, RunRecord, Stage } from '../core/types';
+import type { AttemptRecord, DeadLetter, DocumentState, Readiness, RunCounts, RunRecord, Stage } from '../core/types';
 
 export interface WriteOptions {
   /** fdatasync the journal before returning (used for "done" and dead-letter transitions). */
@@ -13,6 +13,8 @@ export interface WriteOptions {
 
 export interface DocumentQuery {
   stages?: readonly Stage[];
+  /** Only documents of these readiness values (e.g. the Rejected group, or everything but rejected). */
+  readiness?: readonly Readiness[];
   /** Only documents whose path starts with this prefix (folder grouping). */
   pathPrefix?: string;
   offset?: number;

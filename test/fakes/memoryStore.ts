@@ -50,7 +50,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
   #filter(q: DocumentQuery = {}) {
     return [...this.docs.values()]
-      .filter((d) => (!q.stages || q.stages.includes(d.stage)) && (!q.pathPrefix || d.path.startsWith(q.pathPrefix)))
+      .filter((d) => (!q.stages || q.stages.includes(d.stage)) && (!q.readiness || q.readiness.includes(d.readiness)) && (!q.pathPrefix || d.path.startsWith(q.pathPrefix)))
       .sort((a, b) => (a.path < b.path ? -1 : 1));
   }
   listDocuments(q: DocumentQuery = {}) {

@@ -289,6 +289,28 @@ describe('store: in-memory CRUD', () => {
     assert.equal(s.countDocuments(), paths.length);
   });
 
+  it('filters by readiness, alone and with stages and prefixes; counts agree with the lists', () => {
+    const rnd = seededRandom(11);
+    for (let i = 0; i < 200; i++) {
+      s.putDocument(mkDoc(`${i % 3 ? 'a' : 'b'}/${String(i).padStart(3, '0')}.pdf`, { stage: STAGES[Math.floor(rnd() * STAGES.length)], readiness: READINESS[Math.floor(rnd() * READINESS.length)] }));
+    }
+    const all = s.listDocuments();
+    const cases: { stages?: Stage[]; readiness: Readiness[]; pathPrefix?: string }[] = [
+      { readiness: ['rejected'] },
+      { readiness: ['ready', 'not-ready'] },
+      { stages: ['pending'], readiness: ['rejected'] },
+      { stages: ['pending', 'done'], readiness: ['ready', 'not-ready'], pathPrefix: 'a/' },
+      { readiness: [] },
+    ];
+    for (const q of cases) {
+      const want = all.filter((d) => q.readiness.includes(d.readiness) && (!q.stages || q.stages.includes(d.stage)) && (!q.pathPrefix || d.path.startsWith(q.pathPrefix))).map((d) => d.path);
+      assert.deepEqual(s.listDocuments(q).map((d) => d.path), want, JSON.stringify(q));
+      assert.equal(s.countDocuments(q), want.length, `count ${JSON.stringify(q)}`);
+      assert.deepEqual(s.listDocuments({ ...q, offset: 3, limit: 5 }).map((d) => d.path), want.slice(3, 8));
+    }
+    assert.ok(all.some((d) => d.readiness === 'rejected' && d.stage !== 'pending'), 'the fixture has rejected documents outside pending');
+  });
+
   it('keeps counts consistent with a brute-force recount under random operations', () => {
     const rnd = seededRandom(7);
     const model = new Map<string, DocumentState>();

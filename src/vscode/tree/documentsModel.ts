@@ -414,26 +414,15 @@ export class DocumentsModel extends Disposable {
     const store = f.folder.store;
     if (!store) return [];
     const def = GROUPS[g.node.group];
-    const rows: DocumentState[] = [];
-    let offset = 0;
-    let exhausted = false;
+    let rows: DocumentState[];
     try {
-      // Rows of the queried stages that belong to another group (rejected ones) are skipped; in the usual
-      // case the first query returns exactly the page.
-      while (rows.length < g.limit) {
-        const want = g.limit - rows.length;
-        const batch = store.listDocuments({ stages: def.stages, offset, limit: want });
-        offset += batch.length;
-        for (const d of batch) if (!def.accepts || def.accepts(d)) rows.push(d);
-        if (batch.length < want) {
-          exhausted = true;
-          break;
-        }
-      }
+      // one page more than shown tells whether there is more
+      rows = store.listDocuments({ ...(def.stages ? { stages: def.stages } : {}), readiness: def.readiness, limit: g.limit + 1 });
     } catch {
       return []; // store closed during shutdown
     }
-    g.truncated = !exhausted && rows.length >= g.limit && g.node.count > rows.length;
+    g.truncated = rows.length > g.limit;
+    if (g.truncated) rows.length = g.limit;
     const nodes = new Map<string, DocNode>();
     g.items = rows.map((doc) => {
       let n = g.nodes.get(doc.path);

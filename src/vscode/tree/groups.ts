@@ -2,7 +2,7 @@
  * Status groups of the Documents tree and how documents and events map onto them. Pure.
  */
 import type { PipelineEvent } from '../../core/events';
-import { ACTIVE_STAGES, type DocumentState, type RunCounts, type Stage } from '../../core/types';
+import { ACTIVE_STAGES, type DocumentState, type Readiness, type RunCounts, type Stage } from '../../core/types';
 
 export type GroupId = 'pending' | 'running' | 'done' | 'failed' | 'deadLettered' | 'rejected';
 
@@ -14,22 +14,24 @@ export interface GroupDef {
   label: string;
   /** Key of {@link RunCounts} that counts the group. */
   countKey: keyof RunCounts;
-  /** Stages the store query asks for. */
-  stages: readonly Stage[];
+  /** Stages the store query asks for (undefined: all). */
+  stages?: readonly Stage[];
   /**
-   * Rows of those stages that belong to the group. Rejected documents are kept in stage `pending` with
-   * readiness `rejected`, so Pending and Rejected share a query and are told apart here.
+   * Readiness values the store query asks for: rejected documents form their own group whatever their
+   * stage (the same rule as the store's counts), so every other group leaves them out.
    */
-  accepts?: (doc: DocumentState) => boolean;
+  readiness: readonly Readiness[];
 }
 
+const ACCEPTED: readonly Readiness[] = ['not-ready', 'ready'];
+
 export const GROUPS: Readonly<Record<GroupId, GroupDef>> = {
-  pending: { id: 'pending', label: 'Pending', countKey: 'pending', stages: ['pending'], accepts: (d) => d.readiness !== 'rejected' },
-  running: { id: 'running', label: 'Running', countKey: 'running', stages: ACTIVE_STAGES, accepts: (d) => d.readiness !== 'rejected' },
-  done: { id: 'done', label: 'Done', countKey: 'done', stages: ['done'], accepts: (d) => d.readiness !== 'rejected' },
-  failed: { id: 'failed', label: 'Failed', countKey: 'failed', stages: ['failed'], accepts: (d) => d.readiness !== 'rejected' },
-  deadLettered: { id: 'deadLettered', label: 'Dead-lettered', countKey: 'deadLettered', stages: ['dead-lettered'], accepts: (d) => d.readiness !== 'rejected' },
-  rejected: { id: 'rejected', label: 'Rejected', countKey: 'rejected', stages: ['pending'], accepts: (d) => d.readiness === 'rejected' },
+  pending: { id: 'pending', label: 'Pending', countKey: 'pending', stages: ['pending'], readiness: ACCEPTED },
+  running: { id: 'running', label: 'Running', countKey: 'running', stages: ACTIVE_STAGES, readiness: ACCEPTED },
+  done: { id: 'done', label: 'Done', countKey: 'done', stages: ['done'], readiness: ACCEPTED },
+  failed: { id: 'failed', label: 'Failed', countKey: 'failed', stages: ['failed'], readiness: ACCEPTED },
+  deadLettered: { id: 'deadLettered', label: 'Dead-lettered', countKey: 'deadLettered', stages: ['dead-lettered'], readiness: ACCEPTED },
+  rejected: { id: 'rejected', label: 'Rejected', countKey: 'rejected', readiness: ['rejected'] },
 };
 
 /** The group a document is shown in (same rule as the store's counts). */
