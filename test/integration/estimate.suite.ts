@@ -54,6 +54,7 @@ describe('Extraction Workbench: cost estimate before a run', function () {
   let folder: FolderRuns;
   let root: string;
   const docs = Array.from({ length: 4 }, (_, i) => `${DIR}/invoice-${i + 1}.txt`);
+  const budgetDocs = Array.from({ length: 6 }, (_, i) => `${DIR}/budget/invoice-${i + 1}.txt`);
   const config = () => vscode.workspace.getConfiguration('extractionWorkbench', folder.folder.uri);
   const store = () => {
     assert.ok(folder.store, 'the folder has an open checkpoint store');
@@ -70,6 +71,8 @@ describe('Extraction Workbench: cost estimate before a run', function () {
   const win = vscode.window as unknown as { showWarningMessage: ShowMessage; showInformationMessage: ShowMessage; withProgress: WithProgress };
   const original = { showWarningMessage: win.showWarningMessage, showInformationMessage: win.showInformationMessage, withProgress: win.withProgress };
   let modals: ModalCall[] = [];
+  /** Non-modal warnings (they are shown as usual too). */
+  let warnings: Array<{ message: string; items: string[] }> = [];
   let answer: string | undefined;
   /** Estimates (progress notifications that can be cancelled) started, and whether to cancel them at once. */
   let estimates = 0;
@@ -78,7 +81,10 @@ describe('Extraction Workbench: cost estimate before a run', function () {
   const stub = (kind: ModalCall['kind'], show: ShowMessage): ShowMessage =>
     function (this: unknown, message: string, ...rest: unknown[]) {
       const options = rest[0] as vscode.MessageOptions | undefined;
-      if (!options || typeof options !== 'object' || !options.modal) return show.call(vscode.window, message, ...rest);
+      if (!options || typeof options !== 'object' || !options.modal) {
+        if (kind === 'warning') warnings.push({ message, items: rest.filter((r): r is string => typeof r === 'string') });
+        return show.call(vscode.window, message, ...rest);
+      }
       modals.push({ kind, message, detail: options.detail ?? '', items: rest.slice(1).map(String) });
       return Promise.resolve(answer);
     };
@@ -112,6 +118,7 @@ describe('Extraction Workbench: cost estimate before a run', function () {
 
   beforeEach(() => {
     modals = [];
+    warnings = [];
     answer = undefined;
     estimates = 0;
     cancelEstimate = false;
@@ -126,7 +133,7 @@ describe('Extraction Workbench: cost estimate before a run', function () {
     await idle().catch(() => undefined);
     const s = folder?.store;
     if (s) {
-      for (const rel of [...docs, `${DIR}/late.txt`, `${DIR}/later.txt`]) {
+      for (const rel of [...docs, ...budgetDocs, `${DIR}/late.txt`, `${DIR}/later.txt`]) {
         if (s.getDeadLetter(rel)) s.removeDeadLetter(rel);
         if (s.getDocument(rel)) s.removeDocument(rel);
       }
@@ -135,7 +142,7 @@ describe('Extraction Workbench: cost estimate before a run', function () {
     fs.rmSync(path.join(root, 'extracted', DIR), { recursive: true, force: true });
     api?.treeModel.reload();
     await server?.close();
-    for (const key of ['baseUrl', 'concurrency', 'confirmCostAbove', 'confirmCost', 'model']) await config().update(key, undefined, vscode.ConfigurationTarget.Workspace);
+    for (const key of ['baseUrl', 'concurrency', 'confirmCostAbove', 'confirmCost', 'model', 'budget']) await config().update(key, undefined, vscode.ConfigurationTarget.Workspace);
   });
 
   it('Extract Workspace, declined in the dialog: no run starts, nothing is queued or sent', async () => {
@@ -231,5 +238,29 @@ describe('Extraction Workbench: cost estimate before a run', function () {
     assert.equal(modals.length, 0, 'no question');
     assert.equal(estimates, 0, 'no estimate');
     assert.equal(server.requests.at(-1)?.body?.model, 'local-test-model');
+  });
+
+  it('the budget setting pauses the run at that cost and says so, with Resume and Stop', async () => {
+    await config().update('model', undefined, vscode.ConfigurationTarget.Workspace);
+    await config().update('concurrency', 1, vscode.ConfigurationTarget.Workspace);
+    await config().update('confirmCost', false, vscode.ConfigurationTarget.Workspace);
+    await config().update('budget', 0.0000001, vscode.ConfigurationTarget.Workspace);
+    budgetDocs.forEach((rel, i) => writeDoc(rel, 20 + i));
+    // answers take a while, so the run pauses with documents still waiting
+    server.setLatency(200);
+    try {
+      const queued = await vscode.commands.executeCommand<number>(`${C}extractFolder`, vscode.Uri.file(path.join(root, DIR, 'budget')));
+      assert.equal(queued, budgetDocs.length);
+      await waitFor('the run to pause at the budget', () => folder.paused);
+      const warning = await waitFor('the budget warning', () => warnings.find((w) => /^Budget of 1e-7 reached \(spent \d+\.\d{4}\): the run is paused\./.test(w.message)));
+      assert.deepEqual(warning.items, ['Resume', 'Stop']);
+      assert.ok(budgetDocs.some((rel) => store().getDocument(rel)?.stage === 'pending'), 'documents left when the run paused');
+    } finally {
+      server.setLatency(0);
+      await folder.stop();
+      await idle();
+      for (const key of ['budget', 'confirmCost']) await config().update(key, undefined, vscode.ConfigurationTarget.Workspace);
+      await config().update('concurrency', 2, vscode.ConfigurationTarget.Workspace);
+    }
   });
 });
