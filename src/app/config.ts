@@ -6,34 +6,146 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, ExtractionError } from '../core/errors';
+import { MAX_TOKENS_PARAMS, MODE_OPTIONS, type MaxTokensParam, type ModeOption } from '../extract/modes';
 
 export const CONFIG_FILE = 'extraction.config.json';
 
 const positiveInt = z.number().int().min(1);
 
+/**
+ * Provider and limit options of a job. Exported one by one so that the CLI checks its flags with the very
+ * same rules (see `src/cli/main.ts`), and the contributed JSON Schema is generated from them.
+ */
+export const jobOptionSchemas = {
+  mode: z
+    .enum(MODE_OPTIONS as [ModeOption, ...ModeOption[]])
+    .describe(
+      'How the answer\'s shape is requested. `auto` (default): structured outputs (`json_schema`), falling back to `json_object` and then `text` when the provider rejects them. `json_schema`: strict structured outputs. `json_object`: JSON mode, schema in the prompt. `text`: plain answer, JSON repaired. `tools`: one forced function call.',
+    ),
+  contextTokens: z
+    .number()
+    .int()
+    .min(256)
+    .describe('Context window of the model in tokens (default 128000). Documents whose prompt does not fit are extracted in chunks and merged.'),
+  maxOutputTokens: positiveInt.describe('Output tokens per request (default: the provider\'s). An answer cut off at this limit is asked again with twice the budget, up to `maxOutputTokensCap`.'),
+  maxOutputTokensCap: positiveInt.describe(
+    'Highest output budget when a cut-off answer is asked again with a doubled budget (default 16384). Still cut off at the cap, a document is extracted in chunks, and a chunk in halves.',
+  ),
+  maxTokensParam: z
+    .enum(MAX_TOKENS_PARAMS as [MaxTokensParam, ...MaxTokensParam[]])
+    .describe('Request field of the output budget: `max_completion_tokens` (OpenAI, default) or `max_tokens` (older OpenAI-compatible servers).'),
+  requestsPerMinute: positiveInt.describe('Client-side limit of model requests per minute (default: none). Set it to the provider\'s RPM limit to avoid 429 errors.'),
+  tokensPerMinute: positiveInt.describe('Client-side limit of tokens (prompt + output budget) per minute (default: none). Set it to the provider\'s TPM limit.'),
+  maxReasks: z.number().int().min(0).max(10).describe('Follow-up requests when an answer breaks the schema (default 2; 0: none).'),
+  price: z
+    .object({
+      inputPer1M: z.number().min(0).describe('Price of 1,000,000 input (prompt) tokens.'),
+      outputPer1M: z.number().min(0).describe('Price of 1,000,000 output (completion) tokens.'),
+    })
+    .strict()
+    .meta({
+      description: 'Price of the model, for cost figures, the pre-run estimate and `budget` (default: the list price of well-known OpenAI models; other models cost 0).',
+      examples: [{ inputPer1M: 0.15, outputPer1M: 0.6 }],
+    }),
+  budget: z.number().positive().describe('Cost at which a run pauses in the editor (the CLI stops), in the currency of the prices.'),
+};
+
 export const jobSchema = z
   .object({
     name: z.string().min(1).describe('Name shown in the UI and used with `--job`.'),
-    schema: z.string().min(1).describe('Path of the JSON Schema of the fields to extract, relative to the config file.'),
-    include: z.array(z.string()).optional().describe('Globs of documents to extract (relative to the workspace folder).'),
-    exclude: z.array(z.string()).optional().describe('Globs of documents to leave out.'),
+    schema: z
+      .string()
+      .min(1)
+      .meta({ description: 'Path of the JSON Schema of the fields to extract, relative to the config file.', examples: ['schema/invoice.schema.json'] }),
+    include: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'Globs of documents to extract (relative to the workspace folder).', examples: [['**/*.{pdf,docx,txt,md}']] }),
+    exclude: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'Globs of documents to leave out. The output and state folders are always left out.', examples: [['schema/**', 'drafts/**']] }),
     instructions: z.string().optional().describe('Extra instructions added to the prompt.'),
-    model: z.string().optional(),
-    baseURL: z.string().url().optional().describe('OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 for Ollama.'),
-    temperature: z.number().min(0).max(2).optional(),
-    maxOutputTokens: positiveInt.optional(),
-    concurrency: positiveInt.max(256).optional(),
-    maxAttempts: positiveInt.max(20).optional(),
+    model: z.string().optional().describe('Model for this job (overrides the extractionWorkbench.model setting).'),
+    baseURL: z
+      .string()
+      .url()
+      .optional()
+      .describe('OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 for Ollama (overrides the extractionWorkbench.baseUrl setting).'),
+    temperature: z.number().min(0).max(2).optional().describe('Sampling temperature.'),
+    maxOutputTokens: jobOptionSchemas.maxOutputTokens.optional(),
+    maxOutputTokensCap: jobOptionSchemas.maxOutputTokensCap.optional(),
+    maxTokensParam: jobOptionSchemas.maxTokensParam.optional(),
+    mode: jobOptionSchemas.mode.optional(),
+    contextTokens: jobOptionSchemas.contextTokens.optional(),
+    requestsPerMinute: jobOptionSchemas.requestsPerMinute.optional(),
+    tokensPerMinute: jobOptionSchemas.tokensPerMinute.optional(),
+    maxReasks: jobOptionSchemas.maxReasks.optional(),
+    price: jobOptionSchemas.price.optional(),
+    budget: jobOptionSchemas.budget.optional(),
+    concurrency: positiveInt.max(256).optional().describe('Documents processed at once (overrides the extractionWorkbench.concurrency setting).'),
+    maxAttempts: positiveInt
+      .max(20)
+      .optional()
+      .describe('Attempts per document before it moves to the dead-letter queue (overrides the extractionWorkbench.maxAttempts setting).'),
     outDir: z.string().optional().describe('Where result files go, relative to the workspace folder (default `extracted`).'),
   })
-  .strict();
+  .strict()
+  .superRefine((job, ctx) => {
+    if (job.maxOutputTokens !== undefined && job.maxOutputTokensCap !== undefined && job.maxOutputTokensCap < job.maxOutputTokens) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxOutputTokensCap'],
+        message: `must be at least maxOutputTokens (${job.maxOutputTokens}), got ${job.maxOutputTokensCap}`,
+      });
+    }
+  })
+  .meta({ id: 'job' });
 
 export const configSchema = z
   .object({
-    $schema: z.string().optional(),
-    jobs: z.array(jobSchema).min(1, 'Define at least one job'),
+    $schema: z.string().optional().describe('JSON Schema of this file (optional; the extension validates it anyway).'),
+    jobs: z
+      .array(jobSchema)
+      .min(1, 'Define at least one job')
+      .describe(
+        'Extraction jobs. Runs use the first job unless another one is selected ("Extraction Workbench: Select Job", or `--job` on the CLI). Job names must be unique.',
+      ),
   })
-  .strict();
+  .strict()
+  .meta({
+    title: 'Extraction Workbench configuration (extraction.config.json)',
+    description:
+      'One or more extraction jobs. Read by the VS Code extension and the `extraction-workbench` CLI. Settings not given here come from the editor settings (extractionWorkbench.*) or CLI flags.',
+  });
+
+/** Where the generated JSON Schema is checked in (contributed to VS Code through `jsonValidation`). */
+export const CONFIG_JSON_SCHEMA_FILE = 'schemas/extraction.config.schema.json';
+const CONFIG_JSON_SCHEMA_ID = 'https://extraction-workbench.invalid/schemas/extraction.config.schema.json';
+
+/**
+ * The JSON Schema of extraction.config.json, generated from {@link configSchema} so the editor's
+ * validation and completion never drift from what the extension and the CLI accept
+ * (`npm run schema` writes it; a unit test fails when the checked-in file differs).
+ */
+export function configJsonSchema(): Record<string, unknown> {
+  const generated = z.toJSONSchema(configSchema, {
+    target: 'draft-7',
+    // zod bounds integers by the safe range; in a hand-edited config file those bounds are noise
+    override: ({ jsonSchema }) => {
+      const s = jsonSchema as Record<string, unknown>;
+      if (s.maximum === Number.MAX_SAFE_INTEGER) delete s.maximum;
+      if (s.minimum === Number.MIN_SAFE_INTEGER) delete s.minimum;
+    },
+  }) as Record<string, unknown>;
+  const { $schema, ...rest } = generated;
+  return { $schema, $id: CONFIG_JSON_SCHEMA_ID, ...rest };
+}
+
+/** The schema file's text: 2-space JSON and a final newline. */
+export function configJsonSchemaText(): string {
+  return JSON.stringify(configJsonSchema(), null, 2) + '\n';
+}
 
 export type JobConfig = z.infer<typeof jobSchema>;
 export type ExtractionConfig = z.infer<typeof configSchema>;

@@ -4,17 +4,21 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createConverterRegistry } from '../convert';
+import type { z } from 'zod';
+import { createConverterRegistry, type ConverterRegistry } from '../convert';
 import { ErrorCodes, ExtractionError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { Pipeline } from '../core/pipeline';
 import { GroundingThread } from '../extract/groundingThread';
-import { OpenAIExtractor } from '../extract/openaiExtractor';
+import type { MaxTokensParam, ModeOption } from '../extract/modes';
+import { OpenAIExtractor, type OpenAIExtractorOptions } from '../extract/openaiExtractor';
+import type { ModelPrice } from '../extract/pricing';
+import type { Clock } from '../extract/rateLimiter';
 import { createValidator, validateUserSchema } from '../extract/schema';
 import { writeFileAtomic } from '../export/jsonExporter';
 import { SqlJsCheckpointStore } from '../store/sqlStore';
 import type { CheckpointStore } from '../store/types';
-import { readSchemaFile } from './config';
+import { jobOptionSchemas, readSchemaFile } from './config';
 
 /** Everything a run needs, fully resolved (absolute paths). Persisted (without secrets) in the state folder. */
 export interface RunSettings {
@@ -34,7 +38,19 @@ export interface RunSettings {
   maxFileBytes: number;
   temperature?: number;
   maxOutputTokens?: number;
-  price?: { inputPer1M: number; outputPer1M: number };
+  /** Highest output budget when a cut-off answer is asked again (extractor default 16384). */
+  maxOutputTokensCap?: number;
+  maxTokensParam?: MaxTokensParam;
+  /** How the answer's shape is requested (default 'auto'). */
+  mode?: ModeOption;
+  /** Context window of the model in tokens (extractor default 128000). */
+  contextTokens?: number;
+  /** Client-side rate limits of the provider (default: none). */
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
+  /** Follow-up requests when an answer breaks the schema (extractor default 2). */
+  maxReasks?: number;
+  price?: ModelPrice;
   jobName?: string;
   /** Cost at which the run pauses (the CLI stops). */
   budget?: number;
@@ -47,6 +63,63 @@ export const SETTINGS_FILE = 'settings.json';
 
 export function defaultStateDir(root: string): string {
   return path.join(root, '.extraction');
+}
+
+/**
+ * Checks the provider and limit options of run settings with the rules of the job fields of the same
+ * names (settings saved by an older version or edited by hand reach here unchecked); INVALID_CONFIG names
+ * the field.
+ */
+export function checkRunSettings(settings: RunSettings): void {
+  const problems: string[] = [];
+  for (const [key, schema] of Object.entries(jobOptionSchemas) as Array<[keyof typeof jobOptionSchemas, z.ZodType]>) {
+    const value = settings[key];
+    if (value === undefined) continue;
+    const r = schema.safeParse(value);
+    if (!r.success) problems.push(...r.error.issues.map((i) => `${[key, ...i.path].join('.')}: ${i.message}`));
+  }
+  if (problems.length) throw new ExtractionError(ErrorCodes.INVALID_CONFIG, `Invalid run settings: ${problems.join('; ')}`);
+}
+
+/** Converted-text cache of a state folder: the run and the pre-run estimate share it, so nothing is parsed twice. */
+export function convertedCacheDirOf(stateDir: string): string {
+  return path.join(stateDir, 'converted');
+}
+
+/** The converters, with the PDF worker and pdf.js assets from `assetsDir` (the bundle's folder). */
+export function createConverters(assetsDir: string = __dirname): ConverterRegistry {
+  return createConverterRegistry({
+    pdfWorkerPath: path.join(assetsDir, 'pdfWorker.js'),
+    pdfAssetsDir: path.join(assetsDir, 'pdfjs'),
+  });
+}
+
+/** The extractor options a run's settings ask for (provider, limits, prices); `clock` drives the rate limiter (tests). */
+export function extractorOptions(settings: RunSettings, apiKey: string, clock?: Clock): OpenAIExtractorOptions {
+  const s = settings;
+  return {
+    baseURL: s.baseURL,
+    apiKey,
+    model: s.model,
+    timeoutMs: s.timeoutMs,
+    // chunk results of long documents survive a failed attempt: only failed chunks are asked again
+    chunkCacheDir: path.join(s.stateDir, 'chunks'),
+    // one document can send several chunk requests: the provider limit is the run's concurrency
+    rateLimit: {
+      maxConcurrency: s.concurrency,
+      ...(s.requestsPerMinute !== undefined ? { rpm: s.requestsPerMinute } : {}),
+      ...(s.tokensPerMinute !== undefined ? { tpm: s.tokensPerMinute } : {}),
+      ...(clock ? { clock } : {}),
+    },
+    ...(s.temperature !== undefined ? { temperature: s.temperature } : {}),
+    ...(s.maxOutputTokens !== undefined ? { maxOutputTokens: s.maxOutputTokens } : {}),
+    ...(s.maxOutputTokensCap !== undefined ? { maxOutputTokensCap: s.maxOutputTokensCap } : {}),
+    ...(s.maxTokensParam !== undefined ? { maxTokensParam: s.maxTokensParam } : {}),
+    ...(s.mode !== undefined ? { mode: s.mode } : {}),
+    ...(s.contextTokens !== undefined ? { contextTokens: s.contextTokens } : {}),
+    ...(s.maxReasks !== undefined ? { maxReasks: s.maxReasks } : {}),
+    ...(s.price ? { price: s.price } : {}),
+  };
 }
 
 /** Path fields of {@link RunSettings}: saved relative to the state folder, so a moved or copied folder still works. */
@@ -87,12 +160,16 @@ export interface SessionOptions {
   assetsDir?: string;
   /** An already open store (the extension keeps one per workspace folder). */
   store?: CheckpointStore;
+  /** Time source of the rate limiter (tests move it by hand). */
+  clock?: Clock;
 }
 
 export interface Session {
   settings: RunSettings;
   store: CheckpointStore;
   pipeline: Pipeline;
+  /** The session's extractor (its rate limiter and circuit breaker report their state). */
+  extractor: OpenAIExtractor;
   /** Releases workers; closes the store when the session opened it. */
   close(): Promise<void>;
 }
@@ -117,26 +194,13 @@ export async function openSession(settings: RunSettings, options: SessionOptions
   const schema = readSchemaFile(settings.schemaPath);
   validateUserSchema(schema);
   const validator = createValidator(schema);
+  // before the store is opened: invalid options (INVALID_CONFIG) leave nothing to close
+  checkRunSettings(settings);
+  const extractor = new OpenAIExtractor(extractorOptions(settings, options.apiKey, options.clock));
   const assetsDir = options.assetsDir ?? __dirname;
   const ownsStore = !options.store;
   const store = options.store ?? (await openStore(settings.stateDir, { logger: options.logger, assetsDir }));
-  const converters = createConverterRegistry({
-    pdfWorkerPath: path.join(assetsDir, 'pdfWorker.js'),
-    pdfAssetsDir: path.join(assetsDir, 'pdfjs'),
-  });
-  const extractor = new OpenAIExtractor({
-    baseURL: settings.baseURL,
-    apiKey: options.apiKey,
-    model: settings.model,
-    timeoutMs: settings.timeoutMs,
-    // chunk results of long documents survive a failed attempt: only failed chunks are asked again
-    chunkCacheDir: path.join(settings.stateDir, 'chunks'),
-    // one document can send several chunk requests: the provider limit is the run's concurrency
-    rateLimit: { maxConcurrency: settings.concurrency },
-    ...(settings.temperature !== undefined ? { temperature: settings.temperature } : {}),
-    ...(settings.maxOutputTokens !== undefined ? { maxOutputTokens: settings.maxOutputTokens } : {}),
-    ...(settings.price ? { price: settings.price } : {}),
-  });
+  const converters = createConverters(assetsDir);
   // long documents are grounded off this thread (the extension host must not freeze)
   const grounding = new GroundingThread({ workerPath: path.join(assetsDir, 'groundingWorker.js'), logger: options.logger });
   const pipeline = new Pipeline({
@@ -158,7 +222,7 @@ export async function openSession(settings: RunSettings, options: SessionOptions
     maxFileBytes: settings.maxFileBytes,
     ...(settings.budget !== undefined ? { budget: settings.budget } : {}),
     logger: options.logger,
-    convertedCacheDir: path.join(settings.stateDir, 'converted'),
+    convertedCacheDir: convertedCacheDirOf(settings.stateDir),
     ground: grounding.ground,
   });
   saveSettings(settings);
@@ -166,6 +230,7 @@ export async function openSession(settings: RunSettings, options: SessionOptions
     settings,
     store,
     pipeline,
+    extractor,
     async close() {
       await Promise.all([converters.dispose(), grounding.dispose()]);
       if (ownsStore) store.close();

@@ -1,21 +1,21 @@
 /**
- * Headless CLI: `extraction-workbench run|status|dlq|retry`. Same core and state as the extension.
+ * Headless CLI: `extraction-workbench run|estimate|status|dlq|retry`. Same core and state as the extension.
  * Exit codes: 0 all done · 1 finished with failed or dead-lettered documents · 2 usage or configuration error · 130 interrupted.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CONFIG_FILE, loadConfig, readSchemaFile, selectJob } from '../app/config';
+import type { z } from 'zod';
+import { CONFIG_FILE, jobOptionSchemas, loadConfig, selectJob } from '../app/config';
+import { describeEstimate, estimateRun, type RunEstimate } from '../app/estimateRun';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
 import { DEFAULT_BASE_URL, DEFAULT_MODEL, defaultStateDir, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
 import { ErrorCodes, ExtractionError } from '../core/errors';
 import { evaluateHealth, formatHealth, healthInputFromStore, healthSummary } from '../core/health';
-import { createConverterRegistry } from '../convert';
-import type { ConvertedDocument } from '../convert/types';
-import { listFiles } from '../core/lister';
 import type { Logger } from '../core/logger';
-import { estimateRunCost, type RunCostEstimate } from '../extract/estimate';
-import { validateUserSchema } from '../extract/schema';
+import { listJournalFiles } from '../store/journal';
+import { SNAPSHOT_FILE } from '../store/sqlStore';
+import type { CheckpointStore } from '../store/types';
 import type { RunSummary } from '../core/pipeline';
 import { ProgressReporter } from './progress';
 
@@ -31,13 +31,18 @@ const USAGE = `Usage:
   extraction-workbench run <folder> [--schema <file.json>] [--job <name>] [--out <dir>] [--state <dir>]
                            [--base-url <url>] [--model <name>] [--concurrency <n>] [--max-attempts <n>]
                            [--include <glob>]... [--exclude <glob>]... [--instructions <text>] [--budget <cost>] [--json]
+                           [--mode auto|json_schema|json_object|text|tools] [--context-tokens <n>]
+                           [--max-output-tokens <n>] [--max-output-tokens-cap <n>] [--max-tokens-param max_completion_tokens|max_tokens]
+                           [--requests-per-minute <n>] [--tokens-per-minute <n>] [--max-reasks <n>] [--price <input>,<output>]
   extraction-workbench estimate <folder> [same options as run]      # tokens and cost before a run; sends nothing
   extraction-workbench status [--state <dir>] [--json]
   extraction-workbench dlq list [--state <dir>] [--json]
   extraction-workbench dlq retry [<path>...|--all] [--state <dir>] [--note <text>] [--json]
   extraction-workbench retry <path>... [--state <dir>] [--json]
 
-Without --schema, the job (first one, or --job) of <folder>/${CONFIG_FILE} is used.
+Without --schema, the job (first one, or --job) of <folder>/${CONFIG_FILE} is used; flags win over its fields.
+--price is per 1,000,000 input and output tokens (e.g. --price 0.15,0.6); --budget stops the run at that cost.
+--requests-per-minute / --tokens-per-minute limit requests to the provider's limits (no 429s).
 The API key comes from OPENAI_API_KEY (any value for local servers that ignore it).`;
 
 class UsageError extends Error {}
@@ -62,10 +67,19 @@ function apiKeyFor(baseURL: string): string {
   throw new UsageError('No API key: set OPENAI_API_KEY (or use --base-url with a local server)');
 }
 
-function positiveNumber(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a number > 0, got "${v}"`);
-  return n;
+/** A flag checked with the same rule as the job field of the same name (src/app/config.ts). */
+function option<T>(flag: string, schema: z.ZodType<T>, raw: string | undefined, parse: (s: string) => unknown = Number): T | undefined {
+  if (raw === undefined) return undefined;
+  const r = schema.safeParse(parse(raw.trim()));
+  if (!r.success) throw new UsageError(`--${flag} "${raw}": ${r.error.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ')}`);
+  return r.data;
+}
+
+/** `--price <input>,<output>`: per 1,000,000 tokens. */
+function parsePrice(raw: string): unknown {
+  const parts = raw.split(',');
+  if (parts.length !== 2) return { inputPer1M: Number.NaN, outputPer1M: Number.NaN };
+  return { inputPer1M: Number(parts[0]), outputPer1M: Number(parts[1]) };
 }
 
 function resolveRunSettings(argv: string[]): { settings: RunSettings; json: boolean; verbose: boolean } {
@@ -86,6 +100,15 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
       exclude: { type: 'string', multiple: true },
       instructions: { type: 'string' },
       budget: { type: 'string' },
+      mode: { type: 'string' },
+      'context-tokens': { type: 'string' },
+      'max-output-tokens': { type: 'string' },
+      'max-output-tokens-cap': { type: 'string' },
+      'max-tokens-param': { type: 'string' },
+      'requests-per-minute': { type: 'string' },
+      'tokens-per-minute': { type: 'string' },
+      'max-reasks': { type: 'string' },
+      price: { type: 'string' },
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', short: 'v', default: false },
     },
@@ -104,6 +127,21 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
     schemaPath = path.resolve(root, job.schema);
   }
   const baseURL = values['base-url'] ?? job?.baseURL ?? process.env.OPENAI_BASE_URL ?? DEFAULT_BASE_URL;
+  const o = jobOptionSchemas;
+  const identity = (v: string): unknown => v;
+  // flag, else the job's field; absent from both, the extractor's default applies
+  const provider: Partial<RunSettings> = {
+    mode: option('mode', o.mode, values.mode, identity) ?? job?.mode,
+    contextTokens: option('context-tokens', o.contextTokens, values['context-tokens']) ?? job?.contextTokens,
+    maxOutputTokens: option('max-output-tokens', o.maxOutputTokens, values['max-output-tokens']) ?? job?.maxOutputTokens,
+    maxOutputTokensCap: option('max-output-tokens-cap', o.maxOutputTokensCap, values['max-output-tokens-cap']) ?? job?.maxOutputTokensCap,
+    maxTokensParam: option('max-tokens-param', o.maxTokensParam, values['max-tokens-param'], identity) ?? job?.maxTokensParam,
+    requestsPerMinute: option('requests-per-minute', o.requestsPerMinute, values['requests-per-minute']) ?? job?.requestsPerMinute,
+    tokensPerMinute: option('tokens-per-minute', o.tokensPerMinute, values['tokens-per-minute']) ?? job?.tokensPerMinute,
+    maxReasks: option('max-reasks', o.maxReasks, values['max-reasks']) ?? job?.maxReasks,
+    price: option('price', o.price, values.price, parsePrice) ?? job?.price,
+    budget: option('budget', o.budget, values.budget) ?? job?.budget,
+  };
   const settings: RunSettings = {
     root,
     outDir: path.resolve(root, values.out ?? job?.outDir ?? 'extracted'),
@@ -119,9 +157,8 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
     timeoutMs: int('timeout-ms', values['timeout-ms']) ?? 120_000,
     maxFileBytes: 50 * 1024 * 1024,
     ...(job?.temperature !== undefined ? { temperature: job.temperature } : {}),
-    ...(job?.maxOutputTokens !== undefined ? { maxOutputTokens: job.maxOutputTokens } : {}),
+    ...(Object.fromEntries(Object.entries(provider).filter(([, v]) => v !== undefined)) as Partial<RunSettings>),
     ...(job ? { jobName: job.name } : {}),
-    ...(values.budget !== undefined ? { budget: positiveNumber('budget', values.budget) } : {}),
   };
   return { settings, json: values.json ?? false, verbose: values.verbose ?? false };
 }
@@ -171,53 +208,35 @@ async function cmdRun(argv: string[]): Promise<number> {
   return drive(session, () => session.pipeline.start({ trigger: 'cli' }), json);
 }
 
-/** Pre-run estimate: converts the documents and counts tokens; nothing is sent to the model. */
+/** The folder's checkpoint store when it has one (else the estimate counts every document). */
+async function storeForEstimate(stateDir: string): Promise<{ store?: CheckpointStore; note?: string }> {
+  if (!fs.existsSync(path.join(stateDir, SNAPSHOT_FILE)) && !listJournalFiles(stateDir).length) return {};
+  try {
+    // read-only: an estimate next to a running run (or an open VS Code window) still sees what is done
+    return { store: await openStore(stateDir, { logger: stderrLogger(false), readOnly: true }) };
+  } catch (err) {
+    return { note: (err as Error).message };
+  }
+}
+
+/** Pre-run estimate: converts the documents that a run would send and counts tokens; nothing is sent to the model. */
 async function cmdEstimate(argv: string[]): Promise<number> {
   const { settings, json } = resolveRunSettings(argv);
-  const schema = readSchemaFile(settings.schemaPath);
-  validateUserSchema(schema);
-  const converters = createConverterRegistry({ pdfWorkerPath: path.join(__dirname, 'pdfWorker.js'), pdfAssetsDir: path.join(__dirname, 'pdfjs') });
-  const total: RunCostEstimate = { documents: 0, requests: 0, chunkedDocuments: 0, tokensIn: 0, tokensOutEstimate: 0, inputCost: 0, outputCost: 0, cost: 0 };
-  const skipped: string[] = [];
-  const estimateBatch = (docs: ConvertedDocument[]) => {
-    if (!docs.length) return;
-    const e = estimateRunCost({ documents: docs, model: settings.model, schema, instructions: settings.instructions, ...(settings.price ? { price: settings.price } : {}) });
-    for (const k of ['documents', 'requests', 'chunkedDocuments', 'tokensIn', 'tokensOutEstimate', 'inputCost', 'outputCost', 'cost'] as const) total[k] += e[k];
-    if (e.price) total.price = e.price;
-    docs.length = 0;
-  };
+  const { store, note } = await storeForEstimate(settings.stateDir);
+  let estimate: RunEstimate;
   try {
-    const batch: ConvertedDocument[] = [];
-    for await (const file of listFiles(settings.root, { include: settings.include, exclude: settings.exclude, skipDirs: [settings.outDir, settings.stateDir] })) {
-      const converter = converters.get(path.extname(file.path));
-      if (!converter || file.size > settings.maxFileBytes) {
-        skipped.push(file.path);
-        continue;
-      }
-      try {
-        const bytes = await fs.promises.readFile(file.absPath);
-        batch.push(await converter.convert({ path: file.path, absPath: file.absPath, bytes }));
-      } catch (err) {
-        skipped.push(`${file.path} (${(err as { code?: string }).code ?? (err as Error).message})`);
-      }
-      if (batch.length >= 100) estimateBatch(batch);
-    }
-    estimateBatch(batch);
+    estimate = await estimateRun({ settings, ...(store ? { store } : {}), assetsDir: __dirname });
   } finally {
-    await converters.dispose();
+    store?.close();
   }
   if (json) {
-    process.stdout.write(JSON.stringify({ model: settings.model, ...total, skipped }) + '\n');
+    process.stdout.write(JSON.stringify(estimate) + '\n');
   } else {
     process.stdout.write(
       [
-        `Estimate for ${total.documents} document(s) with ${settings.model} (nothing was sent):`,
-        `  requests:   ${total.requests}${total.chunkedDocuments ? ` (${total.chunkedDocuments} long document(s) split into chunks)` : ''}`,
-        `  tokens in:  ${total.tokensIn}`,
-        `  tokens out: ~${total.tokensOutEstimate}`,
-        `  cost:       ${total.price ? `~${total.cost.toFixed(4)} (in ${total.inputCost.toFixed(4)}, out ${total.outputCost.toFixed(4)})` : 'unknown: no price for this model'}`,
-        ...(skipped.length ? [`  not counted (unsupported, too large or unreadable): ${skipped.length}`] : []),
-        'Documents already done and unchanged are skipped by a run, so it may cost less.',
+        `Estimate for ${estimate.documents} document(s) with ${settings.model} (nothing was sent):`,
+        ...describeEstimate(estimate).map((l) => `  ${l}`),
+        ...(note ? [`  The checkpoint store could not be read: ${note}`] : []),
       ].join('\n') + '\n',
     );
   }

@@ -121,6 +121,23 @@ interface ActiveRun {
   finished: boolean;
 }
 
+/** Why a run rejects a file without reading it (unsupported type, too large), or undefined. */
+export function rejectionOf(file: Pick<ListedFile, 'path' | 'size'>, converters: ConverterLookup, maxFileBytes: number): string | undefined {
+  const ext = path.extname(file.path).toLowerCase();
+  if (!converters.get(ext)) return `Unsupported file type "${ext || '(none)'}"`;
+  if (file.size > maxFileBytes) return `Too large: ${formatBytes(file.size)} is over the ${formatBytes(maxFileBytes)} limit`;
+  return undefined;
+}
+
+/**
+ * Whether a file is as it was when its stored state was reached, under the same configuration (same size,
+ * modification time and fingerprint): a listing run skips such a document when it is done, and leaves it
+ * in the dead-letter queue when it is dead-lettered.
+ */
+export function isUnchanged(existing: DocumentState | undefined, file: Pick<ListedFile, 'size' | 'mtimeMs'>, fingerprint: string): boolean {
+  return !!existing && existing.size === file.size && existing.mtimeMs === file.mtimeMs && existing.fingerprint === fingerprint;
+}
+
 export class Pipeline {
   readonly events = new EventBus();
   readonly fingerprint: string;
@@ -412,11 +429,8 @@ export class Pipeline {
       }
     }
     const now = this.#now();
-    const ext = path.extname(file.path).toLowerCase();
     const existing = store.getDocument(file.path);
-    let rejectReason: string | undefined;
-    if (!this.#o.converters.get(ext)) rejectReason = `Unsupported file type "${ext || '(none)'}"`;
-    else if (file.size > this.#o.maxFileBytes) rejectReason = `Too large: ${formatBytes(file.size)} is over the ${formatBytes(this.#o.maxFileBytes)} limit`;
+    const rejectReason = rejectionOf(file, this.#o.converters, this.#o.maxFileBytes);
     if (rejectReason) {
       if (existing?.readiness !== 'rejected' || existing.rejectReason !== rejectReason) {
         store.putDocument({ ...(existing ?? this.#newDoc(file, now)), size: file.size, mtimeMs: file.mtimeMs, readiness: 'rejected', rejectReason, stage: 'pending', updatedAt: now });
@@ -425,7 +439,7 @@ export class Pipeline {
       this.events.emit({ type: 'doc/rejected', runId: run.record.id, path: file.path, reason: rejectReason });
       return;
     }
-    const unchanged = existing && existing.size === file.size && existing.mtimeMs === file.mtimeMs && existing.fingerprint === this.fingerprint;
+    const unchanged = isUnchanged(existing, file, this.fingerprint);
     if (existing && unchanged && existing.stage === 'done' && !explicit) {
       run.stats.skipped++;
       return;

@@ -6,7 +6,8 @@
  * document are deleted once its merged answer is accepted.
  *
  * It also remembers, per document, that the whole document did not fit one answer (truncated at the
- * output cap), so later attempts go straight to chunks.
+ * output cap), so later attempts go straight to chunks; and, per chunk, that its answer did not fit
+ * either, so later attempts go straight to its halves.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -113,7 +114,7 @@ export class ChunkCache {
     await Promise.all([...keys].map((k) => fsp.rm(this.#file(k), { force: true }).catch(() => undefined)));
   }
 
-  /** The chunk count a document needs (recorded after its whole answer was truncated). */
+  /** The number of parts a document (its `documentKey`) or a chunk (its `chunkKey`) needs: recorded after its answer was truncated. */
   async getPlan(docKey: string): Promise<number | undefined> {
     const v = await readJson(this.#file(docKey, '.plan'));
     const n = Number(v?.minChunks);

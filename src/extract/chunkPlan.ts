@@ -2,6 +2,8 @@
  * Splitting a converted document into chunks whose text fits a token budget: by pages when the
  * document has pages (as many whole pages per chunk as fit), else — or when a single page is too
  * large — by characters with some overlap. Chunks keep their offsets into the whole text.
+ *
+ * {@link splitInTwo} halves one chunk (or piece) further, when its answer does not fit the output cap.
  */
 import { chunkByChars, chunkByPages, type TextChunk } from '../convert/chunking';
 import type { ConvertedDocument } from '../convert/types';
@@ -72,4 +74,69 @@ function planByChars(doc: ConvertedDocument, maxTokens: number, minChunks: numbe
     if (!tooBig || maxChars <= 64 || round >= 20) return chunks;
     maxChars = Math.max(64, Math.floor(maxChars * 0.8));
   }
+}
+
+/** A part of a document: offsets into its whole text, and the pages it covers when split by pages. */
+export interface Span {
+  start: number;
+  end: number;
+  firstPage?: number;
+  lastPage?: number;
+}
+
+/** Pieces shorter than this (characters) are not split further. */
+export const MIN_SPLIT_CHARS = 200;
+
+/**
+ * Splits `[span.start, span.end)` of a document into two halves that keep their offsets into the whole
+ * text: at the page boundary nearest the middle when the span covers two pages or more, else at a
+ * paragraph, line, sentence or word break near the middle, the second half repeating up to `overlapChars`
+ * characters before the cut (default 5 % of the span, at most 2000), so that an item on the cut is whole
+ * in one half (merging drops the duplicate). Undefined when the span is too short to split.
+ */
+export function splitInTwo(doc: ConvertedDocument, span: Span, overlapChars?: number): [Span, Span] | undefined {
+  const { start, end } = span;
+  const pages = (doc.pages ?? []).filter((p) => p.end > p.start && p.end > start && p.start < end);
+  if (pages.length >= 2) {
+    let best = 1;
+    let bestDiff = Infinity;
+    for (let k = 1; k < pages.length; k++) {
+      const diff = Math.abs(Math.min(pages[k - 1].end, end) - start - (end - Math.max(pages[k].start, start)));
+      if (diff < bestDiff) {
+        bestDiff = diff;
+        best = k;
+      }
+    }
+    return [
+      { start, end: Math.min(pages[best - 1].end, end), firstPage: pages[0].page, lastPage: pages[best - 1].page },
+      { start: Math.max(pages[best].start, start), end, firstPage: pages[best].page, lastPage: pages[pages.length - 1].page },
+    ];
+  }
+  const length = end - start;
+  if (length < MIN_SPLIT_CHARS) return undefined;
+  const cut = breakNear(doc.text, start + Math.floor(length / 2), Math.floor(length * 0.1));
+  const overlap = Math.max(0, Math.min(overlapChars ?? Math.floor(length * 0.05), 2000, Math.floor(length / 4)));
+  let second = cut - overlap;
+  // start the repeated text at a word, not in the middle of one
+  const space = doc.text.slice(second, cut).search(/\s/);
+  if (space >= 0) second += space + 1;
+  return [
+    { start, end: cut },
+    { start: Math.min(second, cut), end },
+  ];
+}
+
+/** The offset just after the best break within `radius` of `mid`: paragraph, line, sentence end, space; else `mid`. */
+function breakNear(text: string, mid: number, radius: number): number {
+  const from = Math.max(0, mid - radius);
+  const window = text.slice(from, mid + radius);
+  for (const pattern of [/\n\s*\n/g, /\n/g, /[.?!]\s/g, /\s/g]) {
+    let best: number | undefined;
+    for (const m of window.matchAll(pattern)) {
+      const after = from + (m.index ?? 0) + m[0].length;
+      if (best === undefined || Math.abs(after - mid) < Math.abs(best - mid)) best = after;
+    }
+    if (best !== undefined) return best;
+  }
+  return mid;
 }

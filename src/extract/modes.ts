@@ -26,6 +26,11 @@ export type ExtractionMode = 'json_schema' | 'json_object' | 'text' | 'tools';
 export type ModeOption = 'auto' | ExtractionMode;
 
 export const EXTRACTION_MODES: readonly ExtractionMode[] = ['json_schema', 'json_object', 'text', 'tools'];
+export const MODE_OPTIONS: readonly ModeOption[] = ['auto', ...EXTRACTION_MODES];
+
+/** Request field of the output budget: OpenAI's current name, or the one older compatible servers know. */
+export type MaxTokensParam = 'max_completion_tokens' | 'max_tokens';
+export const MAX_TOKENS_PARAMS: readonly MaxTokensParam[] = ['max_completion_tokens', 'max_tokens'];
 
 /** What `auto` tries, in order, when a provider rejects a mode. */
 export const AUTO_FALLBACK: Partial<Record<ExtractionMode, ExtractionMode>> = { json_schema: 'json_object', json_object: 'text' };
@@ -44,7 +49,7 @@ export interface BodyOptions {
   model: string;
   temperature?: number;
   maxOutputTokens?: number;
-  maxTokensParam?: 'max_completion_tokens' | 'max_tokens';
+  maxTokensParam?: MaxTokensParam;
 }
 
 export function requestBody(mode: ExtractionMode, messages: ChatCompletionMessageParam[], compiled: CompiledSchema, o: BodyOptions): ChatCompletionCreateParamsNonStreaming {

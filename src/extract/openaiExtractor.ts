@@ -12,7 +12,9 @@
  *   errors, up to `maxReasks` times.
  * - **Truncation**: an answer cut off at the output limit (`finish_reason: length`) is asked again with
  *   twice the output budget, up to `maxOutputTokensCap`; still cut off at the cap, a long document is
- *   extracted in chunks instead.
+ *   extracted in chunks instead, and a chunk still cut off is split in halves (up to
+ *   {@link MAX_SPLIT_DEPTH} times; offsets into the whole text are kept, so merging and grounding work
+ *   as for any chunk). Only a piece that cannot be split further fails with `TRUNCATED_OUTPUT`.
  * - **Long documents**: when the prompt would not fit `contextTokens` (counted with the o200k
  *   tokenizer), the document is split (by pages, else by characters with overlap), the chunks are
  *   extracted in parallel (`chunkConcurrency`) with a relaxed schema and merged (see `merge.ts`);
@@ -33,10 +35,10 @@ import type { ConvertedDocument } from '../convert/types';
 import { CancelledError, ErrorCodes, ExtractionError, isAbortError, toExtractionError } from '../core/errors';
 import { parseRetryAfter } from '../core/retry';
 import { ChunkCache, chunkKey, documentKey } from './chunkCache';
-import { canSplit, planChunks } from './chunkPlan';
+import { canSplit, planChunks, splitInTwo, type Span } from './chunkPlan';
 import { CircuitBreaker, PROVIDER_FAILURE_CODES, type CircuitBreakerOptions } from './circuitBreaker';
 import { mergeChunkResults, toPartialSchema } from './merge';
-import { AUTO_FALLBACK, answerText, EXTRACTION_MODES, parseAnswer, reaskMessages, rejectsMode, requestBody, systemPrompt, type ExtractionMode, type ModeOption } from './modes';
+import { AUTO_FALLBACK, answerText, EXTRACTION_MODES, MAX_TOKENS_PARAMS, parseAnswer, reaskMessages, rejectsMode, requestBody, systemPrompt, type ExtractionMode, type MaxTokensParam, type ModeOption } from './modes';
 import { costWith, PriceTable, validatePrice, type ModelPrice } from './pricing';
 import { buildUserMessage, notJsonMessage, reaskMessage, type PartInfo } from './prompt';
 import { RateLimiter, type RateLimiterOptions } from './rateLimiter';
@@ -47,12 +49,14 @@ import type { ExtractInput, ExtractOutput, Extractor, JsonSchema } from './types
 
 export { buildUserMessage, SYSTEM_PROMPT } from './prompt';
 export type { ModelPrice } from './pricing';
-export type { ExtractionMode, ModeOption } from './modes';
+export type { ExtractionMode, MaxTokensParam, ModeOption } from './modes';
 export { DEFAULT_CONTEXT_TOKENS, DEFAULT_OUTPUT_RESERVE } from './estimate';
 
 export const DEFAULT_OUTPUT_CAP = 16_384;
 /** Chunks asked for when a whole document's answer does not fit the output cap. */
 const TRUNCATION_CHUNKS = 4;
+/** Times a chunk whose answer does not fit the output cap is halved again (a chunk becomes at most 2^3 pieces). */
+export const MAX_SPLIT_DEPTH = 3;
 
 export interface OpenAIExtractorOptions {
   /** Base URL of the API, ending in `/v1` (default: OpenAI's). */
@@ -70,7 +74,7 @@ export interface OpenAIExtractorOptions {
   /** Highest output budget when a cut-off answer is asked again with a doubled budget (default 16384, at least `maxOutputTokens`). */
   maxOutputTokensCap?: number;
   /** Request field for the output budget: `max_completion_tokens` (OpenAI, default) or `max_tokens` (older compatible servers). */
-  maxTokensParam?: 'max_completion_tokens' | 'max_tokens';
+  maxTokensParam?: MaxTokensParam;
   /** Follow-up requests when the answer breaks the schema (default 2). */
   maxReasks?: number;
   /** Price of this extractor's model; wins over `prices`. */
@@ -147,6 +151,22 @@ interface PartRequest {
   spend: Spend;
 }
 
+/** What the chunks of one document share while they are extracted. */
+interface ChunkContext {
+  input: ExtractInput;
+  /** The relaxed schema chunks are asked with. */
+  compiled: Compiled;
+  spend: Spend;
+  docKey: string;
+  /** Chunks of the plan (pieces of a split chunk keep their chunk's number). */
+  count: number;
+  /** Checkpoint keys of every chunk and piece: dropped once the merged answer is settled. */
+  keys: Set<string>;
+  models: string[];
+  mode: ExtractionMode;
+  reused: number;
+}
+
 interface PartResult {
   data: unknown;
   model: string;
@@ -192,6 +212,9 @@ export class OpenAIExtractor implements Extractor {
     positiveInt('maxOutputTokensCap', options.maxOutputTokensCap);
     positiveInt('contextTokens', options.contextTokens, 256);
     positiveInt('chunkConcurrency', options.chunkConcurrency);
+    if (options.maxTokensParam !== undefined && !MAX_TOKENS_PARAMS.includes(options.maxTokensParam)) {
+      throw new ExtractionError(ErrorCodes.INVALID_CONFIG, `maxTokensParam must be one of ${MAX_TOKENS_PARAMS.join(', ')}; got ${JSON.stringify(options.maxTokensParam)}.`);
+    }
     const mode = options.mode ?? 'auto';
     if (mode !== 'auto' && !EXTRACTION_MODES.includes(mode)) {
       throw new ExtractionError(ErrorCodes.INVALID_CONFIG, `mode must be one of auto, ${EXTRACTION_MODES.join(', ')}; got ${JSON.stringify(mode)}.`);
@@ -277,12 +300,9 @@ export class OpenAIExtractor implements Extractor {
     const plan = planChunks(doc, { maxTokens: budget, minChunks, ...(this.#options.chunkOverlapChars !== undefined ? { overlapChars: this.#options.chunkOverlapChars } : {}) });
     const chunks = plan.chunks;
     const count = chunks.length;
-    const partial = this.#partial(input.schema, compiled);
-    const keys = chunks.map((c) => chunkKey(docKey, c));
-    const results: unknown[] = new Array<unknown>(count).fill(undefined);
-    const models: string[] = [];
-    let mode: ExtractionMode = this.#mode;
-    let reused = 0;
+    const ctx: ChunkContext = { input, compiled: this.#partial(input.schema, compiled), spend, docKey, count, keys: new Set(), models: [], mode: this.#mode, reused: 0 };
+    // answers per chunk, in document order: one, or one per piece of a chunk split after a truncation
+    const results: unknown[][] = chunks.map(() => [undefined]);
     const failed: { error?: Error } = {};
 
     let next = 0;
@@ -296,25 +316,8 @@ export class OpenAIExtractor implements Extractor {
         }
         if (chunk.text.trim() === '') continue;
         try {
-          const cached = this.#cache ? await this.#cache.get(keys[i]) : undefined;
-          if (cached) {
-            results[i] = cached.data;
-            reused++;
-            continue;
-          }
-          const own = new Spend(spend);
-          const part: PartInfo = {
-            index: i + 1,
-            count,
-            start: chunk.start,
-            end: chunk.end,
-            ...(chunk.firstPage !== undefined ? { firstPage: chunk.firstPage, lastPage: chunk.lastPage ?? chunk.firstPage } : {}),
-          };
-          const r = await this.#extractPart({ input, document: sliceDocument(doc, chunk.start, chunk.end), part, compiled: partial, spend: own });
-          results[i] = r.data;
-          models[i] = r.model;
-          mode = r.mode;
-          if (this.#cache) await this.#cache.put(keys[i], { data: r.data, model: r.model, tokensIn: own.tokensIn, tokensOut: own.tokensOut, requests: own.requests });
+          const span: Span = { start: chunk.start, end: chunk.end, ...(chunk.firstPage !== undefined ? { firstPage: chunk.firstPage, lastPage: chunk.lastPage ?? chunk.firstPage } : {}) };
+          results[i] = await this.#extractSpan(ctx, i, span, 0);
         } catch (e) {
           // Stop starting chunks; the ones in flight finish (and are checkpointed).
           const prev = failed.error as Error | undefined;
@@ -325,31 +328,95 @@ export class OpenAIExtractor implements Extractor {
     await Promise.all(Array.from({ length: Math.min(this.#chunkConcurrency, count) }, worker));
     if (failed.error !== undefined) throw failed.error;
 
-    const merged = mergeChunkResults(results);
+    // merged in document order; conflicts name the pieces by their index in this order
+    const pieces = results.flat();
+    const merged = mergeChunkResults(pieces);
     const verdict = compiled.validate(merged.data ?? {});
     if (!verdict.ok) {
       // Retrying with the same checkpoints would merge the same answers: start the document over.
-      if (this.#cache) await this.#cache.delete(keys);
+      if (this.#cache) await this.#cache.delete(ctx.keys);
       const shown = verdict.errors.slice(0, 5).join('; ');
       throw new ExtractionError(
         ErrorCodes.SCHEMA_MISMATCH,
-        `The merged answer of the ${count} parts of this document does not match the schema: ${shown}${verdict.errors.length > 5 ? ` (and ${verdict.errors.length - 5} more)` : ''}.`,
-        { details: { errors: verdict.errors, chunks: count } },
+        `The merged answer of the ${pieces.length} parts of this document does not match the schema: ${shown}${verdict.errors.length > 5 ? ` (and ${verdict.errors.length - 5} more)` : ''}.`,
+        { details: { errors: verdict.errors, chunks: pieces.length } },
       );
     }
-    if (this.#cache) await this.#cache.delete(keys);
+    if (this.#cache) await this.#cache.delete(ctx.keys);
     return {
       data: verdict.data,
-      model: models.find((m) => !!m) ?? this.model,
+      model: ctx.models.find((m) => !!m) ?? this.model,
       tokensIn: spend.tokensIn,
       tokensOut: spend.tokensOut,
       cost: this.costOf(spend.tokensIn, spend.tokensOut),
       requests: spend.requests,
-      chunks: count,
-      chunksReused: reused,
+      chunks: pieces.length,
+      chunksReused: ctx.reused,
       conflicts: merged.conflicts,
-      mode,
+      mode: ctx.mode,
     };
+  }
+
+  /**
+   * One chunk of a long document, or a piece of one: its checkpoint, else one conversation. An answer
+   * still cut off at the output cap splits the span in two ({@link splitInTwo}: offsets into the whole
+   * text are kept) and extracts each half the same way, up to {@link MAX_SPLIT_DEPTH} times; a piece that
+   * cannot be split further fails with TRUNCATED_OUTPUT. The split is remembered (like the document's
+   * chunk plan), so a later attempt goes straight to the pieces and reuses those already answered.
+   * Resolves with the answers of the span's pieces, in document order.
+   */
+  async #extractSpan(ctx: ChunkContext, index: number, span: Span, depth: number): Promise<unknown[]> {
+    const { input } = ctx;
+    const doc = input.document;
+    const key = chunkKey(ctx.docKey, { index, start: span.start, end: span.end });
+    ctx.keys.add(key);
+    const cached = this.#cache ? await this.#cache.get(key) : undefined;
+    if (cached) {
+      ctx.reused++;
+      ctx.models.push(cached.model);
+      return [cached.data];
+    }
+    let halves: [Span, Span] | undefined;
+    const splitBefore = this.#plans.get(key) ?? (this.#cache ? await this.#cache.getPlan(key) : undefined);
+    if (splitBefore !== undefined) halves = this.#halves(doc, span, depth);
+    if (!halves) {
+      const own = new Spend(ctx.spend);
+      const part: PartInfo = {
+        index: index + 1,
+        count: ctx.count,
+        start: span.start,
+        end: span.end,
+        ...(span.firstPage !== undefined ? { firstPage: span.firstPage, lastPage: span.lastPage ?? span.firstPage } : {}),
+      };
+      try {
+        const r = await this.#extractPart({ input, document: sliceDocument(doc, span.start, span.end), part, compiled: ctx.compiled, spend: own });
+        ctx.models.push(r.model);
+        ctx.mode = r.mode;
+        if (this.#cache) await this.#cache.put(key, { data: r.data, model: r.model, tokensIn: own.tokensIn, tokensOut: own.tokensOut, requests: own.requests });
+        return [r.data];
+      } catch (e) {
+        if (!(e instanceof TruncatedAtCap)) throw e;
+        halves = this.#halves(doc, span, depth);
+        if (!halves) {
+          const limit = e.details?.maxOutputTokens;
+          throw new ExtractionError(
+            ErrorCodes.TRUNCATED_OUTPUT,
+            `The model's answer to part ${index + 1} of ${ctx.count} (characters ${span.start}-${span.end}) was cut off at the output token limit${limit ? ` (${limit} tokens)` : ''}, and that part ${depth >= MAX_SPLIT_DEPTH ? `was already split ${depth} times` : 'is too short to split further'}. Raise maxOutputTokensCap (if the model allows more output) or simplify the schema.`,
+            { details: { ...e.details, part: index + 1, start: span.start, end: span.end, splits: depth } },
+          );
+        }
+        this.#rememberPlan(key, 2);
+        if (this.#cache) await this.#cache.putPlan(key, 2);
+      }
+    }
+    const out: unknown[] = [];
+    for (const half of halves) out.push(...(await this.#extractSpan(ctx, index, half, depth + 1)));
+    return out;
+  }
+
+  /** The two halves of a span, or undefined when it may not (depth) or cannot (too short) be split. */
+  #halves(doc: ConvertedDocument, span: Span, depth: number): [Span, Span] | undefined {
+    return depth < MAX_SPLIT_DEPTH ? splitInTwo(doc, span, this.#options.chunkOverlapChars) : undefined;
   }
 
   /** One conversation: request, then re-asks / larger output budgets / mode fallbacks as needed. */

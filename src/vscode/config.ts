@@ -4,6 +4,8 @@
  */
 import * as vscode from 'vscode';
 import { DEFAULT_BASE_URL, DEFAULT_MODEL } from '../app/session';
+import { DEFAULT_CONTEXT_TOKENS } from '../extract/estimate';
+import { MAX_TOKENS_PARAMS, MODE_OPTIONS, type MaxTokensParam, type ModeOption } from '../extract/modes';
 
 export const SECTION = 'extractionWorkbench';
 
@@ -23,6 +25,20 @@ export interface ExtensionSettings {
   exclude: string[];
   /** Queue new and changed documents automatically. */
   watch: boolean;
+  /** How the answer's shape is requested from the provider. */
+  mode: ModeOption;
+  /** Context window of the model in tokens. */
+  contextTokens: number;
+  /** Request field of the output budget. */
+  maxTokensParam: MaxTokensParam;
+  /** Client-side rate limits of the provider; 0 = none. */
+  requestsPerMinute: number;
+  tokensPerMinute: number;
+  /** Cost at which a run pauses; 0 = no budget. */
+  budget: number;
+  /** Ask before a run whose estimated cost is above {@link confirmCostAbove}. */
+  confirmCost: boolean;
+  confirmCostAbove: number;
 }
 
 export const DEFAULT_SETTINGS: Readonly<ExtensionSettings> = Object.freeze({
@@ -37,6 +53,14 @@ export const DEFAULT_SETTINGS: Readonly<ExtensionSettings> = Object.freeze({
   include: [],
   exclude: [],
   watch: false,
+  mode: 'auto',
+  contextTokens: DEFAULT_CONTEXT_TOKENS,
+  maxTokensParam: 'max_completion_tokens',
+  requestsPerMinute: 0,
+  tokensPerMinute: 0,
+  budget: 0,
+  confirmCost: true,
+  confirmCostAbove: 1,
 });
 
 function str(c: vscode.WorkspaceConfiguration, key: keyof ExtensionSettings): string {
@@ -49,6 +73,18 @@ function int(c: vscode.WorkspaceConfiguration, key: keyof ExtensionSettings, min
   const fallback = DEFAULT_SETTINGS[key] as number;
   if (typeof v !== 'number' || !Number.isFinite(v)) return fallback;
   return Math.min(max, Math.max(min, Math.round(v)));
+}
+
+/** A number ≥ 0 (fractions allowed); anything else gives the default. */
+function amount(c: vscode.WorkspaceConfiguration, key: keyof ExtensionSettings): number {
+  const v = c.get<unknown>(key);
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : (DEFAULT_SETTINGS[key] as number);
+}
+
+/** One of `allowed`; anything else gives the default. */
+function oneOf<T extends string>(c: vscode.WorkspaceConfiguration, key: keyof ExtensionSettings, allowed: readonly T[]): T {
+  const v = c.get<unknown>(key);
+  return typeof v === 'string' && (allowed as readonly string[]).includes(v) ? (v as T) : (DEFAULT_SETTINGS[key] as T);
 }
 
 function globs(c: vscode.WorkspaceConfiguration, key: 'include' | 'exclude'): string[] {
@@ -71,6 +107,14 @@ export function readSettings(scope?: vscode.ConfigurationScope): ExtensionSettin
     include: globs(c, 'include'),
     exclude: globs(c, 'exclude'),
     watch: c.get<unknown>('watch') === true,
+    mode: oneOf(c, 'mode', MODE_OPTIONS),
+    contextTokens: int(c, 'contextTokens', 256, 100_000_000),
+    maxTokensParam: oneOf(c, 'maxTokensParam', MAX_TOKENS_PARAMS),
+    requestsPerMinute: int(c, 'requestsPerMinute', 0, 1_000_000_000),
+    tokensPerMinute: int(c, 'tokensPerMinute', 0, 1_000_000_000_000),
+    budget: amount(c, 'budget'),
+    confirmCost: c.get<unknown>('confirmCost') !== false,
+    confirmCostAbove: amount(c, 'confirmCostAbove'),
   };
 }
 

@@ -58,6 +58,7 @@ export class RunFeedback extends Disposable {
       if (event.type === 'run/started') this.#begin(folder);
       else if (event.type === 'run/progress') this.#active.get(folder.key)?.report(event.progress);
       else if (event.type === 'run/finished') this.#end(folder.key);
+      else if (event.type === 'run/budget-reached') this.#budgetReached(folder, event.budget, event.cost);
     }));
     this._register(runs.onDidFinishRun((e) => this.#summarize(e)));
     this._register({ dispose: () => [...this.#active.keys()].forEach((k) => this.#end(k)) });
@@ -88,6 +89,16 @@ export class RunFeedback extends Disposable {
     const a = this.#active.get(key);
     this.#active.delete(key);
     a?.end();
+  }
+
+  /** The run paused at its budget: say so, with the way on (Resume) and the way out (Stop). */
+  #budgetReached(folder: FolderRuns, budget: number, cost: number): void {
+    const where = this.#multi() ? ` in ${folder.name}` : '';
+    const message = `Budget of ${budget} reached${where} (spent ${cost.toFixed(4)}): the run is paused. Resume goes on past the budget.`;
+    notify('warning', message, {
+      Resume: () => vscode.commands.executeCommand(CommandIds.resume),
+      Stop: () => vscode.commands.executeCommand(CommandIds.stop),
+    });
   }
 
   #summarize({ folder, summary, trigger }: FinishedRun): void {

@@ -14,9 +14,26 @@ export function stateDirOf(root: string, settings: Pick<ExtensionSettings, 'stat
   return path.resolve(root, settings.stateFolder);
 }
 
+/** The provider options a user sets per machine or provider: a job's values win over these. */
+type ProviderOptions = Pick<RunSettings, 'mode' | 'contextTokens' | 'maxTokensParam' | 'requestsPerMinute' | 'tokensPerMinute' | 'budget'>;
+
+function providerOptions(settings: ExtensionSettings, job: ProviderOptions = {}): ProviderOptions {
+  const rpm = job.requestsPerMinute ?? (settings.requestsPerMinute > 0 ? settings.requestsPerMinute : undefined);
+  const tpm = job.tokensPerMinute ?? (settings.tokensPerMinute > 0 ? settings.tokensPerMinute : undefined);
+  const budget = job.budget ?? (settings.budget > 0 ? settings.budget : undefined);
+  return {
+    mode: job.mode ?? settings.mode,
+    contextTokens: job.contextTokens ?? settings.contextTokens,
+    maxTokensParam: job.maxTokensParam ?? settings.maxTokensParam,
+    ...(rpm !== undefined ? { requestsPerMinute: rpm } : {}),
+    ...(tpm !== undefined ? { tokensPerMinute: tpm } : {}),
+    ...(budget !== undefined ? { budget } : {}),
+  };
+}
+
 /**
  * Editor settings are the defaults; the job overrides them (schema, globs, instructions, model, base URL,
- * concurrency, attempts, output folder).
+ * concurrency, attempts, output folder, provider options and limits, budget).
  */
 export function resolveRunSettings(root: string, settings: ExtensionSettings, source: JobSource): RunSettings {
   const stateDir = stateDirOf(root, settings);
@@ -39,8 +56,12 @@ export function resolveRunSettings(root: string, settings: ExtensionSettings, so
       model: settings.model,
       concurrency: settings.concurrency,
       maxAttempts: settings.maxAttempts,
+      // like the base URL and the model, provider options follow the editor settings of today
+      ...providerOptions(settings),
       ...(s.temperature !== undefined ? { temperature: s.temperature } : {}),
       ...(s.maxOutputTokens !== undefined ? { maxOutputTokens: s.maxOutputTokens } : {}),
+      ...(s.maxOutputTokensCap !== undefined ? { maxOutputTokensCap: s.maxOutputTokensCap } : {}),
+      ...(s.maxReasks !== undefined ? { maxReasks: s.maxReasks } : {}),
       ...(s.price ? { price: s.price } : {}),
       ...(s.jobName ? { jobName: s.jobName } : {}),
     };
@@ -59,8 +80,12 @@ export function resolveRunSettings(root: string, settings: ExtensionSettings, so
     model: job.model ?? settings.model,
     concurrency: job.concurrency ?? settings.concurrency,
     maxAttempts: job.maxAttempts ?? settings.maxAttempts,
+    ...providerOptions(settings, job),
     ...(job.temperature !== undefined ? { temperature: job.temperature } : {}),
     ...(job.maxOutputTokens !== undefined ? { maxOutputTokens: job.maxOutputTokens } : {}),
+    ...(job.maxOutputTokensCap !== undefined ? { maxOutputTokensCap: job.maxOutputTokensCap } : {}),
+    ...(job.maxReasks !== undefined ? { maxReasks: job.maxReasks } : {}),
+    ...(job.price ? { price: job.price } : {}),
     jobName: job.name,
   };
 }

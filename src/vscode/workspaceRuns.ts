@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_FILE, loadConfig, selectJob, type ExtractionConfig } from '../app/config';
+import { estimateRun, type EstimateProgress, type RunEstimate } from '../app/estimateRun';
 import { loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
 import { EventBus, type PipelineEvent } from '../core/events';
 import { createMatcher, listFiles, toPosix } from '../core/lister';
@@ -209,6 +210,25 @@ export class FolderRuns extends Disposable implements ModelFolder {
   }
 
   // ------------------------------------------------------------------ runs
+
+  /**
+   * Builds the session a run would use, without starting anything: a missing API key, a broken config or
+   * schema is reported before a cost estimate converts every document.
+   */
+  async prepare(): Promise<void> {
+    await this.#ensureSession();
+  }
+
+  /**
+   * What a run would send and cost (nothing is sent): the whole folder as a run lists it, or `paths` as
+   * `enqueue` takes them. Documents done and unchanged are left out; conversions land in the run's
+   * converted-text cache, so the run does not parse them again.
+   */
+  async estimate(options: { paths?: readonly string[]; signal?: AbortSignal; onProgress?: (p: EstimateProgress) => void } = {}): Promise<RunEstimate> {
+    const settings = this.runSettings();
+    const store = await this.openStore();
+    return estimateRun({ settings, store, assetsDir: this.#o.assetsDir, ...options });
+  }
 
   /** Starts a run over the whole folder; undefined when one is already active. */
   async start(trigger: RunTrigger): Promise<RunHandle | undefined> {

@@ -244,6 +244,73 @@ describe('CLI', function () {
     assert.equal(seen.total, 4);
   });
 
+  it('the estimate leaves out documents a run would skip, and uses --price', async () => {
+    const { root, schema } = workspace(4);
+    fs.writeFileSync(path.join(root, 'notes.xyz'), 'unsupported');
+    const estimate = async (...extra: string[]) => {
+      const r = await runCli(['estimate', root, '--schema', schema, '--model', 'local-model', '--exclude', '*.schema.json', '--json', ...extra]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as { documents: number; unchanged: number; skipped: Array<{ path: string; reason: string }>; cost: number; price?: unknown; tokensIn: number; tokensOutEstimate: number; storeChecked: boolean };
+    };
+    const before = await estimate();
+    assert.deepEqual([before.documents, before.unchanged, before.cost, before.price], [4, 0, 0, undefined], 'a model without a price costs nothing');
+    assert.deepEqual(before.skipped, [{ path: 'notes.xyz', reason: 'Unsupported file type ".xyz"' }]);
+    const priced = await estimate('--price', '2,8');
+    assert.deepEqual(priced.price, { inputPer1M: 2, outputPer1M: 8 });
+    assert.equal(priced.cost, (priced.tokensIn * 2 + priced.tokensOutEstimate * 8) / 1_000_000);
+
+    const r = await run(root, schema, '--model', 'local-model', '--exclude', '*.schema.json');
+    assert.equal(r.code, 0, r.stderr);
+    fs.appendFileSync(path.join(root, 'inv2.txt'), 'Paid.\n');
+    const after = await estimate();
+    assert.equal(after.storeChecked, true);
+    assert.deepEqual([after.documents, after.unchanged], [1, 3], 'only the changed document would be sent');
+    const text = await runCli(['estimate', root, '--schema', schema, '--model', 'local-model', '--exclude', '*.schema.json']);
+    assert.match(text.stdout, /Documents: 1 \(not counted: 3 already done and unchanged, 1 unsupported, too large or unreadable\)/);
+    assert.match(text.stdout, /Cost: unknown, no price known for model local-model/);
+    assert.equal(server.stats.total, 4, 'estimates sent nothing');
+  });
+
+  it('provider options come from the job, and flags win over it', async () => {
+    const { root } = workspace(2);
+    fs.writeFileSync(path.join(root, 'extraction.config.json'), JSON.stringify({ jobs: [{ name: 'inv', schema: 'invoice.schema.json', include: ['*.txt'], mode: 'json_object', maxTokensParam: 'max_tokens', maxOutputTokens: 100 }] }));
+    server.setResponder((req) => ({ reply: { invoice_number: req.document, total: 1 } }));
+    const fromJob = await runCli(['run', root, '--base-url', server.url]);
+    assert.equal(fromJob.code, 0, fromJob.stderr);
+    assert.deepEqual(
+      server.requests.map((r) => [r.body?.response_format?.type, r.body?.max_tokens, r.body?.max_completion_tokens]),
+      [
+        ['json_object', 100, undefined],
+        ['json_object', 100, undefined],
+      ],
+    );
+    server.reset();
+    const flagged = await runCli(['run', root, '--base-url', server.url, '--state', path.join(root, 'state2'), '--out', path.join(root, 'out2'), '--mode', 'text', '--max-output-tokens', '77']);
+    assert.equal(flagged.code, 0, flagged.stderr);
+    assert.equal(server.requests.length, 2);
+    for (const r of server.requests) {
+      assert.equal(r.body?.response_format, undefined, 'text mode: no response format');
+      assert.equal(r.body?.max_tokens, 77, 'the job\'s field name, the flag\'s budget');
+    }
+  });
+
+  it('checks provider flags like the job fields and names the flag', async () => {
+    const { root, schema } = workspace(1);
+    const cases: Array<[string[], RegExp]> = [
+      [['--mode', 'fast'], /--mode "fast": Invalid option: expected one of "auto"\|"json_schema"/],
+      [['--requests-per-minute', '0'], /--requests-per-minute "0": Too small/],
+      [['--context-tokens', 'lots'], /--context-tokens "lots": Invalid input: expected number, received NaN/],
+      [['--price', '0.15'], /--price "0.15": inputPer1M: Invalid input/],
+      [['--max-tokens-param', 'max_output_tokens'], /--max-tokens-param "max_output_tokens": Invalid option/],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await runCli(['run', root, '--schema', schema, '--base-url', server.url, ...flags]);
+      assert.equal(r.code, 2, flags.join(' '));
+      assert.match(r.stderr, message);
+    }
+    assert.equal(server.stats.total, 0);
+  });
+
   it('exits 130 on SIGINT with state saved and nothing left running', async () => {
     const { root, schema } = workspace(6);
     server.setLatency(3000);

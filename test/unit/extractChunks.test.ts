@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { inspect } from 'node:util';
 import type { ConvertedDocument, PageInfo } from '../../src/convert/types';
 import { CancelledError, ErrorCodes } from '../../src/core/errors';
-import { OpenAIExtractor, type OpenAIExtractorOptions } from '../../src/extract/openaiExtractor';
+import { groundValues } from '../../src/extract/grounding';
+import { MAX_SPLIT_DEPTH, OpenAIExtractor, type OpenAIExtractorOptions } from '../../src/extract/openaiExtractor';
 import type { ExtractInput, JsonSchema } from '../../src/extract/types';
 import { startModelServer, type ModelServer, type RecordedRequest, type Step } from '../support/modelServer';
 import { rejectsWithCode as rejectsWith } from '../support/assertions';
@@ -74,6 +75,13 @@ function answerFor(req: RecordedRequest): Step {
   };
 }
 
+
+/** The character offsets of a request's chunk, from its `Part:` line. */
+function offsets(req: RecordedRequest): { start: number; end: number } {
+  const m = /^Part: \d+ of \d+ \(characters (\d+)-(\d+)\)$/m.exec(req.userText);
+  assert.ok(m, `a Part line with offsets: ${req.userText.slice(0, 200)}`);
+  return { start: Number(m[1]), end: Number(m[2]) };
+}
 
 function countBy<T>(list: T[], key: (t: T) => string | number | undefined): Map<string | number | undefined, number> {
   const m = new Map<string | number | undefined, number>();
@@ -264,6 +272,126 @@ describe('OpenAIExtractor: long documents in chunks', function () {
     const p = make().extract(input('long.txt', { format: 'text', text: longText() }, { signal: ac.signal }));
     setTimeout(() => ac.abort(), 100);
     await assert.rejects(p, (e: unknown) => e instanceof CancelledError);
+  });
+
+  describe('a chunk still cut off at the output cap', () => {
+    /** Answers are cut off for any text longer than this (characters): "big prompts" do not fit the output. */
+    const FITS = 3500;
+    const onlySmall = (req: RecordedRequest): Step => (docText(req).length > FITS ? { truncated: true } : answerFor(req));
+    // output budget = cap: a cut-off answer is not asked again with a larger budget, it goes straight to halves
+    const capped = { maxOutputTokens: 300, maxOutputTokensCap: 300 };
+    afterEach(() => server.setResponder(answerFor));
+
+    it('is split in halves that keep their offsets; the answers merge, and their values ground in the whole text', async () => {
+      server.setResponder(onlySmall);
+      const text = longText();
+      const out = await make(capped).extract(input('long.txt', { format: 'text', text }));
+      const cut = server.requests.filter((r) => docText(r).length > FITS);
+      const answered = server.requests.filter((r) => docText(r).length <= FITS);
+      assert.ok(cut.length >= 3, `whole chunks were cut off (${cut.length})`);
+      for (const r of server.requests) {
+        const at = offsets(r);
+        assert.equal(text.slice(at.start, at.end), docText(r), `the Part line's offsets locate the text sent (${at.start}-${at.end})`);
+      }
+      // every cut-off chunk was answered through pieces that cover it (halves overlap a little)
+      for (const r of cut) {
+        const chunk = offsets(r);
+        const pieces = answered.filter((p) => p.part === r.part && offsets(p).start >= chunk.start && offsets(p).end <= chunk.end);
+        assert.ok(pieces.length >= 2, `part ${r.part} answered in pieces`);
+        assert.equal(Math.min(...pieces.map((p) => offsets(p).start)), chunk.start);
+        assert.equal(Math.max(...pieces.map((p) => offsets(p).end)), chunk.end);
+      }
+      assert.equal(out.chunks, answered.length, 'chunks counts the pieces answered');
+      assert.equal(out.requests, server.requests.length);
+      const data = out.data as { title: string; author: string; items: Array<{ code: string; qty: number }> };
+      assert.equal(data.title, 'Annual Report 2024');
+      assert.equal(data.author, 'Alice Example');
+      assert.deepEqual(
+        data.items.map((i) => i.qty),
+        Array.from({ length: 40 }, (_, i) => i + 1),
+        'all items in document order, those in two overlapping pieces kept once',
+      );
+      const grounding = groundValues(out.data, { format: 'text', text });
+      const codes = grounding.fields.filter((g) => /^\/items\/\d+\/code$/.test(g.pointer));
+      assert.equal(codes.length, 40);
+      assert.ok(codes.every((g) => g.status === 'grounded' && text.slice(g.start, g.end) === (data.items[Number(g.pointer.split('/')[2])].code)), 'every item code grounds at its place');
+    });
+
+    it('a chunk of pages is split at the page boundary nearest its middle', async () => {
+      server.setResponder(onlySmall);
+      const doc = pagedDocument(12);
+      const out = await make(capped).extract(input('paged.pdf', doc));
+      const answered = server.requests.filter((r) => docText(r).length <= FITS);
+      assert.ok(server.requests.length > answered.length, 'some chunks of pages were cut off');
+      for (const r of answered) {
+        const m = /^Part: \d+ of \d+ \(pages? (\d+)(?:-(\d+))?\)$/m.exec(r.userText);
+        assert.ok(m, r.userText.slice(0, 200));
+        const first = Number(m[1]);
+        const last = Number(m[2] ?? m[1]);
+        assert.equal(docText(r), doc.text.slice(doc.pages![first - 1].start, doc.pages![last - 1].end), `pages ${first}-${last}, whole`);
+      }
+      assert.deepEqual(
+        (out.data as { items: Array<{ code: string }> }).items.map((i) => i.code),
+        Array.from({ length: 12 }, (_, i) => `P-${i + 1}`),
+      );
+    });
+
+    it(`fails with TRUNCATED_OUTPUT only when a piece cannot be split further (after ${MAX_SPLIT_DEPTH} halvings)`, async () => {
+      server.setResponder(() => ({ truncated: true }));
+      const text = longText();
+      const err = await rejectsWith(make({ ...capped, chunkConcurrency: 1 }).extract(input('long.txt', { format: 'text', text })), ErrorCodes.TRUNCATED_OUTPUT);
+      assert.match(err.message, /part 1 of \d+ \(characters 0-\d+\) was cut off .* already split 3 times/);
+      assert.equal(err.details?.splits, MAX_SPLIT_DEPTH);
+      assert.equal(err.retryable, true);
+      // the first chunk, then its first half, its first quarter, its first eighth: each about half the one before
+      assert.equal(server.requests.length, MAX_SPLIT_DEPTH + 1);
+      const spans = server.requests.map(offsets);
+      for (let k = 1; k < spans.length; k++) {
+        const before = spans[k - 1].end - spans[k - 1].start;
+        const now = spans[k].end - spans[k].start;
+        assert.equal(spans[k].start, 0);
+        assert.ok(now > before * 0.35 && now < before * 0.65, `piece ${k}: ${now} of ${before} characters`);
+      }
+      assert.equal(err.tokensOut, 4 * 300, 'the tokens of every cut-off answer are on the error');
+    });
+
+    it('pieces are checkpointed: the next attempt asks only the failed piece, never a cut-off span again', async () => {
+      const cacheDir = path.join(tmp, 'chunks');
+      const text = longText();
+      let failed: string | undefined;
+      let answeredOfPart2 = 0;
+      server.setResponder((req) => {
+        const step = onlySmall(req);
+        // the second piece of chunk 2 that would be answered fails once with a server error
+        if (req.part === 2 && !('truncated' in step) && ++answeredOfPart2 === 2) {
+          failed = JSON.stringify(offsets(req));
+          return { status: 500 };
+        }
+        return step;
+      });
+      const opts = { ...capped, chunkCacheDir: cacheDir, chunkConcurrency: 1 };
+      await rejectsWith(make(opts).extract(input('long.txt', { format: 'text', text })), ErrorCodes.SERVER_ERROR);
+      assert.ok(failed, 'a piece of chunk 2 failed');
+      const span = (r: RecordedRequest): string => JSON.stringify(offsets(r));
+      const cutBefore = new Set(server.requests.filter((r) => docText(r).length > FITS).map(span));
+      const answeredBefore = new Set(server.requests.filter((r) => docText(r).length <= FITS).map(span).filter((k) => k !== failed));
+      assert.ok(cutBefore.size >= 2 && answeredBefore.size >= 2, `${cutBefore.size} cut off, ${answeredBefore.size} answered`);
+      server.reset();
+
+      // a new extractor (e.g. after a restart) with the same checkpoint folder
+      const out = await make(opts).extract(input('long.txt', { format: 'text', text }));
+      const asked = server.requests.map(span);
+      assert.deepEqual(asked.filter((k) => cutBefore.has(k)), [], 'spans cut off before go straight to their halves');
+      assert.deepEqual(asked.filter((k) => answeredBefore.has(k)), [], 'pieces answered before come from their checkpoints');
+      assert.equal(asked.filter((k) => k === failed).length, 1, 'the failed piece is asked again');
+      assert.equal(out.chunksReused, answeredBefore.size);
+      assert.equal((out.data as { items: unknown[] }).items.length, 40);
+      assert.deepEqual(
+        filesUnder(cacheDir).filter((f) => !f.endsWith('.plan.json')),
+        [],
+        'answer checkpoints are removed once the document is done (split markers stay, like the document plan)',
+      );
+    });
   });
 
   it('a context too small for any document → INVALID_CONFIG before a request', async () => {

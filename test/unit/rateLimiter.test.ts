@@ -2,46 +2,10 @@ import { strict as assert } from 'node:assert';
 import { CancelledError, ErrorCodes, ExtractionError, isRunFatalCode } from '../../src/core/errors';
 import { CircuitBreaker } from '../../src/extract/circuitBreaker';
 import { OpenAIExtractor, type OpenAIExtractorOptions } from '../../src/extract/openaiExtractor';
-import { RateLimiter, type Clock, type Permit } from '../../src/extract/rateLimiter';
+import { RateLimiter, type Permit } from '../../src/extract/rateLimiter';
+import { FakeClock, flush } from '../support/fakeClock';
 import type { ExtractInput, JsonSchema } from '../../src/extract/types';
 import { startModelServer, type ModelServer } from '../support/modelServer';
-
-/** A clock that only moves when told to; timers fire in order as it passes them. */
-class FakeClock implements Clock {
-  t = 0;
-  #seq = 0;
-  readonly timers = new Map<number, { at: number; fn: () => void }>();
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.#seq;
-    this.timers.set(id, { at: this.t + Math.max(0, ms), fn });
-    return id;
-  }
-  clearTimeout(h: unknown): void {
-    this.timers.delete(h as number);
-  }
-  /** Moves time forward, firing due timers, then lets promise callbacks run. */
-  async advance(ms: number): Promise<void> {
-    const target = this.t + ms;
-    for (;;) {
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const e of this.timers) if (e[1].at <= target && (!next || e[1].at < next[1].at)) next = e;
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.t = next[1].at;
-      next[1].fn();
-      await flush();
-    }
-    this.t = target;
-    await flush();
-  }
-}
-
-async function flush(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
-}
 
 /** Tracks a pending acquire without awaiting it. */
 function track(p: Promise<Permit>): { permit?: Permit; error?: unknown; done: () => boolean } {

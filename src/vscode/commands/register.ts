@@ -14,6 +14,7 @@ export const CommandIds = {
   extractFolder: 'extractionWorkbench.extractFolder',
   extractCurrentFile: 'extractionWorkbench.extractCurrentFile',
   extractSelected: 'extractionWorkbench.extractSelected',
+  estimateCost: 'extractionWorkbench.estimateCost',
   pause: 'extractionWorkbench.pause',
   resume: 'extractionWorkbench.resume',
   stop: 'extractionWorkbench.stop',

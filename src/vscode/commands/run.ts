@@ -1,6 +1,10 @@
-/** Commands that start and control runs: Extract Workspace / Folder / Current File / Selected, Pause, Resume, Stop. */
+/**
+ * Commands that start and control runs: Extract Workspace / Folder / Current File / Selected, Estimate Cost,
+ * Pause, Resume, Stop. Extract Workspace and Extract Folder… ask before a costly run (see costEstimate.ts).
+ */
 import * as vscode from 'vscode';
 import { ErrorCodes, ExtractionError } from '../../core/errors';
+import { confirmRunCost, showEstimate, type EstimateTarget } from '../costEstimate';
 import type { FolderRuns } from '../workspaceRuns';
 import { NoConfigError } from '../workspaceRuns';
 import { CommandIds, notify } from './register';
@@ -30,27 +34,55 @@ function runnableFolders(s: CommandServices): FolderRuns[] {
   throw new NoConfigError(folders[0].name);
 }
 
-/** Queues the documents under `uris` (files, or folders listed with the job's globs) in their folders. */
-async function extractUris(s: CommandServices, uris: readonly vscode.Uri[]): Promise<number> {
+/** The documents under `uris` (files, or folders listed with the job's globs), by folder; undefined when none is in a workspace folder. */
+async function targetsOf(s: CommandServices, uris: readonly vscode.Uri[]): Promise<Array<Required<EstimateTarget>> | undefined> {
   const byFolder = new Map<FolderRuns, vscode.Uri[]>();
   for (const uri of uris) {
     const f = s.runs.folderOf(uri);
     if (!f) continue;
     byFolder.set(f, [...(byFolder.get(f) ?? []), uri]);
   }
-  if (!byFolder.size) {
+  if (!byFolder.size) return undefined;
+  const targets: Array<Required<EstimateTarget>> = [];
+  for (const [folder, list] of byFolder) {
+    const paths = await folder.documentsUnder(list);
+    if (paths.length) targets.push({ folder, paths });
+  }
+  return targets;
+}
+
+/**
+ * Queues the documents under `uris` (files, or folders listed with the job's globs) in their folders.
+ * With `confirmCost`, a costly run is estimated and confirmed first; declined, nothing is queued.
+ */
+async function extractUris(s: CommandServices, uris: readonly vscode.Uri[], options: { confirmCost?: boolean } = {}): Promise<number> {
+  const targets = await targetsOf(s, uris);
+  if (!targets) {
     notify('warning', 'Only documents inside a workspace folder can be extracted.');
     return 0;
   }
+  if (!targets.length) {
+    notify('info', 'No documents to extract there (the job\'s include/exclude globs select none).');
+    return 0;
+  }
+  if (options.confirmCost && !(await confirmRunCost(targets, s.logger))) return 0;
   let queued = 0;
-  for (const [f, list] of byFolder) {
-    const paths = await f.documentsUnder(list);
-    if (!paths.length) continue;
-    await f.enqueue(paths, { trigger: 'palette' });
+  for (const { folder, paths } of targets) {
+    await folder.enqueue(paths, { trigger: 'palette' });
     queued += paths.length;
   }
-  if (!queued) notify('info', 'No documents to extract there (the job\'s include/exclude globs select none).');
   return queued;
+}
+
+/** Starts runs over whole folders (those already running are told so). */
+async function startFolders(folders: readonly FolderRuns[]): Promise<string[]> {
+  const started: string[] = [];
+  for (const f of folders) {
+    const handle = await f.start('palette');
+    if (handle) started.push(handle.runId);
+    else notify('info', `A run is already in progress in ${f.name}.`);
+  }
+  return started;
 }
 
 export function runCommands(s: CommandServices): CommandSpec[] {
@@ -59,13 +91,10 @@ export function runCommands(s: CommandServices): CommandSpec[] {
       id: CommandIds.extractWorkspace,
       startsRun: true,
       run: async () => {
-        const started: string[] = [];
-        for (const f of runnableFolders(s)) {
-          const handle = await f.start('palette');
-          if (handle) started.push(handle.runId);
-          else notify('info', `A run is already in progress in ${f.name}.`);
-        }
-        return started;
+        const folders = runnableFolders(s);
+        const idle = folders.filter((f) => !f.running);
+        if (idle.length && !(await confirmRunCost(idle.map((folder) => ({ folder })), s.logger))) return [];
+        return startFolders(folders);
       },
     },
     {
@@ -86,7 +115,7 @@ export function runCommands(s: CommandServices): CommandSpec[] {
           uri = picked?.[0];
         }
         if (!uri) return 0;
-        return extractUris(s, [uri]);
+        return extractUris(s, [uri], { confirmCost: true });
       },
     },
     {
@@ -111,6 +140,35 @@ export function runCommands(s: CommandServices): CommandSpec[] {
           return 0;
         }
         return extractUris(s, uris);
+      },
+    },
+    {
+      id: CommandIds.estimateCost,
+      startsRun: true,
+      /** A folder (Explorer) or the whole workspace: shows what a run would send and cost; offers to start it. */
+      run: async (arg?: unknown) => {
+        let targets: EstimateTarget[];
+        if (isUri(arg)) {
+          const folder = s.runs.folderOf(arg);
+          // the workspace folder itself: listed as a run lists it (paths would make done documents explicit)
+          const listed = folder && arg.fsPath === folder.root ? [{ folder }] : await targetsOf(s, [arg]);
+          if (!listed?.length) {
+            notify('info', 'No documents to estimate there (outside the workspace folders, or the job\'s globs select none).');
+            return undefined;
+          }
+          targets = listed;
+        } else {
+          targets = runnableFolders(s).map((folder) => ({ folder }));
+        }
+        const shown = await showEstimate(targets, s.logger);
+        if (!shown) return undefined;
+        if (shown.start) {
+          for (const { folder, paths } of targets) {
+            if (paths) await folder.enqueue(paths, { trigger: 'palette' });
+            else await startFolders([folder]);
+          }
+        }
+        return shown.estimates.map((e) => e.estimate);
       },
     },
     {
