@@ -90,8 +90,6 @@ export function resolveRunSettings(root: string, settings: ExtensionSettings, so
   };
 }
 
-/** Same rule as the CLI: local servers (127.x, localhost, ::1) get a placeholder key they ignore. */
-
 /** True when two settings objects would build the same session. */
 export function sameRunSettings(a: RunSettings, b: RunSettings): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
