@@ -328,6 +328,73 @@ export function wordRecall(reference: string, doc: ConvertedDocument): number {
   return ref.length ? hit / ref.length : 1;
 }
 
+describe('PDF pool: one document split across workers', function () {
+  this.timeout(120_000);
+  let two: PdfConverter | undefined;
+  let one: PdfConverter | undefined;
+  before(() => requireBuiltWorker());
+  afterEach(async () => {
+    await two?.dispose();
+    await one?.dispose();
+    two = one = undefined;
+  });
+
+  /** Both workers started and idle, so the next document alone has a helper waiting. */
+  async function warm(conv: PdfConverter): Promise<void> {
+    const small = await multiPagePdf(1);
+    await Promise.all([conv.convert(input(small, 'w1.pdf')), conv.convert(input(small, 'w2.pdf'))]);
+    assert.strictEqual(conv.pool!.workerCount, 2);
+  }
+
+  it('a long PDF alone is shared by both workers and comes out exactly as from one worker', async () => {
+    const bytes = await largePdf(60, 12);
+    two = createPdfConverter({ workerPath: WORKER_PATH, assetsDir: ASSETS_DIR, poolSize: 2 });
+    one = createPdfConverter({ workerPath: WORKER_PATH, assetsDir: ASSETS_DIR, poolSize: 1 });
+    await warm(two);
+    const shared = await two.convert(input(bytes, 'long.pdf'));
+    assert.ok(two.pool!.stats.splits >= 1, `pages were given to the idle worker (splits ${two.pool!.stats.splits})`);
+    const alone = await one.convert(input(bytes, 'long.pdf'));
+    assert.strictEqual(one.pool!.stats.splits, 0);
+    assert.deepStrictEqual(shared, alone);
+    assert.strictEqual(shared.pages!.length, 60);
+    assert.match(shared.text, /^Page 1 line 0 /);
+    assert.match(shared.text, /Page 60 line 11 [^\n]*$/);
+    // a short document is not split
+    const before = two.pool!.stats.splits;
+    await two.convert(input(await multiPagePdf(4), 'short.pdf'));
+    assert.strictEqual(two.pool!.stats.splits, before);
+  });
+
+  it('the page limit holds for a split document (same pages and warning as one worker)', async () => {
+    const bytes = await largePdf(50, 8);
+    two = createPdfConverter({ workerPath: WORKER_PATH, assetsDir: ASSETS_DIR, poolSize: 2, maxPages: 31 });
+    one = createPdfConverter({ workerPath: WORKER_PATH, assetsDir: ASSETS_DIR, poolSize: 1, maxPages: 31 });
+    await warm(two);
+    const shared = await two.convert(input(bytes));
+    assert.ok(two.pool!.stats.splits >= 1);
+    assert.deepStrictEqual(shared, await one.convert(input(bytes)));
+    assert.strictEqual(shared.pages!.length, 31);
+    assert.ok(shared.warnings?.includes('Only the first 31 of 50 pages were converted'), String(shared.warnings));
+  });
+
+  it('cancelling a split document stops both workers; the pool keeps working', async () => {
+    two = createPdfConverter({ workerPath: WORKER_PATH, assetsDir: ASSETS_DIR, poolSize: 2 });
+    await warm(two);
+    const pool = two.pool!;
+    const ac = new AbortController();
+    const running = two.convert(input(await largePdf(400, 30), 'big.pdf', ac.signal));
+    // wait (bounded) until the idle worker has taken over pages, then cancel
+    for (let i = 0; i < 400 && pool.stats.splits === 0 && pool.stats.completed === 2; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(pool.stats.splits >= 1 && pool.stats.completed === 2, 'the document was split before it finished');
+    const replacedBefore = pool.stats.replaced;
+    ac.abort();
+    await expectCode(running, ErrorCodes.CANCELLED);
+    assert.strictEqual(pool.stats.replaced - replacedBefore, 2, 'both workers on the document were replaced');
+    const doc = await two.convert(input(await multiPagePdf(2)));
+    assert.match(doc.text, /tok2x/);
+  });
+});
+
 describe('PDF pool robustness', function () {
   this.timeout(120_000);
   let conv: PdfConverter;

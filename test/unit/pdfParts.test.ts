@@ -1,0 +1,177 @@
+/** Joining page ranges of a PDF (assemble.ts) and the synchronous DecompressionStream of the PDF worker. */
+import * as assert from 'assert';
+import * as zlib from 'zlib';
+import { ErrorCodes } from '../../src/core/errors';
+import { assembleParts, PAGE_SEPARATOR, type PartResult } from '../../src/convert/pdf/assemble';
+import { SyncDecompressionStream } from '../../src/convert/pdf/syncInflate';
+import type { PageInfo, PositionSpan } from '../../src/convert/types';
+import { rejectsWithCode } from '../support/assertions';
+import { rng } from '../fixtures/pdf/generate';
+
+/** Pages `first..last` with the given texts (empty string: no text on that page), one span per word. */
+function part(first: number, texts: string[], o: { numPages?: number; limit?: number; failed?: number[]; info?: Record<string, string> } = {}): PartResult {
+  const numPages = o.numPages ?? 10;
+  let text = '';
+  const pages: PageInfo[] = [];
+  const positions: PositionSpan[] = [];
+  const ocrPages: number[] = [];
+  const warnings: string[] = [];
+  texts.forEach((t, i) => {
+    const n = first + i;
+    if (i > 0) text += PAGE_SEPARATOR;
+    const start = text.length;
+    for (const m of t.matchAll(/\S+/g)) positions.push({ start: start + m.index!, end: start + m.index! + m[0].length, page: n, bbox: [n, m.index!, n + 1, m.index! + 1] });
+    text += t;
+    const info: PageInfo = { page: n, start, end: text.length, width: 612, height: 792 };
+    if (o.failed?.includes(n)) warnings.push(`Page ${n}: text extraction failed: broken`);
+    else if (t.trim() === '') {
+      info.needsOcr = true;
+      ocrPages.push(n);
+    }
+    pages.push(info);
+  });
+  return {
+    firstPage: first,
+    lastPage: first + texts.length - 1,
+    numPages,
+    limit: o.limit ?? numPages,
+    text,
+    pages,
+    positions,
+    failedPages: o.failed ?? [],
+    ocrPages,
+    warnings,
+    ...(o.info ? { info: o.info } : {}),
+  };
+}
+
+const TEXTS = ['alpha one', 'beta two', '', 'gamma three', 'delta four', 'epsilon', 'zeta six', '', 'eta eight', 'theta nine'];
+
+describe('pdf/assemble: joining page ranges', () => {
+  it('any split into ranges gives exactly the document of one range (text, pages, positions, warnings, meta)', () => {
+    const info = { title: 'T' };
+    const whole = assembleParts([part(1, TEXTS, { info })]);
+    assert.strictEqual(whole.text, TEXTS.join(PAGE_SEPARATOR));
+    const r = rng(42);
+    for (let trial = 0; trial < 50; trial++) {
+      // random cut points
+      const cuts = [...new Set(Array.from({ length: 1 + Math.floor(r() * 4) }, () => 1 + Math.floor(r() * 9)))].sort((a, b) => a - b);
+      const bounds = [0, ...cuts, 10];
+      const parts: PartResult[] = [];
+      for (let k = 0; k + 1 < bounds.length; k++) {
+        parts.push(part(bounds[k] + 1, TEXTS.slice(bounds[k], bounds[k + 1]), k === 0 ? { info } : {}));
+      }
+      // parts arrive in any order
+      parts.reverse();
+      assert.deepStrictEqual(assembleParts(parts), whole, `cuts ${cuts.join(',')}`);
+    }
+    assert.deepStrictEqual(whole.meta, { pageCount: 10, title: 'T', needsOcrPages: [3, 8] });
+    assert.deepStrictEqual(whole.warnings, ['2 of 10 pages have no text layer (need OCR): 3, 8']);
+    // the offsets of a later range point at its text
+    const beta = whole.positions!.find((p) => p.page === 9)!;
+    assert.strictEqual(whole.text.slice(beta.start, beta.end), 'eta');
+  });
+
+  it('page limit and failed pages: warnings in page order, limit warning last', () => {
+    const doc = assembleParts([part(1, ['a', 'b', 'c'], { numPages: 20, limit: 6, failed: [2] }), part(4, ['d', '', 'f'], { numPages: 20, limit: 6, failed: [5] })]);
+    assert.deepStrictEqual(doc.warnings, ['Page 2: text extraction failed: broken', 'Page 5: text extraction failed: broken', 'Only the first 6 of 20 pages were converted']);
+    assert.strictEqual(doc.pages!.length, 6);
+    assert.strictEqual(doc.meta!.pageCount, 20);
+  });
+
+  it('every page unreadable → PDF_CORRUPT; no text in any range → NEEDS_OCR with all pages', async () => {
+    await rejectsWithCode(
+      Promise.resolve().then(() => assembleParts([part(1, ['', ''], { numPages: 4, failed: [1, 2] }), part(3, ['', ''], { numPages: 4, failed: [3, 4] })])),
+      ErrorCodes.PDF_CORRUPT,
+      (e) => assert.deepStrictEqual(e.details?.pages, [1, 2, 3, 4]),
+    );
+    await rejectsWithCode(
+      Promise.resolve().then(() => assembleParts([part(1, ['', ' '], { numPages: 3 }), part(3, [''], { numPages: 3 })])),
+      ErrorCodes.NEEDS_OCR,
+      (e) => {
+        assert.deepStrictEqual(e.details, { pages: [1, 2, 3], pageCount: 3 });
+        assert.strictEqual(e.retryable, false);
+      },
+    );
+  });
+
+  it('ranges with a gap, an overlap or from another document are an internal error, not a wrong text', async () => {
+    const bad: [string, PartResult[]][] = [
+      ['gap', [part(1, ['a', 'b'], { numPages: 5 }), part(4, ['d', 'e'], { numPages: 5 })]],
+      ['overlap', [part(1, ['a', 'b', 'c'], { numPages: 5 }), part(3, ['c', 'd', 'e'], { numPages: 5 })]],
+      ['short', [part(1, ['a', 'b'], { numPages: 5 })]],
+      ['other document', [part(1, ['a', 'b'], { numPages: 4 }), part(3, ['c', 'd', 'e'], { numPages: 5 })]],
+      ['none', []],
+    ];
+    for (const [name, parts] of bad) {
+      await rejectsWithCode(Promise.resolve().then(() => assembleParts(parts)), ErrorCodes.INTERNAL, (e) => assert.ok(e.message.length > 10, name));
+    }
+  });
+});
+
+/** Drives a DecompressionStream the way pdf.js 5.x does (asyncGetBytesFromDecompressionStream). */
+type DecompressionStreamLike = new (format: string) => {
+  readable: AsyncIterable<Uint8Array>;
+  writable: { getWriter(): { ready: Promise<void>; write(b: Uint8Array): Promise<void>; close(): Promise<void> } };
+};
+
+async function inflateLikePdfjs(Ctor: DecompressionStreamLike, format: string, bytes: Uint8Array): Promise<Uint8Array | null> {
+  try {
+    const { readable, writable } = new Ctor(format);
+    const writer = writable.getWriter();
+    await writer.ready;
+    writer
+      .write(bytes)
+      .then(async () => {
+        await writer.ready;
+        await writer.close();
+      })
+      .catch(() => {});
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of readable) chunks.push(chunk);
+    return new Uint8Array(Buffer.concat(chunks));
+  } catch {
+    return null;
+  }
+}
+
+describe('pdf/syncInflate: DecompressionStream stand-in', () => {
+  const Native = (globalThis as unknown as { DecompressionStream: DecompressionStreamLike }).DecompressionStream;
+  const r = rng(7);
+  const payload = new Uint8Array(Array.from({ length: 200_000 }, (_, i) => (i % 97 < 50 ? 65 + (i % 26) : Math.floor(r() * 256))));
+
+  it('gives the same bytes as the real DecompressionStream for deflate, raw deflate, gzip and trailing bytes', async () => {
+    for (const [format, packed] of [
+      ['deflate', zlib.deflateSync(payload)],
+      ['deflate-raw', zlib.deflateRawSync(payload)],
+      ['gzip', zlib.gzipSync(payload)],
+      // PDF streams often carry an end-of-line after the compressed data
+      ['deflate', Buffer.concat([zlib.deflateSync(payload), Buffer.from('\r\n')])],
+    ] as const) {
+      const ours = await inflateLikePdfjs(SyncDecompressionStream, format, new Uint8Array(packed));
+      const native = await inflateLikePdfjs(Native, format, new Uint8Array(packed));
+      assert.ok(ours && native, format);
+      assert.deepStrictEqual(Buffer.from(ours), Buffer.from(native), format);
+      assert.deepStrictEqual(Buffer.from(ours), Buffer.from(payload), format);
+    }
+  });
+
+  it('fails like the real one on truncated or corrupt data (pdf.js then uses its own lenient inflater)', async () => {
+    const packed = new Uint8Array(zlib.deflateSync(payload));
+    const truncated = packed.slice(0, packed.length >> 1);
+    const corrupt = packed.slice();
+    corrupt[0] = 0x12; // bad zlib header
+    for (const [name, bytes] of [
+      ['truncated', truncated],
+      ['corrupt', corrupt],
+    ] as const) {
+      assert.strictEqual(await inflateLikePdfjs(Native, 'deflate', bytes), null, `native ${name}`);
+      assert.strictEqual(await inflateLikePdfjs(SyncDecompressionStream, 'deflate', bytes), null, `ours ${name}`);
+    }
+  });
+
+  it('an unsupported format throws at construction (pdf.js probes brotli)', () => {
+    assert.throws(() => new SyncDecompressionStream('brotli'), TypeError);
+    assert.throws(() => new Native('brotli'), TypeError);
+  });
+});
