@@ -20,11 +20,14 @@ export type { CsvChunk, CsvRecord } from './csv';
 export { htmlToText } from './html';
 export { locate, pageAt } from './pdf/layout';
 export type { LocatedBox } from './pdf/layout';
-export { createPdfConverter } from './pdf/pdfConverter';
+export { createPdfConverter, PDF_CONVERTER_VERSION } from './pdf/pdfConverter';
+export { pdfLimitsSchema, checkPdfLimits } from './pdf/limits';
+export type { PdfLimits } from './pdf/limits';
 export type { PdfConverter, PdfConverterOptions } from './pdf/pdfConverter';
 export { chunkByPages, chunkByChars, sliceDocument } from './chunking';
 export type { TextChunk, CharChunkOptions } from './chunking';
-export { ConvertCache, sha256Hex, CONVERT_CACHE_VERSION } from './cache';
+export { ConvertCache, sha256Hex, converterCacheKey, CONVERT_CACHE_VERSION, DEFAULT_CONVERT_CACHE_MAX_BYTES } from './cache';
+export type { ConvertCacheOptions, PruneResult } from './cache';
 
 export interface ConverterRegistryOptions {
   /** Bundled PDF worker script. Default: `path.join(__dirname, 'pdfWorker.js')` (beside the bundle). */
@@ -37,6 +40,8 @@ export interface ConverterRegistryOptions {
   timeoutMs?: number;
   /** Old-generation heap limit per PDF worker, in MB. Default 1024. */
   maxWorkerMemoryMb?: number;
+  /** Convert at most this many pages of each PDF (a warning names the limit). Default: all pages. */
+  maxPages?: number;
 }
 
 export interface ConverterRegistry {
@@ -56,6 +61,7 @@ export function normalizeExtension(extensionOrPath: string): string {
   return ext || '.' + s;
 }
 
+/** Throws INVALID_CONFIG naming the option when a PDF limit is out of range (see pdf/limits.ts). */
 export function createConverterRegistry(options: ConverterRegistryOptions = {}): ConverterRegistry {
   const converters: Converter[] = [
     createTextConverter(),
@@ -66,6 +72,7 @@ export function createConverterRegistry(options: ConverterRegistryOptions = {}):
       poolSize: options.poolSize,
       timeoutMs: options.timeoutMs,
       maxWorkerMemoryMb: options.maxWorkerMemoryMb,
+      maxPages: options.maxPages,
     }),
     createHtmlConverter(),
     createCsvConverter(),

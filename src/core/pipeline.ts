@@ -59,6 +59,8 @@ export interface PipelineOptions {
   budget?: number;
   /** Converted-text cache folder (e.g. `<stateDir>/converted`): conversions are saved there and reused. */
   convertedCacheDir?: string;
+  /** Size bound of that folder in bytes (least recently used conversions are deleted beyond it). Default 512 MiB. */
+  convertedCacheMaxBytes?: number;
 }
 
 export interface StartOptions {
@@ -145,7 +147,7 @@ export class Pipeline {
     this.#queue = new PQueue({ concurrency: this.#o.concurrency + Math.max(2, Math.ceil(this.#o.concurrency / 2)) });
     this.#modelSlots = new PQueue({ concurrency: this.#o.concurrency });
     this.#schemaHash = hashOf(options.schema);
-    this.#cache = options.convertedCacheDir ? new ConvertCache(options.convertedCacheDir) : undefined;
+    this.#cache = options.convertedCacheDir ? new ConvertCache(options.convertedCacheDir, { maxBytes: options.convertedCacheMaxBytes }) : undefined;
     this.fingerprint = extractionFingerprint({ schema: options.schema, instructions: options.instructions, model: options.extractor.model });
   }
 

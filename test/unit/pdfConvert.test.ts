@@ -6,6 +6,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ErrorCodes, ExtractionError } from '../../src/core/errors';
+import { ConvertCache } from '../../src/convert/cache';
 import { createConverterRegistry, type ConverterRegistry } from '../../src/convert/index';
 import { locate } from '../../src/convert/pdf/layout';
 import { createPdfConverter, type PdfConverter } from '../../src/convert/pdf/pdfConverter';
@@ -258,6 +259,24 @@ describe('PDF converter (worker pool, real pdf.js)', function () {
       converted++;
     }
     assert.ok(converted >= 2, `converted ${converted} sample files`);
+  });
+
+  it('converted-text cache: another page limit converts again, the same limit is served from the cache', async () => {
+    const cache = new ConvertCache(path.join(tmp, 'converted'));
+    const bytes = await multiPagePdf(3);
+    const make = (maxPages?: number) => createPdfConverter({ workerPath: WORKER_PATH, assetsDir: ASSETS_DIR, poolSize: 1, maxPages });
+    const convs = [make(1), make(2), make(1), make()];
+    try {
+      const pagesOf = async (c: PdfConverter) => (await cache.getOrConvert(c, input(bytes))).pages!.length;
+      assert.strictEqual(await pagesOf(convs[0]), 1);
+      assert.strictEqual(await pagesOf(convs[1]), 2, 'maxPages 2 is not served the 1-page conversion');
+      assert.strictEqual(await pagesOf(convs[2]), 1);
+      assert.strictEqual(convs[2].pool, undefined, 'same limit: no worker started, the cached conversion was used');
+      assert.strictEqual(await pagesOf(convs[3]), 3);
+      assert.deepStrictEqual([cache.hits, cache.misses], [1, 3]);
+    } finally {
+      await Promise.all(convs.map((c) => c.dispose()));
+    }
   });
 
   describe('real PDFs from Debian packages', () => {
