@@ -2,9 +2,9 @@
 import * as assert from 'assert';
 import * as zlib from 'zlib';
 import { ErrorCodes } from '../../src/core/errors';
-import { assembleParts, PAGE_SEPARATOR, type PartResult } from '../../src/convert/pdf/assemble';
+import { assembleParts, PAGE_SEPARATOR, SpanWriter, type PartResult } from '../../src/convert/pdf/assemble';
 import { SyncDecompressionStream } from '../../src/convert/pdf/syncInflate';
-import type { PageInfo, PositionSpan } from '../../src/convert/types';
+import type { PageInfo } from '../../src/convert/types';
 import { rejectsWithCode } from '../support/assertions';
 import { rng } from '../fixtures/pdf/generate';
 
@@ -13,14 +13,14 @@ function part(first: number, texts: string[], o: { numPages?: number; limit?: nu
   const numPages = o.numPages ?? 10;
   let text = '';
   const pages: PageInfo[] = [];
-  const positions: PositionSpan[] = [];
+  const spans = new SpanWriter();
   const ocrPages: number[] = [];
   const warnings: string[] = [];
   texts.forEach((t, i) => {
     const n = first + i;
     if (i > 0) text += PAGE_SEPARATOR;
     const start = text.length;
-    for (const m of t.matchAll(/\S+/g)) positions.push({ start: start + m.index!, end: start + m.index! + m[0].length, page: n, bbox: [n, m.index!, n + 1, m.index! + 1] });
+    for (const m of t.matchAll(/\S+/g)) spans.add(start + m.index!, start + m.index! + m[0].length, n, [n, m.index! + 0.25, n + 1, m.index! + 1]);
     text += t;
     const info: PageInfo = { page: n, start, end: text.length, width: 612, height: 792 };
     if (o.failed?.includes(n)) warnings.push(`Page ${n}: text extraction failed: broken`);
@@ -37,7 +37,7 @@ function part(first: number, texts: string[], o: { numPages?: number; limit?: nu
     limit: o.limit ?? numPages,
     text,
     pages,
-    positions,
+    ...spans.finish(),
     failedPages: o.failed ?? [],
     ocrPages,
     warnings,
@@ -68,8 +68,10 @@ describe('pdf/assemble: joining page ranges', () => {
     assert.deepStrictEqual(whole.meta, { pageCount: 10, title: 'T', needsOcrPages: [3, 8] });
     assert.deepStrictEqual(whole.warnings, ['2 of 10 pages have no text layer (need OCR): 3, 8']);
     // the offsets of a later range point at its text
-    const beta = whole.positions!.find((p) => p.page === 9)!;
-    assert.strictEqual(whole.text.slice(beta.start, beta.end), 'eta');
+    const eta = whole.positions!.find((p) => p.page === 9)!;
+    assert.deepStrictEqual(eta, { start: eta.start, end: eta.start + 3, page: 9, bbox: [9, 0.25, 10, 1] });
+    assert.strictEqual(whole.text.slice(eta.start, eta.end), 'eta');
+    assert.strictEqual(whole.positions!.length, TEXTS.join(' ').split(/\s+/).filter(Boolean).length);
   });
 
   it('page limit and failed pages: warnings in page order, limit warning last', () => {
@@ -96,12 +98,15 @@ describe('pdf/assemble: joining page ranges', () => {
   });
 
   it('ranges with a gap, an overlap or from another document are an internal error, not a wrong text', async () => {
+    const mismatched = part(1, ['a b'], { numPages: 1 });
+    mismatched.boxes = new Float64Array(4);
     const bad: [string, PartResult[]][] = [
       ['gap', [part(1, ['a', 'b'], { numPages: 5 }), part(4, ['d', 'e'], { numPages: 5 })]],
       ['overlap', [part(1, ['a', 'b', 'c'], { numPages: 5 }), part(3, ['c', 'd', 'e'], { numPages: 5 })]],
       ['short', [part(1, ['a', 'b'], { numPages: 5 })]],
       ['other document', [part(1, ['a', 'b'], { numPages: 4 }), part(3, ['c', 'd', 'e'], { numPages: 5 })]],
       ['none', []],
+      ['spans without boxes', [mismatched]],
     ];
     for (const [name, parts] of bad) {
       await rejectsWithCode(Promise.resolve().then(() => assembleParts(parts)), ErrorCodes.INTERNAL, (e) => assert.ok(e.message.length > 10, name));

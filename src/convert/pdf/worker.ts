@@ -11,8 +11,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parentPort, workerData } from 'worker_threads';
 import { ErrorCodes } from '../../core/errors';
-import type { ConvertedDocument, PageInfo, PositionSpan } from '../types';
-import { assembleParts, PAGE_SEPARATOR, type PartResult } from './assemble';
+import type { ConvertedDocument, PageInfo } from '../types';
+import { assembleParts, PAGE_SEPARATOR, SpanWriter, type PartResult } from './assemble';
 import { layoutPage, type LayoutItem } from './layout';
 import { MIN_SPLIT_PAGES, type WorkerConvertRequest, type WorkerErrorPayload, type WorkerInit, type WorkerRequest, type WorkerResponse } from './protocol';
 import { installSyncDecompressionStream } from './syncInflate';
@@ -283,7 +283,7 @@ export async function convertPart(req: WorkerConvertRequest, init: WorkerInit, h
     hooks.opened?.(numPages, r.last);
     let text = '';
     const pages: PageInfo[] = [];
-    const positions: PositionSpan[] = [];
+    const spans = new SpanWriter();
     const warnings: string[] = [];
     const ocrPages: number[] = [];
     const failedPages: number[] = [];
@@ -314,7 +314,7 @@ export async function convertPart(req: WorkerConvertRequest, init: WorkerInit, h
           }
           const laid = layoutPage(items);
           text += laid.text;
-          for (const s of laid.spans) positions.push({ start: start + s.start, end: start + s.end, page: n, bbox: s.bbox });
+          for (const s of laid.spans) spans.add(start + s.start, start + s.end, n, s.bbox);
         } finally {
           page.cleanup();
         }
@@ -336,7 +336,7 @@ export async function convertPart(req: WorkerConvertRequest, init: WorkerInit, h
       pages.push(info);
     }
     running = undefined;
-    const part: PartResult = { firstPage: first, lastPage: r.last, numPages, limit, text, pages, positions, failedPages, ocrPages, warnings };
+    const part: PartResult = { firstPage: first, lastPage: r.last, numPages, limit, text, pages, ...spans.finish(), failedPages, ocrPages, warnings };
     if (first === 1) {
       try {
         const md = await doc.getMetadata();
@@ -385,7 +385,7 @@ if (parentPort) {
       }
       try {
         const part = await convertPart(req, init, { opened: (numPages, lastPage) => send({ type: 'opened', id: req.id, numPages, lastPage }) });
-        send({ type: 'result', id: req.id, part });
+        port.postMessage({ type: 'result', id: req.id, part } satisfies WorkerResponse, [part.spans.buffer, part.boxes.buffer]);
       } catch (err) {
         send({ type: 'error', id: req.id, error: classify(err) });
       }
