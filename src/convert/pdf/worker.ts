@@ -298,6 +298,7 @@ export async function convertPart(req: WorkerConvertRequest, init: WorkerInit, h
       let width: number | undefined;
       let height: number | undefined;
       let failed = false;
+      let pageText = '';
       try {
         const page = await doc.getPage(n);
         try {
@@ -313,7 +314,8 @@ export async function convertPart(req: WorkerConvertRequest, init: WorkerInit, h
             if (li) items.push(li);
           }
           const laid = layoutPage(items);
-          text += laid.text;
+          pageText = laid.text;
+          text += pageText;
           for (const s of laid.spans) spans.add(start + s.start, start + s.end, n, s.bbox);
         } finally {
           page.cleanup();
@@ -329,7 +331,8 @@ export async function convertPart(req: WorkerConvertRequest, init: WorkerInit, h
       const info: PageInfo = { page: n, start, end };
       if (width !== undefined) info.width = width;
       if (height !== undefined) info.height = height;
-      if (!failed && text.slice(start, end).trim() === '') {
+      // (the page's own text: slicing the growing document text would flatten it, a copy per page)
+      if (!failed && pageText.trim() === '') {
         info.needsOcr = true;
         ocrPages.push(n);
       }
