@@ -34,13 +34,14 @@ export interface ConverterRegistryOptions {
   pdfWorkerPath?: string;
   /** Directory holding pdf.js `standard_fonts/` and `cmaps/`. Default: `path.join(__dirname, 'pdfjs')`. */
   pdfAssetsDir?: string;
-  /** PDF worker threads. Default `min(2, cores)`. */
+  // PDF limits: checked by `createConverterRegistry` (pdf/limits.ts, INVALID_CONFIG when out of range)
+  /** PDF worker threads, 1–64. Default `min(2, cores)`. */
   poolSize?: number;
-  /** Per-document PDF conversion timeout in ms. Default 120 000. */
+  /** Time limit for converting one PDF, in ms (0: none). Default 120 000; exceeded → CONVERT_TIMEOUT. */
   timeoutMs?: number;
-  /** Old-generation heap limit per PDF worker, in MB. Default 1024. */
+  /** Old-generation heap limit per PDF worker, in MB (≥ 32). Default 1024; exceeded → TOO_LARGE. */
   maxWorkerMemoryMb?: number;
-  /** Convert at most this many pages of each PDF (a warning names the limit). Default: all pages. */
+  /** Convert at most this many pages of each PDF (a warning names the limit). Default: all pages. Part of the cache key. */
   maxPages?: number;
 }
 
