@@ -385,15 +385,15 @@ describe('PDF pool: one document split across workers', function () {
   });
 
   it('the page limit holds for a split document (same pages and warning as one worker)', async () => {
-    const bytes = await largePdf(50, 8);
-    two = createPdfConverter({ workerPath: WORKER_PATH, assetsDir: ASSETS_DIR, poolSize: 2, maxPages: 31 });
-    one = createPdfConverter({ workerPath: WORKER_PATH, assetsDir: ASSETS_DIR, poolSize: 1, maxPages: 31 });
+    const bytes = await largePdf(120, 8);
+    two = createPdfConverter({ workerPath: WORKER_PATH, assetsDir: ASSETS_DIR, poolSize: 2, maxPages: 71 });
+    one = createPdfConverter({ workerPath: WORKER_PATH, assetsDir: ASSETS_DIR, poolSize: 1, maxPages: 71 });
     await warm(two);
     const shared = await two.convert(input(bytes));
     assert.ok(two.pool!.stats.splits >= 1);
     assert.deepStrictEqual(shared, await one.convert(input(bytes)));
-    assert.strictEqual(shared.pages!.length, 31);
-    assert.ok(shared.warnings?.includes('Only the first 31 of 50 pages were converted'), String(shared.warnings));
+    assert.strictEqual(shared.pages!.length, 71);
+    assert.ok(shared.warnings?.includes('Only the first 71 of 120 pages were converted'), String(shared.warnings));
   });
 
   it('cancelling a split document stops both workers; the pool keeps working', async () => {

@@ -3,6 +3,7 @@ import * as assert from 'assert';
 import * as zlib from 'zlib';
 import { ErrorCodes } from '../../src/core/errors';
 import { assembleParts, PAGE_SEPARATOR, SpanWriter, type PartResult } from '../../src/convert/pdf/assemble';
+import { MIN_PAGES_GIVEN, pagesToGiveAway } from '../../src/convert/pdf/splitPolicy';
 import { SyncDecompressionStream } from '../../src/convert/pdf/syncInflate';
 import type { PageInfo } from '../../src/convert/types';
 import { rejectsWithCode } from '../support/assertions';
@@ -111,6 +112,33 @@ describe('pdf/assemble: joining page ranges', () => {
     for (const [name, parts] of bad) {
       await rejectsWithCode(Promise.resolve().then(() => assembleParts(parts)), ErrorCodes.INTERNAL, (e) => assert.ok(e.message.length > 10, name));
     }
+  });
+});
+
+describe('pdf/splitPolicy: pages given to an idle worker', () => {
+  it('balances the finish times, counting the reopen the helper pays', () => {
+    // 40 pages left after the current one, 5 ms a page, reopening costs 4 pages' worth: give 18, keep 23
+    assert.strictEqual(pagesToGiveAway(40, 5, 20), 18);
+    const given = pagesToGiveAway(40, 5, 20);
+    const helper = 20 + given * 5;
+    const owner = (40 + 1 - given) * 5;
+    assert.ok(Math.abs(helper - owner) <= 5, `helper ${helper} ms vs owner ${owner} ms`);
+    // free reopen: half of the pages incl. the current one
+    assert.strictEqual(pagesToGiveAway(40, 5, 0), 20);
+  });
+
+  it('refuses when too few pages are left or the reopen would eat the gain', () => {
+    assert.strictEqual(pagesToGiveAway(5, 5, 0), 0, 'below MIN_SPLIT_PAGES');
+    assert.strictEqual(pagesToGiveAway(10, 5, 40), 0, 'reopen worth 8 pages of 11');
+    assert.ok(pagesToGiveAway(12, 5, 10) >= MIN_PAGES_GIVEN);
+  });
+
+  it('never gives more than the pages not started, and copes with unusable timings', () => {
+    for (const [pageMs, openMs] of [[0, 10], [Number.NaN, 5], [5, Number.NaN], [1e-9, 1e9], [5, -3]]) {
+      const g = pagesToGiveAway(30, pageMs, openMs);
+      assert.ok(g === 0 || (g >= MIN_PAGES_GIVEN && g <= 30), `${pageMs}/${openMs} → ${g}`);
+    }
+    assert.strictEqual(pagesToGiveAway(30, 0, 10), 15, 'no page time yet: half');
   });
 });
 

@@ -8,8 +8,8 @@
  *  - AbortSignal: a queued job is dropped, a running one terminates its workers; both reject with CancelledError.
  *
  * Work stealing: a document starts as one part (all its pages) on one worker. When a worker has nothing
- * to do while another one converts a long document, the pool asks that worker to give away the second
- * half of the pages it has not started (`split`), and the idle worker converts them as a new part. So a
+ * to do while another one converts a long document, the pool asks that worker to give away part of the
+ * pages it has not started (`split`; how many: splitPolicy.ts), and the idle worker converts them as a new part. So a
  * single large PDF, or the last large PDF of a batch, uses every worker instead of pinning one while the
  * others idle. The parts are joined in page order (assemble.ts): the text is the same as from one worker.
  *
@@ -21,7 +21,8 @@ import { Worker } from 'worker_threads';
 import { CancelledError, ErrorCodes, ExtractionError } from '../../core/errors';
 import type { ConvertedDocument } from '../types';
 import { assembleParts, type PartResult } from './assemble';
-import { MIN_SPLIT_PAGES, type WorkerConvertRequest, type WorkerRequest, type WorkerResponse } from './protocol';
+import type { WorkerConvertRequest, WorkerRequest, WorkerResponse } from './protocol';
+import { MIN_SPLIT_PAGES } from './splitPolicy';
 
 export interface PdfPoolOptions {
   workerPath: string;
@@ -101,7 +102,7 @@ export class PdfWorkerPool {
   private nextId = 1;
   private disposed = false;
   private startFailures = 0;
-  /** Counters for tests and diagnostics (`completed` / `failed` count documents, `splits` the pages ranges given away). */
+  /** Counters for tests and diagnostics (`completed` / `failed` count documents, `splits` the page ranges given away). */
   readonly stats = { started: 0, replaced: 0, timeouts: 0, crashes: 0, completed: 0, failed: 0, splits: 0 };
 
   constructor(private readonly options: PdfPoolOptions) {

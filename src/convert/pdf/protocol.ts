@@ -2,17 +2,11 @@
  * Messages between the PDF pool (main thread) and `pdfWorker.js`.
  *
  * A document is converted as one or more page ranges ("parts"). The first part starts at page 1 with an
- * open end; when another worker is idle the pool may ask the worker holding a long part to give away the
- * second half of the pages it has not started yet (`split` → `split-ack`), and queues that range as a new
+ * open end; when another worker is idle the pool may ask the worker holding a long part to give away
+ * pages it has not started yet (`split` → `split-ack`, splitPolicy.ts), and queues that range as a new
  * part. The pool joins the parts in page order (assemble.ts).
  */
 import type { PartResult } from './assemble';
-
-/**
- * A part gives pages away only when at least this many are not started yet: the helper worker parses the
- * document and its fonts again, which pays off only for a few pages or more.
- */
-export const MIN_SPLIT_PAGES = 6;
 
 export interface WorkerConvertRequest {
   type: 'convert';
@@ -27,7 +21,7 @@ export interface WorkerConvertRequest {
   lastPage?: number;
 }
 
-/** Give away the second half of the pages not started yet (answered with `split-ack`). */
+/** Give away some of the pages not started yet (answered with `split-ack`; see splitPolicy.ts). */
 export interface WorkerSplitRequest {
   type: 'split';
   id: number;

@@ -14,7 +14,8 @@ import { ErrorCodes } from '../../core/errors';
 import type { ConvertedDocument, PageInfo } from '../types';
 import { assembleParts, PAGE_SEPARATOR, SpanWriter, type PartResult } from './assemble';
 import { layoutPage, type LayoutItem } from './layout';
-import { MIN_SPLIT_PAGES, type WorkerConvertRequest, type WorkerErrorPayload, type WorkerInit, type WorkerRequest, type WorkerResponse } from './protocol';
+import type { WorkerConvertRequest, WorkerErrorPayload, WorkerInit, WorkerRequest, WorkerResponse } from './protocol';
+import { pagesToGiveAway } from './splitPolicy';
 import { installSyncDecompressionStream } from './syncInflate';
 
 type PdfJs = typeof import('pdfjs-dist/legacy/build/pdf.mjs');
@@ -230,17 +231,26 @@ interface Running {
   page: number;
   /** Last page of the part; lowered by a split. */
   last: number;
+  /** `performance.now()` when the part started (before opening the document). */
+  startedAt: number;
+  /** When its first page was done (undefined before). */
+  firstDoneAt?: number;
+  /** Pages done. */
+  done: number;
 }
 let running: Running | undefined;
 
-/** Answers a `split` request: gives away the second half of the pages not started yet, if at least {@link MIN_SPLIT_PAGES}. */
+/** Answers a `split` request: gives away the last pages not started yet, as many as splitPolicy.ts says. */
 export function splitRunning(id: number): { from?: number; to?: number } {
   const r = running;
   if (!r || r.id !== id) return {};
-  const notStarted = r.last - r.page;
-  if (notStarted < MIN_SPLIT_PAGES) return {};
-  const keep = Math.ceil(notStarted / 2);
-  const from = r.page + keep + 1;
+  const now = performance.now();
+  // before the first page is done (pdf.js awaited a file read) the time so far stands for both
+  const openMs = (r.firstDoneAt ?? now) - r.startedAt;
+  const pageMs = r.done > 1 ? (now - r.firstDoneAt!) / (r.done - 1) : openMs;
+  const given = pagesToGiveAway(r.last - r.page, pageMs, openMs);
+  if (given === 0) return {};
+  const from = r.last - given + 1;
   const to = r.last;
   r.last = from - 1;
   return { from, to };
@@ -257,6 +267,7 @@ export interface ConvertHooks {
 /** Converts pages `firstPage..lastPage` (default: all, up to `maxPages`) of a PDF. */
 export async function convertPart(req: WorkerConvertRequest, init: WorkerInit, hooks: ConvertHooks = {}): Promise<PartResult> {
   const pdfjs = await loadPdfjs();
+  const startedAt = performance.now();
   const task = pdfjs.getDocument({
     data: req.bytes,
     cMapUrl: dirUrl(path.join(init.assetsDir, 'cmaps')),
@@ -278,7 +289,7 @@ export async function convertPart(req: WorkerConvertRequest, init: WorkerInit, h
     if (!numPages) throw new ConvertFailure({ code: ErrorCodes.EMPTY_DOCUMENT, message: 'PDF has no pages' });
     const limit = req.maxPages && req.maxPages > 0 ? Math.min(numPages, req.maxPages) : numPages;
     const first = Math.max(1, req.firstPage ?? 1);
-    const r: Running = { id: req.id, page: first, last: Math.min(limit, req.lastPage ?? limit) };
+    const r: Running = { id: req.id, page: first, last: Math.min(limit, req.lastPage ?? limit), startedAt, done: 0 };
     running = r;
     hooks.opened?.(numPages, r.last);
     let text = '';
@@ -337,6 +348,8 @@ export async function convertPart(req: WorkerConvertRequest, init: WorkerInit, h
         ocrPages.push(n);
       }
       pages.push(info);
+      r.done++;
+      r.firstDoneAt ??= performance.now();
     }
     running = undefined;
     const part: PartResult = { firstPage: first, lastPage: r.last, numPages, limit, text, pages, ...spans.finish(), failedPages, ocrPages, warnings };
