@@ -1,5 +1,8 @@
 /** Joining page ranges of a PDF (assemble.ts) and the synchronous DecompressionStream of the PDF worker. */
 import * as assert from 'assert';
+import * as fs from 'fs';
+import { createRequire } from 'module';
+import * as path from 'path';
 import * as zlib from 'zlib';
 import { ErrorCodes } from '../../src/core/errors';
 import { assembleParts, PAGE_SEPARATOR, SpanWriter, type PartResult } from '../../src/convert/pdf/assemble';
@@ -7,7 +10,7 @@ import { MIN_PAGES_GIVEN, pagesToGiveAway } from '../../src/convert/pdf/splitPol
 import { SyncDecompressionStream } from '../../src/convert/pdf/syncInflate';
 import type { PageInfo } from '../../src/convert/types';
 import { rejectsWithCode } from '../support/assertions';
-import { rng } from '../fixtures/pdf/generate';
+import { REPO_ROOT, WORKER_PATH, requireBuiltWorker, rng } from '../fixtures/pdf/generate';
 
 /** Pages `first..last` with the given texts (empty string: no text on that page), one span per word. */
 function part(first: number, texts: string[], o: { numPages?: number; limit?: number; failed?: number[]; info?: Record<string, string> } = {}): PartResult {
@@ -206,5 +209,58 @@ describe('pdf/syncInflate: DecompressionStream stand-in', () => {
   it('an unsupported format throws at construction (pdf.js probes brotli)', () => {
     assert.throws(() => new SyncDecompressionStream('brotli'), TypeError);
     assert.throws(() => new Native('brotli'), TypeError);
+  });
+});
+
+interface PdfjsPatchesModule {
+  PATCHES: { name: string; file: RegExp; find: string; replace: string }[];
+  applyPdfjsPatches(path: string, source: string): string;
+}
+
+describe('pdf.js source patches (scripts/pdfjs-patches.js)', () => {
+  const requireFromRepo = createRequire(path.join(REPO_ROOT, 'package.json'));
+  const { PATCHES, applyPdfjsPatches } = requireFromRepo('./scripts/pdfjs-patches.js') as PdfjsPatchesModule;
+  const workerSource = requireFromRepo.resolve('pdfjs-dist/legacy/build/pdf.worker.mjs');
+  const original = fs.readFileSync(workerSource, 'utf8');
+
+  it('every patch matches the installed pdf.js exactly once, and the built worker carries it', () => {
+    const patched = applyPdfjsPatches(workerSource, original);
+    requireBuiltWorker();
+    const built = fs.readFileSync(WORKER_PATH, 'utf8');
+    for (const p of PATCHES) {
+      assert.ok(p.file.test(workerSource), p.name);
+      assert.ok(patched.includes(p.replace) && !patched.includes(p.find), p.name);
+      // the bundler reformats, so look for one distinctive line of the replacement
+      const line = p.replace.split('\n')[1].trim();
+      assert.ok(built.replace(/\s+/g, ' ').includes(line.replace(/\s+/g, ' ')), `dist/pdfWorker.js lacks "${p.name}"`);
+    }
+  });
+
+  it('a pdf.js whose code changed fails the build instead of being patched wrong', () => {
+    const p = PATCHES[0];
+    assert.throws(() => applyPdfjsPatches(workerSource, original.replace(p.find, '/* changed upstream */')), /found it 0 times.*pdfjs-dist upgraded/);
+    assert.throws(() => applyPdfjsPatches(workerSource, `${p.find}\n${p.find}`), /found it 2 times/);
+    assert.strictEqual(applyPdfjsPatches('/elsewhere/other.mjs', 'unrelated'), 'unrelated', 'other files are left alone');
+  });
+
+  it('the glyph matrix patch computes exactly what pdf.js computes (bit for bit, incl. -0, NaN, Infinity, Float32Array ctm)', () => {
+    // pdf.js' own Util.transform, taken from the installed file
+    const body = /static transform\(m1, m2\) \{\s*(return \[.*\];)\n/.exec(original)?.[1];
+    assert.ok(body, 'Util.transform found in pdf.worker.mjs');
+    const utilTransform = new Function('m1', 'm2', body) as (a: ArrayLike<number>, b: ArrayLike<number>) => number[];
+    const p = PATCHES.find((x) => x.find.includes('Util.transform(textState.ctm'))!;
+    const patched = new Function('textState', 'tsm', p.replace) as (s: { ctm: ArrayLike<number>; textMatrix: ArrayLike<number> }, tsm: number[]) => number[];
+    const r = rng(99);
+    const special = [0, -0, 1, -1, Number.NaN, Infinity, -Infinity, 1e-300, 1e300, 0.1];
+    const pick = () => (r() < 0.15 ? special[Math.floor(r() * special.length)] : (r() - 0.5) * 10 ** Math.floor(r() * 8 - 3));
+    for (let i = 0; i < 20_000; i++) {
+      const ctm = i % 2 ? Float32Array.from({ length: 6 }, pick) : Array.from({ length: 6 }, pick);
+      const textMatrix = Array.from({ length: 6 }, pick);
+      const tsm = [pick(), 0, 0, pick(), 0, pick()];
+      const want = utilTransform(ctm, utilTransform(textMatrix, tsm));
+      const got = patched({ ctm, textMatrix }, tsm);
+      assert.strictEqual(got.length, 6);
+      for (let k = 0; k < 6; k++) assert.ok(Object.is(got[k], want[k]), `case ${i}, element ${k}: ${got[k]} vs ${want[k]}`);
+    }
   });
 });
