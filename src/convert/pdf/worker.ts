@@ -4,11 +4,13 @@
  * layout.ts), page boundaries, and a position span (page + viewport box) per text item. Between two
  * pages it answers `split` requests of the pool by giving away pages it has not started (protocol.ts).
  *
- * Where the time goes (profile of the benchmark corpus, this thread): ~70 % inside pdf.js' parser and
- * text extractor (per-glyph text matrices ~27 %, font programs parsed and compiled ~15 %, content
- * stream lexing ~20 %), ~8 % pdf.js' in-thread message port (a structured clone per text chunk, needed:
- * pdf.js reuses the objects it sends), ~7 % GC, ~7 % our layout; see the installs below for what
- * was taken out.
+ * Where the time goes (CPU profile of the benchmark corpus, this thread): ~64 % inside pdf.js' parser
+ * and text extractor (font programs parsed and compiled to OpenType ~20 %, the glyph loop ~20 % — it was
+ * ~35 % before the patch in scripts/pdfjs-patches.js —, content-stream lexing ~15 %), ~10 % pdf.js'
+ * in-thread message port (a structured clone per text chunk; needed, pdf.js reuses the objects it
+ * sends), ~8 % GC, ~8 % Node (inflate, clones), ~6 % our layout. What was taken out: the web-stream
+ * inflate (syncInflate.ts), per-item string flattening and arrays (layout.ts, toLayoutItem), one
+ * object per position span across postMessage (assemble.ts).
  *
  * No network access: the bytes come in the message; cMaps and standard fonts are read from disk
  * (`workerData.assetsDir`). pdf.js' own "worker" runs in-thread (fake worker) — this thread is the
