@@ -8,6 +8,7 @@
 const esbuild = require('esbuild');
 const fs = require('fs');
 const path = require('path');
+const { pdfjsPatchPlugin } = require('./scripts/pdfjs-patches');
 
 const args = new Set(process.argv.slice(2));
 const production = args.has('--production');
@@ -78,7 +79,8 @@ function productConfigs() {
     },
   ];
   if (exists('src/convert/pdf/worker.ts')) {
-    configs.push({ ...nodeCommon, entryPoints: ['src/convert/pdf/worker.ts'], outfile: 'dist/pdfWorker.js' });
+    // pdf.js with the text-extraction patches of scripts/pdfjs-patches.js (exact, fail the build if stale)
+    configs.push({ ...nodeCommon, entryPoints: ['src/convert/pdf/worker.ts'], outfile: 'dist/pdfWorker.js', plugins: [pdfjsPatchPlugin] });
   }
   configs.push({ ...nodeCommon, entryPoints: ['src/extract/groundingWorker.ts'], outfile: 'dist/groundingWorker.js' });
   const webviews = walk(path.join(root, 'media'), (p) => /[\\/]main\.ts$/.test(p));

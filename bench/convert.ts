@@ -19,7 +19,7 @@ import { promisify } from 'util';
 import { createPdfConverter } from '../src/convert/pdf/pdfConverter';
 import type { ConvertedDocument } from '../src/convert/types';
 import { largePdf, realPdfs } from '../test/fixtures/pdf/generate';
-import { isMain } from './isMain';
+import { isEntryScript } from './entry';
 
 const execFileP = promisify(execFile);
 
@@ -257,7 +257,7 @@ export async function runConvertBench(options: ConvertBenchOptions = {}): Promis
   }
 }
 
-if (isMain('convert')) {
+if (isEntryScript('convert')) {
   runConvertBench().then(
     (r) => process.exit(r.pass.ratio && r.pass.fidelity && r.pass.eventLoop ? 0 : 1),
     (err) => {

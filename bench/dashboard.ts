@@ -22,7 +22,7 @@ import { toWebviewSchema, type DashboardModel } from '../src/shared/dashboardPro
 import { SqlJsCheckpointStore } from '../src/store/sqlStore';
 import { dashboardModel, rowFromMetrics, RunMetricsReader } from '../src/vscode/dashboard/runData';
 import { countNodes, dashboardCharts, toSvgString } from '../media/dashboard/charts';
-import { isMain } from './isMain';
+import { isEntryScript } from './entry';
 
 export interface DashboardBenchResult {
   attempts: number;
@@ -225,7 +225,7 @@ export function printDashboardBench(r: DashboardBenchResult): void {
   console.log(`  live refresh (+100 rows)    ${f(r.liveRefreshMs)}`);
 }
 
-if (isMain('dashboard')) {
+if (isEntryScript('dashboard')) {
   void runDashboardBench(Number(process.argv[2]) || 100_000).then(printDashboardBench, (e: unknown) => {
     console.error(e);
     process.exit(1);

@@ -11,7 +11,7 @@ import { Pipeline } from '../src/core/pipeline';
 import { OpenAIExtractor } from '../src/extract/openaiExtractor';
 import { SqlJsCheckpointStore } from '../src/store/sqlStore';
 import { startModelServer } from '../test/support/modelServer';
-import { isMain } from './isMain';
+import { isEntryScript } from './entry';
 
 export interface PipelineBenchResult {
   docs: number;
@@ -66,7 +66,7 @@ export function printPipelineBench(r: PipelineBenchResult): void {
   console.log(`  efficiency ${(r.efficiency * 100).toFixed(1)} % (target ≥ 90 %) ${r.pass ? 'PASS' : 'FAIL'} · peak RSS ${r.peakRssMb.toFixed(0)} MB`);
 }
 
-if (isMain('pipeline')) {
+if (isEntryScript('pipeline')) {
   const [docs, latency, conc] = process.argv.slice(2).map(Number);
   runPipelineBench(docs || undefined, latency || undefined, conc || undefined).then(printPipelineBench, (e) => {
     console.error(e);

@@ -17,7 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DocumentState, Stage } from '../src/core/types';
 import { DEFAULT_COMPACT_EVERY, DEFAULT_COMPACT_RATIO, SqlJsCheckpointStore, loadSqlJs, type StoreLogger } from '../src/store';
-import { isMain } from './isMain';
+import { isEntryScript } from './entry';
 
 export interface StoreScaleFigures {
   docs: number;
@@ -272,7 +272,7 @@ export function printStoreBench(r: StoreBenchResult): void {
   console.log(`  store bench: ${pf(r.pass.all)}`);
 }
 
-if (isMain('store')) {
+if (isEntryScript('store')) {
   const [small, large, ratio] = process.argv.slice(2).map(Number);
   runStoreBench({ smallDocs: small || undefined, largeDocs: large || undefined, compactRatio: Number.isFinite(ratio) ? ratio : undefined, log: (l) => console.log(l) }).then(
     (r) => {

@@ -5,6 +5,7 @@
  * file, with one position span per record (`line` = source line the record starts on). For large
  * tables, {@link splitCsv} cuts the text into chunks of N records that each repeat the header row.
  */
+import { converterCacheKey } from './cache';
 import { emptyDocumentError, decodeText, normalizeNewlines, throwIfAborted } from './text';
 import type { ConvertedDocument, ConvertInput, Converter, PositionSpan } from './types';
 
@@ -134,9 +135,13 @@ export function convertCsvBytes(bytes: Uint8Array, delimiter: string | undefined
   };
 }
 
+/** Output version of this converter: bump when its text or positions change, so cached conversions are redone. */
+export const CSV_CONVERTER_VERSION = 1;
+
 export function createCsvConverter(): Converter {
   return {
     id: 'csv',
+    cacheKey: converterCacheKey('csv', CSV_CONVERTER_VERSION),
     extensions: ['.csv', '.tsv'],
     async convert(input: ConvertInput): Promise<ConvertedDocument> {
       throwIfAborted(input.signal);

@@ -1,5 +1,6 @@
 /** DOCX converter (mammoth `extractRawText`, loaded on first use). Corrupt / non-DOCX bytes → CORRUPT_INPUT. */
 import { ErrorCodes, ExtractionError } from '../core/errors';
+import { converterCacheKey } from './cache';
 import { emptyDocumentError, linePositions, normalizeNewlines, throwIfAborted } from './text';
 import type { ConvertedDocument, ConvertInput, Converter } from './types';
 
@@ -41,9 +42,13 @@ export async function convertDocxBytes(bytes: Uint8Array, path = '(input)', sign
   return { format: 'docx', text, positions: linePositions(text), ...(warnings.length ? { warnings } : {}) };
 }
 
+/** Output version of this converter: bump when its text or positions change, so cached conversions are redone. */
+export const DOCX_CONVERTER_VERSION = 1;
+
 export function createDocxConverter(): Converter {
   return {
     id: 'docx',
+    cacheKey: converterCacheKey('docx', DOCX_CONVERTER_VERSION),
     extensions: ['.docx'],
     async convert(input: ConvertInput): Promise<ConvertedDocument> {
       throwIfAborted(input.signal);

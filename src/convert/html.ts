@@ -5,6 +5,7 @@
  * lines, table cells are tab-separated, list items get a `- ` bullet. Each output text run has a
  * position span whose `line` is the 1-based source line it came from.
  */
+import { converterCacheKey } from './cache';
 import { decodeText, decodeWindows1252, emptyDocumentError, throwIfAborted } from './text';
 import type { ConvertedDocument, ConvertInput, Converter, PositionSpan } from './types';
 
@@ -190,9 +191,13 @@ export async function convertHtmlBytes(bytes: Uint8Array, path = '(input)'): Pro
   return { format: 'html', text, positions, meta: { encoding, ...(title ? { title } : {}) } };
 }
 
+/** Output version of this converter: bump when its text or positions change, so cached conversions are redone. */
+export const HTML_CONVERTER_VERSION = 1;
+
 export function createHtmlConverter(): Converter {
   return {
     id: 'html',
+    cacheKey: converterCacheKey('html', HTML_CONVERTER_VERSION),
     extensions: ['.html', '.htm', '.xhtml'],
     async convert(input: ConvertInput): Promise<ConvertedDocument> {
       throwIfAborted(input.signal);

@@ -20,23 +20,29 @@ export type { CsvChunk, CsvRecord } from './csv';
 export { htmlToText } from './html';
 export { locate, pageAt } from './pdf/layout';
 export type { LocatedBox } from './pdf/layout';
-export { createPdfConverter } from './pdf/pdfConverter';
+export { createPdfConverter, PDF_CONVERTER_VERSION } from './pdf/pdfConverter';
+export { pdfLimitsSchema, checkPdfLimits } from './pdf/limits';
+export type { PdfLimits } from './pdf/limits';
 export type { PdfConverter, PdfConverterOptions } from './pdf/pdfConverter';
 export { chunkByPages, chunkByChars, sliceDocument } from './chunking';
 export type { TextChunk, CharChunkOptions } from './chunking';
-export { ConvertCache, sha256Hex, CONVERT_CACHE_VERSION } from './cache';
+export { ConvertCache, sha256Hex, converterCacheKey, CONVERT_CACHE_VERSION, DEFAULT_CONVERT_CACHE_MAX_BYTES } from './cache';
+export type { ConvertCacheOptions, PruneResult } from './cache';
 
 export interface ConverterRegistryOptions {
   /** Bundled PDF worker script. Default: `path.join(__dirname, 'pdfWorker.js')` (beside the bundle). */
   pdfWorkerPath?: string;
   /** Directory holding pdf.js `standard_fonts/` and `cmaps/`. Default: `path.join(__dirname, 'pdfjs')`. */
   pdfAssetsDir?: string;
-  /** PDF worker threads. Default `min(2, cores)`. */
+  // PDF limits: checked by `createConverterRegistry` (pdf/limits.ts, INVALID_CONFIG when out of range)
+  /** PDF worker threads, 1–64. Default `min(2, cores)`. */
   poolSize?: number;
-  /** Per-document PDF conversion timeout in ms. Default 120 000. */
+  /** Time limit for converting one PDF, in ms (0: none). Default 120 000; exceeded → CONVERT_TIMEOUT. */
   timeoutMs?: number;
-  /** Old-generation heap limit per PDF worker, in MB. Default 1024. */
+  /** Old-generation heap limit per PDF worker, in MB (≥ 32). Default 1024; exceeded → TOO_LARGE. */
   maxWorkerMemoryMb?: number;
+  /** Convert at most this many pages of each PDF (a warning names the limit). Default: all pages. Part of the cache key. */
+  maxPages?: number;
 }
 
 export interface ConverterRegistry {
@@ -56,6 +62,7 @@ export function normalizeExtension(extensionOrPath: string): string {
   return ext || '.' + s;
 }
 
+/** Throws INVALID_CONFIG naming the option when a PDF limit is out of range (see pdf/limits.ts). */
 export function createConverterRegistry(options: ConverterRegistryOptions = {}): ConverterRegistry {
   const converters: Converter[] = [
     createTextConverter(),
@@ -66,6 +73,7 @@ export function createConverterRegistry(options: ConverterRegistryOptions = {}):
       poolSize: options.poolSize,
       timeoutMs: options.timeoutMs,
       maxWorkerMemoryMb: options.maxWorkerMemoryMb,
+      maxPages: options.maxPages,
     }),
     createHtmlConverter(),
     createCsvConverter(),

@@ -1,5 +1,6 @@
 /** JSON converter: re-serialises the value pretty-printed (2-space indent). Invalid JSON → CORRUPT_INPUT. */
 import { ErrorCodes, ExtractionError } from '../core/errors';
+import { converterCacheKey } from './cache';
 import { decodeText, emptyDocumentError, linePositions, throwIfAborted } from './text';
 import type { ConvertedDocument, ConvertInput, Converter } from './types';
 
@@ -24,9 +25,13 @@ export function convertJsonBytes(bytes: Uint8Array, path = '(input)'): Converted
   return { format: 'json', text, positions: linePositions(text), meta: { encoding } };
 }
 
+/** Output version of this converter: bump when its text or positions change, so cached conversions are redone. */
+export const JSON_CONVERTER_VERSION = 1;
+
 export function createJsonConverter(): Converter {
   return {
     id: 'json',
+    cacheKey: converterCacheKey('json', JSON_CONVERTER_VERSION),
     extensions: ['.json'],
     async convert(input: ConvertInput): Promise<ConvertedDocument> {
       throwIfAborted(input.signal);

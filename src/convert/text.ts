@@ -7,6 +7,7 @@
  * Line endings are normalised to `\n`; one {@link PositionSpan} per line carries the 1-based source line.
  */
 import { ErrorCodes, ExtractionError } from '../core/errors';
+import { converterCacheKey } from './cache';
 import type { ConvertedDocument, ConvertInput, Converter, PositionSpan } from './types';
 
 export type TextEncodingName = 'utf-8' | 'utf-8-bom' | 'utf-16le' | 'utf-16be' | 'latin1';
@@ -97,10 +98,16 @@ export interface TextConverterOptions {
   extensions?: readonly string[];
 }
 
+/** Output version of this converter: bump when its text or positions change, so cached conversions are redone. */
+export const TEXT_CONVERTER_VERSION = 1;
+
 export function createTextConverter(options: TextConverterOptions = {}): Converter {
   const format = options.format ?? 'text';
+  const id = options.id ?? format;
   return {
-    id: options.id ?? format,
+    id,
+    // the format is part of the output (`ConvertedDocument.format`)
+    cacheKey: converterCacheKey(id, TEXT_CONVERTER_VERSION, format === id ? {} : { format }),
     extensions: options.extensions ?? ['.txt', '.text'],
     async convert(input: ConvertInput): Promise<ConvertedDocument> {
       throwIfAborted(input.signal);

@@ -52,6 +52,12 @@ export interface ConvertInput {
 export interface Converter {
   /** Short id, e.g. `text`. */
   readonly id: string;
+  /**
+   * What the converted-text cache keys this converter's output by: the id, the converter's output
+   * version and the options that change its output, built with `converterCacheKey` (cache.ts).
+   * Two converters with equal keys must give equal output for equal bytes. Default: `id`.
+   */
+  readonly cacheKey?: string;
   /** Lower-case file extensions with the dot, e.g. `.txt`. */
   readonly extensions: readonly string[];
   convert(input: ConvertInput): Promise<ConvertedDocument>;

@@ -65,6 +65,8 @@ export interface PipelineOptions {
    * session passes a {@link GroundFn} that grounds long documents in a worker thread.
    */
   ground?: GroundFn;
+  /** Size bound of that folder in bytes (least recently used conversions are deleted beyond it). Default 512 MiB. */
+  convertedCacheMaxBytes?: number;
 }
 
 export interface StartOptions {
@@ -169,7 +171,7 @@ export class Pipeline {
     this.#queue = new PQueue({ concurrency: this.#o.concurrency + Math.max(2, Math.ceil(this.#o.concurrency / 2)) });
     this.#modelSlots = new PQueue({ concurrency: this.#o.concurrency });
     this.#schemaHash = hashOf(options.schema);
-    this.#cache = options.convertedCacheDir ? new ConvertCache(options.convertedCacheDir) : undefined;
+    this.#cache = options.convertedCacheDir ? new ConvertCache(options.convertedCacheDir, { maxBytes: options.convertedCacheMaxBytes }) : undefined;
     this.#ground = options.ground ?? ((data, doc) => Promise.resolve(groundValues(data, doc)));
     this.fingerprint = extractionFingerprint({ schema: options.schema, instructions: options.instructions, model: options.extractor.model });
   }

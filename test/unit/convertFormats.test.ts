@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ErrorCodes, ExtractionError } from '../../src/core/errors';
-import { ConvertCache, sha256Hex } from '../../src/convert/cache';
+import { ConvertCache, converterCacheKey, sha256Hex } from '../../src/convert/cache';
 import { chunkByChars, chunkByPages, sliceDocument } from '../../src/convert/chunking';
 import { convertCsvBytes, createCsvConverter, parseCsv, sniffDelimiter, splitCsv } from '../../src/convert/csv';
 import { createDocxConverter } from '../../src/convert/docx';
@@ -299,5 +299,107 @@ describe('convert/cache', () => {
     };
     await expectCode(cache.getOrConvert(failing, input(enc('   '))), ErrorCodes.EMPTY_DOCUMENT);
     assert.strictEqual(await cache.get(sha256Hex(enc('   ')), 'text'), undefined);
+  });
+  it('converterCacheKey: id, version and the set options; order and unset options do not matter', () => {
+    assert.strictEqual(converterCacheKey('pdf', 1), 'pdf-v1');
+    assert.strictEqual(converterCacheKey('pdf', 1, { maxPages: undefined }), 'pdf-v1');
+    assert.notStrictEqual(converterCacheKey('pdf', 2), converterCacheKey('pdf', 1));
+    const k = converterCacheKey('csv', 1, { rows: 100, delimiter: ';' });
+    assert.match(k, /^csv-v1-[0-9a-f]{16}$/);
+    assert.strictEqual(converterCacheKey('csv', 1, { delimiter: ';', rows: 100 }), k);
+    assert.notStrictEqual(converterCacheKey('csv', 1, { delimiter: ';', rows: 101 }), k);
+    assert.throws(() => converterCacheKey('a/b', 1), /converter id/);
+    assert.throws(() => converterCacheKey('pdf', 0), /version/);
+  });
+
+  it('an option that changes the output misses the cache; the same option hits (even in a new converter)', async () => {
+    const cache = new ConvertCache(tempDir('convert-cache-key-'));
+    let calls = 0;
+    /** A converter with an output option, keyed like the built-in ones. */
+    const upper = (shout: boolean): Converter => ({
+      id: 'shout',
+      cacheKey: converterCacheKey('shout', 1, { shout }),
+      extensions: ['.txt'],
+      convert: async (i) => (calls++, { format: 'text', text: shout ? new TextDecoder().decode(i.bytes).toUpperCase() : new TextDecoder().decode(i.bytes) }),
+    });
+    const bytes = enc('quiet words');
+    assert.strictEqual((await cache.getOrConvert(upper(false), input(bytes))).text, 'quiet words');
+    assert.strictEqual((await cache.getOrConvert(upper(true), input(bytes))).text, 'QUIET WORDS', 'changed option: converted again, not the stale text');
+    assert.strictEqual(calls, 2);
+    assert.strictEqual((await cache.getOrConvert(upper(false), input(bytes))).text, 'quiet words');
+    assert.strictEqual((await cache.getOrConvert(upper(true), input(bytes))).text, 'QUIET WORDS');
+    assert.strictEqual(calls, 2, 'same options: served from the cache');
+    assert.deepStrictEqual([cache.hits, cache.misses], [2, 2]);
+  });
+
+  describe('size bound (least recently used entries go first)', () => {
+    const doc = (n: number): ConvertedDocument => ({ format: 'text', text: `entry ${n} `.padEnd(1000, 'x') });
+    /** Entry files with their size, by hash. */
+    const entries = (dir: string) => {
+      const out = new Map<string, number>();
+      for (const sub of fs.readdirSync(dir)) {
+        for (const f of fs.readdirSync(path.join(dir, sub))) if (f.endsWith('.json')) out.set(f.split('.')[0], fs.statSync(path.join(dir, sub, f)).size);
+      }
+      return out;
+    };
+    const total = (dir: string) => [...entries(dir).values()].reduce((a, b) => a + b, 0);
+
+    it('prune() deletes the least recently used entries down to 80 % of the bound; a hit counts as use', async () => {
+      const dir = tempDir('convert-cache-lru-');
+      const cache = new ConvertCache(dir, { maxBytes: Infinity });
+      const hashes = Array.from({ length: 10 }, (_, i) => sha256Hex(`doc ${i}`));
+      for (const [i, h] of hashes.entries()) await cache.set(h, doc(i), 'text');
+      const size = entries(dir).get(hashes[0])!;
+      // entry i was last used i hours ago… except that entry 9 (the oldest) is read now
+      const now = Date.now() / 1000;
+      for (const [i, h] of hashes.entries()) {
+        const f = path.join(dir, h.slice(0, 2), fs.readdirSync(path.join(dir, h.slice(0, 2))).find((x) => x.startsWith(h))!);
+        fs.utimesSync(f, now - 3600 * (i + 1), now - 3600 * (i + 1));
+      }
+      assert.strictEqual((await cache.get(hashes[9], 'text'))?.text, doc(9).text);
+      // a temp file of a write that crashed an hour ago, and one being written now
+      const stale = path.join(dir, hashes[0].slice(0, 2), 'x.json.1.abc.tmp');
+      const fresh = path.join(dir, hashes[1].slice(0, 2), 'y.json.2.def.tmp');
+      fs.writeFileSync(stale, 'partial');
+      fs.writeFileSync(fresh, 'partial');
+      fs.utimesSync(stale, now - 7200, now - 7200);
+
+      const bounded = new ConvertCache(dir, { maxBytes: 6 * size });
+      const r = await bounded.prune();
+      const left = entries(dir);
+      // 10 entries > 6: pruned to ≤ 4.8 entries' worth, i.e. the 4 most recently used stay
+      assert.deepStrictEqual([...left.keys()].sort(), [hashes[9], hashes[0], hashes[1], hashes[2]].sort());
+      assert.strictEqual(r.removed, 7, '6 entries and the stale temp file');
+      assert.strictEqual(r.totalBytes, total(dir));
+      assert.ok(r.totalBytes <= 0.8 * 6 * size);
+      assert.ok(!fs.existsSync(stale) && fs.existsSync(fresh), 'stale temp file removed, the one being written kept');
+      // under the bound: nothing to do
+      assert.strictEqual((await bounded.prune()).removed, 0);
+    });
+
+    it('writes beyond the bound prune in the background; the folder stays bounded and the newest entries stay', async () => {
+      const dir = tempDir('convert-cache-bound-');
+      const probe = new ConvertCache(dir, { maxBytes: Infinity });
+      await probe.set(sha256Hex('probe'), doc(0), 'text');
+      const size = total(dir);
+      fs.rmSync(dir, { recursive: true, force: true });
+      const cache = new ConvertCache(dir, { maxBytes: 5 * size });
+      const hashes: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        hashes.push(sha256Hex(`doc ${i}`));
+        await cache.set(hashes[i], doc(i), 'text');
+        await cache.idle();
+        assert.ok(total(dir) <= 5 * size, `after write ${i}: ${total(dir)} bytes > ${5 * size}`);
+      }
+      const left = entries(dir);
+      assert.ok(left.size >= 3 && left.size <= 5, `${left.size} entries left`);
+      assert.ok(left.has(hashes[39]) && left.has(hashes[38]), 'the newest entries are kept');
+      assert.ok(!left.has(hashes[0]), 'the oldest entry is gone');
+      assert.strictEqual((await cache.getOrConvert(createTextConverter(), input(enc('fresh')))).text, 'fresh');
+    });
+
+    it('a size bound that is not a positive number of bytes is refused', () => {
+      for (const maxBytes of [0, -1, 1.5, NaN]) assert.throws(() => new ConvertCache('/tmp/x', { maxBytes }), RangeError, String(maxBytes));
+    });
   });
 });

@@ -140,6 +140,41 @@ describe('convert/index: registry', () => {
     assert.strictEqual(normalizeExtension('C:\\x\\y.Docx'), '.docx');
   });
 
+  it('PDF limits out of range fail at creation with INVALID_CONFIG naming the option and the value', async () => {
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ maxPages: 0 }, /maxPages must be at least 1 \(got 0\)/],
+      [{ maxPages: 2.5 }, /maxPages must be a whole number \(got 2\.5\)/],
+      [{ timeoutMs: -1 }, /timeoutMs must be 0 \(no limit\) or more \(got -1\)/],
+      [{ maxWorkerMemoryMb: 8 }, /maxWorkerMemoryMb must be at least 32 \(MB\) \(got 8\)/],
+      [{ poolSize: 0 }, /poolSize must be at least 1 \(got 0\)/],
+      [{ maxPages: '10' }, /maxPages .*number.* \(got "10"\)/],
+    ];
+    for (const [options, message] of bad) {
+      assert.throws(
+        () => createConverterRegistry(options),
+        (e: unknown) => e instanceof ExtractionError && e.code === ErrorCodes.INVALID_CONFIG && message.test(e.message),
+        JSON.stringify(options),
+      );
+    }
+    const ok = createConverterRegistry({ maxPages: 5, timeoutMs: 0, maxWorkerMemoryMb: 256, poolSize: 1 });
+    await ok.dispose();
+  });
+
+  it('every converter has its own cache key; the PDF key changes with the page limit only', async () => {
+    const a = createConverterRegistry();
+    const b = createConverterRegistry({ maxPages: 10, timeoutMs: 5000, poolSize: 1 });
+    const c = createConverterRegistry({ timeoutMs: 1000, maxWorkerMemoryMb: 512 });
+    try {
+      const keys = a.converters.map((x) => x.cacheKey);
+      assert.ok(keys.every((k) => typeof k === 'string' && k.length > 0), String(keys));
+      assert.strictEqual(new Set(keys).size, keys.length, `distinct: ${keys.join(', ')}`);
+      assert.notStrictEqual(b.get('.pdf')!.cacheKey, a.get('.pdf')!.cacheKey);
+      assert.strictEqual(c.get('.pdf')!.cacheKey, a.get('.pdf')!.cacheKey, 'time and memory limits do not change the output');
+    } finally {
+      await Promise.all([a.dispose(), b.dispose(), c.dispose()]);
+    }
+  });
+
   it('does not start PDF workers or load pdf.js until a PDF is converted', async () => {
     const reg = createConverterRegistry({ pdfWorkerPath: '/nonexistent/pdfWorker.js' });
     const doc = await reg.get('.txt')!.convert(input(new TextEncoder().encode('hello')));

@@ -298,7 +298,7 @@ describe('grounding in the pipeline', () => {
       const g = r1.grounding as Grounding;
       assert.deepStrictEqual(g.summary, { total: 3, exact: 1, normalized: 1, fuzzy: 0, ungrounded: 1 });
       assert.strictEqual(field(g, '/total').line, 2);
-      const cached = await new ConvertCache(cacheDir).get(sha256Hex(fs.readFileSync(path.join(root, 'a.txt'))), 'text');
+      const cached = await new ConvertCache(cacheDir).get(sha256Hex(fs.readFileSync(path.join(root, 'a.txt'))), text.cacheKey);
       assert.strictEqual(cached?.text, body, 'the converted document is in the cache under the content hash');
       // unchanged: a plain retry adopts the result; a forced one extracts again with the extra instruction
       const p = make();

@@ -6,6 +6,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ErrorCodes, ExtractionError } from '../../src/core/errors';
+import { ConvertCache } from '../../src/convert/cache';
 import { createConverterRegistry, type ConverterRegistry } from '../../src/convert/index';
 import { locate } from '../../src/convert/pdf/layout';
 import { createPdfConverter, type PdfConverter } from '../../src/convert/pdf/pdfConverter';
@@ -260,6 +261,24 @@ describe('PDF converter (worker pool, real pdf.js)', function () {
     assert.ok(converted >= 2, `converted ${converted} sample files`);
   });
 
+  it('converted-text cache: another page limit converts again, the same limit is served from the cache', async () => {
+    const cache = new ConvertCache(path.join(tmp, 'converted'));
+    const bytes = await multiPagePdf(3);
+    const make = (maxPages?: number) => createPdfConverter({ workerPath: WORKER_PATH, assetsDir: ASSETS_DIR, poolSize: 1, maxPages });
+    const convs = [make(1), make(2), make(1), make()];
+    try {
+      const pagesOf = async (c: PdfConverter) => (await cache.getOrConvert(c, input(bytes))).pages!.length;
+      assert.strictEqual(await pagesOf(convs[0]), 1);
+      assert.strictEqual(await pagesOf(convs[1]), 2, 'maxPages 2 is not served the 1-page conversion');
+      assert.strictEqual(await pagesOf(convs[2]), 1);
+      assert.strictEqual(convs[2].pool, undefined, 'same limit: no worker started, the cached conversion was used');
+      assert.strictEqual(await pagesOf(convs[3]), 3);
+      assert.deepStrictEqual([cache.hits, cache.misses], [1, 3]);
+    } finally {
+      await Promise.all(convs.map((c) => c.dispose()));
+    }
+  });
+
   describe('real PDFs from Debian packages', () => {
     let files: string[] = [];
     before(function () {
@@ -327,6 +346,73 @@ export function wordRecall(reference: string, doc: ConvertedDocument): number {
   }
   return ref.length ? hit / ref.length : 1;
 }
+
+describe('PDF pool: one document split across workers', function () {
+  this.timeout(120_000);
+  let two: PdfConverter | undefined;
+  let one: PdfConverter | undefined;
+  before(() => requireBuiltWorker());
+  afterEach(async () => {
+    await two?.dispose();
+    await one?.dispose();
+    two = one = undefined;
+  });
+
+  /** Both workers started and idle, so the next document alone has a helper waiting. */
+  async function warm(conv: PdfConverter): Promise<void> {
+    const small = await multiPagePdf(1);
+    await Promise.all([conv.convert(input(small, 'w1.pdf')), conv.convert(input(small, 'w2.pdf'))]);
+    assert.strictEqual(conv.pool!.workerCount, 2);
+  }
+
+  it('a long PDF alone is shared by both workers and comes out exactly as from one worker', async () => {
+    const bytes = await largePdf(60, 12);
+    two = createPdfConverter({ workerPath: WORKER_PATH, assetsDir: ASSETS_DIR, poolSize: 2 });
+    one = createPdfConverter({ workerPath: WORKER_PATH, assetsDir: ASSETS_DIR, poolSize: 1 });
+    await warm(two);
+    const shared = await two.convert(input(bytes, 'long.pdf'));
+    assert.ok(two.pool!.stats.splits >= 1, `pages were given to the idle worker (splits ${two.pool!.stats.splits})`);
+    const alone = await one.convert(input(bytes, 'long.pdf'));
+    assert.strictEqual(one.pool!.stats.splits, 0);
+    assert.deepStrictEqual(shared, alone);
+    assert.strictEqual(shared.pages!.length, 60);
+    assert.match(shared.text, /^Page 1 line 0 /);
+    assert.match(shared.text, /Page 60 line 11 [^\n]*$/);
+    // a short document is not split
+    const before = two.pool!.stats.splits;
+    await two.convert(input(await multiPagePdf(4), 'short.pdf'));
+    assert.strictEqual(two.pool!.stats.splits, before);
+  });
+
+  it('the page limit holds for a split document (same pages and warning as one worker)', async () => {
+    const bytes = await largePdf(120, 8);
+    two = createPdfConverter({ workerPath: WORKER_PATH, assetsDir: ASSETS_DIR, poolSize: 2, maxPages: 71 });
+    one = createPdfConverter({ workerPath: WORKER_PATH, assetsDir: ASSETS_DIR, poolSize: 1, maxPages: 71 });
+    await warm(two);
+    const shared = await two.convert(input(bytes));
+    assert.ok(two.pool!.stats.splits >= 1);
+    assert.deepStrictEqual(shared, await one.convert(input(bytes)));
+    assert.strictEqual(shared.pages!.length, 71);
+    assert.ok(shared.warnings?.includes('Only the first 71 of 120 pages were converted'), String(shared.warnings));
+  });
+
+  it('cancelling a split document stops both workers; the pool keeps working', async () => {
+    two = createPdfConverter({ workerPath: WORKER_PATH, assetsDir: ASSETS_DIR, poolSize: 2 });
+    await warm(two);
+    const pool = two.pool!;
+    const ac = new AbortController();
+    const running = two.convert(input(await largePdf(400, 30), 'big.pdf', ac.signal));
+    // wait (bounded) until the idle worker has taken over pages, then cancel
+    for (let i = 0; i < 400 && pool.stats.splits === 0 && pool.stats.completed === 2; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(pool.stats.splits >= 1 && pool.stats.completed === 2, 'the document was split before it finished');
+    const replacedBefore = pool.stats.replaced;
+    ac.abort();
+    await expectCode(running, ErrorCodes.CANCELLED);
+    assert.strictEqual(pool.stats.replaced - replacedBefore, 2, 'both workers on the document were replaced');
+    const doc = await two.convert(input(await multiPagePdf(2)));
+    assert.match(doc.text, /tok2x/);
+  });
+});
 
 describe('PDF pool robustness', function () {
   this.timeout(120_000);

@@ -320,6 +320,13 @@ export function layoutPage(items: LayoutItem[]): PageLayoutResult {
   }
   const blocks = orderItems(horizontal, 0);
   let text = '';
+  // the last character appended, kept aside: reading `text[text.length - 1]` would flatten the growing
+  // string on every item (a copy of the page text so far each time)
+  let last: string | undefined;
+  const append = (s: string) => {
+    text += s;
+    last = s[s.length - 1];
+  };
   const spans: PageLayoutResult['spans'] = [];
   const pushItem = (it: LayoutItem) => {
     // trim the item and narrow its box accordingly
@@ -328,31 +335,31 @@ export function layoutPage(items: LayoutItem[]): PageLayoutResult {
     const box: BBox = [it.x0, it.y0, it.x1, it.y1];
     const bbox = subBox(it.str, box, lead, lead + trimmed.length, !it.horizontal);
     const start = text.length;
-    text += trimmed.replace(/\s+/g, ' ');
+    if (trimmed) append(trimmed.replace(/\s+/g, ' '));
     spans.push({ start, end: text.length, bbox });
   };
   for (let b = 0; b < blocks.length; b++) {
     const rows = blocks[b];
-    if (b > 0) text += '\n\n';
+    if (b > 0) append('\n\n');
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r];
       if (r > 0) {
         const prev = rows[r - 1];
         const gap = row.top - prev.bottom;
-        text += gap > 0.9 * Math.max(row.fontSize, prev.fontSize) ? '\n\n' : '\n';
+        append(gap > 0.9 * Math.max(row.fontSize, prev.fontSize) ? '\n\n' : '\n');
       }
       let prevItem: LayoutItem | undefined;
       for (const it of dedupeRow(row.items)) {
         if (prevItem) {
           const gap = it.x0 - prevItem.x1;
           const fs = Math.max(1, Math.min(it.fontSize, prevItem.fontSize));
-          if (gap >= 1.5 * fs) text += '\t';
+          if (gap >= 1.5 * fs) append('\t');
           else if (
-            !isSpace(text[text.length - 1]) &&
+            !isSpace(last) &&
             // a word gap, whitespace at the item edges, or items overlapping a lot (keep words apart)
             (gap > 0.12 * fs || /\s$/.test(prevItem.str) || /^\s/.test(it.str) || gap <= -0.5 * fs)
           )
-            text += ' ';
+            append(' ');
         }
         pushItem(it);
         prevItem = it;
@@ -360,7 +367,7 @@ export function layoutPage(items: LayoutItem[]): PageLayoutResult {
     }
   }
   for (const it of other) {
-    if (text.length) text += '\n';
+    if (text.length) append('\n');
     pushItem(it);
   }
   return { text, spans };

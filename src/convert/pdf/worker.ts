@@ -1,7 +1,16 @@
 /**
  * PDF worker thread (bundled to `dist/pdfWorker.js`). Loads the pdf.js legacy build once, then
- * converts one PDF per `convert` message: text per page in reading order (see layout.ts), page
- * boundaries, and a position span (page + viewport box) per text item.
+ * converts one page range of a PDF per `convert` message: text per page in reading order (see
+ * layout.ts), page boundaries, and a position span (page + viewport box) per text item. Between two
+ * pages it answers `split` requests of the pool by giving away pages it has not started (protocol.ts).
+ *
+ * Where the time goes (CPU profile of the benchmark corpus, this thread): ~64 % inside pdf.js' parser
+ * and text extractor (font programs parsed and compiled to OpenType ~20 %, the glyph loop ~20 % — it was
+ * ~35 % before the patch in scripts/pdfjs-patches.js —, content-stream lexing ~15 %), ~10 % pdf.js'
+ * in-thread message port (a structured clone per text chunk; needed, pdf.js reuses the objects it
+ * sends), ~8 % GC, ~8 % Node (inflate, clones), ~6 % our layout. What was taken out: the web-stream
+ * inflate (syncInflate.ts), per-item string flattening and arrays (layout.ts, toLayoutItem), one
+ * object per position span across postMessage (assemble.ts).
  *
  * No network access: the bytes come in the message; cMaps and standard fonts are read from disk
  * (`workerData.assetsDir`). pdf.js' own "worker" runs in-thread (fake worker) — this thread is the
@@ -11,9 +20,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parentPort, workerData } from 'worker_threads';
 import { ErrorCodes } from '../../core/errors';
-import type { ConvertedDocument, PageInfo, PositionSpan } from '../types';
+import type { ConvertedDocument, PageInfo } from '../types';
+import { assembleParts, PAGE_SEPARATOR, SpanWriter, type PartResult } from './assemble';
 import { layoutPage, type LayoutItem } from './layout';
-import type { WorkerErrorPayload, WorkerInit, WorkerRequest, WorkerResponse } from './protocol';
+import type { WorkerConvertRequest, WorkerErrorPayload, WorkerInit, WorkerRequest, WorkerResponse } from './protocol';
+import { pagesToGiveAway } from './splitPolicy';
+import { installSyncDecompressionStream } from './syncInflate';
 
 type PdfJs = typeof import('pdfjs-dist/legacy/build/pdf.mjs');
 
@@ -62,6 +74,7 @@ let pdfjsPromise: Promise<PdfJs> | undefined;
 function loadPdfjs(): Promise<PdfJs> {
   pdfjsPromise ??= (async () => {
     installDomMatrixStub();
+    installSyncDecompressionStream();
     const restore = restoreNatives();
     try {
       // Registers globalThis.pdfjsWorker, so pdf.js sets up its in-thread worker without importing a file.
@@ -158,10 +171,19 @@ interface TextStyleLike {
 interface ViewportLike {
   width: number;
   height: number;
-  convertToViewportPoint(x: number, y: number): number[];
+  /** PDF user space → viewport: [a, b, c, d, e, f] (pdf.js `PageViewport.transform`). */
+  transform: number[];
 }
 
-/** Text item → layout item in viewport space (top-left origin). */
+const round2 = (v: number) => Math.round(v * 100) / 100;
+
+/**
+ * Text item → layout item in viewport space (top-left origin).
+ *
+ * Runs once per text item (thousands per page), so it applies the viewport matrix inline instead of
+ * calling `viewport.convertToViewportPoint` (an array per point); the arithmetic is the same as
+ * pdf.js' `Util.applyTransform`, in the same order, so the boxes are bit-identical.
+ */
 export function toLayoutItem(item: TextItemLike, style: TextStyleLike | undefined, viewport: ViewportLike): LayoutItem | undefined {
   if (!item.str) return undefined;
   const [a, b, c, d, e, f] = item.transform;
@@ -176,38 +198,91 @@ export function toLayoutItem(item: TextItemLike, style: TextStyleLike | undefine
   let descent = style?.descent;
   if (!(typeof ascent === 'number' && ascent > 0.3 && ascent < 1.5)) ascent = 0.8;
   if (!(typeof descent === 'number' && descent <= 0 && descent > -0.8)) descent = -0.2;
-  const corners: [number, number][] = [];
+  const m = viewport.transform;
+  const m0 = m[0], m1 = m[1], m2 = m[2], m3 = m[3], m4 = m[4], m5 = m[5];
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  // the four corners of the glyph box: s along the text direction, t along "up"
+  let s0: number, s1: number, t0: number, t1: number;
   if (style?.vertical) {
     // vertical writing: the advance (item.height) goes down, the glyph box is centred on the origin
-    const adv = item.height;
     const half = fontSize / 2;
-    for (const s of [-half, half]) for (const t of [0, -adv]) corners.push([e + ux * s + vx * t, f + uy * s + vy * t]);
+    s0 = -half; s1 = half; t0 = 0; t1 = -item.height;
   } else {
-    const w = item.width;
-    for (const s of [0, w]) for (const t of [descent * fontSize, ascent * fontSize]) corners.push([e + ux * s + vx * t, f + uy * s + vy * t]);
+    s0 = 0; s1 = item.width; t0 = descent * fontSize; t1 = ascent * fontSize;
   }
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  for (const [px, py] of corners) {
-    const [qx, qy] = viewport.convertToViewportPoint(px, py);
-    x0 = Math.min(x0, qx); y0 = Math.min(y0, qy);
-    x1 = Math.max(x1, qx); y1 = Math.max(y1, qy);
+  for (let i = 0; i < 4; i++) {
+    const s = i < 2 ? s0 : s1;
+    const t = (i & 1) === 0 ? t0 : t1;
+    const px = e + ux * s + vx * t;
+    const py = f + uy * s + vy * t;
+    const qx = px * m0 + py * m2 + m4;
+    const qy = px * m1 + py * m3 + m5;
+    if (Number.isNaN(qx) || Number.isNaN(qy)) return undefined;
+    if (qx < x0) x0 = qx;
+    if (qy < y0) y0 = qy;
+    if (qx > x1) x1 = qx;
+    if (qy > y1) y1 = qy;
   }
-  const [ox, oy] = viewport.convertToViewportPoint(e, f);
-  const [dx, dy] = viewport.convertToViewportPoint(e + ux, f + uy).map((v, i) => v - (i === 0 ? ox : oy));
+  const ox = e * m0 + f * m2 + m4;
+  const oy = e * m1 + f * m3 + m5;
+  const ex = e + ux, fy = f + uy;
+  const dx = ex * m0 + fy * m2 + m4 - ox;
+  const dy = ex * m1 + fy * m3 + m5 - oy;
   const horizontal = !style?.vertical && dx > 0 && Math.abs(dy) < 0.17 * Math.abs(dx);
-  if (![x0, y0, x1, y1].every(Number.isFinite)) return undefined;
-  const r = (v: number) => Math.round(v * 100) / 100;
-  return { str: item.str, x0: r(x0), y0: r(y0), x1: r(x1), y1: r(y1), baseline: r(oy), fontSize: r(fontSize), horizontal };
+  if (!(Number.isFinite(x0) && Number.isFinite(y0) && Number.isFinite(x1) && Number.isFinite(y1))) return undefined;
+  return { str: item.str, x0: round2(x0), y0: round2(y0), x1: round2(x1), y1: round2(y1), baseline: round2(oy), fontSize: round2(fontSize), horizontal };
 }
 
-const PAGE_SEPARATOR = '\n\n';
+/** The part this worker is converting (one at a time), for `split` requests that arrive meanwhile. */
+interface Running {
+  id: number;
+  /** Page being converted. */
+  page: number;
+  /** Last page of the part; lowered by a split. */
+  last: number;
+  /** `performance.now()` when the part started (before opening the document). */
+  startedAt: number;
+  /** When its first page was done (undefined before). */
+  firstDoneAt?: number;
+  /** Pages done. */
+  done: number;
+}
+let running: Running | undefined;
 
-async function convert(req: WorkerRequest, init: WorkerInit): Promise<ConvertedDocument> {
+/** Answers a `split` request: gives away the last pages not started yet, as many as splitPolicy.ts says. */
+export function splitRunning(id: number): { from?: number; to?: number } {
+  const r = running;
+  if (!r || r.id !== id) return {};
+  const now = performance.now();
+  // before the first page is done (pdf.js awaited a file read) the time so far stands for both
+  const openMs = (r.firstDoneAt ?? now) - r.startedAt;
+  const pageMs = r.done > 1 ? (now - r.firstDoneAt!) / (r.done - 1) : openMs;
+  const given = pagesToGiveAway(r.last - r.page, pageMs, openMs);
+  if (given === 0) return {};
+  const from = r.last - given + 1;
+  const to = r.last;
+  r.last = from - 1;
+  return { from, to };
+}
+
+/** Lets queued messages (a `split` request) in between two pages: pdf.js' in-thread worker runs on microtasks only. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export interface ConvertHooks {
+  /** Called once the document is open. */
+  opened?(numPages: number, lastPage: number): void;
+}
+
+/** Converts pages `firstPage..lastPage` (default: all, up to `maxPages`) of a PDF. */
+export async function convertPart(req: WorkerConvertRequest, init: WorkerInit, hooks: ConvertHooks = {}): Promise<PartResult> {
   const pdfjs = await loadPdfjs();
+  const startedAt = performance.now();
   const task = pdfjs.getDocument({
     data: req.bytes,
     cMapUrl: dirUrl(path.join(init.assetsDir, 'cmaps')),
     cMapPacked: true,
+    // needed even for text: the ascent/descent of non-embedded standard fonts come from these files
+    // (without them boxes and paragraph breaks change)
     standardFontDataUrl: dirUrl(path.join(init.assetsDir, 'standard_fonts')),
     verbosity: 0,
     isEvalSupported: false,
@@ -221,18 +296,29 @@ async function convert(req: WorkerRequest, init: WorkerInit): Promise<ConvertedD
     const doc = await task.promise;
     const numPages = doc.numPages;
     if (!numPages) throw new ConvertFailure({ code: ErrorCodes.EMPTY_DOCUMENT, message: 'PDF has no pages' });
-    const last = req.maxPages && req.maxPages > 0 ? Math.min(numPages, req.maxPages) : numPages;
+    const limit = req.maxPages && req.maxPages > 0 ? Math.min(numPages, req.maxPages) : numPages;
+    const first = Math.max(1, req.firstPage ?? 1);
+    const r: Running = { id: req.id, page: first, last: Math.min(limit, req.lastPage ?? limit), startedAt, done: 0 };
+    running = r;
+    hooks.opened?.(numPages, r.last);
     let text = '';
     const pages: PageInfo[] = [];
-    const positions: PositionSpan[] = [];
+    const spans = new SpanWriter();
     const warnings: string[] = [];
     const ocrPages: number[] = [];
     const failedPages: number[] = [];
-    for (let n = 1; n <= last; n++) {
-      if (n > 1) text += PAGE_SEPARATOR;
+    for (let n = first; n <= r.last; n++) {
+      r.page = n;
+      if (n > first) {
+        await yieldToEventLoop();
+        if (n > r.last) break; // the rest was given away meanwhile
+        text += PAGE_SEPARATOR;
+      }
       const start = text.length;
       let width: number | undefined;
       let height: number | undefined;
+      let failed = false;
+      let pageText = '';
       try {
         const page = await doc.getPage(n);
         try {
@@ -248,14 +334,16 @@ async function convert(req: WorkerRequest, init: WorkerInit): Promise<ConvertedD
             if (li) items.push(li);
           }
           const laid = layoutPage(items);
-          text += laid.text;
-          for (const s of laid.spans) positions.push({ start: start + s.start, end: start + s.end, page: n, bbox: s.bbox });
+          pageText = laid.text;
+          text += pageText;
+          for (const s of laid.spans) spans.add(start + s.start, start + s.end, n, s.bbox);
         } finally {
           page.cleanup();
         }
       } catch (err) {
         const c = classify(err);
         if (c.code === ErrorCodes.PDF_ENCRYPTED) throw new ConvertFailure(c);
+        failed = true;
         failedPages.push(n);
         warnings.push(`Page ${n}: text extraction failed: ${(err as Error)?.message ?? String(err)}`);
       }
@@ -263,44 +351,41 @@ async function convert(req: WorkerRequest, init: WorkerInit): Promise<ConvertedD
       const info: PageInfo = { page: n, start, end };
       if (width !== undefined) info.width = width;
       if (height !== undefined) info.height = height;
-      if (text.slice(start, end).trim() === '' && !failedPages.includes(n)) {
+      // (the page's own text: slicing the growing document text would flatten it, a copy per page)
+      if (!failed && pageText.trim() === '') {
         info.needsOcr = true;
         ocrPages.push(n);
       }
       pages.push(info);
+      r.done++;
+      r.firstDoneAt ??= performance.now();
     }
-    if (failedPages.length === last) {
-      throw new ConvertFailure({ code: ErrorCodes.PDF_CORRUPT, message: `No page of the PDF could be read (${warnings[0] ?? ''})`, details: { pages: failedPages } });
-    }
-    if (text.trim() === '') {
-      throw new ConvertFailure({
-        code: ErrorCodes.NEEDS_OCR,
-        message: `PDF has no text layer (${ocrPages.length} page${ocrPages.length === 1 ? '' : 's'} probably scanned); OCR needed`,
-        details: { pages: ocrPages, pageCount: numPages },
-      });
-    }
-    if (ocrPages.length > 0) {
-      warnings.push(`${ocrPages.length} of ${last} pages have no text layer (need OCR): ${ocrPages.join(', ')}`);
-    }
-    if (last < numPages) warnings.push(`Only the first ${last} of ${numPages} pages were converted`);
-    // trim trailing separators of empty trailing pages from the text end (page offsets stay valid)
-    const meta: Record<string, unknown> = { pageCount: numPages };
-    try {
-      const md = await doc.getMetadata();
-      const info = (md?.info ?? {}) as Record<string, unknown>;
-      for (const k of ['Title', 'Author', 'Subject', 'Producer', 'Creator', 'CreationDate']) {
-        if (typeof info[k] === 'string' && info[k]) meta[k.charAt(0).toLowerCase() + k.slice(1)] = info[k];
+    running = undefined;
+    const part: PartResult = { firstPage: first, lastPage: r.last, numPages, limit, text, pages, ...spans.finish(), failedPages, ocrPages, warnings };
+    if (first === 1) {
+      try {
+        const md = await doc.getMetadata();
+        const docInfo = (md?.info ?? {}) as Record<string, unknown>;
+        const picked: Record<string, string> = {};
+        for (const k of ['Title', 'Author', 'Subject', 'Producer', 'Creator', 'CreationDate']) {
+          const v = docInfo[k];
+          if (typeof v === 'string' && v) picked[k.charAt(0).toLowerCase() + k.slice(1)] = v;
+        }
+        part.info = picked;
+      } catch {
+        /* metadata is optional */
       }
-      if (ocrPages.length) meta.needsOcrPages = ocrPages;
-    } catch {
-      /* metadata is optional */
     }
-    const out: ConvertedDocument = { format: 'pdf', text, pages, positions, meta };
-    if (warnings.length) out.warnings = warnings;
-    return out;
+    return part;
   } finally {
+    running = undefined;
     await task.destroy().catch(() => undefined);
   }
+}
+
+/** Converts a whole PDF in this thread (one part; tests and profiling). */
+export async function convert(req: WorkerConvertRequest, init: WorkerInit): Promise<ConvertedDocument> {
+  return assembleParts([await convertPart(req, init)]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -313,6 +398,10 @@ if (parentPort) {
   const send = (msg: WorkerResponse) => port.postMessage(msg);
   let chain: Promise<void> = Promise.resolve();
   port.on('message', (req: WorkerRequest) => {
+    if (req?.type === 'split') {
+      send({ type: 'split-ack', id: req.id, ...splitRunning(req.id) });
+      return;
+    }
     if (req?.type !== 'convert') return;
     chain = chain.then(async () => {
       if (req.bytes.byteLength === 0) {
@@ -320,8 +409,8 @@ if (parentPort) {
         return;
       }
       try {
-        const doc = await convert(req, init);
-        send({ type: 'result', id: req.id, doc });
+        const part = await convertPart(req, init, { opened: (numPages, lastPage) => send({ type: 'opened', id: req.id, numPages, lastPage }) });
+        port.postMessage({ type: 'result', id: req.id, part } satisfies WorkerResponse, [part.spans.buffer, part.boxes.buffer]);
       } catch (err) {
         send({ type: 'error', id: req.id, error: classify(err) });
       }

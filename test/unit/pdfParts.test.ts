@@ -1,0 +1,266 @@
+/** Joining page ranges of a PDF (assemble.ts) and the synchronous DecompressionStream of the PDF worker. */
+import * as assert from 'assert';
+import * as fs from 'fs';
+import { createRequire } from 'module';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import { ErrorCodes } from '../../src/core/errors';
+import { assembleParts, PAGE_SEPARATOR, SpanWriter, type PartResult } from '../../src/convert/pdf/assemble';
+import { MIN_PAGES_GIVEN, pagesToGiveAway } from '../../src/convert/pdf/splitPolicy';
+import { SyncDecompressionStream } from '../../src/convert/pdf/syncInflate';
+import type { PageInfo } from '../../src/convert/types';
+import { rejectsWithCode } from '../support/assertions';
+import { REPO_ROOT, WORKER_PATH, requireBuiltWorker, rng } from '../fixtures/pdf/generate';
+
+/** Pages `first..last` with the given texts (empty string: no text on that page), one span per word. */
+function part(first: number, texts: string[], o: { numPages?: number; limit?: number; failed?: number[]; info?: Record<string, string> } = {}): PartResult {
+  const numPages = o.numPages ?? 10;
+  let text = '';
+  const pages: PageInfo[] = [];
+  const spans = new SpanWriter();
+  const ocrPages: number[] = [];
+  const warnings: string[] = [];
+  texts.forEach((t, i) => {
+    const n = first + i;
+    if (i > 0) text += PAGE_SEPARATOR;
+    const start = text.length;
+    for (const m of t.matchAll(/\S+/g)) spans.add(start + m.index!, start + m.index! + m[0].length, n, [n, m.index! + 0.25, n + 1, m.index! + 1]);
+    text += t;
+    const info: PageInfo = { page: n, start, end: text.length, width: 612, height: 792 };
+    if (o.failed?.includes(n)) warnings.push(`Page ${n}: text extraction failed: broken`);
+    else if (t.trim() === '') {
+      info.needsOcr = true;
+      ocrPages.push(n);
+    }
+    pages.push(info);
+  });
+  return {
+    firstPage: first,
+    lastPage: first + texts.length - 1,
+    numPages,
+    limit: o.limit ?? numPages,
+    text,
+    pages,
+    ...spans.finish(),
+    failedPages: o.failed ?? [],
+    ocrPages,
+    warnings,
+    ...(o.info ? { info: o.info } : {}),
+  };
+}
+
+const TEXTS = ['alpha one', 'beta two', '', 'gamma three', 'delta four', 'epsilon', 'zeta six', '', 'eta eight', 'theta nine'];
+
+describe('pdf/assemble: joining page ranges', () => {
+  it('any split into ranges gives exactly the document of one range (text, pages, positions, warnings, meta)', () => {
+    const info = { title: 'T' };
+    const whole = assembleParts([part(1, TEXTS, { info })]);
+    assert.strictEqual(whole.text, TEXTS.join(PAGE_SEPARATOR));
+    const r = rng(42);
+    for (let trial = 0; trial < 50; trial++) {
+      // random cut points
+      const cuts = [...new Set(Array.from({ length: 1 + Math.floor(r() * 4) }, () => 1 + Math.floor(r() * 9)))].sort((a, b) => a - b);
+      const bounds = [0, ...cuts, 10];
+      const parts: PartResult[] = [];
+      for (let k = 0; k + 1 < bounds.length; k++) {
+        parts.push(part(bounds[k] + 1, TEXTS.slice(bounds[k], bounds[k + 1]), k === 0 ? { info } : {}));
+      }
+      // parts arrive in any order
+      parts.reverse();
+      assert.deepStrictEqual(assembleParts(parts), whole, `cuts ${cuts.join(',')}`);
+    }
+    assert.deepStrictEqual(whole.meta, { pageCount: 10, title: 'T', needsOcrPages: [3, 8] });
+    assert.deepStrictEqual(whole.warnings, ['2 of 10 pages have no text layer (need OCR): 3, 8']);
+    // the offsets of a later range point at its text
+    const eta = whole.positions!.find((p) => p.page === 9)!;
+    assert.deepStrictEqual(eta, { start: eta.start, end: eta.start + 3, page: 9, bbox: [9, 0.25, 10, 1] });
+    assert.strictEqual(whole.text.slice(eta.start, eta.end), 'eta');
+    assert.strictEqual(whole.positions!.length, TEXTS.join(' ').split(/\s+/).filter(Boolean).length);
+  });
+
+  it('page limit and failed pages: warnings in page order, limit warning last', () => {
+    const doc = assembleParts([part(1, ['a', 'b', 'c'], { numPages: 20, limit: 6, failed: [2] }), part(4, ['d', '', 'f'], { numPages: 20, limit: 6, failed: [5] })]);
+    assert.deepStrictEqual(doc.warnings, ['Page 2: text extraction failed: broken', 'Page 5: text extraction failed: broken', 'Only the first 6 of 20 pages were converted']);
+    assert.strictEqual(doc.pages!.length, 6);
+    assert.strictEqual(doc.meta!.pageCount, 20);
+  });
+
+  it('every page unreadable → PDF_CORRUPT; no text in any range → NEEDS_OCR with all pages', async () => {
+    await rejectsWithCode(
+      Promise.resolve().then(() => assembleParts([part(1, ['', ''], { numPages: 4, failed: [1, 2] }), part(3, ['', ''], { numPages: 4, failed: [3, 4] })])),
+      ErrorCodes.PDF_CORRUPT,
+      (e) => assert.deepStrictEqual(e.details?.pages, [1, 2, 3, 4]),
+    );
+    await rejectsWithCode(
+      Promise.resolve().then(() => assembleParts([part(1, ['', ' '], { numPages: 3 }), part(3, [''], { numPages: 3 })])),
+      ErrorCodes.NEEDS_OCR,
+      (e) => {
+        assert.deepStrictEqual(e.details, { pages: [1, 2, 3], pageCount: 3 });
+        assert.strictEqual(e.retryable, false);
+      },
+    );
+  });
+
+  it('ranges with a gap, an overlap or from another document are an internal error, not a wrong text', async () => {
+    const mismatched = part(1, ['a b'], { numPages: 1 });
+    mismatched.boxes = new Float64Array(4);
+    const bad: [string, PartResult[]][] = [
+      ['gap', [part(1, ['a', 'b'], { numPages: 5 }), part(4, ['d', 'e'], { numPages: 5 })]],
+      ['overlap', [part(1, ['a', 'b', 'c'], { numPages: 5 }), part(3, ['c', 'd', 'e'], { numPages: 5 })]],
+      ['short', [part(1, ['a', 'b'], { numPages: 5 })]],
+      ['other document', [part(1, ['a', 'b'], { numPages: 4 }), part(3, ['c', 'd', 'e'], { numPages: 5 })]],
+      ['none', []],
+      ['spans without boxes', [mismatched]],
+    ];
+    for (const [name, parts] of bad) {
+      await rejectsWithCode(Promise.resolve().then(() => assembleParts(parts)), ErrorCodes.INTERNAL, (e) => assert.ok(e.message.length > 10, name));
+    }
+  });
+});
+
+describe('pdf/splitPolicy: pages given to an idle worker', () => {
+  it('balances the finish times, counting the reopen the helper pays', () => {
+    // 40 pages left after the current one, 5 ms a page, reopening costs 4 pages' worth: give 18, keep 23
+    assert.strictEqual(pagesToGiveAway(40, 5, 20), 18);
+    const given = pagesToGiveAway(40, 5, 20);
+    const helper = 20 + given * 5;
+    const owner = (40 + 1 - given) * 5;
+    assert.ok(Math.abs(helper - owner) <= 5, `helper ${helper} ms vs owner ${owner} ms`);
+    // free reopen: half of the pages incl. the current one
+    assert.strictEqual(pagesToGiveAway(40, 5, 0), 20);
+  });
+
+  it('refuses when too few pages are left or the reopen would eat the gain', () => {
+    assert.strictEqual(pagesToGiveAway(5, 5, 0), 0, 'below MIN_SPLIT_PAGES');
+    assert.strictEqual(pagesToGiveAway(10, 5, 40), 0, 'reopen worth 8 pages of 11');
+    assert.ok(pagesToGiveAway(12, 5, 10) >= MIN_PAGES_GIVEN);
+  });
+
+  it('never gives more than the pages not started, and copes with unusable timings', () => {
+    for (const [pageMs, openMs] of [[0, 10], [Number.NaN, 5], [5, Number.NaN], [1e-9, 1e9], [5, -3]]) {
+      const g = pagesToGiveAway(30, pageMs, openMs);
+      assert.ok(g === 0 || (g >= MIN_PAGES_GIVEN && g <= 30), `${pageMs}/${openMs} → ${g}`);
+    }
+    assert.strictEqual(pagesToGiveAway(30, 0, 10), 15, 'no page time yet: half');
+  });
+});
+
+/** Drives a DecompressionStream the way pdf.js 5.x does (asyncGetBytesFromDecompressionStream). */
+type DecompressionStreamLike = new (format: string) => {
+  readable: AsyncIterable<Uint8Array>;
+  writable: { getWriter(): { ready: Promise<void>; write(b: Uint8Array): Promise<void>; close(): Promise<void> } };
+};
+
+async function inflateLikePdfjs(Ctor: DecompressionStreamLike, format: string, bytes: Uint8Array): Promise<Uint8Array | null> {
+  try {
+    const { readable, writable } = new Ctor(format);
+    const writer = writable.getWriter();
+    await writer.ready;
+    writer
+      .write(bytes)
+      .then(async () => {
+        await writer.ready;
+        await writer.close();
+      })
+      .catch(() => {});
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of readable) chunks.push(chunk);
+    return new Uint8Array(Buffer.concat(chunks));
+  } catch {
+    return null;
+  }
+}
+
+describe('pdf/syncInflate: DecompressionStream stand-in', () => {
+  const Native = (globalThis as unknown as { DecompressionStream: DecompressionStreamLike }).DecompressionStream;
+  const r = rng(7);
+  const payload = new Uint8Array(Array.from({ length: 200_000 }, (_, i) => (i % 97 < 50 ? 65 + (i % 26) : Math.floor(r() * 256))));
+
+  it('gives the same bytes as the real DecompressionStream for deflate, raw deflate, gzip and trailing bytes', async () => {
+    for (const [format, packed] of [
+      ['deflate', zlib.deflateSync(payload)],
+      ['deflate-raw', zlib.deflateRawSync(payload)],
+      ['gzip', zlib.gzipSync(payload)],
+      // PDF streams often carry an end-of-line after the compressed data
+      ['deflate', Buffer.concat([zlib.deflateSync(payload), Buffer.from('\r\n')])],
+    ] as const) {
+      const ours = await inflateLikePdfjs(SyncDecompressionStream, format, new Uint8Array(packed));
+      const native = await inflateLikePdfjs(Native, format, new Uint8Array(packed));
+      assert.ok(ours && native, format);
+      assert.deepStrictEqual(Buffer.from(ours), Buffer.from(native), format);
+      assert.deepStrictEqual(Buffer.from(ours), Buffer.from(payload), format);
+    }
+  });
+
+  it('fails like the real one on truncated or corrupt data (pdf.js then uses its own lenient inflater)', async () => {
+    const packed = new Uint8Array(zlib.deflateSync(payload));
+    const truncated = packed.slice(0, packed.length >> 1);
+    const corrupt = packed.slice();
+    corrupt[0] = 0x12; // bad zlib header
+    for (const [name, bytes] of [
+      ['truncated', truncated],
+      ['corrupt', corrupt],
+    ] as const) {
+      assert.strictEqual(await inflateLikePdfjs(Native, 'deflate', bytes), null, `native ${name}`);
+      assert.strictEqual(await inflateLikePdfjs(SyncDecompressionStream, 'deflate', bytes), null, `ours ${name}`);
+    }
+  });
+
+  it('an unsupported format throws at construction (pdf.js probes brotli)', () => {
+    assert.throws(() => new SyncDecompressionStream('brotli'), TypeError);
+    assert.throws(() => new Native('brotli'), TypeError);
+  });
+});
+
+interface PdfjsPatchesModule {
+  PATCHES: { name: string; file: RegExp; find: string; replace: string }[];
+  applyPdfjsPatches(path: string, source: string): string;
+}
+
+describe('pdf.js source patches (scripts/pdfjs-patches.js)', () => {
+  const requireFromRepo = createRequire(path.join(REPO_ROOT, 'package.json'));
+  const { PATCHES, applyPdfjsPatches } = requireFromRepo('./scripts/pdfjs-patches.js') as PdfjsPatchesModule;
+  const workerSource = requireFromRepo.resolve('pdfjs-dist/legacy/build/pdf.worker.mjs');
+  const original = fs.readFileSync(workerSource, 'utf8');
+
+  it('every patch matches the installed pdf.js exactly once, and the built worker carries it', () => {
+    const patched = applyPdfjsPatches(workerSource, original);
+    requireBuiltWorker();
+    const built = fs.readFileSync(WORKER_PATH, 'utf8');
+    for (const p of PATCHES) {
+      assert.ok(p.file.test(workerSource), p.name);
+      assert.ok(patched.includes(p.replace) && !patched.includes(p.find), p.name);
+      // the bundler reformats, so look for one distinctive line of the replacement
+      const line = p.replace.split('\n')[1].trim();
+      assert.ok(built.replace(/\s+/g, ' ').includes(line.replace(/\s+/g, ' ')), `dist/pdfWorker.js lacks "${p.name}"`);
+    }
+  });
+
+  it('a pdf.js whose code changed fails the build instead of being patched wrong', () => {
+    const p = PATCHES[0];
+    assert.throws(() => applyPdfjsPatches(workerSource, original.replace(p.find, '/* changed upstream */')), /found it 0 times.*pdfjs-dist upgraded/);
+    assert.throws(() => applyPdfjsPatches(workerSource, `${p.find}\n${p.find}`), /found it 2 times/);
+    assert.strictEqual(applyPdfjsPatches('/elsewhere/other.mjs', 'unrelated'), 'unrelated', 'other files are left alone');
+  });
+
+  it('the glyph matrix patch computes exactly what pdf.js computes (bit for bit, incl. -0, NaN, Infinity, Float32Array ctm)', () => {
+    // pdf.js' own Util.transform, taken from the installed file
+    const body = /static transform\(m1, m2\) \{\s*(return \[.*\];)\n/.exec(original)?.[1];
+    assert.ok(body, 'Util.transform found in pdf.worker.mjs');
+    const utilTransform = new Function('m1', 'm2', body) as (a: ArrayLike<number>, b: ArrayLike<number>) => number[];
+    const p = PATCHES.find((x) => x.find.includes('Util.transform(textState.ctm'))!;
+    const patched = new Function('textState', 'tsm', p.replace) as (s: { ctm: ArrayLike<number>; textMatrix: ArrayLike<number> }, tsm: number[]) => number[];
+    const r = rng(99);
+    const special = [0, -0, 1, -1, Number.NaN, Infinity, -Infinity, 1e-300, 1e300, 0.1];
+    const pick = () => (r() < 0.15 ? special[Math.floor(r() * special.length)] : (r() - 0.5) * 10 ** Math.floor(r() * 8 - 3));
+    for (let i = 0; i < 20_000; i++) {
+      const ctm = i % 2 ? Float32Array.from({ length: 6 }, pick) : Array.from({ length: 6 }, pick);
+      const textMatrix = Array.from({ length: 6 }, pick);
+      const tsm = [pick(), 0, 0, pick(), 0, pick()];
+      const want = utilTransform(ctm, utilTransform(textMatrix, tsm));
+      const got = patched({ ctm, textMatrix }, tsm);
+      assert.strictEqual(got.length, 6);
+      for (let k = 0; k < 6; k++) assert.ok(Object.is(got[k], want[k]), `case ${i}, element ${k}: ${got[k]} vs ${want[k]}`);
+    }
+  });
+});
