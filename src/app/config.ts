@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, ExtractionError } from '../core/errors';
+import type { PdfLimits } from '../convert/pdf/limits';
 import { MAX_TOKENS_PARAMS, MODE_OPTIONS, type MaxTokensParam, type ModeOption } from '../extract/modes';
 
 export const CONFIG_FILE = 'extraction.config.json';
@@ -50,6 +51,40 @@ export const jobOptionSchemas = {
   budget: z.number().positive().describe('Cost at which a run pauses in the editor (the CLI stops), in the currency of the prices.'),
 };
 
+/**
+ * Limits of the PDF converter, in a user's units (seconds, MB). Exported for the CLI flags of the same
+ * names; {@link pdfLimitsOf} turns them into the converter's options.
+ */
+export const pdfOptionSchemas = {
+  maxPages: positiveInt.max(1_000_000).describe('Convert at most this many pages of each PDF (default: all); a warning names the pages left out.'),
+  timeoutSeconds: z.number().int().min(0).max(86_400).describe('Time limit for converting one PDF, in seconds (default 120; 0: none). A PDF over it fails with CONVERT_TIMEOUT.'),
+  maxMemoryMb: z.number().int().min(32).max(65_536).describe('Memory limit of each PDF worker thread, in MB (default 1024). A PDF that needs more fails with TOO_LARGE.'),
+  workers: z.number().int().min(1).max(64).describe('PDF worker threads (default: 2, or 1 on a single core).'),
+};
+
+export const pdfOptionsSchema = z
+  .object({
+    maxPages: pdfOptionSchemas.maxPages.optional(),
+    timeoutSeconds: pdfOptionSchemas.timeoutSeconds.optional(),
+    maxMemoryMb: pdfOptionSchemas.maxMemoryMb.optional(),
+    workers: pdfOptionSchemas.workers.optional(),
+  })
+  .strict();
+
+export type PdfOptions = z.infer<typeof pdfOptionsSchema>;
+
+/** The converter's options (ms, its field names) for user-facing PDF options; unset fields are left out. */
+export function pdfLimitsOf(o: PdfOptions | undefined): PdfLimits | undefined {
+  if (!o) return undefined;
+  const limits: PdfLimits = {
+    ...(o.maxPages !== undefined ? { maxPages: o.maxPages } : {}),
+    ...(o.timeoutSeconds !== undefined ? { timeoutMs: o.timeoutSeconds * 1000 } : {}),
+    ...(o.maxMemoryMb !== undefined ? { maxWorkerMemoryMb: o.maxMemoryMb } : {}),
+    ...(o.workers !== undefined ? { poolSize: o.workers } : {}),
+  };
+  return Object.keys(limits).length ? limits : undefined;
+}
+
 export const jobSchema = z
   .object({
     name: z.string().min(1).describe('Name shown in the UI and used with `--job`.'),
@@ -89,6 +124,7 @@ export const jobSchema = z
       .optional()
       .describe('Attempts per document before it moves to the dead-letter queue (overrides the extractionWorkbench.maxAttempts setting).'),
     outDir: z.string().optional().describe('Where result files go, relative to the workspace folder (default `extracted`).'),
+    pdf: pdfOptionsSchema.optional().describe('Limits of PDF conversion (override the extractionWorkbench.pdf.* settings field by field).'),
   })
   .strict()
   .superRefine((job, ctx) => {

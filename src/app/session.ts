@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { z } from 'zod';
 import { createConverterRegistry, type ConverterRegistry } from '../convert';
+import type { PdfLimits } from '../convert/pdf/limits';
 import { ErrorCodes, ExtractionError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { Pipeline } from '../core/pipeline';
@@ -54,6 +55,8 @@ export interface RunSettings {
   jobName?: string;
   /** Cost at which the run pauses (the CLI stops). */
   budget?: number;
+  /** PDF converter limits (page limit, time and memory limits, workers); converter defaults when unset. */
+  pdf?: PdfLimits;
 }
 
 export const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -86,11 +89,16 @@ export function convertedCacheDirOf(stateDir: string): string {
   return path.join(stateDir, 'converted');
 }
 
-/** The converters, with the PDF worker and pdf.js assets from `assetsDir` (the bundle's folder). */
-export function createConverters(assetsDir: string = __dirname): ConverterRegistry {
+/**
+ * The converters, with the PDF worker and pdf.js assets from `assetsDir` (the bundle's folder) and the
+ * run's PDF limits. Whatever reads the converted-text cache (run, estimate, review) must pass the same
+ * limits: the page limit is part of the cache key. Invalid limits: INVALID_CONFIG naming the option.
+ */
+export function createConverters(assetsDir: string = __dirname, pdf?: PdfLimits): ConverterRegistry {
   return createConverterRegistry({
     pdfWorkerPath: path.join(assetsDir, 'pdfWorker.js'),
     pdfAssetsDir: path.join(assetsDir, 'pdfjs'),
+    ...pdf,
   });
 }
 
@@ -198,9 +206,16 @@ export async function openSession(settings: RunSettings, options: SessionOptions
   checkRunSettings(settings);
   const extractor = new OpenAIExtractor(extractorOptions(settings, options.apiKey, options.clock));
   const assetsDir = options.assetsDir ?? __dirname;
+  // also checks the PDF limits (INVALID_CONFIG) before the store is opened
+  const converters = createConverters(assetsDir, settings.pdf);
   const ownsStore = !options.store;
-  const store = options.store ?? (await openStore(settings.stateDir, { logger: options.logger, assetsDir }));
-  const converters = createConverters(assetsDir);
+  let store: CheckpointStore;
+  try {
+    store = options.store ?? (await openStore(settings.stateDir, { logger: options.logger, assetsDir }));
+  } catch (err) {
+    await converters.dispose();
+    throw err;
+  }
   // long documents are grounded off this thread (the extension host must not freeze)
   const grounding = new GroundingThread({ workerPath: path.join(assetsDir, 'groundingWorker.js'), logger: options.logger });
   const pipeline = new Pipeline({

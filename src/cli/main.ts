@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
-import { CONFIG_FILE, jobOptionSchemas, loadConfig, selectJob } from '../app/config';
+import { CONFIG_FILE, jobOptionSchemas, loadConfig, pdfLimitsOf, pdfOptionSchemas, selectJob, type PdfOptions } from '../app/config';
 import { describeEstimate, estimateRun, type RunEstimate } from '../app/estimateRun';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
 import { DEFAULT_BASE_URL, DEFAULT_MODEL, defaultStateDir, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
@@ -34,6 +34,7 @@ const USAGE = `Usage:
                            [--mode auto|json_schema|json_object|text|tools] [--context-tokens <n>]
                            [--max-output-tokens <n>] [--max-output-tokens-cap <n>] [--max-tokens-param max_completion_tokens|max_tokens]
                            [--requests-per-minute <n>] [--tokens-per-minute <n>] [--max-reasks <n>] [--price <input>,<output>]
+                           [--pdf-max-pages <n>] [--pdf-timeout-seconds <n>] [--pdf-max-memory-mb <n>] [--pdf-workers <n>]
   extraction-workbench estimate <folder> [same options as run]      # tokens and cost before a run; sends nothing
   extraction-workbench status [--state <dir>] [--json]
   extraction-workbench dlq list [--state <dir>] [--json]
@@ -109,6 +110,10 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
       'tokens-per-minute': { type: 'string' },
       'max-reasks': { type: 'string' },
       price: { type: 'string' },
+      'pdf-max-pages': { type: 'string' },
+      'pdf-timeout-seconds': { type: 'string' },
+      'pdf-max-memory-mb': { type: 'string' },
+      'pdf-workers': { type: 'string' },
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', short: 'v', default: false },
     },
@@ -142,6 +147,17 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
     price: option('price', o.price, values.price, parsePrice) ?? job?.price,
     budget: option('budget', o.budget, values.budget) ?? job?.budget,
   };
+  // PDF limits: each flag wins over the job's field of the same name
+  const p = pdfOptionSchemas;
+  const pdfOptions: PdfOptions = { ...job?.pdf };
+  const pdfFlags = {
+    maxPages: option('pdf-max-pages', p.maxPages, values['pdf-max-pages']),
+    timeoutSeconds: option('pdf-timeout-seconds', p.timeoutSeconds, values['pdf-timeout-seconds']),
+    maxMemoryMb: option('pdf-max-memory-mb', p.maxMemoryMb, values['pdf-max-memory-mb']),
+    workers: option('pdf-workers', p.workers, values['pdf-workers']),
+  };
+  for (const [k, v] of Object.entries(pdfFlags)) if (v !== undefined) pdfOptions[k as keyof PdfOptions] = v;
+  const pdf = pdfLimitsOf(pdfOptions);
   const settings: RunSettings = {
     root,
     outDir: path.resolve(root, values.out ?? job?.outDir ?? 'extracted'),
@@ -159,6 +175,7 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
     ...(job?.temperature !== undefined ? { temperature: job.temperature } : {}),
     ...(Object.fromEntries(Object.entries(provider).filter(([, v]) => v !== undefined)) as Partial<RunSettings>),
     ...(job ? { jobName: job.name } : {}),
+    ...(pdf ? { pdf } : {}),
   };
   return { settings, json: values.json ?? false, verbose: values.verbose ?? false };
 }

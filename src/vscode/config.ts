@@ -39,6 +39,11 @@ export interface ExtensionSettings {
   /** Ask before a run whose estimated cost is above {@link confirmCostAbove}. */
   confirmCost: boolean;
   confirmCostAbove: number;
+  /** `pdf.*` settings: PDF converter limits (0 = the converter's default: all pages, min(2, cores) workers). */
+  pdfMaxPages: number;
+  pdfTimeoutSeconds: number;
+  pdfMaxMemoryMb: number;
+  pdfWorkers: number;
 }
 
 export const DEFAULT_SETTINGS: Readonly<ExtensionSettings> = Object.freeze({
@@ -61,6 +66,10 @@ export const DEFAULT_SETTINGS: Readonly<ExtensionSettings> = Object.freeze({
   budget: 0,
   confirmCost: true,
   confirmCostAbove: 1,
+  pdfMaxPages: 0,
+  pdfTimeoutSeconds: 120,
+  pdfMaxMemoryMb: 1024,
+  pdfWorkers: 0,
 });
 
 function str(c: vscode.WorkspaceConfiguration, key: keyof ExtensionSettings): string {
@@ -68,8 +77,9 @@ function str(c: vscode.WorkspaceConfiguration, key: keyof ExtensionSettings): st
   return typeof v === 'string' && v.trim() ? v.trim() : (DEFAULT_SETTINGS[key] as string);
 }
 
-function int(c: vscode.WorkspaceConfiguration, key: keyof ExtensionSettings, min: number, max: number): number {
-  const v = c.get<unknown>(key);
+/** `configKey`: the setting's name when it differs from the field's (`pdf.maxPages` → `pdfMaxPages`). */
+function int(c: vscode.WorkspaceConfiguration, key: keyof ExtensionSettings, min: number, max: number, configKey: string = key): number {
+  const v = c.get<unknown>(configKey);
   const fallback = DEFAULT_SETTINGS[key] as number;
   if (typeof v !== 'number' || !Number.isFinite(v)) return fallback;
   return Math.min(max, Math.max(min, Math.round(v)));
@@ -115,6 +125,10 @@ export function readSettings(scope?: vscode.ConfigurationScope): ExtensionSettin
     budget: amount(c, 'budget'),
     confirmCost: c.get<unknown>('confirmCost') !== false,
     confirmCostAbove: amount(c, 'confirmCostAbove'),
+    pdfMaxPages: int(c, 'pdfMaxPages', 0, 1_000_000, 'pdf.maxPages'),
+    pdfTimeoutSeconds: int(c, 'pdfTimeoutSeconds', 0, 86_400, 'pdf.timeoutSeconds'),
+    pdfMaxMemoryMb: int(c, 'pdfMaxMemoryMb', 32, 65_536, 'pdf.maxMemoryMb'),
+    pdfWorkers: int(c, 'pdfWorkers', 0, 64, 'pdf.workers'),
   };
 }
 

@@ -3,7 +3,7 @@
  * core's {@link RunSettings}. Pure: no `vscode` import, no I/O besides what callers pass in.
  */
 import * as path from 'node:path';
-import type { JobConfig } from '../app/config';
+import { pdfLimitsOf, type JobConfig, type PdfOptions } from '../app/config';
 import type { RunSettings } from '../app/session';
 import type { ExtensionSettings } from './config';
 
@@ -29,6 +29,18 @@ function providerOptions(settings: ExtensionSettings, job: ProviderOptions = {})
     ...(tpm !== undefined ? { tokensPerMinute: tpm } : {}),
     ...(budget !== undefined ? { budget } : {}),
   };
+}
+
+/** PDF limits: the `pdf.*` settings, overridden field by field by the job's `pdf` object. */
+function pdfLimits(settings: ExtensionSettings, job: PdfOptions = {}): Pick<RunSettings, 'pdf'> {
+  const fromSettings: PdfOptions = {
+    ...(settings.pdfMaxPages > 0 ? { maxPages: settings.pdfMaxPages } : {}),
+    timeoutSeconds: settings.pdfTimeoutSeconds,
+    maxMemoryMb: settings.pdfMaxMemoryMb,
+    ...(settings.pdfWorkers > 0 ? { workers: settings.pdfWorkers } : {}),
+  };
+  const pdf = pdfLimitsOf({ ...fromSettings, ...job });
+  return pdf ? { pdf } : {};
 }
 
 /**
@@ -58,6 +70,7 @@ export function resolveRunSettings(root: string, settings: ExtensionSettings, so
       maxAttempts: settings.maxAttempts,
       // like the base URL and the model, provider options follow the editor settings of today
       ...providerOptions(settings),
+      ...pdfLimits(settings),
       ...(s.temperature !== undefined ? { temperature: s.temperature } : {}),
       ...(s.maxOutputTokens !== undefined ? { maxOutputTokens: s.maxOutputTokens } : {}),
       ...(s.maxOutputTokensCap !== undefined ? { maxOutputTokensCap: s.maxOutputTokensCap } : {}),
@@ -81,6 +94,7 @@ export function resolveRunSettings(root: string, settings: ExtensionSettings, so
     concurrency: job.concurrency ?? settings.concurrency,
     maxAttempts: job.maxAttempts ?? settings.maxAttempts,
     ...providerOptions(settings, job),
+    ...pdfLimits(settings, job.pdf),
     ...(job.temperature !== undefined ? { temperature: job.temperature } : {}),
     ...(job.maxOutputTokens !== undefined ? { maxOutputTokens: job.maxOutputTokens } : {}),
     ...(job.maxOutputTokensCap !== undefined ? { maxOutputTokensCap: job.maxOutputTokensCap } : {}),

@@ -302,6 +302,8 @@ describe('CLI', function () {
       [['--context-tokens', 'lots'], /--context-tokens "lots": Invalid input: expected number, received NaN/],
       [['--price', '0.15'], /--price "0.15": inputPer1M: Invalid input/],
       [['--max-tokens-param', 'max_output_tokens'], /--max-tokens-param "max_output_tokens": Invalid option/],
+      [['--pdf-workers', '0'], /--pdf-workers "0": Too small/],
+      [['--pdf-max-memory-mb', '8'], /--pdf-max-memory-mb "8": Too small/],
     ];
     for (const [flags, message] of cases) {
       const r = await runCli(['run', root, '--schema', schema, '--base-url', server.url, ...flags]);

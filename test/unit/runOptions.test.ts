@@ -14,6 +14,7 @@ import { readResult } from '../../src/export/jsonExporter';
 import type { ExtensionSettings } from '../../src/vscode/config';
 import { resolveRunSettings } from '../../src/vscode/runSettings';
 import { MemoryCheckpointStore } from '../fakes/memoryStore';
+import { multiPagePdf, REPO_ROOT } from '../fixtures/pdf/generate';
 import { rejectsWithCode } from '../support/assertions';
 import { FakeClock } from '../support/fakeClock';
 import { startModelServer, type ModelServer } from '../support/modelServer';
@@ -45,6 +46,10 @@ const EDITOR: ExtensionSettings = {
   budget: 0,
   confirmCost: true,
   confirmCostAbove: 1,
+  pdfMaxPages: 0,
+  pdfTimeoutSeconds: 120,
+  pdfMaxMemoryMb: 1024,
+  pdfWorkers: 0,
 };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -112,6 +117,13 @@ describe('provider and limit options', function () {
       assert.equal(none.mode, 'auto');
     });
 
+    it('PDF limits: the pdf.* settings, overridden field by field by the job, in the converter\'s units', () => {
+      const defaults = editorRunSettings(folder(0, {}));
+      assert.deepEqual(defaults.pdf, { timeoutMs: 120_000, maxWorkerMemoryMb: 1024 }, '0 pages / 0 workers in the settings: the converter\'s defaults');
+      const s = editorRunSettings(folder(0, { pdf: { maxPages: 5, workers: 1 } }), { pdfMaxPages: 50, pdfTimeoutSeconds: 30, pdfWorkers: 3 });
+      assert.deepEqual(s.pdf, { maxPages: 5, timeoutMs: 30_000, maxWorkerMemoryMb: 1024, poolSize: 1 });
+    });
+
     it('settings saved by an earlier run keep the job\'s fields, while the provider options follow today\'s settings', () => {
       const saved = editorRunSettings(folder(0, { price: { inputPer1M: 1, outputPer1M: 2 }, maxReasks: 1, maxOutputTokensCap: 2048, mode: 'text' }));
       const s = resolveRunSettings(saved.root, { ...EDITOR, mode: 'json_object', requestsPerMinute: 10 }, { kind: 'saved', saved });
@@ -151,6 +163,30 @@ describe('provider and limit options', function () {
       assert.equal(m.mode, 'json_object');
       assert.ok(m.tokensIn > 0 && m.tokensOut > 0);
       assert.equal(m.cost, (m.tokensIn * 2 + m.tokensOut * 8) / 1_000_000, 'priced with the job\'s price (the model has no list price)');
+    });
+
+    it('a job\'s PDF page limit reaches the converter: later pages are never sent', async () => {
+      const root = folder(0, { include: ['*.pdf'], pdf: { maxPages: 2 } });
+      fs.writeFileSync(path.join(root, 'three-pages.pdf'), await multiPagePdf(3));
+      const settings = { ...editorRunSettings(root), baseURL: server.url };
+      const session = await openSession(settings, { apiKey: 'k', store: new MemoryCheckpointStore(), assetsDir: path.join(REPO_ROOT, 'dist') });
+      try {
+        await session.pipeline.start({ trigger: 'cli' }).done;
+      } finally {
+        await session.close();
+      }
+      const sent = JSON.stringify(server.requestsFor('three-pages.pdf').map((r) => r.body?.messages));
+      assert.match(sent, /tok1x/);
+      assert.match(sent, /tok2x/);
+      assert.doesNotMatch(sent, /tok3x/, 'page 3 is beyond the limit');
+      assert.equal(session.store.getDocument('three-pages.pdf')?.stage, 'done');
+    });
+
+    it('an out-of-range PDF limit fails the session with INVALID_CONFIG naming it, before the store is opened', async () => {
+      const root = folder(0, {});
+      const settings: RunSettings = { ...editorRunSettings(root), baseURL: server.url, pdf: { maxWorkerMemoryMb: 4 } };
+      await rejectsWithCode(openSession(settings, { apiKey: 'k' }), ErrorCodes.INVALID_CONFIG, (e) => assert.match(e.message, /maxWorkerMemoryMb must be at least 32/));
+      assert.ok(!fs.existsSync(path.join(settings.stateDir, 'store.lock')), 'no store left open');
     });
 
     it('a small context window makes a long document go out in chunks', async () => {

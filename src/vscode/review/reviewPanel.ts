@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Logger } from '../../core/logger';
 import type { ConverterRegistry } from '../../convert/index';
+import type { PdfLimits } from '../../convert/pdf/limits';
 import { readResult, writeFileAtomic } from '../../export/jsonExporter';
 import {
   applyCorrection,
@@ -43,7 +44,8 @@ export interface ReviewPanelHost {
   /** The folder of a key (workspace folder URI). */
   folder(key: string): FolderRuns | undefined;
   corrections(folder: FolderRuns): CorrectionsStore;
-  registry(): ConverterRegistry;
+  /** Converters with the folder's PDF limits (the page limit is part of the converted-text cache key). */
+  registry(pdf: PdfLimits | undefined): ConverterRegistry;
   /** Review state of a document changed (tree descriptions). */
   changed(folder: FolderRuns, docPath: string): void;
 }
@@ -251,8 +253,10 @@ export class ReviewPanel extends Disposable {
     let schemaPath: string | undefined;
     let outDir: string;
     let stateDir: string;
+    let pdf: PdfLimits | undefined;
     try {
       const s = f.runSettings();
+      pdf = s.pdf;
       schemaPath = s.schemaPath;
       outDir = s.outDir;
       stateDir = s.stateDir;
@@ -267,7 +271,7 @@ export class ReviewPanel extends Disposable {
       docPath: target.path,
       schemaPath,
       store,
-      registry: this.#host.registry(),
+      registry: this.#host.registry(pdf),
       corrections: this.#host.corrections(f),
       running: () => f.running || this.#rerunning.has(target.path),
     });

@@ -5,7 +5,9 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { createConverterRegistry, type ConverterRegistry } from '../../convert/index';
+import { createConverters } from '../../app/session';
+import type { ConverterRegistry } from '../../convert/index';
+import type { PdfLimits } from '../../convert/pdf/limits';
 import type { Logger } from '../../core/logger';
 import { webviewStateSchema } from '../../shared/reviewProtocol';
 import { Disposable } from '../dispose';
@@ -33,7 +35,8 @@ export function describeReview(status: ReviewStatus | undefined): string | undef
 export class ReviewPanels extends Disposable implements vscode.WebviewPanelSerializer {
   readonly #o: ReviewPanelsOptions;
   #panel: ReviewPanel | undefined;
-  #registry: ConverterRegistry | undefined;
+  /** Converters per set of PDF limits (usually one): the review must read the conversion the run cached. */
+  readonly #registries = new Map<string, ConverterRegistry>();
   readonly #stores = new Map<string, CorrectionsStore>();
   readonly #host: ReviewPanelHost;
 
@@ -49,13 +52,14 @@ export class ReviewPanels extends Disposable implements vscode.WebviewPanelSeria
       logger: options.logger,
       folder: (key) => options.runs.get(key),
       corrections: (f) => this.corrections(f),
-      registry: () => this.#converters(),
+      registry: (pdf) => this.#converters(pdf),
       changed: (f, p) => this.#onDidChangeReview.fire({ folderKey: f.key, path: p }),
     };
     this._register({
       dispose: () => {
         this.#panel?.dispose();
-        void this.#registry?.dispose();
+        for (const r of this.#registries.values()) void r.dispose();
+        this.#registries.clear();
       },
     });
   }
@@ -121,12 +125,15 @@ export class ReviewPanels extends Disposable implements vscode.WebviewPanelSeria
     return panel;
   }
 
-  #converters(): ConverterRegistry {
-    this.#registry ??= createConverterRegistry({
-      pdfWorkerPath: path.join(this.#o.assetsDir, 'pdfWorker.js'),
-      pdfAssetsDir: path.join(this.#o.assetsDir, 'pdfjs'),
-      poolSize: 1,
-    });
-    return this.#registry;
+  #converters(pdf: PdfLimits | undefined): ConverterRegistry {
+    // one worker is enough to show a document; the rest as the run has it (same cache key, same text)
+    const limits: PdfLimits = { ...pdf, poolSize: 1 };
+    const key = JSON.stringify(limits);
+    let registry = this.#registries.get(key);
+    if (!registry) {
+      registry = createConverters(this.#o.assetsDir, limits);
+      this.#registries.set(key, registry);
+    }
+    return registry;
   }
 }
