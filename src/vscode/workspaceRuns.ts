@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import { CONFIG_FILE, loadConfig, selectJob, type ExtractionConfig } from '../app/config';
 import { loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
 import { EventBus, type PipelineEvent } from '../core/events';
-import { createMatcher, listFiles, toPosix } from '../core/lister';
+import { isListed, listFiles, toPosix, type ListOptions } from '../core/lister';
 import type { Logger } from '../core/logger';
 import type { Pipeline, RunHandle, RunSummary } from '../core/pipeline';
 import type { RunRecord, RunTrigger } from '../core/types';
@@ -298,12 +298,12 @@ export class FolderRuns extends Disposable implements ModelFolder {
 
   /**
    * Relative paths of documents under the given URIs: files as they are, folders listed with the job's
-   * globs (and .gitignore), outside the output and state folders.
+   * globs and the same rules as a run's listing (the .gitignore files of the folder and of those above it,
+   * outside the output and state folders).
    */
   async documentsUnder(uris: readonly vscode.Uri[]): Promise<string[]> {
     const out = new Set<string>();
-    let matcher: ((rel: string) => boolean) | undefined;
-    let skipDirs: string[] | undefined;
+    let settings: RunSettings | undefined;
     for (const uri of uris) {
       const rel = this.relativePath(uri);
       if (rel === undefined && uri.fsPath !== this.root) continue;
@@ -317,15 +317,8 @@ export class FolderRuns extends Disposable implements ModelFolder {
         if (rel) out.add(rel);
         continue;
       }
-      if (!matcher || !skipDirs) {
-        const s = this.runSettings();
-        matcher = createMatcher(s.include, s.exclude);
-        skipDirs = [s.outDir, s.stateDir];
-      }
-      for await (const f of listFiles(uri.fsPath, { gitignore: true, skipDirs })) {
-        const full = rel ? `${rel}/${f.path}` : f.path;
-        if (matcher(full)) out.add(full);
-      }
+      settings ??= this.runSettings();
+      for await (const f of listFiles(this.root, this.#listOptions(settings, rel ?? ''))) out.add(f.path);
     }
     return [...out].sort();
   }
@@ -345,6 +338,15 @@ export class FolderRuns extends Disposable implements ModelFolder {
       await this.#storeOpening?.catch(() => undefined);
       this.#store?.close();
     } catch (err) {
+  /** Whether a run's listing of the whole folder would pick up the file `rel` (its globs, .gitignore files, skipped folders). */
+  async isListed(rel: string, settings: RunSettings = this.runSettings()): Promise<boolean> {
+    return isListed(this.root, rel, this.#listOptions(settings));
+  }
+
+  #listOptions(s: RunSettings, within?: string): ListOptions {
+    return { include: s.include, exclude: s.exclude, gitignore: true, skipDirs: [s.outDir, s.stateDir], ...(within ? { within } : {}) };
+  }
+
       this.#log.error(err instanceof Error ? err : String(err));
     }
     this.#store = undefined;
