@@ -95,27 +95,43 @@ function compose(context: vscode.ExtensionContext, channel: vscode.LogOutputChan
 
   for (const d of registerCommands(commandTable({ runs: workspaceRuns, model: treeModel, treeView, apiKeys, channel, logger }, reviewPanels, dashboard), logger)) own(d);
 
-  const restored = restore(workspaceRuns, treeModel, contextKeys, logger);
+  const restored = restore(workspaceRuns, treeModel, contextKeys, logger, context.subscriptions);
   return { runs: workspaceRuns, treeModel, treeProvider, treeView, statusBar, contextKeys, watchMode, apiKeys, restored };
 }
 
-/** Opens the stores of folders with state, so the tree shows the last state; offers to resume an interrupted run. */
-async function restore(workspaceRuns: WorkspaceRuns, model: DocumentsModel, contextKeys: ContextKeysController, logger: ReturnType<typeof channelLogger>): Promise<void> {
+/**
+ * Opens the stores of folders with state, so the tree shows the last state; offers to resume an interrupted
+ * run. In Restricted Mode runs cannot start, so the offer waits until the workspace is trusted.
+ */
+async function restore(workspaceRuns: WorkspaceRuns, model: DocumentsModel, contextKeys: ContextKeysController, logger: ReturnType<typeof channelLogger>, subscriptions: vscode.Disposable[]): Promise<void> {
   try {
     await workspaceRuns.restore();
     model.reload();
     contextKeys.update();
-    const interrupted = workspaceRuns.folders().filter((f) => f.interruptedRun());
-    if (!interrupted.length) return;
-    const c = interrupted.reduce((n, f) => n + (f.store?.counts().pending ?? 0) + (f.store?.counts().failed ?? 0), 0);
-    const where = interrupted.length === 1 && workspaceRuns.folders().length > 1 ? ` in ${interrupted[0].name}` : '';
-    logger.info(`The last run${where} was interrupted with ${c} document(s) left`);
-    notify('info', `The last extraction run${where} was interrupted with ${c} document${c === 1 ? '' : 's'} left.`, {
-      Resume: () => vscode.commands.executeCommand(CommandIds.resume),
+    if (vscode.workspace.isTrusted) {
+      offerResume(workspaceRuns, logger);
+      return;
+    }
+    if (workspaceRuns.folders().some((f) => f.interruptedRun())) logger.info('The last run was interrupted; it can be resumed once this workspace is trusted (Restricted Mode)');
+    const granted = vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      granted.dispose();
+      offerResume(workspaceRuns, logger);
     });
+    subscriptions.push(granted);
   } catch (err) {
     logger.error(err instanceof Error ? err : String(err));
   }
+}
+
+function offerResume(workspaceRuns: WorkspaceRuns, logger: ReturnType<typeof channelLogger>): void {
+  const interrupted = workspaceRuns.folders().filter((f) => f.interruptedRun());
+  if (!interrupted.length) return;
+  const c = interrupted.reduce((n, f) => n + (f.store?.counts().pending ?? 0) + (f.store?.counts().failed ?? 0), 0);
+  const where = interrupted.length === 1 && workspaceRuns.folders().length > 1 ? ` in ${interrupted[0].name}` : '';
+  logger.info(`The last run${where} was interrupted with ${c} document(s) left`);
+  notify('info', `The last extraction run${where} was interrupted with ${c} document${c === 1 ? '' : 's'} left.`, {
+    Resume: () => vscode.commands.executeCommand(CommandIds.resume),
+  });
 }
 
 export async function deactivate(): Promise<void> {

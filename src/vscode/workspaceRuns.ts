@@ -14,6 +14,7 @@ import { isListed, listFiles, toPosix, type ListOptions } from '../core/lister';
 import type { Logger } from '../core/logger';
 import type { Pipeline, RunHandle, RunSummary } from '../core/pipeline';
 import type { RunRecord, RunTrigger } from '../core/types';
+import { openWhenReleased } from '../store';
 import type { CheckpointStore } from '../store/types';
 import type { ExtensionSettings } from './config';
 import { Disposable, type IDisposable } from './dispose';
@@ -48,6 +49,13 @@ export interface WorkspaceRunsOptions {
 }
 
 const JOB_KEY = 'extractionWorkbench.job:';
+
+/**
+ * How long opening a store waits for another live process to release it: on "Reload Window" the old
+ * extension host may still be shutting its run down (SHUTDOWN_TIMEOUT_MS of extension.ts) while the new
+ * one restores the tree.
+ */
+const LOCK_WAIT_MS = 10_000;
 
 export class FolderRuns extends Disposable implements ModelFolder {
   readonly folder: vscode.WorkspaceFolder;
@@ -184,7 +192,11 @@ export class FolderRuns extends Disposable implements ModelFolder {
   openStore(): Promise<CheckpointStore> {
     if (this.#store) return Promise.resolve(this.#store);
     this.#storeOpening ??= (async () => {
-      const store = await openStore(this.stateDir(), { logger: this.#log, assetsDir: this.#o.assetsDir });
+      const store = await openWhenReleased(() => openStore(this.stateDir(), { logger: this.#log, assetsDir: this.#o.assetsDir }), {
+        waitMs: LOCK_WAIT_MS,
+        onWait: (pid) => this.#log.info(`The extraction state is still held by process ${pid} (a window that is closing?): waiting for it`),
+        cancelled: () => this.#closed,
+      });
       if (this.#closed) {
         store.close();
         throw new Error('The workspace folder was closed');
@@ -198,12 +210,15 @@ export class FolderRuns extends Disposable implements ModelFolder {
     return this.#storeOpening;
   }
 
-  /** The last run when it was interrupted (window closed, crash) with documents left to do. */
+  /**
+   * The last run when it was interrupted with documents left to do: shut down with the window (reload,
+   * close: status `interrupted`) or never finished at all (crash, killed process: still `running`/`paused`).
+   */
   interruptedRun(): RunRecord | undefined {
     const store = this.#store;
     if (!store || this.running) return undefined;
     const run = store.latestRun();
-    if (!run || (run.status !== 'running' && run.status !== 'paused')) return undefined;
+    if (!run || (run.status !== 'running' && run.status !== 'paused' && run.status !== 'interrupted')) return undefined;
     const c = store.counts();
     return c.pending + c.running + c.failed > 0 ? run : undefined;
   }
@@ -323,6 +338,15 @@ export class FolderRuns extends Disposable implements ModelFolder {
     return [...out].sort();
   }
 
+  /** Whether a run's listing of the whole folder would pick up the file `rel` (its globs, .gitignore files, skipped folders). */
+  async isListed(rel: string, settings: RunSettings = this.runSettings()): Promise<boolean> {
+    return isListed(this.root, rel, this.#listOptions(settings));
+  }
+
+  #listOptions(s: RunSettings, within?: string): ListOptions {
+    return { include: s.include, exclude: s.exclude, gitignore: true, skipDirs: [s.outDir, s.stateDir], ...(within ? { within } : {}) };
+  }
+
   // ------------------------------------------------------------------ lifecycle
 
   /** Stops the run (waiting at most `timeoutMs`), releases the session and closes the store. */
@@ -338,15 +362,6 @@ export class FolderRuns extends Disposable implements ModelFolder {
       await this.#storeOpening?.catch(() => undefined);
       this.#store?.close();
     } catch (err) {
-  /** Whether a run's listing of the whole folder would pick up the file `rel` (its globs, .gitignore files, skipped folders). */
-  async isListed(rel: string, settings: RunSettings = this.runSettings()): Promise<boolean> {
-    return isListed(this.root, rel, this.#listOptions(settings));
-  }
-
-  #listOptions(s: RunSettings, within?: string): ListOptions {
-    return { include: s.include, exclude: s.exclude, gitignore: true, skipDirs: [s.outDir, s.stateDir], ...(within ? { within } : {}) };
-  }
-
       this.#log.error(err instanceof Error ? err : String(err));
     }
     this.#store = undefined;

@@ -5,15 +5,23 @@
  *
  * Add a scenario: create test/ui/scenarios/<name>.scenario.ts exporting a `Scenario` and list it below.
  * Every `check()` counts as one test; screenshots go to test-results/screenshots/.
+ *
+ * `EW_UI_SCENARIOS=<regex>` runs only the scenarios whose name matches (quick local runs).
  */
-import { runScenarios, type UiContext, type UiResults } from './scenario';
+import { runScenarios, type Scenario, type UiContext, type UiResults } from './scenario';
 import { dashboardScenario } from './scenarios/dashboard.scenario';
+import { reloadScenario } from './scenarios/reload.scenario';
 import { runScenario } from './scenarios/run.scenario';
 import { reviewScenario } from './scenarios/review.scenario';
 import { workbenchScenario } from './scenarios/workbench.scenario';
 
-export const scenarios = [workbenchScenario, runScenario, dashboardScenario, reviewScenario];
+export const scenarios = [workbenchScenario, runScenario, dashboardScenario, reviewScenario, reloadScenario];
+
+export function selected(list: readonly Scenario[]): Scenario[] {
+  const only = process.env.EW_UI_SCENARIOS ? new RegExp(process.env.EW_UI_SCENARIOS) : undefined;
+  return list.filter((s) => !only || only.test(s.name));
+}
 
 export function run(ctx: UiContext): Promise<UiResults> {
-  return runScenarios(ctx, scenarios);
+  return runScenarios(ctx, selected(scenarios));
 }

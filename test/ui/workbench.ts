@@ -2,6 +2,8 @@
  * Page helpers for the VS Code 1.100 workbench (code-server). Selectors are the workbench's own DOM
  * classes; keep them here so a VS Code upgrade touches one file.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import type { Locator, Page } from 'playwright-core';
 
 /** The extension's status-bar item; its text renders as "Extraction: idle" (codicon + label). */
@@ -67,4 +69,74 @@ export function sideBarTitle(page: Page): Locator {
  */
 export function sideBarPane(page: Page, viewName: string): Locator {
   return sideBar(page).locator('.pane', { has: page.locator('.pane-header', { hasText: viewName }) }).first();
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns a truthy value (errors count as "not yet"); throws after `timeoutMs`, naming `what`. */
+export async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await sleep(200);
+  }
+}
+
+/** Runs a command from the palette: waits for the list to settle, then picks the row with exactly that label. */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await findInCommandPalette(page, title, title);
+  await sleep(400);
+  const row = page.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name').getByText(title, { exact: true }) }).first();
+  await row.waitFor({ state: 'visible', timeout: 10_000 });
+  await row.click();
+  await quickInput(page).waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+/** Merges `settings` into `<folder>/.vscode/settings.json` (a value of undefined removes the key). */
+export function writeFolderSettings(folder: string, settings: Record<string, unknown>): void {
+  const file = path.join(folder, '.vscode', 'settings.json');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const current = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  fs.writeFileSync(file, JSON.stringify({ ...current, ...settings }, null, 2));
+}
+
+/**
+ * Runs `command` (default "Extract Workspace") until `reached()` says the run got to the local model server.
+ * A settings file written by the test reaches the extension host through a file watcher, which takes a
+ * moment on a busy machine: until it has, a run goes to the default (hosted) endpoint and stops at once for
+ * want of an API key. A person would dismiss that message and try again, and so does this.
+ */
+export async function startRunAgainst(page: Page, reached: () => boolean, command = 'Extraction Workbench: Extract Workspace', attempts = 6): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await runCommand(page, command);
+    const t0 = Date.now();
+    while (!reached() && Date.now() - t0 < 5000) await sleep(100);
+    if (reached()) return;
+    if (attempt >= attempts) throw new Error(`"${command}" never reached the local model server (${attempts} attempts)`);
+    await runCommand(page, 'Notifications: Clear All Notifications').catch(() => undefined);
+    await sleep(2000);
+  }
+}
+
+/** Shows the Documents view (clicking the activity-bar icon of an open container would close it). */
+export async function showDocumentsView(page: Page): Promise<Locator> {
+  const pane = sideBarPane(page, 'Documents');
+  if (!(await pane.isVisible().catch(() => false))) await activityBarItem(page, 'Extraction Workbench').click();
+  await pane.waitFor({ state: 'visible', timeout: 15_000 });
+  return pane;
+}
+
+/** The count a status group row ("Done", "Pending", …) of the Documents tree shows; 0 when the group is not shown. */
+export async function groupCount(pane: Locator, label: string): Promise<number> {
+  const row = pane.locator('.monaco-list-row', { hasText: new RegExp(`^${label}`) }).first();
+  if (!(await row.isVisible().catch(() => false))) return 0;
+  const m = new RegExp(`^${label}\\s*(\\d+)`).exec((await row.innerText()).trim());
+  return m ? Number(m[1]) : 0;
 }

@@ -23,7 +23,7 @@ import * as path from 'path';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
 import { startModelServer, type ModelServer } from '../../support/modelServer';
 import type { Scenario, ScenarioRun } from '../scenario';
-import { closeQuickInput, findInCommandPalette, focusWorkbench, quickInput, sideBar, sideBarPane, activityBarItem, statusBarItem } from '../workbench';
+import { activityBarItem, closeQuickInput, focusWorkbench, quickInput, runCommand, sideBar, sideBarPane, sleep, statusBarItem, until } from '../workbench';
 
 /** A copy of the sample PDF in a subfolder: a new document (the run scenario already extracted the sample). */
 const PDF_NAME = 'invoice-single-column.pdf';
@@ -66,23 +66,6 @@ const XSS_DATA = {
   currency: 'EUR',
   line_items: [{ description: '**bold** _em_ [link](javascript:alert(1)) ![img](x) <b>html</b> &lt;escaped&gt;', quantity: 1, amount: 12 }],
 };
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await sleep(200);
-  }
-}
 
 interface ResultJson {
   data: typeof INVOICE;
@@ -131,16 +114,6 @@ async function treeRow(page: Page, label: string): Promise<Locator> {
   }
   await row.waitFor({ state: 'visible', timeout: 10_000 });
   return row;
-}
-
-/** Runs a command from the palette: waits for the list to settle, then picks the row with exactly that label. */
-async function runCommand(page: Page, title: string): Promise<void> {
-  await findInCommandPalette(page, title, title);
-  await sleep(400);
-  const row = page.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name').getByText(title, { exact: true }) }).first();
-  await row.waitFor({ state: 'visible', timeout: 10_000 });
-  await row.click();
-  await quickInput(page).waitFor({ state: 'hidden', timeout: 10_000 });
 }
 
 async function quickOpen(page: Page, file: string): Promise<void> {
