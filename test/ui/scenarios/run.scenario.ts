@@ -35,15 +35,21 @@ export const runScenario: Scenario = {
       });
 
       await s.check('Pause stops new requests and the status bar says paused; Resume goes on', async () => {
+        // the window progress ("Extracting: 1/6", with a spinner) shows while the run goes on, not while paused
+        const windowProgress = page.locator('.statusbar [id="status.progress"]', { hasText: /Extracting/ });
+        await windowProgress.first().waitFor({ state: 'visible', timeout: 10_000 });
         await runCommand(page, 'Extraction Workbench: Pause');
         await statusBarItem(page, /paused/i).waitFor({ state: 'visible', timeout: 10_000 });
+        await windowProgress.first().waitFor({ state: 'detached', timeout: 10_000 });
         await waitFor('in-flight request to finish', () => srv.stats.inFlight === 0, 10_000);
         const n = srv.stats.total;
         await page.waitForTimeout(1500);
         assert.strictEqual(srv.stats.total, n, 'no request while paused');
         await s.screenshot('11-run-paused');
+        assert.strictEqual(await windowProgress.count(), 0, 'no spinner while paused');
         await runCommand(page, 'Extraction Workbench: Resume');
         await waitFor('a request after resume', () => srv.stats.total > n, 10_000);
+        await windowProgress.first().waitFor({ state: 'visible', timeout: 10_000 });
       });
 
       await s.check('the tree reaches Done, with the failing document dead-lettered', async () => {
