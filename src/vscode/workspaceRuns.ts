@@ -450,6 +450,12 @@ export class WorkspaceRuns extends Disposable implements ModelFolderSource {
   readonly #onDidChangeFolders = this._register(new vscode.EventEmitter<void>());
   /** Folders added or removed, or a folder's store opened. */
   readonly onDidChangeFolders = this.#onDidChangeFolders.event;
+  readonly #onDidAddFolders = this._register(new vscode.EventEmitter<FolderRuns[]>());
+  /**
+   * Workspace folders added after activation: by the user, or all of them when the window resolves a
+   * .code-workspace only after the extension host started (then activation saw no folder at all).
+   */
+  readonly onDidAddFolders = this.#onDidAddFolders.event;
   readonly #onDidChangeState = this._register(new vscode.EventEmitter<FolderRuns | undefined>());
   /** The run state of a folder changed. */
   readonly onDidChangeState = this.#onDidChangeState.event;
@@ -510,6 +516,7 @@ export class WorkspaceRuns extends Disposable implements ModelFolderSource {
     const wanted = new Map((vscode.workspace.workspaceFolders ?? []).map((wf) => [wf.uri.toString(), wf]));
     const multi = wanted.size > 1;
     let changed = false;
+    const added: FolderRuns[] = [];
     for (const [key, f] of this.#folders) {
       if (wanted.has(key)) continue;
       this.#folders.delete(key);
@@ -522,6 +529,7 @@ export class WorkspaceRuns extends Disposable implements ModelFolderSource {
       if (this.#folders.has(key)) continue;
       const f = new FolderRuns(wf, this.#o, multi ? wf.name : '');
       this.#folders.set(key, f);
+      added.push(f);
       let hadStore = false;
       this.#perFolder.set(key, [
         f.onDidChangeState(() => {
@@ -537,6 +545,7 @@ export class WorkspaceRuns extends Disposable implements ModelFolderSource {
       changed = true;
     }
     if (changed) this.#onDidChangeFolders.fire();
+    if (added.length) this.#onDidAddFolders.fire(added);
   }
 
   #disposeFolders(): void {

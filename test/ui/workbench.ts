@@ -140,3 +140,32 @@ export async function groupCount(pane: Locator, label: string): Promise<number> 
   const m = new RegExp(`^${label}\\s*(\\d+)`).exec((await row.innerText()).trim());
   return m ? Number(m[1]) : 0;
 }
+
+/** The Documents tree row whose label is exactly `label`. */
+export function docRow(page: Page, label: string): Locator {
+  return sideBarPane(page, 'Documents')
+    .locator('.monaco-list-row')
+    .filter({ has: page.locator('.label-name').getByText(label, { exact: true }) })
+    .first();
+}
+
+/** The row of a done document in the Documents tree: opens the "Done" group and scrolls the (virtual) list to it. */
+export async function treeRow(page: Page, label: string): Promise<Locator> {
+  const pane = sideBarPane(page, 'Documents');
+  const row = docRow(page, label);
+  if (await row.isVisible().catch(() => false)) return row;
+  const list = pane.locator('.monaco-list').first();
+  await list.waitFor({ state: 'visible', timeout: 20_000 });
+  const box = (await list.boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + 20);
+  await page.mouse.wheel(0, -100_000);
+  const done = pane.locator('.monaco-list-row', { hasText: /^Done/ }).first();
+  await done.waitFor({ state: 'visible', timeout: 20_000 });
+  if ((await done.getAttribute('aria-expanded')) !== 'true') await done.click();
+  for (let i = 0; i < 60 && !(await row.isVisible().catch(() => false)); i++) {
+    await page.mouse.wheel(0, 200);
+    await sleep(100);
+  }
+  await row.waitFor({ state: 'visible', timeout: 10_000 });
+  return row;
+}
