@@ -544,7 +544,10 @@ export class WorkspaceRuns extends Disposable implements ModelFolderSource {
       ]);
       changed = true;
     }
-    if (changed) this.#onDidChangeFolders.fire();
+    if (changed) {
+      this.#o.logger.info(`Workspace folders: ${[...this.#folders.values()].map((f) => f.name).join(', ') || '(none)'}`);
+      this.#onDidChangeFolders.fire();
+    }
     if (added.length) this.#onDidAddFolders.fire(added);
   }
 

@@ -126,13 +126,17 @@ async function runUntrustedWindow(ui, firstPage, workspace, screenshotsDir, resu
   say(`code-server ${state.server.baseUrl} with workspace trust on`);
   const payload = [['extensionDevelopmentPath', state.server.remoteUri(REPO_ROOT)], ['skipWelcome', 'true']];
   const workbenchLog = fs.createWriteStream(path.join(state.resultsDir, 'workbench-untrusted.log'));
-  const { page } = await openWorkbench(state.browser, state.server.workbenchUrl({ folder: fresh, payload }), { onLog: (line, type) => workbenchLog.write(`[${type}] ${line}\n`) });
-  say('second workbench loaded (Restricted Mode)');
+  const first = await openWorkbench(state.browser, state.server.workbenchUrl({ folder: fresh, payload }), { onLog: (line, type) => workbenchLog.write(`[${type}] ${line}\n`) });
+  const logConsole = (p) => p.on('console', (m) => workbenchLog.write(`[${new Date().toISOString()} console.${m.type()}] ${m.text()}\n`));
+  logConsole(first.page);
+  const ctx = { page: first.page, baseUrl: state.server.baseUrl, workspace: fresh, screenshotsDir, log: (m) => say(m) };
   const open = async (target) => {
-    await page.goto(state.server.workbenchUrl({ ...target, payload }));
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await ctx.page.goto(state.server.workbenchUrl({ ...target, payload }));
+    await ctx.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   };
-  await ui.runUntrusted({ page, baseUrl: state.server.baseUrl, workspace: fresh, screenshotsDir, log: (m) => say(m), untrusted: { stateFolder: workspace, freshFolder: fresh, workspaceFile, open } }, results);
+  say('second workbench loaded (Restricted Mode)');
+  ctx.untrusted = { stateFolder: workspace, freshFolder: fresh, workspaceFile, open };
+  await ui.runUntrusted(ctx, results);
 }
 
 /** Time left for the tests themselves, keeping 20 s for teardown before the watchdog fires. */

@@ -125,11 +125,19 @@ export async function startRunAgainst(page: Page, reached: () => boolean, comman
   }
 }
 
-/** Shows the Documents view (clicking the activity-bar icon of an open container would close it). */
+/**
+ * Shows the Documents view. The activity-bar icon toggles its container (a click on an open one closes it),
+ * and a click while the window is still restoring may get lost: click, look, and click again if needed.
+ */
 export async function showDocumentsView(page: Page): Promise<Locator> {
   const pane = sideBarPane(page, 'Documents');
-  if (!(await pane.isVisible().catch(() => false))) await activityBarItem(page, 'Extraction Workbench').click();
-  await pane.waitFor({ state: 'visible', timeout: 15_000 });
+  const icon = activityBarItem(page, 'Extraction Workbench');
+  for (let attempt = 1; !(await pane.isVisible().catch(() => false)); attempt++) {
+    if (attempt > 5) throw new Error('the Documents view does not show (activity-bar icon clicked 5 times)');
+    await icon.waitFor({ state: 'visible', timeout: 30_000 });
+    await icon.click();
+    await pane.waitFor({ state: 'visible', timeout: 3_000 }).catch(() => undefined);
+  }
   return pane;
 }
 
@@ -168,4 +176,13 @@ export async function treeRow(page: Page, label: string): Promise<Locator> {
   }
   await row.waitFor({ state: 'visible', timeout: 10_000 });
   return row;
+}
+
+/** Reloads the window the way a person does, and waits for the new page's workbench. */
+export async function reloadWindow(page: Page): Promise<void> {
+  await page.evaluate(() => ((window as unknown as { __beforeReload?: boolean }).__beforeReload = true));
+  // the palette closes with the page, so the command's own wait for it to close may fail
+  await runCommand(page, 'Developer: Reload Window').catch(() => undefined);
+  await until('a fresh page', async () => !(await page.evaluate(() => (window as unknown as { __beforeReload?: boolean }).__beforeReload).catch(() => true)), 60_000);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
 }

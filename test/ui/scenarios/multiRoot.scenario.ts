@@ -14,7 +14,7 @@ import * as path from 'path';
 import { startModelServer, type ModelServer } from '../../support/modelServer';
 import type { Scenario, ScenarioRun } from '../scenario';
 import { runCommand, showDocumentsView, sleep, startRunAgainst, statusBarItem, until, writeFolderSettings } from '../workbench';
-import { statusBarTooltip, writeWorkspaceFileSettings } from './restricted.scenario';
+import { openTwoFolders, statusBarTooltip, writeWorkspaceFileSettings } from './restricted.scenario';
 
 /** The documents of samples/invoices that its job selects (include **\/*.{txt,md,pdf}, schema/ excluded). */
 const SAMPLE_DOCS = ['inv-2024-0117-acme.txt', 'inv-2024-0342-blueharbor.md', 'inv-2024-05-maplepine.md', 'inv-7781-kestrel.txt', 'invoice-single-column.pdf', 'invoice-two-column.pdf'];
@@ -23,7 +23,7 @@ const NEW_IN_INVOICES = 'arrived/multi-root-1.txt';
 export const multiRootScenario: Scenario = {
   name: 'multi-root',
   async run(s: ScenarioRun) {
-    const { page, ctx } = s;
+    const { ctx } = s; // always s.page: u.open() replaces the page
     const u = ctx.untrusted;
     assert.ok(u, 'runs in the second window (workspace trust on)');
     let server: ModelServer | undefined;
@@ -37,32 +37,32 @@ export const multiRootScenario: Scenario = {
       fs.writeFileSync(path.join(u.stateFolder, ...NEW_IN_INVOICES.split('/')), 'Invoice M-1\nVendor: Two Roots Ltd\nTotal: 42.00 EUR\n');
 
       await s.check('trusting the workspace turns runs on, and its baseUrl applies to both folders', async () => {
-        if (!(await page.title()).includes('two-folders')) await u.open({ workspace: u.workspaceFile });
-        await statusBarItem(page).waitFor({ state: 'visible', timeout: 60_000 });
-        await runCommand(page, 'Workspaces: Manage Workspace Trust');
-        const trust = page.locator('.workspace-trust-editor .monaco-button', { hasText: /^Trust$/ }).first();
+        if (!(await s.page.title()).includes('two-folders')) await openTwoFolders(s, u);
+        await statusBarItem(s.page).waitFor({ state: 'visible', timeout: 60_000 });
+        await runCommand(s.page, 'Workspaces: Manage Workspace Trust');
+        const trust = s.page.locator('.workspace-trust-editor .monaco-button', { hasText: /^Trust$/ }).first();
         await trust.waitFor({ state: 'visible', timeout: 20_000 });
         await s.screenshot('50-multi-root-trust-editor');
         await trust.click();
-        await page.locator('.workspace-trust-editor', { hasText: /trusted/i }).first().waitFor({ timeout: 10_000 });
-        await runCommand(page, 'View: Close All Editors').catch(() => undefined);
-        const text = await statusBarTooltip(page, srv.url);
+        await s.page.locator('.workspace-trust-editor', { hasText: /trusted/i }).first().waitFor({ timeout: 10_000 });
+        await runCommand(s.page, 'View: Close All Editors').catch(() => undefined);
+        const text = await statusBarTooltip(s.page, srv.url);
         assert.ok(!text.includes('Restricted Mode'), `no Restricted Mode notice (tooltip: ${text})`);
         for (const name of ['invoices', 'archive']) assert.ok(text.includes(`${name}: runs use gpt-4o-mini at ${srv.url}`), `${name} uses the workspace's endpoint (tooltip: ${text})`);
-        await page.mouse.move(700, 400);
-        const pane = await showDocumentsView(page);
+        await s.page.mouse.move(700, 400);
+        const pane = await showDocumentsView(s.page);
         await pane.locator('.message', { hasText: /Restricted Mode/ }).waitFor({ state: 'detached', timeout: 10_000 });
       });
 
       await s.check('"Extract Workspace" runs both folders; the tree shows both with their counts', async () => {
-        await startRunAgainst(page, () => srv.stats.total > 0);
+        await startRunAgainst(s.page, () => srv.stats.total > 0);
         const wanted = [...SAMPLE_DOCS, NEW_IN_INVOICES];
         await until('every document of both folders answered', () => wanted.every((d) => srv.requestsFor(d).some((r) => r.status === 200)), 90_000);
-        await statusBarItem(page, /idle/).waitFor({ timeout: 30_000 });
-        const pane = await showDocumentsView(page);
+        await statusBarItem(s.page, /idle/).waitFor({ timeout: 30_000 });
+        const pane = await showDocumentsView(s.page);
         // collapsed, both folder nodes are on screen whatever earlier scenarios left expanded
         await pane.hover();
-        await page.locator('.part.sidebar .action-label[aria-label="Collapse All"]').first().click();
+        await s.page.locator('.part.sidebar .action-label[aria-label="Collapse All"]').first().click();
         const invoices = pane.locator('.monaco-list-row', { hasText: /^invoices/ }).first();
         const archive = pane.locator('.monaco-list-row', { hasText: /^archive/ }).first();
         await archive.waitFor({ state: 'visible', timeout: 20_000 });
