@@ -15,6 +15,7 @@ import { channelLogger } from './vscode/logger';
 import { createHealthMonitor, DashboardFeature } from './vscode/dashboard/feature';
 import { describeReview, ReviewPanels } from './vscode/review/reviewPanels';
 import { REVIEW_VIEW_TYPE } from './shared/reviewProtocol';
+import { RestrictedModeMessage } from './vscode/restrictedMode';
 import { focusDocuments, RunFeedback } from './vscode/runFeedback';
 import { ApiKeyStore } from './vscode/secrets';
 import { DOCUMENTS_VIEW_ID, RunStatusBar } from './vscode/statusBar';
@@ -71,9 +72,10 @@ function compose(context: vscode.ExtensionContext, channel: vscode.LogOutputChan
     treeView.badge = n ? { value: n, tooltip: `${n} document${n === 1 ? '' : 's'} failed or dead-lettered` } : undefined;
   };
   own(treeModel.onDidFlush(updateBadge));
+  own(new RestrictedModeMessage(treeView, treeModel));
 
   const contextKeys = own(new ContextKeysController(workspaceRuns));
-  const statusBar = own(new RunStatusBar(workspaceRuns, { health }));
+  const statusBar = own(new RunStatusBar(workspaceRuns, { health, onDidChangeJob: contextKeys.onDidChangeConfigFile }));
   const showFailed = async () => {
     await focusDocuments();
     for (const f of workspaceRuns.folders()) {
@@ -95,27 +97,45 @@ function compose(context: vscode.ExtensionContext, channel: vscode.LogOutputChan
 
   for (const d of registerCommands(commandTable({ runs: workspaceRuns, model: treeModel, treeView, apiKeys, channel, logger }, reviewPanels, dashboard), logger)) own(d);
 
-  const restored = restore(workspaceRuns, treeModel, contextKeys, logger);
+  const restore = createRestore(workspaceRuns, treeModel, contextKeys, logger, context.subscriptions);
+  const restored = restore();
+  own(workspaceRuns.onDidAddFolders(() => void restore()));
   return { runs: workspaceRuns, treeModel, treeProvider, treeView, statusBar, contextKeys, watchMode, apiKeys, restored };
 }
 
-/** Opens the stores of folders with state, so the tree shows the last state; offers to resume an interrupted run. */
-async function restore(workspaceRuns: WorkspaceRuns, model: DocumentsModel, contextKeys: ContextKeysController, logger: ReturnType<typeof channelLogger>): Promise<void> {
-  try {
-    await workspaceRuns.restore();
-    model.reload();
-    contextKeys.update();
-    const interrupted = workspaceRuns.folders().filter((f) => f.interruptedRun());
+type ChannelLogger = ReturnType<typeof channelLogger>;
+
+/**
+ * Returns `restore()`: opens the stores of folders with state, so the tree shows the last state, and offers
+ * to resume interrupted runs, once per folder. Called at activation and again for folders added later (a
+ * .code-workspace the window resolves after the extension host started gives no folder at activation). In
+ * Restricted Mode runs cannot start, so the offer waits until the workspace is trusted.
+ */
+function createRestore(workspaceRuns: WorkspaceRuns, model: DocumentsModel, contextKeys: ContextKeysController, logger: ChannelLogger, subscriptions: vscode.Disposable[]): () => Promise<void> {
+  const offered = new Set<string>();
+  const offerResume = (): void => {
+    const interrupted = workspaceRuns.folders().filter((f) => !offered.has(f.key) && f.interruptedRun());
     if (!interrupted.length) return;
+    for (const f of interrupted) offered.add(f.key);
     const c = interrupted.reduce((n, f) => n + (f.store?.counts().pending ?? 0) + (f.store?.counts().failed ?? 0), 0);
     const where = interrupted.length === 1 && workspaceRuns.folders().length > 1 ? ` in ${interrupted[0].name}` : '';
     logger.info(`The last run${where} was interrupted with ${c} document(s) left`);
     notify('info', `The last extraction run${where} was interrupted with ${c} document${c === 1 ? '' : 's'} left.`, {
       Resume: () => vscode.commands.executeCommand(CommandIds.resume),
     });
-  } catch (err) {
-    logger.error(err instanceof Error ? err : String(err));
-  }
+  };
+  subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(offerResume));
+  return async () => {
+    try {
+      await workspaceRuns.restore();
+      model.reload();
+      contextKeys.update();
+      if (vscode.workspace.isTrusted) offerResume();
+      else if (workspaceRuns.folders().some((f) => f.interruptedRun())) logger.info('The last run was interrupted; it can be resumed once this workspace is trusted (Restricted Mode)');
+    } catch (err) {
+      logger.error(err instanceof Error ? err : String(err));
+    }
+  };
 }
 
 export async function deactivate(): Promise<void> {

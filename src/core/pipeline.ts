@@ -113,6 +113,8 @@ interface ActiveRun {
   retryTimers: Map<string, NodeJS.Timeout>;
   resolve: (s: RunSummary) => void;
   stopReason?: string;
+  /** Ended by shutdown() (window closed or reloaded, CLI interrupted), not by the user: to be resumed. */
+  interrupted?: boolean;
   fatalError?: ErrorInfo;
   stats: { done: number; deadLettered: number; skipped: number; rejected: number; tokensIn: number; tokensOut: number; cost: number };
   lastProgressAt: number;
@@ -353,8 +355,13 @@ export class Pipeline {
     return summary;
   }
 
-  /** Stops and waits at most `timeoutMs` for in-flight work; the store is left consistent either way. */
+  /**
+   * Stops and waits at most `timeoutMs` for in-flight work; the store is left consistent either way. The
+   * run is recorded as `interrupted` (not `stopped`, which is a person's decision): the process is going
+   * away with the run unfinished, and the next session offers to resume it.
+   */
   async shutdown(timeoutMs = 5000): Promise<void> {
+    if (this.#run && !this.#run.stopReason) this.#run.interrupted = true; // a stop already under way stays a stop
     const stopping = this.stop('Shut down');
     await Promise.race([stopping, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
   }
@@ -758,7 +765,7 @@ export class Pipeline {
     if (run.progressTimer) clearTimeout(run.progressTimer);
     const store = this.#o.store;
     const counts = store.counts();
-    const status: RunSummary['status'] = run.stopReason ? 'stopped' : 'completed';
+    const status: RunSummary['status'] = run.interrupted ? 'interrupted' : run.stopReason ? 'stopped' : 'completed';
     const endedAt = this.#now();
     run.record = {
       ...run.record,

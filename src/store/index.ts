@@ -26,3 +26,5 @@ export { MIGRATIONS, LATEST_SCHEMA_VERSION, applyMigrations, schemaVersion } fro
 export type { Migration, MigrationResult } from './migrations';
 export { crc32, crc32Portable, encodeRecord, decodeLine, parseJournal, listJournalFiles, journalFileName, JournalWriter } from './journal';
 export type { JournalRecord, JournalFile, ParsedJournal, JournalLineIssue } from './journal';
+export { openWhenReleased } from './lockWait';
+export type { LockWaitOptions } from './lockWait';

@@ -1,6 +1,9 @@
 /**
  * Feedback around runs: window progress (ProgressLocation.Window) while a folder runs, and an end-of-run
  * summary notification with "Show Failed" and "Open Report". Runs triggered by watch mode only log.
+ *
+ * Window progress always spins (the API has no paused or determinate form), so a paused run ends it and
+ * Resume starts it again: while paused, the status-bar item's pause icon ("3/8 · paused") is the only sign.
  */
 import * as vscode from 'vscode';
 import type { RunProgress } from '../core/events';
@@ -55,9 +58,9 @@ export class RunFeedback extends Disposable {
     this.#o = options;
     this.#multi = () => runs.folders().length > 1;
     this._register(runs.onEvent(({ folder, event }) => {
-      if (event.type === 'run/started') this.#begin(folder);
+      if (event.type === 'run/started' || event.type === 'run/resumed') this.#begin(folder);
       else if (event.type === 'run/progress') this.#active.get(folder.key)?.report(event.progress);
-      else if (event.type === 'run/finished') this.#end(folder.key);
+      else if (event.type === 'run/paused' || event.type === 'run/finished') this.#end(folder.key);
       else if (event.type === 'run/budget-reached') this.#budgetReached(folder, event.budget, event.cost);
     }));
     this._register(runs.onDidFinishRun((e) => this.#summarize(e)));
@@ -69,7 +72,7 @@ export class RunFeedback extends Disposable {
     let end!: () => void;
     const finished = new Promise<void>((r) => (end = r));
     let reporter: vscode.Progress<{ message?: string }> | undefined;
-    let last: RunProgress | undefined;
+    let last: RunProgress | undefined = folder.pipeline?.progress(); // after a resume: where the run is
     const title = this.#multi() ? `Extracting ${folder.name}` : 'Extracting';
     void vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title }, (progress) => {
       reporter = progress;

@@ -1,12 +1,14 @@
 /**
  * Status bar item (left): `$(file-text) Extraction: idle`, `$(sync~spin) 123/456 · 3 failed` during a run,
  * `$(debug-pause) …` while paused. Updated from run/progress events, at most every `throttleMs`.
- * A click focuses the Documents view.
+ * A click focuses the Documents view. The tooltip says which model and endpoint runs use (per folder), and
+ * in Restricted Mode that runs are off: a workspace cannot point runs at a server of its choosing
+ * (`extractionWorkbench.baseUrl` is a restricted setting), and this shows what applies instead.
  */
 import * as vscode from 'vscode';
 import type { PipelineEvent, RunProgress } from '../core/events';
 import { Disposable } from './dispose';
-import type { WorkspaceRuns } from './workspaceRuns';
+import type { FolderRuns, WorkspaceRuns } from './workspaceRuns';
 import { Throttle } from './throttle';
 
 export const DOCUMENTS_VIEW_ID = 'extractionWorkbench.documents';
@@ -31,6 +33,21 @@ export function statusText(s: StatusSnapshot): string {
   return `${s.paused ? '$(debug-pause)' : '$(sync~spin)'} ${s.done}/${s.total}${failed}${s.paused ? ' · paused' : ''}`;
 }
 
+/** What runs use, per folder ("Runs use gpt-4o-mini at https://…"), and the Restricted Mode notice. */
+export function endpointLines(folders: readonly Pick<FolderRuns, 'name' | 'runSettings'>[], trusted: boolean): string[] {
+  const lines: string[] = [];
+  if (!trusted) lines.push('Restricted Mode: runs are off until this workspace is trusted, and its setting extractionWorkbench.baseUrl is not used.');
+  for (const f of folders) {
+    try {
+      const s = f.runSettings();
+      lines.push(`${folders.length > 1 ? `${f.name}: r` : 'R'}uns ${trusted ? 'use' : 'would use'} ${s.model} at ${s.baseURL}`);
+    } catch {
+      // no job (no config and no earlier run) or a broken config: nothing to say here
+    }
+  }
+  return lines;
+}
+
 export class RunStatusBar extends Disposable {
   readonly #item: vscode.StatusBarItem;
   readonly #runs: WorkspaceRuns;
@@ -38,7 +55,7 @@ export class RunStatusBar extends Disposable {
   readonly #throttle: Throttle;
   readonly #health: HealthStatusSource | undefined;
 
-  constructor(runs: WorkspaceRuns, options: { throttleMs?: number; health?: HealthStatusSource } = {}) {
+  constructor(runs: WorkspaceRuns, options: { throttleMs?: number; health?: HealthStatusSource; onDidChangeJob?: vscode.Event<unknown> } = {}) {
     super();
     this.#runs = runs;
     this.#throttle = this._register(new Throttle(() => this.#render(), options.throttleMs ?? 250));
@@ -47,6 +64,11 @@ export class RunStatusBar extends Disposable {
     this.#item.command = { command: `${DOCUMENTS_VIEW_ID}.focus`, title: 'Show Documents' };
     this._register(runs.onEvent(({ folder, event }) => this.#onEvent(folder.key, event)));
     this._register(runs.onDidChangeState(() => this.#schedule(true)));
+    // what runs would use: settings, trust, folders, the job in extraction.config.json
+    this._register(vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('extractionWorkbench') && this.#schedule(false)));
+    this._register(vscode.workspace.onDidGrantWorkspaceTrust(() => this.#schedule(true)));
+    this._register(runs.onDidChangeFolders(() => this.#schedule(false)));
+    if (options.onDidChangeJob) this._register(options.onDidChangeJob(() => this.#schedule(false)));
     this.#health = options.health;
     if (this.#health) this._register(this.#health.onDidChange(() => this.#schedule(true)));
     this.#throttle.runNow();
@@ -109,9 +131,10 @@ export class RunStatusBar extends Disposable {
     const health = this.#health?.overall();
     const healthIcon = health && health.level !== 'healthy' ? ` $(${health.level === 'unhealthy' ? 'error' : 'warning'})` : '';
     this.#item.text = statusText(s) + healthIcon;
-    const tooltip = s.running
+    const state = s.running
       ? `Extraction ${s.paused ? 'paused' : 'running'}: ${s.done} of ${s.total} documents done${s.failed ? `, ${s.failed} failed` : ''}. Click to show the documents.`
       : 'Extraction Workbench: no run in progress. Click to show the documents.';
+    const tooltip = [state, ...endpointLines(this.#runs.folders(), vscode.workspace.isTrusted)].join('\n');
     this.#item.tooltip = health ? [`Health: ${health.level}`, ...health.reasons.map((r) => `• ${r.message}`), '', tooltip].join('\n') : tooltip;
     this.#item.backgroundColor =
       health?.level === 'unhealthy' ? new vscode.ThemeColor('statusBarItem.errorBackground') : health?.level === 'degraded' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;

@@ -1,18 +1,18 @@
 /**
  * Watch mode (`extractionWorkbench.watch`): a FileSystemWatcher per workspace folder with a config queues
- * new and changed documents that match the job's globs, debounced, via `pipeline.enqueue` with trigger
- * `watch`. Off in Restricted Mode. Results and state folders are ignored.
+ * new and changed documents, debounced, via `pipeline.enqueue` with trigger `watch`. Off in Restricted Mode.
+ * A changed file is queued only when a run's listing of the folder would pick it up (lister's `isListed`:
+ * the job's globs, `.gitignore` files including nested ones, the output and state folders), so watch mode
+ * and Extract Workspace never disagree about what is a document.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_FILE } from '../app/config';
-import { createMatcher } from '../core/lister';
+import { inAlwaysSkippedFolder } from '../core/lister';
 import type { Logger } from '../core/logger';
 import { Disposable, type IDisposable } from './dispose';
 import type { FolderRuns, WorkspaceRuns } from './workspaceRuns';
-
-const ALWAYS_IGNORED = /(^|\/)(\.git|node_modules|\.extraction|\.hg|\.svn)(\/|$)/;
 
 class FolderWatcher extends Disposable {
   readonly #folder: FolderRuns;
@@ -35,7 +35,7 @@ class FolderWatcher extends Disposable {
 
   #onFile(uri: vscode.Uri): void {
     const rel = this.#folder.relativePath(uri);
-    if (!rel || ALWAYS_IGNORED.test(rel)) return;
+    if (!rel || inAlwaysSkippedFolder(rel)) return; // cheap first cut: .git churn never schedules a flush
     this.#pending.add(rel);
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = setTimeout(() => void this.#flush(), this.#debounceMs);
@@ -48,12 +48,8 @@ class FolderWatcher extends Disposable {
     if (this.isDisposed || !candidates.length) return;
     try {
       const s = this.#folder.runSettings();
-      const match = createMatcher(s.include, s.exclude);
-      const inside = (dir: string, rel: string) => {
-        const r = path.relative(dir, path.join(this.#folder.root, rel));
-        return !r.startsWith('..') && !path.isAbsolute(r);
-      };
-      const wanted = (p: string) => match(p) && !inside(s.outDir, p) && !inside(s.stateDir, p) && p !== CONFIG_FILE && path.resolve(this.#folder.root, p) !== path.resolve(s.schemaPath);
+      // the config and schema files are part of the job, not documents (a listing may include them)
+      const isJobFile = (p: string) => p === CONFIG_FILE || path.resolve(this.#folder.root, p) === path.resolve(s.schemaPath);
       const files: string[] = [];
       const dirs: vscode.Uri[] = [];
       for (const p of candidates) {
@@ -64,11 +60,11 @@ class FolderWatcher extends Disposable {
           continue; // gone again
         }
         if (st.isDirectory()) dirs.push(this.#folder.uriOf(p));
-        else if (st.isFile()) files.push(p);
+        else if (st.isFile() && !isJobFile(p) && (await this.#folder.isListed(p, s))) files.push(p);
       }
       // a folder copied in often arrives as one "created" event for the folder alone
       const listed = dirs.length ? await this.#folder.documentsUnder(dirs) : [];
-      const paths = [...new Set([...files, ...listed])].filter(wanted);
+      const paths = [...new Set([...files, ...listed.filter((p) => !isJobFile(p))])];
       if (!paths.length) return;
       this.#log.info(`Watch: ${paths.length} new or changed document(s) queued`);
       await this.#folder.enqueue(paths, { trigger: 'watch', priority: 0 });

@@ -11,10 +11,11 @@ import { CONFIG_FILE, loadConfig, selectJob, type ExtractionConfig } from '../ap
 import { estimateRun, type EstimateProgress, type RunEstimate } from '../app/estimateRun';
 import { loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
 import { EventBus, type PipelineEvent } from '../core/events';
-import { createMatcher, listFiles, toPosix } from '../core/lister';
+import { isListed, listFiles, toPosix, type ListOptions } from '../core/lister';
 import type { Logger } from '../core/logger';
 import type { Pipeline, RunHandle, RunSummary } from '../core/pipeline';
 import type { RunRecord, RunTrigger } from '../core/types';
+import { openWhenReleased } from '../store';
 import type { CheckpointStore } from '../store/types';
 import type { ExtensionSettings } from './config';
 import { Disposable, type IDisposable } from './dispose';
@@ -49,6 +50,13 @@ export interface WorkspaceRunsOptions {
 }
 
 const JOB_KEY = 'extractionWorkbench.job:';
+
+/**
+ * How long opening a store waits for another live process to release it: on "Reload Window" the old
+ * extension host may still be shutting its run down (SHUTDOWN_TIMEOUT_MS of extension.ts) while the new
+ * one restores the tree.
+ */
+const LOCK_WAIT_MS = 10_000;
 
 export class FolderRuns extends Disposable implements ModelFolder {
   readonly folder: vscode.WorkspaceFolder;
@@ -185,7 +193,11 @@ export class FolderRuns extends Disposable implements ModelFolder {
   openStore(): Promise<CheckpointStore> {
     if (this.#store) return Promise.resolve(this.#store);
     this.#storeOpening ??= (async () => {
-      const store = await openStore(this.stateDir(), { logger: this.#log, assetsDir: this.#o.assetsDir });
+      const store = await openWhenReleased(() => openStore(this.stateDir(), { logger: this.#log, assetsDir: this.#o.assetsDir }), {
+        waitMs: LOCK_WAIT_MS,
+        onWait: (pid) => this.#log.info(`The extraction state is still held by process ${pid} (a window that is closing?): waiting for it`),
+        cancelled: () => this.#closed,
+      });
       if (this.#closed) {
         store.close();
         throw new Error('The workspace folder was closed');
@@ -199,12 +211,15 @@ export class FolderRuns extends Disposable implements ModelFolder {
     return this.#storeOpening;
   }
 
-  /** The last run when it was interrupted (window closed, crash) with documents left to do. */
+  /**
+   * The last run when it was interrupted with documents left to do: shut down with the window (reload,
+   * close: status `interrupted`) or never finished at all (crash, killed process: still `running`/`paused`).
+   */
   interruptedRun(): RunRecord | undefined {
     const store = this.#store;
     if (!store || this.running) return undefined;
     const run = store.latestRun();
-    if (!run || (run.status !== 'running' && run.status !== 'paused')) return undefined;
+    if (!run || (run.status !== 'running' && run.status !== 'paused' && run.status !== 'interrupted')) return undefined;
     const c = store.counts();
     return c.pending + c.running + c.failed > 0 ? run : undefined;
   }
@@ -318,12 +333,12 @@ export class FolderRuns extends Disposable implements ModelFolder {
 
   /**
    * Relative paths of documents under the given URIs: files as they are, folders listed with the job's
-   * globs (and .gitignore), outside the output and state folders.
+   * globs and the same rules as a run's listing (the .gitignore files of the folder and of those above it,
+   * outside the output and state folders).
    */
   async documentsUnder(uris: readonly vscode.Uri[]): Promise<string[]> {
     const out = new Set<string>();
-    let matcher: ((rel: string) => boolean) | undefined;
-    let skipDirs: string[] | undefined;
+    let settings: RunSettings | undefined;
     for (const uri of uris) {
       const rel = this.relativePath(uri);
       if (rel === undefined && uri.fsPath !== this.root) continue;
@@ -337,17 +352,19 @@ export class FolderRuns extends Disposable implements ModelFolder {
         if (rel) out.add(rel);
         continue;
       }
-      if (!matcher || !skipDirs) {
-        const s = this.runSettings();
-        matcher = createMatcher(s.include, s.exclude);
-        skipDirs = [s.outDir, s.stateDir];
-      }
-      for await (const f of listFiles(uri.fsPath, { gitignore: true, skipDirs })) {
-        const full = rel ? `${rel}/${f.path}` : f.path;
-        if (matcher(full)) out.add(full);
-      }
+      settings ??= this.runSettings();
+      for await (const f of listFiles(this.root, this.#listOptions(settings, rel ?? ''))) out.add(f.path);
     }
     return [...out].sort();
+  }
+
+  /** Whether a run's listing of the whole folder would pick up the file `rel` (its globs, .gitignore files, skipped folders). */
+  async isListed(rel: string, settings: RunSettings = this.runSettings()): Promise<boolean> {
+    return isListed(this.root, rel, this.#listOptions(settings));
+  }
+
+  #listOptions(s: RunSettings, within?: string): ListOptions {
+    return { include: s.include, exclude: s.exclude, gitignore: true, skipDirs: [s.outDir, s.stateDir], ...(within ? { within } : {}) };
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -453,6 +470,12 @@ export class WorkspaceRuns extends Disposable implements ModelFolderSource {
   readonly #onDidChangeFolders = this._register(new vscode.EventEmitter<void>());
   /** Folders added or removed, or a folder's store opened. */
   readonly onDidChangeFolders = this.#onDidChangeFolders.event;
+  readonly #onDidAddFolders = this._register(new vscode.EventEmitter<FolderRuns[]>());
+  /**
+   * Workspace folders added after activation: by the user, or all of them when the window resolves a
+   * .code-workspace only after the extension host started (then activation saw no folder at all).
+   */
+  readonly onDidAddFolders = this.#onDidAddFolders.event;
   readonly #onDidChangeState = this._register(new vscode.EventEmitter<FolderRuns | undefined>());
   /** The run state of a folder changed. */
   readonly onDidChangeState = this.#onDidChangeState.event;
@@ -513,6 +536,7 @@ export class WorkspaceRuns extends Disposable implements ModelFolderSource {
     const wanted = new Map((vscode.workspace.workspaceFolders ?? []).map((wf) => [wf.uri.toString(), wf]));
     const multi = wanted.size > 1;
     let changed = false;
+    const added: FolderRuns[] = [];
     for (const [key, f] of this.#folders) {
       if (wanted.has(key)) continue;
       this.#folders.delete(key);
@@ -525,6 +549,7 @@ export class WorkspaceRuns extends Disposable implements ModelFolderSource {
       if (this.#folders.has(key)) continue;
       const f = new FolderRuns(wf, this.#o, multi ? wf.name : '');
       this.#folders.set(key, f);
+      added.push(f);
       let hadStore = false;
       this.#perFolder.set(key, [
         f.onDidChangeState(() => {
@@ -539,7 +564,11 @@ export class WorkspaceRuns extends Disposable implements ModelFolderSource {
       ]);
       changed = true;
     }
-    if (changed) this.#onDidChangeFolders.fire();
+    if (changed) {
+      this.#o.logger.info(`Workspace folders: ${[...this.#folders.values()].map((f) => f.name).join(', ') || '(none)'}`);
+      this.#onDidChangeFolders.fire();
+    }
+    if (added.length) this.#onDidAddFolders.fire(added);
   }
 
   #disposeFolders(): void {

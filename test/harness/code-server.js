@@ -62,6 +62,17 @@ const DEFAULT_SETTINGS = {
   'git.enabled': false,
 };
 
+/**
+ * Settings of a profile with workspace trust on: nothing is trusted until the test says so, and the modal
+ * "Do you trust the authors?" prompt stays away (the Restricted Mode banner still shows), as for a person
+ * who chose "Don't Trust" once.
+ */
+const TRUST_SETTINGS = {
+  'security.workspace.trust.enabled': true,
+  'security.workspace.trust.startupPrompt': 'never',
+  'security.workspace.trust.untrustedFiles': 'open',
+};
+
 function log(msg) {
   console.log(`[code-server] ${msg}`);
 }
@@ -321,6 +332,9 @@ function installSignalHandlers() {
  * @param {boolean} [opts.echo]          also echo the server output to this process' stdout
  * @param {boolean} [opts.handleSignals] default true: exit on SIGINT/SIGTERM/SIGHUP (stopping the
  *                                       server); pass false to handle signals yourself
+ * @param {boolean} [opts.workspaceTrust] default false (trust off: every folder is trusted). true: trust
+ *                                       on, nothing trusted yet, no startup prompt - folders open in
+ *                                       Restricted Mode until a test trusts them
  * @returns {Promise<CodeServer>}
  *
  * @typedef {object} CodeServer
@@ -332,7 +346,7 @@ function installSignalHandlers() {
  * @property {string} extensionsDir
  * @property {string} logFile     the server's stdout/stderr
  * @property {import('child_process').ChildProcess} child
- * @property {(opts?: {folder?: string, payload?: Array<[string, string]>}) => string} workbenchUrl
+ * @property {(opts?: {folder?: string, workspace?: string, payload?: Array<[string, string]>}) => string} workbenchUrl
  * @property {(p: string) => string} remoteUri  `vscode-remote://authority/abs/path` for payload entries
  * @property {() => Promise<void>} stop
  */
@@ -344,7 +358,7 @@ async function startCodeServer(opts = {}) {
   const extensionsDir = opts.extensionsDir || path.join(runDir, 'extensions');
   fs.mkdirSync(userDataDir, { recursive: true });
   fs.mkdirSync(extensionsDir, { recursive: true });
-  seedUserSettings(userDataDir, opts.settings);
+  seedUserSettings(userDataDir, { ...(opts.workspaceTrust ? TRUST_SETTINGS : {}), ...opts.settings });
   const port = opts.port || (await freePort(host));
   const authority = `${host}:${port}`;
   const logFile = path.join(runDir, 'code-server.log');
@@ -354,7 +368,7 @@ async function startCodeServer(opts = {}) {
     '--bind-addr', authority,
     '--auth', 'none',
     ...commonArgs(userDataDir, extensionsDir),
-    '--disable-workspace-trust',
+    ...(opts.workspaceTrust ? [] : ['--disable-workspace-trust']),
     '--disable-getting-started-override',
     '--ignore-last-opened',
     '--log', 'info',
@@ -423,9 +437,10 @@ async function startCodeServer(opts = {}) {
     logFile,
     child,
     remoteUri,
-    workbenchUrl({ folder, payload } = {}) {
+    workbenchUrl({ folder, workspace, payload } = {}) {
       const q = [];
       if (folder) q.push(`folder=${encodeURIComponent(path.resolve(folder))}`);
+      if (workspace) q.push(`workspace=${encodeURIComponent(path.resolve(workspace))}`);
       if (payload && payload.length) q.push(`payload=${encodeURIComponent(JSON.stringify(payload))}`);
       return `http://${authority}/${q.length ? '?' + q.join('&') : ''}`;
     },

@@ -14,7 +14,10 @@
  *      mode also passes extensionTestsPath: VS Code runs test/integration/index.ts's run() and calls
  *      codeAutomationExit; the results file it writes (path in $EW_TEST_RESULTS, which the extension
  *      host inherits) is what counts - missing or 0 passes fails the run;
- *   4. print `SUITE vscode|ui: N passed, N failed` and write test-results/<suite>/summary.json
+ *   4. UI mode, second window: a second code-server with workspace trust on (nothing trusted) serves
+ *      the Restricted Mode and multi-root scenarios: a fresh copy of samples/invoices, then a
+ *      .code-workspace of that copy and the first window's workspace (with the state its runs left);
+ *   5. print `SUITE vscode|ui: N passed, N failed` and write test-results/<suite>/summary.json
  *      (and $EW_SUMMARY_FILE).
  *
  * Options:
@@ -23,8 +26,8 @@
  *   --no-build       do not run `node esbuild.js --tests`
  *   --timeout SEC    overall time limit (default 600; also $EW_TEST_TIMEOUT)
  * Environment is passed through to code-server and the extension host (e.g. URLs of local servers a
- * test starts). Artifacts: test-results/<suite>/ (results.json, logs/), screenshots in
- * test-results/screenshots/ (UI mode).
+ * test starts). Artifacts: test-results/<suite>/ (results.json, logs/, and logs-untrusted/ for the UI
+ * mode's second window), screenshots in test-results/screenshots/ (UI mode).
  */
 const fs = require('fs');
 const path = require('path');
@@ -44,14 +47,14 @@ const say = (msg) => console.log(`[${MODE} ${elapsed()}] ${msg}`);
 const WORKBENCH_NOISE = /^(Resolving connection token|Resolved connection token|Creating a socket|Ignoring fetching additional builtin extensions|\[Service Worker\]|ChatSessionStore:|Updating additional builtin extensions cache)/;
 
 /** Everything that must be torn down, whatever happens. */
-const state = { server: undefined, browser: undefined, runDir: undefined, resultsDir: undefined, failed: true };
+const state = { server: undefined, browser: undefined, runDir: undefined, resultsDir: undefined, logsDir: 'logs', failed: true };
 
 async function cleanup() {
   if (state.browser) await state.browser.close().catch(() => {});
   state.browser = undefined;
   if (state.server) {
     await state.server.stop().catch(() => {});
-    collectLogs(state.server, path.join(state.resultsDir, 'logs'));
+    collectLogs(state.server, path.join(state.resultsDir, state.logsDir));
   }
   state.server = undefined;
   if (state.runDir) {
@@ -97,8 +100,43 @@ async function runUi(page, server, workspace) {
     remainingMs(),
     'the UI scenarios to finish',
   );
+  if (ui.hasUntrusted()) {
+    await withTimeout(runUntrustedWindow(ui, page, workspace, screenshotsDir, results), remainingMs(), 'the Restricted Mode and multi-root scenarios to finish');
+  }
   fs.writeFileSync(path.join(state.resultsDir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
   return { results, error: results.stats.passes === 0 ? 'the UI scenarios reported 0 passing checks' : undefined };
+}
+
+/**
+ * The second window: workspace trust on, in a profile of its own (trust decisions live in the profile).
+ * Its scenarios get a fresh copy of samples/invoices and a .code-workspace of that copy ("archive") and the
+ * first window's workspace ("invoices", with the state its runs left), and navigate between them.
+ */
+async function runUntrustedWindow(ui, firstPage, workspace, screenshotsDir, results) {
+  await firstPage.close().catch(() => {});
+  await state.server.stop().catch(() => {});
+  collectLogs(state.server, path.join(state.resultsDir, state.logsDir));
+  state.server = undefined;
+  state.logsDir = 'logs-untrusted';
+
+  const fresh = copySampleWorkspace(state.runDir, 'invoices', 'workspace-b');
+  const workspaceFile = path.join(state.runDir, 'two-folders.code-workspace');
+  fs.writeFileSync(workspaceFile, JSON.stringify({ folders: [{ path: workspace, name: 'invoices' }, { path: fresh, name: 'archive' }], settings: {} }, null, 2) + '\n');
+  state.server = await startCodeServer({ runDir: path.join(state.runDir, 'untrusted'), workspace: fresh, workspaceTrust: true });
+  say(`code-server ${state.server.baseUrl} with workspace trust on`);
+  const payload = [['extensionDevelopmentPath', state.server.remoteUri(REPO_ROOT)], ['skipWelcome', 'true']];
+  const workbenchLog = fs.createWriteStream(path.join(state.resultsDir, 'workbench-untrusted.log'));
+  const first = await openWorkbench(state.browser, state.server.workbenchUrl({ folder: fresh, payload }), { onLog: (line, type) => workbenchLog.write(`[${type}] ${line}\n`) });
+  const logConsole = (p) => p.on('console', (m) => workbenchLog.write(`[${new Date().toISOString()} console.${m.type()}] ${m.text()}\n`));
+  logConsole(first.page);
+  const ctx = { page: first.page, baseUrl: state.server.baseUrl, workspace: fresh, screenshotsDir, log: (m) => say(m) };
+  const open = async (target) => {
+    await ctx.page.goto(state.server.workbenchUrl({ ...target, payload }));
+    await ctx.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  };
+  say('second workbench loaded (Restricted Mode)');
+  ctx.untrusted = { stateFolder: workspace, freshFolder: fresh, workspaceFile, open };
+  await ui.runUntrusted(ctx, results);
 }
 
 /** Time left for the tests themselves, keeping 20 s for teardown before the watchdog fires. */

@@ -296,6 +296,13 @@ describe('Extraction Workbench: runs, tree and commands', function () {
     await config().update('watch', true, vscode.ConfigurationTarget.Workspace);
     await waitFor('the folder to be watched', () => api.watchMode.watching.includes(folder.key));
     await sleep(300); // let the file watcher start
+    // .gitignore files (the root's and a nested one) rule out single changed files just as they rule them
+    // out of a full listing; written first, so their events come before those of the documents below
+    const gitignored = ['scratch/notes.txt', 'batch/doc-draft.txt', 'watched/private-1.txt'];
+    writeDoc('.gitignore', 'scratch/\n*-draft.txt\n');
+    writeDoc('watched/.gitignore', 'private-*.txt\n');
+    await sleep(300);
+    for (const p of gitignored) writeDoc(p, `Invoice in an ignored place: ${p}\n`);
     // a new folder (often reported as one event for the folder alone) and a file in an existing folder
     const rel = 'watched/arrived-later.txt';
     writeDoc(rel, 'Invoice W-1\nTotal: 5 EUR\n');
@@ -304,6 +311,16 @@ describe('Extraction Workbench: runs, tree and commands', function () {
     await waitFor(`${rel} and batch/doc-11.txt extracted by watch mode`, () => stageOf(rel) === 'done' && stageOf('batch/doc-11.txt') === 'done', 20_000);
     await idle();
     assert.equal(store().getDocument('watched/ignored.csv'), undefined, 'files outside the job\'s globs are not queued');
+    for (const p of gitignored) assert.equal(store().getDocument(p), undefined, `${p} is excluded by a .gitignore and not queued`);
+    const listing: string[] = [];
+    for await (const f of listFiles(root, { gitignore: true })) listing.push(f.path);
+    for (const p of gitignored) assert.ok(!listing.includes(p), `a full listing skips ${p} too`);
+    // a folder excluded by .gitignore that arrives later is not listed into the run either
+    writeDoc('scratch/later/more.txt', 'Invoice that arrives in an ignored folder\n');
+    writeDoc('watched/arrived-last.txt', 'Invoice W-2\nTotal: 6 EUR\n');
+    await waitFor('watched/arrived-last.txt extracted by watch mode', () => stageOf('watched/arrived-last.txt') === 'done', 20_000);
+    await idle();
+    assert.equal(store().getDocument('scratch/later/more.txt'), undefined, 'a file in an ignored folder is not queued');
     assert.equal(store().latestRun()?.trigger, 'watch');
     await config().update('watch', undefined, vscode.ConfigurationTarget.Workspace);
     await waitFor('watch mode off', () => !api.watchMode.watching.includes(folder.key));

@@ -68,6 +68,11 @@ export interface RecordedRequest {
   part?: number;
   /** Chunk count from the `Part:` line. */
   parts?: number;
+  /**
+   * HTTP status of the answer once it was sent. Stays undefined while the request is in flight, and for
+   * good when the client went away first (an aborted request: the model's work never reached the client).
+   */
+  status?: number;
 }
 
 export interface ChatMessage {
@@ -395,6 +400,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       ...(part ? { part: part.part, parts: part.parts } : {}),
     };
     requests.push(record);
+    res.once('finish', () => (record.status = res.statusCode));
 
     if (options.requireApiKey !== undefined) {
       const auth = req.headers.authorization ?? '';

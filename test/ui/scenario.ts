@@ -18,6 +18,23 @@ export interface UiContext {
   /** where screenshots go (test-results/screenshots) */
   screenshotsDir: string;
   log(message: string): void;
+  /** Only in the second window (workspace trust on, nothing trusted): see {@link UntrustedContext}. */
+  untrusted?: UntrustedContext;
+}
+
+/**
+ * The second window of the UI run: a code-server profile with workspace trust on and nothing trusted, so
+ * every folder opens in Restricted Mode until a scenario trusts it. It starts on `freshFolder`.
+ */
+export interface UntrustedContext {
+  /** The first window's workspace, with the state (checkpoint store, results) its runs left. */
+  stateFolder: string;
+  /** A fresh copy of samples/invoices: a config, no state. */
+  freshFolder: string;
+  /** A .code-workspace of both: `stateFolder` named "invoices", `freshFolder` named "archive". */
+  workspaceFile: string;
+  /** Opens a folder or a workspace in the page (as File > Open would) and waits for the workbench. */
+  open(target: { folder: string } | { workspace: string }): Promise<void>;
 }
 
 /** Same shape as the integration results file, so the launcher treats both alike. */
@@ -91,11 +108,11 @@ function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
 }
 
-/** Run scenarios one after another on the same page and collect the results. */
-export async function runScenarios(ctx: UiContext, scenarios: Scenario[]): Promise<UiResults> {
-  const started = Date.now();
+/** Run scenarios one after another on the same page and collect the results (added to `into` when given). */
+export async function runScenarios(ctx: UiContext, scenarios: Scenario[], into?: UiResults): Promise<UiResults> {
+  const started = into ? Date.parse(into.startedAt) : Date.now();
   fs.mkdirSync(ctx.screenshotsDir, { recursive: true });
-  const results: UiResults = {
+  const results: UiResults = into ?? {
     suite: 'ui',
     startedAt: new Date(started).toISOString(),
     finishedAt: '',
@@ -119,7 +136,7 @@ export async function runScenarios(ctx: UiContext, scenarios: Scenario[]): Promi
   }
   results.finishedAt = new Date().toISOString();
   results.stats = {
-    suites: scenarios.length,
+    suites: results.stats.suites + (into ? scenarios.length : 0),
     tests: results.passes.length + results.failures.length,
     passes: results.passes.length,
     failures: results.failures.length,

@@ -2,6 +2,8 @@
  * Page helpers for the VS Code 1.100 workbench (code-server). Selectors are the workbench's own DOM
  * classes; keep them here so a VS Code upgrade touches one file.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import type { Locator, Page } from 'playwright-core';
 
 /** The extension's status-bar item; its text renders as "Extraction: idle" (codicon + label). */
@@ -67,4 +69,120 @@ export function sideBarTitle(page: Page): Locator {
  */
 export function sideBarPane(page: Page, viewName: string): Locator {
   return sideBar(page).locator('.pane', { has: page.locator('.pane-header', { hasText: viewName }) }).first();
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns a truthy value (errors count as "not yet"); throws after `timeoutMs`, naming `what`. */
+export async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await sleep(200);
+  }
+}
+
+/** Runs a command from the palette: waits for the list to settle, then picks the row with exactly that label. */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await findInCommandPalette(page, title, title);
+  await sleep(400);
+  const row = page.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name').getByText(title, { exact: true }) }).first();
+  await row.waitFor({ state: 'visible', timeout: 10_000 });
+  await row.click();
+  await quickInput(page).waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+/** Merges `settings` into `<folder>/.vscode/settings.json` (a value of undefined removes the key). */
+export function writeFolderSettings(folder: string, settings: Record<string, unknown>): void {
+  const file = path.join(folder, '.vscode', 'settings.json');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const current = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  fs.writeFileSync(file, JSON.stringify({ ...current, ...settings }, null, 2));
+}
+
+/**
+ * Runs `command` (default "Extract Workspace") until `reached()` says the run got to the local model server.
+ * A settings file written by the test reaches the extension host through a file watcher, which takes a
+ * moment on a busy machine: until it has, a run goes to the default (hosted) endpoint and stops at once for
+ * want of an API key. A person would dismiss that message and try again, and so does this.
+ */
+export async function startRunAgainst(page: Page, reached: () => boolean, command = 'Extraction Workbench: Extract Workspace', attempts = 6): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await runCommand(page, command);
+    const t0 = Date.now();
+    while (!reached() && Date.now() - t0 < 5000) await sleep(100);
+    if (reached()) return;
+    if (attempt >= attempts) throw new Error(`"${command}" never reached the local model server (${attempts} attempts)`);
+    await runCommand(page, 'Notifications: Clear All Notifications').catch(() => undefined);
+    await sleep(2000);
+  }
+}
+
+/**
+ * Shows the Documents view. The activity-bar icon toggles its container (a click on an open one closes it),
+ * and a click while the window is still restoring may get lost: click, look, and click again if needed.
+ */
+export async function showDocumentsView(page: Page): Promise<Locator> {
+  const pane = sideBarPane(page, 'Documents');
+  const icon = activityBarItem(page, 'Extraction Workbench');
+  for (let attempt = 1; !(await pane.isVisible().catch(() => false)); attempt++) {
+    if (attempt > 5) throw new Error('the Documents view does not show (activity-bar icon clicked 5 times)');
+    await icon.waitFor({ state: 'visible', timeout: 30_000 });
+    await icon.click();
+    await pane.waitFor({ state: 'visible', timeout: 3_000 }).catch(() => undefined);
+  }
+  return pane;
+}
+
+/** The count a status group row ("Done", "Pending", …) of the Documents tree shows; 0 when the group is not shown. */
+export async function groupCount(pane: Locator, label: string): Promise<number> {
+  const row = pane.locator('.monaco-list-row', { hasText: new RegExp(`^${label}`) }).first();
+  if (!(await row.isVisible().catch(() => false))) return 0;
+  const m = new RegExp(`^${label}\\s*(\\d+)`).exec((await row.innerText()).trim());
+  return m ? Number(m[1]) : 0;
+}
+
+/** The Documents tree row whose label is exactly `label`. */
+export function docRow(page: Page, label: string): Locator {
+  return sideBarPane(page, 'Documents')
+    .locator('.monaco-list-row')
+    .filter({ has: page.locator('.label-name').getByText(label, { exact: true }) })
+    .first();
+}
+
+/** The row of a done document in the Documents tree: opens the "Done" group and scrolls the (virtual) list to it. */
+export async function treeRow(page: Page, label: string): Promise<Locator> {
+  const pane = sideBarPane(page, 'Documents');
+  const row = docRow(page, label);
+  if (await row.isVisible().catch(() => false)) return row;
+  const list = pane.locator('.monaco-list').first();
+  await list.waitFor({ state: 'visible', timeout: 20_000 });
+  const box = (await list.boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + 20);
+  await page.mouse.wheel(0, -100_000);
+  const done = pane.locator('.monaco-list-row', { hasText: /^Done/ }).first();
+  await done.waitFor({ state: 'visible', timeout: 20_000 });
+  if ((await done.getAttribute('aria-expanded')) !== 'true') await done.click();
+  for (let i = 0; i < 60 && !(await row.isVisible().catch(() => false)); i++) {
+    await page.mouse.wheel(0, 200);
+    await sleep(100);
+  }
+  await row.waitFor({ state: 'visible', timeout: 10_000 });
+  return row;
+}
+
+/** Reloads the window the way a person does, and waits for the new page's workbench. */
+export async function reloadWindow(page: Page): Promise<void> {
+  await page.evaluate(() => ((window as unknown as { __beforeReload?: boolean }).__beforeReload = true));
+  // the palette closes with the page, so the command's own wait for it to close may fail
+  await runCommand(page, 'Developer: Reload Window').catch(() => undefined);
+  await until('a fresh page', async () => !(await page.evaluate(() => (window as unknown as { __beforeReload?: boolean }).__beforeReload).catch(() => true)), 60_000);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
 }

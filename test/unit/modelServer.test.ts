@@ -243,6 +243,29 @@ describe('test model server', function () {
     await assert.rejects(pending, (e: Error) => e.name === 'AbortError');
     assert.ok(Date.now() - t0 >= 150);
     await waitFor(() => server.stats.inFlight === 0);
+    assert.equal(server.requestsFor('d')[0].status, undefined, 'an aborted request has no answer status');
+  });
+
+  it('records the status of each answer; a request the client abandons during the latency has none', async () => {
+    await start({ latencyMs: 300 });
+    server.setScript('gone', [{ reply: { total: 1 } }]);
+    server.setScript('bad', [{ status: 400, latencyMs: 0 }]);
+    const ac = new AbortController();
+    const abandoned = post(server, chatBody('gone'), { signal: ac.signal });
+    await waitFor(() => server.requestsFor('gone').length === 1);
+    ac.abort();
+    await assert.rejects(abandoned, (e: Error) => e.name === 'AbortError');
+    assert.equal((await post(server, chatBody('ok'))).status, 200);
+    assert.equal((await post(server, chatBody('bad'))).status, 400);
+    await waitFor(() => server.stats.inFlight === 0);
+    assert.deepEqual(
+      server.requests.map((r) => [r.document, r.status]),
+      [
+        ['gone', undefined],
+        ['ok', 200],
+        ['bad', 400],
+      ],
+    );
   });
 
   it('close() ends hanging requests and returns promptly', async () => {

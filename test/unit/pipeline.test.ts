@@ -239,6 +239,37 @@ describe('Pipeline', () => {
     assert.equal(f.extractor.totalCalls, 8);
   });
 
+  it('shutdown records the run as interrupted (not stopped), so the next session can offer to resume it', async () => {
+    const f = fixture(docs(4));
+    f.extractor.script('doc000.txt', { hang: true });
+    const p = f.make({ concurrency: 1 });
+    const handle = p.start({ trigger: 'test' });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(f.extractor.inFlight, 1);
+    const finished: string[] = [];
+    p.events.on((e) => e.type === 'run/finished' && finished.push(e.status));
+    await p.shutdown(1000);
+    const summary = await handle.done;
+    assert.equal(summary.status, 'interrupted');
+    assert.deepEqual(finished, ['interrupted']);
+    assert.equal(f.store.latestRun()?.status, 'interrupted');
+    assert.equal(f.store.getDocument('doc000.txt')?.stage, 'pending', 'the document in flight goes back to pending');
+    assert.equal(f.store.getDocument('doc000.txt')?.attempts, 0);
+  });
+
+  it('a stop under way stays a stop when shutdown comes after it', async () => {
+    const f = fixture(docs(2));
+    f.extractor.script('doc000.txt', { hang: true });
+    const p = f.make({ concurrency: 1 });
+    const handle = p.start({ trigger: 'test' });
+    await new Promise((r) => setTimeout(r, 50));
+    const stopping = p.stop();
+    await p.shutdown(1000);
+    assert.equal((await stopping)?.status, 'stopped');
+    assert.equal((await handle.done).status, 'stopped');
+    assert.equal(f.store.latestRun()?.status, 'stopped');
+  });
+
   it('stop aborts in-flight requests, returns their documents to pending, and the next run finishes them', async () => {
     const f = fixture(docs(4));
     f.extractor.script('doc000.txt', { hang: true });

@@ -27,6 +27,7 @@ import {
   decodeLine,
   encodeRecord,
   listJournalFiles,
+  openWhenReleased,
   parseJournal,
   stateSignature,
   type CompactionStep,
@@ -1025,6 +1026,73 @@ describe('store: read-only open (another process has the store)', () => {
 
   it('reports a missing folder clearly', async () => {
     await assert.rejects(SqlJsCheckpointStore.open({ dir: path.join(tmpRoot, 'nope', 'state'), readOnly: true }), /No checkpoint store in .*nope/);
+  });
+});
+
+describe('store: waiting for a lock another process releases', () => {
+  /** A live child process named as the lock's owner, as a closing window's extension host would be. */
+  function holder(dir: string): { pid: number; kill: () => Promise<void> } {
+    fs.mkdirSync(dir, { recursive: true });
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    fs.writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify({ pid: child.pid, hostname: os.hostname(), since: Date.now() }));
+    return {
+      pid: child.pid!,
+      kill: async () => {
+        child.kill('SIGKILL');
+        await exited;
+      },
+    };
+  }
+
+  it('opens the store once the owner is gone, after saying once that it waits', async function () {
+    this.timeout(30000);
+    const dir = tmpDir('lock-wait');
+    const h = holder(dir);
+    const waits: number[] = [];
+    let killing: Promise<void> | undefined;
+    const logger = new CaptureLogger();
+    const s = await openWhenReleased(() => SqlJsCheckpointStore.open({ dir, logger }), {
+      waitMs: 25_000,
+      pollMs: 50,
+      onWait: (pid) => {
+        waits.push(pid);
+        killing = h.kill(); // the old window's extension host finishes its shutdown
+      },
+    });
+    await killing;
+    assert.deepEqual(waits, [h.pid]);
+    assert.ok(logger.has(/stale lock/), 'the dead owner\'s lock was taken over');
+    assert.equal(JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid, process.pid);
+    s.close();
+  });
+
+  it('gives up with the lock error when the owner keeps the store (another window), or when cancelled', async function () {
+    this.timeout(20000);
+    const dir = tmpDir('lock-keep');
+    const h = holder(dir);
+    try {
+      const isHeld = (e: unknown) => e instanceof StoreLockedError && e.ownerPid === h.pid;
+      await assert.rejects(openWhenReleased(() => SqlJsCheckpointStore.open({ dir }), { waitMs: 300, pollMs: 50 }), isHeld);
+      let tries = 0;
+      await assert.rejects(
+        openWhenReleased(() => (tries++, SqlJsCheckpointStore.open({ dir })), { waitMs: 10_000, pollMs: 50, cancelled: () => tries >= 2 }),
+        isHeld,
+      );
+      assert.equal(tries, 2, 'stopped trying once cancelled');
+    } finally {
+      await h.kill();
+    }
+  });
+
+  it('does not wait for a lock of this very process, nor on other errors', async () => {
+    const dir = tmpDir('lock-self');
+    const s = await SqlJsCheckpointStore.open({ dir });
+    let waited = false;
+    await assert.rejects(openWhenReleased(() => SqlJsCheckpointStore.open({ dir }), { waitMs: 10_000, onWait: () => (waited = true) }), StoreLockedError);
+    s.close();
+    await assert.rejects(openWhenReleased(() => Promise.reject(new Error('disk full')), { waitMs: 10_000, onWait: () => (waited = true) }), /disk full/);
+    assert.equal(waited, false);
   });
 });
 

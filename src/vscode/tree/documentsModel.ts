@@ -2,7 +2,9 @@
  * The Documents tree MODEL: what the tree shows, kept in step with the checkpoint store through pipeline
  * events. It knows nothing about `vscode`; {@link DocumentsProvider} maps its nodes to TreeItems.
  *
- * - Top level: status groups with counts (one folder), or one node per workspace folder (several).
+ * - Top level: status groups with counts (one workspace folder), or one node per workspace folder that has
+ *   state (several workspace folders, even while only one of them has state: the tree always says which
+ *   folder a document belongs to).
  * - A group's documents are paged from the store (`listDocuments` with offset/limit), `pageSize` at a
  *   time, followed by a "load more" node.
  * - Events only mark things dirty; a flush at most every `throttleMs` reads the counts once and refreshes
@@ -165,10 +167,10 @@ export class DocumentsModel extends Disposable {
 
   // ------------------------------------------------------------------ queries
 
-  /** Top-level nodes: groups of the only folder with state, or the folders with state. Empty when nothing ran. */
+  /** Top-level nodes: groups of the only folder, or the folders with state (several folders). Empty when nothing ran. */
   roots(): TreeNode[] {
     const shown = this.#shownFolders();
-    if (shown.length === 1) return [...this.#summaryOf(shown[0].folder.key), ...this.#visibleGroups(shown[0]).map((g) => g.node)];
+    if (!this.#byFolder() && shown.length === 1) return [...this.#summaryOf(shown[0].folder.key), ...this.#visibleGroups(shown[0]).map((g) => g.node)];
     return shown.map((f) => f.node);
   }
 
@@ -199,7 +201,7 @@ export class DocumentsModel extends Disposable {
         return undefined;
       case 'group':
       case 'summary':
-        return this.#shownFolders().length > 1 ? this.#folders.get(node.folderKey)?.node : undefined;
+        return this.#byFolder() ? this.#folders.get(node.folderKey)?.node : undefined;
       default:
         return node.parent;
     }
@@ -297,6 +299,11 @@ export class DocumentsModel extends Disposable {
     if (changed.length) this.#onDidChange.fire(changed);
   }
 
+  /** Whether the top level is one node per folder: the workspace has several folders. */
+  #byFolder(): boolean {
+    return this.#folders.size > 1;
+  }
+
   #shownFolders(): FolderState[] {
     return [...this.#folders.values()].filter((f) => f.folder.store && f.counts.total > 0);
   }
@@ -378,7 +385,7 @@ export class DocumentsModel extends Disposable {
     const changed: TreeNode[] = [];
     let structure = false;
     const shownBefore = this.#shownFolders().map((f) => f.node.id).join('\n');
-    const multi = this.#shownFolders().length > 1;
+    const multi = this.#byFolder();
     for (const f of this.#folders.values()) {
       if (!f.countsDirty) continue;
       f.countsDirty = false;

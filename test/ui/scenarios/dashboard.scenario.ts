@@ -11,7 +11,7 @@ import * as path from 'path';
 import type { FrameLocator, Page } from 'playwright-core';
 import { startModelServer, type ModelServer } from '../../support/modelServer';
 import type { Scenario, ScenarioRun } from '../scenario';
-import { activityBarItem, closeQuickInput, findInCommandPalette, sideBar, statusBarItem } from '../workbench';
+import { activityBarItem, runCommand, sideBar, startRunAgainst, statusBarItem, writeFolderSettings as writeSettings } from '../workbench';
 
 const DOCS = 60;
 const BAD = 8;
@@ -19,19 +19,6 @@ const BAD = 8;
 /** The dashboard page inside its webview iframes. */
 function dashboard(page: Page): FrameLocator {
   return page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
-}
-
-function writeSettings(workspace: string, settings: Record<string, unknown>): void {
-  const file = path.join(workspace, '.vscode', 'settings.json');
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const current = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-  fs.writeFileSync(file, JSON.stringify({ ...current, ...settings }, null, 2));
-}
-
-async function runCommand(page: Page, title: string): Promise<void> {
-  const row = await findInCommandPalette(page, title);
-  await row.click();
-  await closeQuickInput(page).catch(() => undefined);
 }
 
 export const dashboardScenario: Scenario = {
@@ -57,18 +44,7 @@ export const dashboardScenario: Scenario = {
       });
 
       await s.check('Extract Workspace starts a run against the server', async () => {
-        // The settings file reaches the extension host through a file watcher: until it has, a run would go
-        // to the default (hosted) endpoint and stop at once for want of an API key. Try again until it went
-        // to the local server.
-        for (let attempt = 1; srv.stats.total === 0; attempt++) {
-          await runCommand(page, 'Extraction Workbench: Extract Workspace');
-          const t0 = Date.now();
-          while (srv.stats.total === 0 && Date.now() - t0 < 5000) await page.waitForTimeout(100);
-          if (srv.stats.total > 0) break;
-          assert.ok(attempt < 5, 'the run never reached the local model server');
-          await runCommand(page, 'Notifications: Clear All Notifications').catch(() => undefined);
-          await page.waitForTimeout(2000);
-        }
+        await startRunAgainst(page, () => srv.stats.total > 0, 'Extraction Workbench: Extract Workspace', 5);
         const t0 = Date.now();
         while (srv.stats.total < 3 && Date.now() - t0 < 30_000) await page.waitForTimeout(100);
         assert.ok(srv.stats.total >= 3, `requests so far: ${srv.stats.total}`);

@@ -20,11 +20,11 @@ import * as assert from 'assert';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { FrameLocator, Locator, Page } from 'playwright-core';
+import type { FrameLocator, Page } from 'playwright-core';
 import { cjkPdf } from '../../fixtures/pdf/generate';
 import { startModelServer, type ModelServer } from '../../support/modelServer';
 import type { Scenario, ScenarioRun } from '../scenario';
-import { closeQuickInput, findInCommandPalette, focusWorkbench, quickInput, sideBar, sideBarPane, activityBarItem, statusBarItem } from '../workbench';
+import { activityBarItem, closeQuickInput, docRow, focusWorkbench, quickInput, runCommand, sideBar, sideBarPane, sleep, statusBarItem, treeRow, until } from '../workbench';
 
 /** A copy of the sample PDF in a subfolder: a new document (the run scenario already extracted the sample). */
 const PDF_NAME = 'invoice-single-column.pdf';
@@ -70,23 +70,6 @@ const XSS_DATA = {
   line_items: [{ description: '**bold** _em_ [link](javascript:alert(1)) ![img](x) <b>html</b> &lt;escaped&gt;', quantity: 1, amount: 12 }],
 };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await sleep(200);
-  }
-}
-
 interface ResultJson {
   data: typeof INVOICE;
   corrected?: typeof INVOICE;
@@ -105,45 +88,6 @@ function readJson(file: string): ResultJson | undefined {
 /** The review webview's document (the iframe VS Code puts inside its own webview iframe). */
 function reviewFrame(page: Page): FrameLocator {
   return page.locator('iframe.webview.ready').last().contentFrame().locator('#active-frame').contentFrame();
-}
-
-/** The Documents tree row whose label is exactly `label`. */
-function docRow(page: Page, label: string): Locator {
-  return sideBarPane(page, 'Documents')
-    .locator('.monaco-list-row')
-    .filter({ has: page.locator('.label-name').getByText(label, { exact: true }) })
-    .first();
-}
-
-/** The row of a done document in the Documents tree: opens the "Done" group and scrolls the (virtual) list to it. */
-async function treeRow(page: Page, label: string): Promise<Locator> {
-  const pane = sideBarPane(page, 'Documents');
-  const row = docRow(page, label);
-  if (await row.isVisible().catch(() => false)) return row;
-  const list = pane.locator('.monaco-list').first();
-  await list.waitFor({ state: 'visible', timeout: 20_000 });
-  const box = (await list.boundingBox())!;
-  await page.mouse.move(box.x + box.width / 2, box.y + 20);
-  await page.mouse.wheel(0, -100_000);
-  const done = pane.locator('.monaco-list-row', { hasText: /^Done/ }).first();
-  await done.waitFor({ state: 'visible', timeout: 20_000 });
-  if ((await done.getAttribute('aria-expanded')) !== 'true') await done.click();
-  for (let i = 0; i < 60 && !(await row.isVisible().catch(() => false)); i++) {
-    await page.mouse.wheel(0, 200);
-    await sleep(100);
-  }
-  await row.waitFor({ state: 'visible', timeout: 10_000 });
-  return row;
-}
-
-/** Runs a command from the palette: waits for the list to settle, then picks the row with exactly that label. */
-async function runCommand(page: Page, title: string): Promise<void> {
-  await findInCommandPalette(page, title, title);
-  await sleep(400);
-  const row = page.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name').getByText(title, { exact: true }) }).first();
-  await row.waitFor({ state: 'visible', timeout: 10_000 });
-  await row.click();
-  await quickInput(page).waitFor({ state: 'hidden', timeout: 10_000 });
 }
 
 async function quickOpen(page: Page, file: string): Promise<void> {

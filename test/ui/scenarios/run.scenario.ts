@@ -8,22 +8,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { startModelServer, type ModelServer } from '../../support/modelServer';
 import type { Scenario } from '../scenario';
-import { activityBarItem, findInCommandPalette, sideBarPane, statusBarItem } from '../workbench';
+import { activityBarItem, runCommand, sideBarPane, startRunAgainst, statusBarItem, until as waitFor, writeFolderSettings } from '../workbench';
 
 const BAD_DOC = 'inv-7781-kestrel.txt';
-
-async function runCommand(page: import('playwright-core').Page, title: string): Promise<void> {
-  await findInCommandPalette(page, title);
-  await page.keyboard.press('Enter');
-}
-
-async function waitFor(what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await fn())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 export const runScenario: Scenario = {
   name: 'run',
@@ -34,19 +21,13 @@ export const runScenario: Scenario = {
     try {
       server = await startModelServer({ latencyMs: 700 });
       server.setScript(BAD_DOC, [{ status: 400 }]);
-      fs.mkdirSync(path.join(s.ctx.workspace, '.vscode'), { recursive: true });
-      fs.writeFileSync(
-        path.join(s.ctx.workspace, '.vscode', 'settings.json'),
-        JSON.stringify({ 'extractionWorkbench.baseUrl': server.url, 'extractionWorkbench.concurrency': 1 }, null, 2),
-      );
+      writeFolderSettings(s.ctx.workspace, { 'extractionWorkbench.baseUrl': server.url, 'extractionWorkbench.concurrency': 1 });
       const srv = server;
 
       await s.check('"Extract Workspace" from the palette starts a run shown in the status bar', async () => {
         await statusBarItem(page).waitFor({ state: 'visible', timeout: 60_000 });
         await activityBarItem(page, 'Extraction Workbench').click();
-        await page.waitForTimeout(1500); // settings.json change reaches the extension host
-        await runCommand(page, 'Extraction Workbench: Extract Workspace');
-        await waitFor('the first model request', () => srv.stats.total > 0);
+        await startRunAgainst(page, () => srv.stats.total > 0);
         const item = statusBarItem(page, /\d+\/\d+/);
         await item.waitFor({ state: 'visible', timeout: 15_000 });
         assert.match(await item.innerText(), /\d+\/\d+/);
@@ -54,15 +35,21 @@ export const runScenario: Scenario = {
       });
 
       await s.check('Pause stops new requests and the status bar says paused; Resume goes on', async () => {
+        // the window progress ("Extracting: 1/6", with a spinner) shows while the run goes on, not while paused
+        const windowProgress = page.locator('.statusbar [id="status.progress"]', { hasText: /Extracting/ });
+        await windowProgress.first().waitFor({ state: 'visible', timeout: 10_000 });
         await runCommand(page, 'Extraction Workbench: Pause');
         await statusBarItem(page, /paused/i).waitFor({ state: 'visible', timeout: 10_000 });
+        await windowProgress.first().waitFor({ state: 'detached', timeout: 10_000 });
         await waitFor('in-flight request to finish', () => srv.stats.inFlight === 0, 10_000);
         const n = srv.stats.total;
         await page.waitForTimeout(1500);
         assert.strictEqual(srv.stats.total, n, 'no request while paused');
         await s.screenshot('11-run-paused');
+        assert.strictEqual(await windowProgress.count(), 0, 'no spinner while paused');
         await runCommand(page, 'Extraction Workbench: Resume');
         await waitFor('a request after resume', () => srv.stats.total > n, 10_000);
+        await windowProgress.first().waitFor({ state: 'visible', timeout: 10_000 });
       });
 
       await s.check('the tree reaches Done, with the failing document dead-lettered', async () => {
