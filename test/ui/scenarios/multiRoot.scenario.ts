@@ -68,10 +68,15 @@ export const multiRootScenario: Scenario = {
         await archive.waitFor({ state: 'visible', timeout: 20_000 });
         await until('archive: 6/6 done', async () => /6\/6 done/.test(await archive.innerText()), 20_000);
         assert.match(await invoices.innerText(), /\d+\/\d+ done/);
-        // each folder node has its own groups
-        await archive.click();
+        // each folder node has its own groups. A click right after "Collapse All" may only select the row
+        // while the tree re-renders: expand (again) until the row says it is expanded.
+        const expand = async (row: typeof archive) => {
+          if ((await row.getAttribute('aria-expanded')) !== 'true') await row.click();
+          return (await row.getAttribute('aria-expanded')) === 'true';
+        };
+        await until('archive expanded', () => expand(archive), 10_000);
         await until('archive\'s Done group', async () => (await pane.locator('.monaco-list-row', { hasText: /^Done\s*6$/ }).count()) === 1, 10_000);
-        await invoices.click();
+        await until('invoices expanded', () => expand(invoices), 10_000);
         await until('a Done group under each folder', async () => (await pane.locator('.monaco-list-row', { hasText: /^Done/ }).count()) === 2, 10_000);
         await sleep(300);
         await s.screenshot('51-multi-root-tree');
