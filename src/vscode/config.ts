@@ -3,74 +3,10 @@
  * {@link ExtensionSettings} object; the core never calls `getConfiguration`.
  */
 import * as vscode from 'vscode';
-import { DEFAULT_BASE_URL, DEFAULT_MODEL } from '../app/session';
-import { DEFAULT_CONTEXT_TOKENS } from '../extract/estimate';
-import { MAX_TOKENS_PARAMS, MODE_OPTIONS, type MaxTokensParam, type ModeOption } from '../extract/modes';
+import { MAX_TOKENS_PARAMS, MODE_OPTIONS } from '../extract/modes';
+import { DEFAULT_SETTINGS, type ExtensionSettings } from './extensionSettings';
 
 export const SECTION = 'extractionWorkbench';
-
-export interface ExtensionSettings {
-  /** OpenAI-compatible endpoint. */
-  baseUrl: string;
-  model: string;
-  concurrency: number;
-  maxAttempts: number;
-  requestTimeoutSeconds: number;
-  maxFileSizeMb: number;
-  /** Result folder, relative to the workspace folder. */
-  outputFolder: string;
-  /** Checkpoint store folder, relative to the workspace folder. */
-  stateFolder: string;
-  include: string[];
-  exclude: string[];
-  /** Queue new and changed documents automatically. */
-  watch: boolean;
-  /** How the answer's shape is requested from the provider. */
-  mode: ModeOption;
-  /** Context window of the model in tokens. */
-  contextTokens: number;
-  /** Request field of the output budget. */
-  maxTokensParam: MaxTokensParam;
-  /** Client-side rate limits of the provider; 0 = none. */
-  requestsPerMinute: number;
-  tokensPerMinute: number;
-  /** Cost at which a run pauses; 0 = no budget. */
-  budget: number;
-  /** Ask before a run whose estimated cost is above {@link confirmCostAbove}. */
-  confirmCost: boolean;
-  confirmCostAbove: number;
-  /** `pdf.*` settings: PDF converter limits (0 = the converter's default: all pages, min(2, cores) workers). */
-  pdfMaxPages: number;
-  pdfTimeoutSeconds: number;
-  pdfMaxMemoryMb: number;
-  pdfWorkers: number;
-}
-
-export const DEFAULT_SETTINGS: Readonly<ExtensionSettings> = Object.freeze({
-  baseUrl: DEFAULT_BASE_URL,
-  model: DEFAULT_MODEL,
-  concurrency: 4,
-  maxAttempts: 4,
-  requestTimeoutSeconds: 120,
-  maxFileSizeMb: 50,
-  outputFolder: 'extracted',
-  stateFolder: '.extraction',
-  include: [],
-  exclude: [],
-  watch: false,
-  mode: 'auto',
-  contextTokens: DEFAULT_CONTEXT_TOKENS,
-  maxTokensParam: 'max_completion_tokens',
-  requestsPerMinute: 0,
-  tokensPerMinute: 0,
-  budget: 0,
-  confirmCost: true,
-  confirmCostAbove: 1,
-  pdfMaxPages: 0,
-  pdfTimeoutSeconds: 120,
-  pdfMaxMemoryMb: 1024,
-  pdfWorkers: 0,
-});
 
 function str(c: vscode.WorkspaceConfiguration, key: keyof ExtensionSettings): string {
   const v = c.get<unknown>(key);

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { pdfLimitsOf, type JobConfig, type PdfOptions } from '../app/config';
 import type { RunSettings } from '../app/session';
-import type { ExtensionSettings } from './config';
+import type { ExtensionSettings } from './extensionSettings';
 
 /** Where the job description comes from: a job of extraction.config.json, or the last run's saved settings. */
 export type JobSource = { kind: 'config'; job: JobConfig; configDir: string } | { kind: 'saved'; saved: RunSettings };

@@ -17,7 +17,7 @@ import type { Pipeline, RunHandle, RunSummary } from '../core/pipeline';
 import type { RunRecord, RunTrigger } from '../core/types';
 import { openWhenReleased } from '../store';
 import type { CheckpointStore } from '../store/types';
-import type { ExtensionSettings } from './config';
+import type { ExtensionSettings } from './extensionSettings';
 import { Disposable, type IDisposable } from './dispose';
 import { logPipelineEvent, prefixedLogger } from './logger';
 import { resolveRunSettings, sameRunSettings, stateDirOf, type JobSource } from './runSettings';

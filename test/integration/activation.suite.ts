@@ -9,8 +9,8 @@ import * as childProcess from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { EXTENSION_ID, waitFor } from './support';
 
-const EXTENSION_ID = 'extraction-workbench.extraction-workbench';
 const CONTAINER_ID = 'extractionWorkbench';
 const DOCUMENTS_VIEW_ID = 'extractionWorkbench.documents';
 
@@ -24,19 +24,6 @@ interface Manifest {
     viewsContainers?: { activitybar?: Array<{ id: string; title: string }> };
     views?: Record<string, Array<{ id: string; name: string }>>;
   };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Poll `condition` until it returns a truthy value or `timeoutMs` passes. */
-async function waitFor<T>(what: string, condition: () => T | Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await condition();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 function getExtension(): vscode.Extension<unknown> {
@@ -81,7 +68,7 @@ describe(`Extraction Workbench activation (VS Code ${vscode.version})`, () => {
       const ext = getExtension();
       assert.ok((ext.packageJSON as Manifest).activationEvents?.includes('workspaceContains:extraction.config.json'));
       // No ext.activate() here: the activation event alone must do it.
-      await waitFor('the extension to activate', () => ext.isActive);
+      await waitFor('the extension to activate', () => ext.isActive, 20_000, 100);
     });
 
     it('activate() resolves without throwing', async () => {

@@ -18,8 +18,8 @@ import { comparisonColumn } from '../../src/vscode/dashboard/runData';
 import type { DocNode, GroupNode, SummaryNode, TreeNode } from '../../src/vscode/tree/documentsModel';
 import type { FolderRuns } from '../../src/vscode/workspaceRuns';
 import { startModelServer, type ModelServer } from '../support/modelServer';
+import { activateFirstFolder, settingsOf, waitFor } from './support';
 
-const EXTENSION_ID = 'extraction-workbench.extraction-workbench';
 const C = 'extractionWorkbench.';
 const DIR = 'dash-test';
 const TOTAL = 30;
@@ -27,17 +27,7 @@ const BAD = 12; // answered with HTTP 400: dead-lettered with BAD_REQUEST
 const EMPTY = `${DIR}/doc-30.txt`; // no text: dead-lettered with EMPTY_DOCUMENT
 const FLAKY = [`${DIR}/doc-13.txt`, `${DIR}/doc-14.txt`]; // a 500 first, then fine: retried
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(what: string, condition: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await condition();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('Extraction Workbench: run dashboard and health', function () {
   this.timeout(90_000);
@@ -49,7 +39,7 @@ describe('Extraction Workbench: run dashboard and health', function () {
   let panel: DashboardPanel;
   let firstRunId: string;
   const docs = Array.from({ length: TOTAL }, (_, i) => `${DIR}/doc-${String(i + 1).padStart(2, '0')}.txt`);
-  const config = () => vscode.workspace.getConfiguration('extractionWorkbench', folder.folder.uri);
+  const config = () => settingsOf(folder);
   const store = () => {
     assert.ok(folder.store);
     return folder.store;
@@ -57,13 +47,7 @@ describe('Extraction Workbench: run dashboard and health', function () {
   const idle = () => waitFor('the run to finish', () => !folder.running, 60_000);
 
   before(async () => {
-    const ext = vscode.extensions.getExtension<ExtensionApi>(EXTENSION_ID);
-    assert.ok(ext);
-    api = await ext.activate();
-    await api.restored;
-    const f = api.runs.folders()[0];
-    assert.ok(f);
-    folder = f;
+    ({ api, folder } = await activateFirstFolder());
     root = folder.root;
     server = await startModelServer({ latencyMs: 120 });
     await config().update('baseUrl', server.url, vscode.ConfigurationTarget.Workspace);

@@ -17,21 +17,11 @@ import type { DocNode, GroupNode, TreeNode } from '../../src/vscode/tree/documen
 import { GROUPS, groupOf } from '../../src/vscode/tree/groups';
 import type { FolderRuns } from '../../src/vscode/workspaceRuns';
 import { startModelServer, type ModelServer } from '../support/modelServer';
+import { activateFirstFolder, settingsOf, sleep, waitFor } from './support';
 
-const EXTENSION_ID = 'extraction-workbench.extraction-workbench';
 const C = 'extractionWorkbench.';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(what: string, condition: () => T | Promise<T>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await condition();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('Extraction Workbench: runs, tree and commands', function () {
   this.timeout(60_000);
@@ -47,7 +37,7 @@ describe('Extraction Workbench: runs, tree and commands', function () {
     assert.ok(folder.store, 'the folder has an open checkpoint store');
     return folder.store;
   };
-  const config = () => vscode.workspace.getConfiguration('extractionWorkbench', folder.folder.uri);
+  const config = () => settingsOf(folder);
   const writeDoc = (rel: string, text: string) => {
     const file = path.join(root, ...rel.split('/'));
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -63,13 +53,7 @@ describe('Extraction Workbench: runs, tree and commands', function () {
   const stageOf = (rel: string) => store().getDocument(rel)?.stage;
 
   before(async () => {
-    const ext = vscode.extensions.getExtension<ExtensionApi>(EXTENSION_ID);
-    assert.ok(ext, 'extension installed');
-    api = await ext.activate();
-    await api.restored;
-    const f = api.runs.folders()[0];
-    assert.ok(f, 'a workspace folder is open');
-    folder = f;
+    ({ api, folder } = await activateFirstFolder());
     root = folder.root;
     server = await startModelServer({ latencyMs: 0 });
     await config().update('baseUrl', server.url, vscode.ConfigurationTarget.Workspace);

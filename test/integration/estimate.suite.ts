@@ -18,23 +18,13 @@ import type { RunEstimate } from '../../src/app/estimateRun';
 import type { ExtensionApi } from '../../src/vscode/api';
 import type { FolderRuns } from '../../src/vscode/workspaceRuns';
 import { startModelServer, type ModelServer } from '../support/modelServer';
+import { activateFirstFolder, settingsOf, waitFor } from './support';
 
-const EXTENSION_ID = 'extraction-workbench.extraction-workbench';
 const C = 'extractionWorkbench.';
 const DIR = 'cost-test';
 const START = 'Start Extraction';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(what: string, condition: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await condition();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 interface ModalCall {
   kind: 'warning' | 'info';
@@ -55,7 +45,7 @@ describe('Extraction Workbench: cost estimate before a run', function () {
   let root: string;
   const docs = Array.from({ length: 4 }, (_, i) => `${DIR}/invoice-${i + 1}.txt`);
   const budgetDocs = Array.from({ length: 6 }, (_, i) => `${DIR}/budget/invoice-${i + 1}.txt`);
-  const config = () => vscode.workspace.getConfiguration('extractionWorkbench', folder.folder.uri);
+  const config = () => settingsOf(folder);
   const store = () => {
     assert.ok(folder.store, 'the folder has an open checkpoint store');
     return folder.store;
@@ -90,13 +80,7 @@ describe('Extraction Workbench: cost estimate before a run', function () {
     };
 
   before(async () => {
-    const ext = vscode.extensions.getExtension<ExtensionApi>(EXTENSION_ID);
-    assert.ok(ext);
-    api = await ext.activate();
-    await api.restored;
-    const f = api.runs.folders()[0];
-    assert.ok(f);
-    folder = f;
+    ({ api, folder } = await activateFirstFolder());
     root = folder.root;
     server = await startModelServer({ latencyMs: 0 });
     await config().update('baseUrl', server.url, vscode.ConfigurationTarget.Workspace);

@@ -16,8 +16,8 @@ import type { ReviewedResultFile } from '../../src/vscode/review/corrections';
 import type { ReviewPanel } from '../../src/vscode/review/reviewPanel';
 import type { FolderRuns } from '../../src/vscode/workspaceRuns';
 import { startModelServer, type ModelServer } from '../support/modelServer';
+import { activateFirstFolder, EXTENSION_ID, settingsOf, waitFor } from './support';
 
-const EXTENSION_ID = 'extraction-workbench.extraction-workbench';
 const DOC = 'review-suite/invoice-77.txt';
 const TEXT = ['Kestrel Paper Mill Ltd', 'Invoice no. K-77-2024', 'Date: 05.03.2024', '', 'Copy paper A4      10    49.90', 'Toner cartridge     1   129.00', '', 'Total due: EUR 178.90', ''].join('\n');
 const FIRST = {
@@ -33,17 +33,7 @@ const FIRST = {
 };
 const SECOND = { ...FIRST, total: 178.95, vendor: 'Kestrel Paper Mill' };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('Extraction Workbench: Review panel', function () {
   this.timeout(60_000);
@@ -53,17 +43,13 @@ describe('Extraction Workbench: Review panel', function () {
   let server: ModelServer;
   let panel: ReviewPanel;
   let posted: HostMessage[] = [];
-  const config = () => vscode.workspace.getConfiguration('extractionWorkbench', folder.folder.uri);
+  const config = () => settingsOf(folder);
   const result = async () => (await readResult(folder.outDir(), DOC)) as ReviewedResultFile;
   const send = (msg: unknown) => panel.handle(msg);
   const lastPosted = <T extends HostMessage['type']>(type: T) => [...posted].reverse().find((m) => m.type === type) as Extract<HostMessage, { type: T }> | undefined;
 
   before(async () => {
-    const ext = vscode.extensions.getExtension<ExtensionApi>(EXTENSION_ID);
-    assert.ok(ext);
-    api = await ext.activate();
-    await api.restored;
-    folder = api.runs.folders()[0];
+    ({ api, folder } = await activateFirstFolder());
     await waitFor('no run in progress', () => !folder.running);
     server = await startModelServer({ responder: (req) => ({ reply: req.document === DOC && req.attempt > 1 ? SECOND : FIRST }) });
     await config().update('baseUrl', server.url, vscode.ConfigurationTarget.Workspace);

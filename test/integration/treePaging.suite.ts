@@ -15,8 +15,8 @@ import { SqlJsCheckpointStore } from '../../src/store/sqlStore';
 import type { CheckpointStore } from '../../src/store/types';
 import { DocumentsModel, type DocNode, type GroupNode, type MoreNode, type TreeNode } from '../../src/vscode/tree/documentsModel';
 import { DocumentsProvider } from '../../src/vscode/tree/documentsProvider';
+import { EXTENSION_ID } from './support';
 
-const EXTENSION_ID = 'extraction-workbench.extraction-workbench';
 const TOTAL = 10_000;
 const PAGE = 500;
 

@@ -11,7 +11,7 @@ import { loadConfig, selectJob, type JobConfig } from '../../src/app/config';
 import { openSession, type RunSettings } from '../../src/app/session';
 import { ErrorCodes } from '../../src/core/errors';
 import { readResult } from '../../src/export/jsonExporter';
-import type { ExtensionSettings } from '../../src/vscode/config';
+import { DEFAULT_SETTINGS, type ExtensionSettings } from '../../src/vscode/extensionSettings';
 import { resolveRunSettings } from '../../src/vscode/runSettings';
 import { MemoryCheckpointStore } from '../fakes/memoryStore';
 import { multiPagePdf, REPO_ROOT } from '../fixtures/pdf/generate';
@@ -25,32 +25,8 @@ const SCHEMA = {
   required: ['invoice_number', 'total'],
 };
 
-/** What the editor's settings reader returns with nothing set (src/vscode/config.ts defaults). */
-const EDITOR: ExtensionSettings = {
-  baseUrl: 'http://127.0.0.1:9/v1',
-  model: 'gpt-4o-mini',
-  concurrency: 4,
-  maxAttempts: 1,
-  requestTimeoutSeconds: 30,
-  maxFileSizeMb: 50,
-  outputFolder: 'extracted',
-  stateFolder: '.extraction',
-  include: [],
-  exclude: [],
-  watch: false,
-  mode: 'auto',
-  contextTokens: 128_000,
-  maxTokensParam: 'max_completion_tokens',
-  requestsPerMinute: 0,
-  tokensPerMinute: 0,
-  budget: 0,
-  confirmCost: true,
-  confirmCostAbove: 1,
-  pdfMaxPages: 0,
-  pdfTimeoutSeconds: 120,
-  pdfMaxMemoryMb: 1024,
-  pdfWorkers: 0,
-};
+/** What the editor's settings reader returns with nothing set, but a local endpoint, one attempt and 30 s requests. */
+const EDITOR: ExtensionSettings = { ...DEFAULT_SETTINGS, baseUrl: 'http://127.0.0.1:9/v1', maxAttempts: 1, requestTimeoutSeconds: 30 };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

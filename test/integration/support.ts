@@ -1,0 +1,44 @@
+/**
+ * Shared by the integration suites (bundled into each of them): the extension's id, polling, and the
+ * activated extension with its first workspace folder.
+ */
+import { strict as assert } from 'node:assert';
+import * as vscode from 'vscode';
+import type { ExtensionApi } from '../../src/vscode/api';
+import type { FolderRuns } from '../../src/vscode/workspaceRuns';
+
+export const EXTENSION_ID = 'extraction-workbench.extraction-workbench';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `condition` every `intervalMs` until it returns a truthy value; throws naming `what` after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  condition: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  timeoutMs = 30_000,
+  intervalMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await condition();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** Activates the extension, waits until it has restored the folders' state, and returns its first folder. */
+export async function activateFirstFolder(): Promise<{ api: ExtensionApi; folder: FolderRuns }> {
+  const ext = vscode.extensions.getExtension<ExtensionApi>(EXTENSION_ID);
+  assert.ok(ext, 'extension installed');
+  const api = await ext.activate();
+  await api.restored;
+  const folder = api.runs.folders()[0];
+  assert.ok(folder, 'a workspace folder is open');
+  return { api, folder };
+}
+
+/** The extension's settings as seen by `folder` (updates go to the workspace). */
+export function settingsOf(folder: FolderRuns): vscode.WorkspaceConfiguration {
+  return vscode.workspace.getConfiguration('extractionWorkbench', folder.folder.uri);
+}
