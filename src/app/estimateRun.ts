@@ -82,7 +82,7 @@ export async function estimateRun(options: EstimateRunOptions): Promise<RunEstim
   // the fingerprint the run's pipeline computes: same schema, instructions and model
   const fingerprint = extractionFingerprint({ schema, instructions: s.instructions, model: s.model });
   const price = priceFor(s);
-  const owned = options.converters ? undefined : createConverters(options.assetsDir, options.settings.pdf);
+  const owned = options.converters ? undefined : createConverters(options.assetsDir, s.pdf);
   const converters: ConverterLookup = options.converters ?? owned!;
   const cache = new ConvertCache(convertedCacheDirOf(s.stateDir));
   const total: RunEstimate = {

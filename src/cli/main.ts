@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
-import { CONFIG_FILE, jobOptionSchemas, loadConfig, pdfLimitsOf, pdfOptionSchemas, selectJob, type PdfOptions } from '../app/config';
+import { CONFIG_FILE, jobOptionSchemas, loadConfig, pdfLimitsOf, pdfOptionSchemas, selectJob } from '../app/config';
 import { describeEstimate, estimateRun, type RunEstimate } from '../app/estimateRun';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
 import { DEFAULT_BASE_URL, DEFAULT_MODEL, defaultStateDir, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
@@ -147,17 +147,14 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
     price: option('price', o.price, values.price, parsePrice) ?? job?.price,
     budget: option('budget', o.budget, values.budget) ?? job?.budget,
   };
-  // PDF limits: each flag wins over the job's field of the same name
+  // PDF limits: the same rule, field by field over the job's `pdf` object (pdfLimitsOf leaves out unset ones)
   const p = pdfOptionSchemas;
-  const pdfOptions: PdfOptions = { ...job?.pdf };
-  const pdfFlags = {
-    maxPages: option('pdf-max-pages', p.maxPages, values['pdf-max-pages']),
-    timeoutSeconds: option('pdf-timeout-seconds', p.timeoutSeconds, values['pdf-timeout-seconds']),
-    maxMemoryMb: option('pdf-max-memory-mb', p.maxMemoryMb, values['pdf-max-memory-mb']),
-    workers: option('pdf-workers', p.workers, values['pdf-workers']),
-  };
-  for (const [k, v] of Object.entries(pdfFlags)) if (v !== undefined) pdfOptions[k as keyof PdfOptions] = v;
-  const pdf = pdfLimitsOf(pdfOptions);
+  const pdf = pdfLimitsOf({
+    maxPages: option('pdf-max-pages', p.maxPages, values['pdf-max-pages']) ?? job?.pdf?.maxPages,
+    timeoutSeconds: option('pdf-timeout-seconds', p.timeoutSeconds, values['pdf-timeout-seconds']) ?? job?.pdf?.timeoutSeconds,
+    maxMemoryMb: option('pdf-max-memory-mb', p.maxMemoryMb, values['pdf-max-memory-mb']) ?? job?.pdf?.maxMemoryMb,
+    workers: option('pdf-workers', p.workers, values['pdf-workers']) ?? job?.pdf?.workers,
+  });
   const settings: RunSettings = {
     root,
     outDir: path.resolve(root, values.out ?? job?.outDir ?? 'extracted'),

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { multiPagePdf } from '../fixtures/pdf/generate';
 import { ndjson, runCli, startCli } from '../support/cli';
 import { startModelServer, type ModelServer } from '../support/modelServer';
 
@@ -269,6 +270,22 @@ describe('CLI', function () {
     assert.match(text.stdout, /Documents: 1 \(not counted: 3 already done and unchanged, 1 unsupported, too large or unreadable\)/);
     assert.match(text.stdout, /Cost: unknown, no price known for model local-model/);
     assert.equal(server.stats.total, 4, 'estimates sent nothing');
+  });
+
+  it('PDF limits come from the job\'s pdf object, and a --pdf-* flag wins over its field', async () => {
+    const { root } = workspace(0);
+    fs.writeFileSync(path.join(root, 'three-pages.pdf'), await multiPagePdf(3));
+    fs.writeFileSync(path.join(root, 'extraction.config.json'), JSON.stringify({ jobs: [{ name: 'pdf', schema: 'invoice.schema.json', include: ['*.pdf'], pdf: { maxPages: 2 } }] }));
+    const sent = () => JSON.stringify(server.requestsFor('three-pages.pdf').map((r) => r.body?.messages));
+    const fromJob = await runCli(['run', root, '--base-url', server.url]);
+    assert.equal(fromJob.code, 0, fromJob.stderr);
+    assert.match(sent(), /tok2x/);
+    assert.doesNotMatch(sent(), /tok3x/, 'the job\'s page limit');
+    server.reset();
+    const flagged = await runCli(['run', root, '--base-url', server.url, '--state', path.join(root, 'state2'), '--out', path.join(root, 'out2'), '--pdf-max-pages', '1']);
+    assert.equal(flagged.code, 0, flagged.stderr);
+    assert.match(sent(), /tok1x/);
+    assert.doesNotMatch(sent(), /tok2x/, 'the flag\'s page limit');
   });
 
   it('provider options come from the job, and flags win over it', async () => {

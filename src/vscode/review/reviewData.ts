@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { convertedCacheDirOf } from '../../app/session';
 import { ConvertCache, sha256Hex } from '../../convert/cache';
 import type { ConverterRegistry } from '../../convert/index';
 import type { ConvertedDocument } from '../../convert/types';
@@ -163,7 +164,7 @@ export class ReviewData {
     }
     if (!this.converted || this.result?.metadata.contentHash !== this.#convertedHash) {
       try {
-        this.converted = await loadConverted(o.registry, path.join(o.stateDir, 'converted'), o.docPath, this.absPath);
+        this.converted = await loadConverted(o.registry, convertedCacheDirOf(o.stateDir), o.docPath, this.absPath);
         this.#convertedHash = this.result?.metadata.contentHash;
         this.convertError = undefined;
         this.#grounder = undefined;
