@@ -25,7 +25,7 @@ import { estimateRunCost, type CostDocument, type RunCostEstimate } from '../ext
 import { defaultPriceTable, type ModelPrice } from '../extract/pricing';
 import { validateUserSchema } from '../extract/schema';
 import { readSchemaFile } from './config';
-import { checkRunSettings, convertedCacheDirOf, createConverters, type RunSettings } from './session';
+import { checkRunSettings, convertedCacheDirOf, createConverters, listOptionsOf, type RunSettings } from './session';
 
 /** Documents counted per call of {@link estimateRunCost}: bounds the converted texts held in memory. */
 const BATCH = 50;
@@ -168,7 +168,7 @@ export async function estimateRun(options: EstimateRunOptions): Promise<RunEstim
 /** The documents a run would look at: the listing of the folder, or the given paths (stat'ed; missing ones with size -1). */
 async function* filesOf(s: RunSettings, paths: readonly string[] | undefined, signal: AbortSignal | undefined): AsyncGenerator<ListedFile> {
   if (!paths) {
-    yield* listFiles(s.root, { include: s.include, exclude: s.exclude, skipDirs: [s.outDir, s.stateDir], ...(signal ? { signal } : {}) });
+    yield* listFiles(s.root, { ...listOptionsOf(s), ...(signal ? { signal } : {}) });
     return;
   }
   for (const rel of paths) {

@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import { createConverterRegistry, type ConverterRegistry } from '../convert';
 import type { PdfLimits } from '../convert/pdf/limits';
 import { ErrorCodes, ExtractionError } from '../core/errors';
+import type { ListOptions } from '../core/lister';
 import type { Logger } from '../core/logger';
 import { Pipeline } from '../core/pipeline';
 import { GroundingThread } from '../extract/groundingThread';
@@ -82,6 +83,11 @@ export function checkRunSettings(settings: RunSettings): void {
     if (!r.success) problems.push(...r.error.issues.map((i) => `${[key, ...i.path].join('.')}: ${i.message}`));
   }
   if (problems.length) throw new ExtractionError(ErrorCodes.INVALID_CONFIG, `Invalid run settings: ${problems.join('; ')}`);
+}
+
+/** How a run with these settings lists its folder (globs, .gitignore files, output and state folders left out). */
+export function listOptionsOf(s: RunSettings): ListOptions {
+  return { include: s.include, exclude: s.exclude, skipDirs: [s.outDir, s.stateDir] };
 }
 
 /** Converted-text cache of a state folder: the run and the pre-run estimate share it, so nothing is parsed twice. */

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_FILE, loadConfig, selectJob, type ExtractionConfig } from '../app/config';
 import { estimateRun, type EstimateProgress, type RunEstimate } from '../app/estimateRun';
-import { loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
+import { listOptionsOf, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
 import { EventBus, type PipelineEvent } from '../core/events';
 import { isListed, listFiles, toPosix, type ListOptions } from '../core/lister';
 import type { Logger } from '../core/logger';
@@ -364,7 +364,7 @@ export class FolderRuns extends Disposable implements ModelFolder {
   }
 
   #listOptions(s: RunSettings, within?: string): ListOptions {
-    return { include: s.include, exclude: s.exclude, gitignore: true, skipDirs: [s.outDir, s.stateDir], ...(within ? { within } : {}) };
+    return { ...listOptionsOf(s), ...(within ? { within } : {}) };
   }
 
   // ------------------------------------------------------------------ lifecycle
