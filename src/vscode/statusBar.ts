@@ -5,6 +5,7 @@
  * in Restricted Mode that runs are off: a workspace cannot point runs at a server of its choosing
  * (`extractionWorkbench.baseUrl` is a restricted setting), and this shows what applies instead.
  */
+import * as path from 'path';
 import * as vscode from 'vscode';
 import type { PipelineEvent, RunProgress } from '../core/events';
 import { Disposable } from './dispose';
@@ -33,19 +34,29 @@ export function statusText(s: StatusSnapshot): string {
   return `${s.paused ? '$(debug-pause)' : '$(sync~spin)'} ${s.done}/${s.total}${failed}${s.paused ? ' · paused' : ''}`;
 }
 
-/** What runs use, per folder ("Runs use gpt-4o-mini at https://…"), and the Restricted Mode notice. */
-export function endpointLines(folders: readonly Pick<FolderRuns, 'name' | 'runSettings'>[], trusted: boolean): string[] {
+/**
+ * What runs use and where their results go, per folder ("Runs use gpt-4o-mini at https://…; results in
+ * extracted/"), and the Restricted Mode notice.
+ */
+export function endpointLines(folders: readonly Pick<FolderRuns, 'name' | 'root' | 'runSettings'>[], trusted: boolean): string[] {
   const lines: string[] = [];
   if (!trusted) lines.push('Restricted Mode: runs are off until this workspace is trusted, and its setting extractionWorkbench.baseUrl is not used.');
   for (const f of folders) {
     try {
       const s = f.runSettings();
-      lines.push(`${folders.length > 1 ? `${f.name}: r` : 'R'}uns ${trusted ? 'use' : 'would use'} ${s.model} at ${s.baseURL}`);
+      lines.push(`${folders.length > 1 ? `${f.name}: r` : 'R'}uns ${trusted ? 'use' : 'would use'} ${s.model} at ${s.baseURL}; results in ${shownFolder(f.root, s.outDir)}`);
     } catch {
       // no job (no config and no earlier run) or a broken config: nothing to say here
     }
   }
   return lines;
+}
+
+/** `dir` relative to `root` with a trailing `/` when inside it ("extracted/"), else the absolute path. */
+function shownFolder(root: string, dir: string): string {
+  const rel = path.relative(root, dir);
+  if (!rel) return './';
+  return rel.startsWith('..') || path.isAbsolute(rel) ? dir : `${rel.split(path.sep).join('/')}/`;
 }
 
 export class RunStatusBar extends Disposable {

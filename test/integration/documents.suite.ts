@@ -79,6 +79,12 @@ describe('Extraction Workbench: runs, tree and commands', function () {
     assert.match(api.statusBar.text, /Extraction: idle/);
   });
 
+  it('the status bar tooltip says which model and endpoint runs use and where results go', async () => {
+    await waitFor('the tooltip to name the test server', () => api.statusBar.tooltip.includes(server.url));
+    const line = api.statusBar.tooltip.split('\n').find((l) => l.startsWith('Runs use '));
+    assert.ok(line?.endsWith(` at ${server.url}; results in extracted/`), `tooltip line: ${line}`);
+  });
+
   it('Extract Workspace extracts every sample document; the tree model reports them done', async () => {
     const runIds = await vscode.commands.executeCommand<string[]>(`${C}extractWorkspace`);
     assert.equal(runIds?.length, 1, 'one run started');

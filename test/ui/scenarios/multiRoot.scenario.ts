@@ -46,9 +46,11 @@ export const multiRootScenario: Scenario = {
         await trust.click();
         await s.page.locator('.workspace-trust-editor', { hasText: /trusted/i }).first().waitFor({ timeout: 10_000 });
         await runCommand(s.page, 'View: Close All Editors').catch(() => undefined);
-        const text = await statusBarTooltip(s.page, srv.url);
+        // the folder settings written above reach the extension host through a file watcher: wait until the
+        // tooltip names archive's own output folder, so the run below cannot start before they apply
+        const text = await statusBarTooltip(s.page, `archive: runs use gpt-4o-mini at ${srv.url}; results in results/`);
         assert.ok(!text.includes('Restricted Mode'), `no Restricted Mode notice (tooltip: ${text})`);
-        for (const name of ['invoices', 'archive']) assert.ok(text.includes(`${name}: runs use gpt-4o-mini at ${srv.url}`), `${name} uses the workspace's endpoint (tooltip: ${text})`);
+        assert.ok(text.includes(`invoices: runs use gpt-4o-mini at ${srv.url}; results in extracted/`), `invoices uses the workspace's endpoint and its own output (tooltip: ${text})`);
         await s.page.mouse.move(700, 400);
         const pane = await showDocumentsView(s.page);
         await pane.locator('.message', { hasText: /Restricted Mode/ }).waitFor({ state: 'detached', timeout: 10_000 });
