@@ -34,8 +34,8 @@ export interface EstimateRunOptions {
   settings: RunSettings;
   /** Only these documents (relative `/` paths), as a run started for them; default: list the folder. */
   paths?: readonly string[];
-  /** The folder's checkpoint store: documents a run would not send are left out. */
-  store?: CheckpointStore;
+  /** The folder's checkpoint store (only read): documents a run would not send are left out. */
+  store?: Pick<CheckpointStore, 'getDocument'>;
   /** Converters to use (default: created from `assetsDir` and released at the end). */
   converters?: ConverterLookup;
   /** Folder holding pdfWorker.js and pdfjs/ (default: the bundle's folder). */

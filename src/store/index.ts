@@ -5,6 +5,7 @@ export {
   StoreLockedError,
   StoreReadOnlyError,
   stateSignature,
+  lockHolder,
   StoreWasmError,
   StoreClosedError,
   StoreIoError,

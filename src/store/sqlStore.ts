@@ -294,6 +294,34 @@ function readLock(file: string): { info?: LockInfo; missing?: boolean; mtimeMs?:
   }
 }
 
+/** Why a lock file's owner no longer holds it, or undefined when it does (or may: another machine, being written). */
+function staleLockReason(info: LockInfo | undefined, mtimeMs: number | undefined, heldHere: boolean): string | undefined {
+  // unparsable: another process may be writing it right now; only old ones are stale
+  if (!info) return Date.now() - (mtimeMs ?? 0) > 5_000 ? 'unreadable lock file' : undefined;
+  if (info.hostname !== os.hostname()) return undefined; // cannot check a pid on another machine
+  if (info.pid === process.pid) return heldHere ? undefined : 'left by this process without close() (or copied with the folder)';
+  return isAlive(info.pid) ? undefined : `process ${info.pid} is not running`;
+}
+
+function realpathOr(dir: string): string {
+  try {
+    return fs.realpathSync(dir);
+  } catch {
+    return dir;
+  }
+}
+
+/**
+ * Who holds the store in `dir` now, without taking it: the lock's owner when it is a live process (or one
+ * that cannot be checked), undefined when the store is free (no lock, or a stale one that opening would
+ * take over). Cheap (one small file read): a read-only viewer polls it to know when it may write.
+ */
+export function lockHolder(dir: string): { pid?: number; hostname?: string } | undefined {
+  const { info, missing, mtimeMs } = readLock(path.join(dir, LOCK_FILE));
+  if (missing || staleLockReason(info, mtimeMs, heldLocks.has(realpathOr(dir)))) return undefined;
+  return { ...(info ? { pid: info.pid, hostname: info.hostname } : {}) };
+}
+
 function acquireLock(dir: string, logger: StoreLogger): { file: string; key: string; staleTakenOver: boolean } {
   const file = path.join(dir, LOCK_FILE);
   const key = fs.realpathSync(dir);
@@ -317,17 +345,7 @@ function acquireLock(dir: string, logger: StoreLogger): { file: string; key: str
     }
     const { info, missing, mtimeMs } = readLock(file);
     if (missing) continue;
-    let stale: string | undefined;
-    if (!info) {
-      // Unparsable: another process may be writing it right now; only old ones are stale.
-      if (Date.now() - (mtimeMs ?? 0) > 5_000) stale = 'unreadable lock file';
-    } else if (info.hostname !== os.hostname()) {
-      stale = undefined; // cannot check a pid on another machine
-    } else if (info.pid === process.pid) {
-      stale = 'left by this process without close() (or copied with the folder)';
-    } else if (!isAlive(info.pid)) {
-      stale = `process ${info.pid} is not running`;
-    }
+    const stale = staleLockReason(info, mtimeMs, false); // held here was refused above
     if (!stale) {
       const who = info ? `process ${info.pid} on ${info.hostname}${info.since ? ` since ${new Date(info.since).toISOString()}` : ''}` : 'another process';
       throw new StoreLockedError(

@@ -1,8 +1,13 @@
 /**
- * One {@link FolderRuns} per workspace folder: its open checkpoint store (kept for the whole session, so
- * the tree can page through it), and a Session/Pipeline built from the folder's job and settings when a run
- * needs one. Pipelines are rebuilt when settings change, but the folder's `events` bus stays the same, so
- * subscribers (tree model, status bar, log) never resubscribe.
+ * One {@link FolderRuns} per workspace folder: its checkpoint store, and a Session/Pipeline built from the
+ * folder's job and settings when a run needs one. Pipelines are rebuilt when settings change, but the
+ * folder's `events` bus stays the same, so subscribers (tree model, status bar, log) never resubscribe.
+ *
+ * The window holds the store's lock only while it writes: from a run's start (or a change such as Remove
+ * from Dead Letters) until it has been idle for RELEASE_AFTER_MS. The rest of the time it shows the state
+ * read-only and follows it: when another process (an `extraction-workbench run` in a terminal, another
+ * window) changes the state, the tree is reloaded from it. So the CLI can run on a folder this window has
+ * open, and the window shows its progress.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -15,7 +20,7 @@ import { isListed, listFiles, toPosix, type ListOptions } from '../core/lister';
 import type { Logger } from '../core/logger';
 import type { Pipeline, RunHandle, RunSummary } from '../core/pipeline';
 import type { RunRecord, RunTrigger } from '../core/types';
-import { openWhenReleased } from '../store';
+import { lockHolder, openWhenReleased, stateSignature, StoreLockedError } from '../store';
 import type { CheckpointStore } from '../store/types';
 import type { ExtensionSettings } from './extensionSettings';
 import { Disposable, type IDisposable } from './dispose';
@@ -58,6 +63,26 @@ const JOB_KEY = 'extractionWorkbench.job:';
  */
 const LOCK_WAIT_MS = 10_000;
 
+/** How long the window keeps the store's lock after its last run or change, before it shows it read-only again. */
+const RELEASE_AFTER_MS = 2_000;
+
+/** How often a read-only view looks for changes by another process (ms): at least this, and 5× the last reopen. */
+const FOLLOW_MS = 1_000;
+
+/** A change was asked for while another process holds the folder's state (a CLI run, another window). */
+export class StateInUseError extends Error {
+  override readonly name = 'StateInUseError';
+  constructor(
+    readonly folderName: string,
+    readonly ownerPid: number | undefined,
+  ) {
+    super(
+      `The extraction state of "${folderName}" is in use by ${ownerPid ? `process ${ownerPid}` : 'another process'} (an extraction-workbench CLI run, or another VS Code window). ` +
+        'The Documents view follows its progress; start runs or change documents here once it has finished.',
+    );
+  }
+}
+
 export class FolderRuns extends Disposable implements ModelFolder {
   readonly folder: vscode.WorkspaceFolder;
   readonly key: string;
@@ -66,7 +91,11 @@ export class FolderRuns extends Disposable implements ModelFolder {
   readonly #o: WorkspaceRunsOptions;
   readonly #log: Logger;
   #store: CheckpointStore | undefined;
-  #storeOpening: Promise<CheckpointStore> | undefined;
+  /** Whether `#store` holds the lock (else it is a read-only view, followed by `#follow`). */
+  #writable = false;
+  #follow: ReturnType<typeof setTimeout> | undefined;
+  #followedSignature = '';
+  #release: ReturnType<typeof setTimeout> | undefined;
   #session: Session | undefined;
   #sessionKey: string | undefined;
   #sessionSub: IDisposable | undefined;
@@ -77,6 +106,9 @@ export class FolderRuns extends Disposable implements ModelFolder {
   readonly #onDidChangeState = this._register(new vscode.EventEmitter<void>());
   /** Run state changed (started, paused, resumed, finished) or the store was opened. */
   readonly onDidChangeState = this.#onDidChangeState.event;
+  readonly #onDidReloadStore = this._register(new vscode.EventEmitter<void>());
+  /** The store was opened again (another process changed the state, or the lock was taken or released): read everything again. */
+  readonly onDidReloadStore = this.#onDidReloadStore.event;
   readonly #onDidFinishRun = this._register(new vscode.EventEmitter<FinishedRun>());
   readonly onDidFinishRun = this.#onDidFinishRun.event;
 
@@ -189,26 +221,162 @@ export class FolderRuns extends Disposable implements ModelFolder {
 
   // ------------------------------------------------------------------ store
 
-  /** Opens the folder's checkpoint store (once). Documents left in flight by a crash become pending again. */
+  /** Whether this window holds the store's lock now (a run, or a change within RELEASE_AFTER_MS). */
+  get writable(): boolean {
+    return this.#writable;
+  }
+
+  /**
+   * The folder's checkpoint store, to read (opened once; see the header on when it is read-only). A folder
+   * without state gets one created. Documents left in flight by a crash become pending again.
+   */
   openStore(): Promise<CheckpointStore> {
     if (this.#store) return Promise.resolve(this.#store);
-    this.#storeOpening ??= (async () => {
-      const store = await openWhenReleased(() => openStore(this.stateDir(), { logger: this.#log, assetsDir: this.#o.assetsDir }), {
+    return this.#exclusive(() => this.#viewStore());
+  }
+
+  /** Runs `change` on the store with its lock held (taken if need be, released again once idle). */
+  withWritableStore<T>(change: (store: CheckpointStore) => T): Promise<T> {
+    return this.#exclusive(async () => {
+      const result = change(await this.#writableStore());
+      this.#scheduleRelease();
+      return result;
+    });
+  }
+
+  async #viewStore(): Promise<CheckpointStore> {
+    if (this.#store) return this.#store;
+    if (this.#closed) throw new Error('The workspace folder was closed');
+    const dir = this.stateDir();
+    if (!fs.existsSync(dir)) {
+      const store = await this.#writableStore();
+      this.#scheduleRelease();
+      return store;
+    }
+    this.#followedSignature = stateSignature(dir);
+    let store = await openStore(dir, { logger: this.#log, assetsDir: this.#o.assetsDir, readOnly: true });
+    if (store.counts().running > 0 && !lockHolder(dir)) {
+      // in flight with nobody running them: a crashed session. Put them back to pending, as a run would.
+      store.close();
+      store = await this.#writableStore();
+      this.#scheduleRelease();
+      return store;
+    }
+    this.#setStore(store, false);
+    return store;
+  }
+
+  /** The store with its lock (inside #exclusive): the current one, or opened writable in place of the read-only view. */
+  async #writableStore(): Promise<CheckpointStore> {
+    if (this.#store && this.#writable) return this.#store;
+    if (this.#closed) throw new Error('The workspace folder was closed');
+    let store: CheckpointStore;
+    let waited: (() => void) | undefined;
+    try {
+      store = await openWhenReleased(() => openStore(this.stateDir(), { logger: this.#log, assetsDir: this.#o.assetsDir }), {
         waitMs: LOCK_WAIT_MS,
-        onWait: (pid) => this.#log.info(`The extraction state is still held by process ${pid} (a window that is closing?): waiting for it`),
+        onWait: (pid) => {
+          this.#log.info(`The extraction state is held by process ${pid} (a window that is closing, or a CLI run?): waiting up to ${LOCK_WAIT_MS / 1000} s for it`);
+          const title = `Waiting for process ${pid} to release the extraction state of ${this.name}`;
+          void vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title }, () => new Promise<void>((resolve) => (waited = resolve)));
+        },
         cancelled: () => this.#closed,
       });
-      if (this.#closed) {
-        store.close();
-        throw new Error('The workspace folder was closed');
+    } catch (err) {
+      if (err instanceof StoreLockedError && err.ownerPid !== process.pid) throw new StateInUseError(this.name, err.ownerPid);
+      throw err;
+    } finally {
+      waited?.();
+    }
+    if (this.#closed) {
+      store.close();
+      throw new Error('The workspace folder was closed');
+    }
+    const reset = store.resetInFlight();
+    if (reset) this.#log.info(`${reset} document(s) left in flight by an earlier session are pending again`);
+    this.#setStore(store, true);
+    return store;
+  }
+
+  /** Replaces the store (closing the old one), follows it when read-only, and tells the views. */
+  #setStore(store: CheckpointStore, writable: boolean): void {
+    const old = this.#store;
+    this.#store = store;
+    this.#writable = writable;
+    if (old && old !== store) {
+      try {
+        old.close();
+      } catch (err) {
+        this.#log.error(err instanceof Error ? err : String(err));
       }
-      const reset = store.resetInFlight();
-      if (reset) this.#log.info(`${reset} document(s) left in flight by an earlier session are pending again`);
-      this.#store = store;
+    }
+    clearTimeout(this.#follow);
+    this.#follow = undefined;
+    if (!writable) this.#scheduleFollow(FOLLOW_MS);
+    if (old) this.#onDidReloadStore.fire();
+    this.#onDidChangeState.fire();
+  }
+
+  #scheduleFollow(ms: number): void {
+    clearTimeout(this.#follow);
+    this.#follow = setTimeout(() => void this.#exclusive(() => this.#followOnce()), ms);
+    this.#follow.unref?.();
+  }
+
+  /** One look at a read-only view: opened again when another process changed the state. */
+  async #followOnce(): Promise<void> {
+    if (this.#closed || this.#writable || !this.#store) return;
+    const dir = this.stateDir();
+    let next = FOLLOW_MS;
+    try {
+      const signature = stateSignature(dir);
+      if (signature !== this.#followedSignature) {
+        const t0 = Date.now();
+        const store = await openStore(dir, { logger: this.#log, assetsDir: this.#o.assetsDir, readOnly: true });
+        this.#followedSignature = signature;
+        next = Math.max(FOLLOW_MS, 5 * (Date.now() - t0));
+        if (this.#closed || this.#writable) {
+          store.close();
+          return;
+        }
+        this.#setStore(store, false);
+        if (store.counts().running > 0 && !lockHolder(dir)) {
+          // the process that had them in flight is gone without finishing (killed CLI run): pending again
+          await this.#writableStore();
+          this.#scheduleRelease();
+          return;
+        }
+      }
+    } catch (err) {
+      // the other process is compacting (files renamed under us), or the folder went away: look again later
+      this.#log.debug(`Following the extraction state: ${(err as Error)?.message ?? err}`);
+    }
+    if (!this.#closed && !this.#writable) this.#scheduleFollow(next);
+  }
+
+  /** Gives the lock back once the window has been idle for RELEASE_AFTER_MS (no run, no change). */
+  #scheduleRelease(): void {
+    clearTimeout(this.#release);
+    this.#release = setTimeout(() => void this.#exclusive(() => this.#releaseIfIdle()), RELEASE_AFTER_MS);
+    this.#release.unref?.();
+  }
+
+  async #releaseIfIdle(): Promise<void> {
+    if (this.#closed || !this.#writable || !this.#store) return;
+    if (this.running || this.#tracked.size) return; // run/finished schedules the release again
+    await this.#closeSession();
+    const dir = this.stateDir();
+    this.#store.close();
+    this.#store = undefined;
+    this.#writable = false;
+    try {
+      this.#followedSignature = stateSignature(dir);
+      this.#setStore(await openStore(dir, { logger: this.#log, assetsDir: this.#o.assetsDir, readOnly: true }), false);
+    } catch (err) {
+      this.#log.error(`Cannot show the extraction state read-only: ${(err as Error)?.message ?? err}`);
+      this.#onDidReloadStore.fire();
       this.#onDidChangeState.fire();
-      return store;
-    })().finally(() => (this.#storeOpening = undefined));
-    return this.#storeOpening;
+    }
   }
 
   /**
@@ -241,7 +409,9 @@ export class FolderRuns extends Disposable implements ModelFolder {
    */
   async estimate(options: { paths?: readonly string[]; signal?: AbortSignal; onProgress?: (p: EstimateProgress) => void } = {}): Promise<RunEstimate> {
     const settings = this.runSettings();
-    const store = await this.openStore();
+    await this.openStore();
+    // the store now, whenever it is asked: it is opened again while the estimate converts (see the header)
+    const store = { getDocument: (p: string) => this.#store?.getDocument(p) };
     return estimateRun({ settings, store, assetsDir: this.#o.assetsDir, ...options });
   }
 
@@ -309,9 +479,10 @@ export class FolderRuns extends Disposable implements ModelFolder {
       return;
     }
     // no session (e.g. no API key yet, restricted mode): the same two store steps the pipeline takes
-    const store = await this.openStore();
-    store.removeDeadLetter(relPath);
-    if (store.getDocument(relPath)?.stage === 'dead-lettered') store.patchDocument(relPath, { stage: 'pending', attempts: 0, updatedAt: Date.now() });
+    await this.withWritableStore((store) => {
+      store.removeDeadLetter(relPath);
+      if (store.getDocument(relPath)?.stage === 'dead-lettered') store.patchDocument(relPath, { stage: 'pending', attempts: 0, updatedAt: Date.now() });
+    });
     this.events.emit({ type: 'doc/requeued', runId: '', path: relPath });
   }
 
@@ -378,16 +549,23 @@ export class FolderRuns extends Disposable implements ModelFolder {
       this.#log.error(err instanceof Error ? err : String(err));
     }
     await this.#closeSession();
-    try {
-      await this.#storeOpening?.catch(() => undefined);
-      this.#store?.close();
-    } catch (err) {
-      this.#log.error(err instanceof Error ? err : String(err));
-    }
-    this.#store = undefined;
+    clearTimeout(this.#follow);
+    clearTimeout(this.#release);
+    // after a store open or release under way (they see #closed and stop)
+    await this.#exclusive(async () => {
+      try {
+        this.#store?.close();
+      } catch (err) {
+        this.#log.error(err instanceof Error ? err : String(err));
+      }
+      this.#store = undefined;
+      this.#writable = false;
+    });
   }
 
   override dispose(): void {
+    clearTimeout(this.#follow);
+    clearTimeout(this.#release);
     this.#sessionSub?.dispose();
     super.dispose();
   }
@@ -402,22 +580,27 @@ export class FolderRuns extends Disposable implements ModelFolder {
 
   /** The session for the current settings; rebuilt when they (or the key) changed and no run is active. */
   #ensureSession(): Promise<Session> {
-    return this.#exclusive(async () => {
-      if (this.#closed) throw new Error('The workspace folder was closed');
-      const current = this.#session;
-      if (current?.pipeline.running) return current; // never swap a pipeline under an active run
-      const settings = this.runSettings();
-      const apiKey = await this.#o.apiKey(settings.baseURL);
-      if (current && this.#sessionKey === apiKey && sameRunSettings(current.settings, settings)) return current;
-      await this.#closeSession();
-      const store = await this.openStore();
-      const session = await openSession(settings, { apiKey, logger: this.#log, assetsDir: this.#o.assetsDir, store });
-      this.#session = session;
-      this.#sessionKey = apiKey;
-      this.#sessionSub = session.pipeline.events.on((e) => this.events.emit(e));
-      this.#log.debug(`Session ready: job ${settings.jobName ?? '(saved settings)'}, model ${settings.model} at ${settings.baseURL}, concurrency ${settings.concurrency}`);
-      return session;
-    });
+    // the lock is given back once the session is idle again (a run holds it until it finishes)
+    const session = this.#exclusive(() => this.#openSession());
+    void session.then(() => this.#scheduleRelease(), () => this.#scheduleRelease());
+    return session;
+  }
+
+  async #openSession(): Promise<Session> {
+    if (this.#closed) throw new Error('The workspace folder was closed');
+    const current = this.#session;
+    if (current?.pipeline.running) return current; // never swap a pipeline under an active run
+    const settings = this.runSettings();
+    const apiKey = await this.#o.apiKey(settings.baseURL);
+    if (current && this.#sessionKey === apiKey && sameRunSettings(current.settings, settings)) return current;
+    await this.#closeSession();
+    const store = await this.#writableStore();
+    const session = await openSession(settings, { apiKey, logger: this.#log, assetsDir: this.#o.assetsDir, store });
+    this.#session = session;
+    this.#sessionKey = apiKey;
+    this.#sessionSub = session.pipeline.events.on((e) => this.events.emit(e));
+    this.#log.debug(`Session ready: job ${settings.jobName ?? '(saved settings)'}, model ${settings.model} at ${settings.baseURL}, concurrency ${settings.concurrency}`);
+    return session;
   }
 
   async #closeSession(): Promise<void> {
@@ -440,9 +623,14 @@ export class FolderRuns extends Disposable implements ModelFolder {
       void handle.done.then(
         (summary) => {
           this.#tracked.delete(handle.runId);
+          this.#scheduleRelease();
           this.#onDidFinishRun.fire({ folder: this, summary, trigger });
         },
-        (err) => this.#log.error(err instanceof Error ? err : String(err)),
+        (err) => {
+          this.#tracked.delete(handle.runId);
+          this.#scheduleRelease();
+          this.#log.error(err instanceof Error ? err : String(err));
+        },
       );
     }
     return handle;
@@ -468,7 +656,7 @@ export class WorkspaceRuns extends Disposable implements ModelFolderSource {
   readonly #folders = new Map<string, FolderRuns>();
   readonly #perFolder = new Map<string, IDisposable[]>();
   readonly #onDidChangeFolders = this._register(new vscode.EventEmitter<void>());
-  /** Folders added or removed, or a folder's store opened. */
+  /** Folders added or removed, or a folder's store opened (again: read everything again). */
   readonly onDidChangeFolders = this.#onDidChangeFolders.event;
   readonly #onDidAddFolders = this._register(new vscode.EventEmitter<FolderRuns[]>());
   /**
@@ -559,6 +747,7 @@ export class WorkspaceRuns extends Disposable implements ModelFolderSource {
           }
           this.#onDidChangeState.fire(f);
         }),
+        f.onDidReloadStore(() => this.#onDidChangeFolders.fire()),
         f.onDidFinishRun((e) => this.#onDidFinishRun.fire(e)),
         f.events.on((event) => this.#onEvent.fire({ folder: f, event })),
       ]);

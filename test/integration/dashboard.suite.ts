@@ -67,13 +67,14 @@ describe('Extraction Workbench: run dashboard and health', function () {
     await folder?.stop().catch(() => undefined);
     await idle().catch(() => undefined);
     // leave the state as the next suites expect it: none of this suite's documents
-    const s = folder?.store;
-    if (s) {
-      for (const rel of docs) {
-        if (s.getDeadLetter(rel)) s.removeDeadLetter(rel);
-        if (s.getDocument(rel)) s.removeDocument(rel);
-      }
-    }
+    await folder
+      ?.withWritableStore((s) => {
+        for (const rel of docs) {
+          if (s.getDeadLetter(rel)) s.removeDeadLetter(rel);
+          if (s.getDocument(rel)) s.removeDocument(rel);
+        }
+      })
+      .catch(() => undefined);
     fs.rmSync(path.join(root, DIR), { recursive: true, force: true });
     fs.rmSync(path.join(root, 'extracted', DIR), { recursive: true, force: true });
     api?.treeModel.reload();

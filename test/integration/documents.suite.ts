@@ -249,7 +249,7 @@ describe('Extraction Workbench: runs, tree and commands', function () {
     assert.ok(latest);
     // what a window closed mid-run leaves behind: the run still marked running, documents pending
     const { endedAt: _endedAt, totals: _totals, ...unfinished } = latest;
-    store().putRun({ ...unfinished, id: 'interrupted-by-test', startedAt: latest.startedAt + 1, status: 'running', trigger: 'test' }, { durable: true });
+    await folder.withWritableStore((s) => s.putRun({ ...unfinished, id: 'interrupted-by-test', startedAt: latest.startedAt + 1, status: 'running', trigger: 'test' }, { durable: true }));
     api.contextKeys.update();
     assert.equal(folder.interruptedRun()?.id, 'interrupted-by-test');
     assert.equal(api.contextKeys.get(`${C}interrupted`), true);

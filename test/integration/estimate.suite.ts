@@ -115,13 +115,14 @@ describe('Extraction Workbench: cost estimate before a run', function () {
     win.withProgress = original.withProgress;
     await folder?.stop().catch(() => undefined);
     await idle().catch(() => undefined);
-    const s = folder?.store;
-    if (s) {
-      for (const rel of [...docs, ...budgetDocs, `${DIR}/late.txt`, `${DIR}/later.txt`]) {
-        if (s.getDeadLetter(rel)) s.removeDeadLetter(rel);
-        if (s.getDocument(rel)) s.removeDocument(rel);
-      }
-    }
+    await folder
+      ?.withWritableStore((s) => {
+        for (const rel of [...docs, ...budgetDocs, `${DIR}/late.txt`, `${DIR}/later.txt`]) {
+          if (s.getDeadLetter(rel)) s.removeDeadLetter(rel);
+          if (s.getDocument(rel)) s.removeDocument(rel);
+        }
+      })
+      .catch(() => undefined);
     fs.rmSync(path.join(root, DIR), { recursive: true, force: true });
     fs.rmSync(path.join(root, 'extracted', DIR), { recursive: true, force: true });
     api?.treeModel.reload();

@@ -30,6 +30,7 @@ import {
   openWhenReleased,
   parseJournal,
   stateSignature,
+  lockHolder,
   type CompactionStep,
   type StoreLogger,
 } from '../../src/store';
@@ -946,7 +947,9 @@ describe('store: lock file', () => {
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
     const exited = new Promise((resolve) => child.once('exit', resolve));
     try {
+      assert.equal(lockHolder(dir), undefined, 'no lock file: free');
       fs.writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify({ pid: child.pid, hostname: os.hostname(), since: Date.now() }));
+      assert.deepEqual(lockHolder(dir), { pid: child.pid, hostname: os.hostname() });
       await assert.rejects(SqlJsCheckpointStore.open({ dir }), (e: unknown) => {
         assert.ok(e instanceof StoreLockedError);
         assert.equal(e.ownerPid, child.pid);
@@ -957,8 +960,10 @@ describe('store: lock file', () => {
       child.kill('SIGKILL');
     }
     await exited;
+    assert.equal(lockHolder(dir), undefined, 'the owner is gone: free (opening takes the stale lock over)');
     const logger = new CaptureLogger();
     const s = await SqlJsCheckpointStore.open({ dir, logger });
+    assert.deepEqual(lockHolder(dir), { pid: process.pid, hostname: os.hostname() }, 'held by this process now');
     assert.equal(s.openReport.staleLockTakenOver, true);
     assert.ok(logger.has(/stale lock/));
     assert.equal(JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid, process.pid);

@@ -52,23 +52,27 @@ export function showRestrictedMode(): void {
   });
 }
 
-/** One place that turns errors into messages a person can act on. */
-export function reportError(err: unknown, logger: Logger): void {
+/**
+ * One place that turns errors into messages a person can act on. `folder` names the workspace folder the
+ * error belongs to, when there are several.
+ */
+export function reportError(err: unknown, logger: Logger, folder?: string): void {
+  const where = folder ? `${folder}: ` : '';
   if (err instanceof NoConfigError) {
     notify('warning', err.message, { 'Create Extraction Config': () => vscode.commands.executeCommand(CommandIds.createConfig) });
     return;
   }
   if (err instanceof MissingApiKeyError) {
-    notify('error', err.message, { 'Set API Key': () => vscode.commands.executeCommand(CommandIds.setApiKey) });
+    notify('error', `${where}${err.message}`, { 'Set API Key': () => vscode.commands.executeCommand(CommandIds.setApiKey) });
     return;
   }
   if (err instanceof ExtractionError && (err.code === ErrorCodes.INVALID_CONFIG || err.code === ErrorCodes.INVALID_SCHEMA)) {
-    logger.error(`[${err.code}] ${err.message}`);
-    notify('error', err.message, { 'Show Log': () => vscode.commands.executeCommand(CommandIds.showLog) });
+    logger.error(`${where}[${err.code}] ${err.message}`);
+    notify('error', `${where}${err.message}`, { 'Show Log': () => vscode.commands.executeCommand(CommandIds.showLog) });
     return;
   }
-  logger.error(err instanceof Error ? err : String(err));
-  notify('error', `Extraction Workbench: ${err instanceof Error ? err.message : String(err)}`, { 'Show Log': () => vscode.commands.executeCommand(CommandIds.showLog) });
+  logger.error(err instanceof Error && !folder ? err : `${where}${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  notify('error', `Extraction Workbench: ${where}${err instanceof Error ? err.message : String(err)}`, { 'Show Log': () => vscode.commands.executeCommand(CommandIds.showLog) });
 }
 
 export function registerCommands(table: readonly CommandSpec[], logger: Logger): vscode.Disposable[] {

@@ -7,7 +7,7 @@ import { ErrorCodes, ExtractionError } from '../../core/errors';
 import { confirmRunCost, showEstimate, type EstimateTarget } from '../costEstimate';
 import type { FolderRuns } from '../workspaceRuns';
 import { NoConfigError } from '../workspaceRuns';
-import { CommandIds, notify } from './register';
+import { CommandIds, notify, reportError } from './register';
 import { activeResource, isUri, uriTargets } from './targets';
 import type { CommandServices, CommandSpec } from './types';
 
@@ -85,13 +85,32 @@ async function startFolders(folders: readonly FolderRuns[]): Promise<string[]> {
   return started;
 }
 
+/**
+ * The folders of a multi-root workspace that can run now: each idle one is prepared (settings, config,
+ * API key) on its own, so one folder's broken config or missing key is reported — named — and leaves
+ * the others to run. With one folder, its error is thrown as is.
+ */
+async function preparedFolders(s: CommandServices, folders: readonly FolderRuns[]): Promise<FolderRuns[]> {
+  if (folders.length === 1) return [...folders];
+  const ready: FolderRuns[] = [];
+  for (const f of folders) {
+    try {
+      if (!f.running) await f.prepare();
+      ready.push(f);
+    } catch (err) {
+      reportError(err, s.logger, f.name);
+    }
+  }
+  return ready;
+}
+
 export function runCommands(s: CommandServices): CommandSpec[] {
   return [
     {
       id: CommandIds.extractWorkspace,
       startsRun: true,
       run: async () => {
-        const folders = runnableFolders(s);
+        const folders = await preparedFolders(s, runnableFolders(s));
         const idle = folders.filter((f) => !f.running);
         if (idle.length && !(await confirmRunCost(idle.map((folder) => ({ folder })), s.logger))) return [];
         return startFolders(folders);

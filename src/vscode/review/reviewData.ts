@@ -107,7 +107,8 @@ export interface ReviewDataOptions {
   stateDir: string;
   docPath: string;
   schemaPath: string | undefined;
-  store: CheckpointStore | undefined;
+  /** The folder's store now (it is opened again when the window takes or gives back its lock). */
+  store: () => CheckpointStore | undefined;
   registry: ConverterRegistry;
   corrections: CorrectionsStore;
   /** Whether a run is active in the folder (a pending rerun is then still "running"). */
@@ -150,7 +151,7 @@ export class ReviewData {
   async reload(): Promise<void> {
     const o = this.o;
     this.result = await readResult(o.outDir, o.docPath);
-    this.doc = o.store?.getDocument(o.docPath);
+    this.doc = o.store()?.getDocument(o.docPath);
     this.schemaError = undefined;
     this.validator = undefined;
     this.schema = {};

@@ -249,7 +249,7 @@ export class ReviewPanel extends Disposable {
 
   async #open(target: ReviewTarget): Promise<ReviewData> {
     const f = target.folder;
-    const store = f.store ?? (f.hasState() ? await f.openStore() : undefined);
+    if (!f.store && f.hasState()) await f.openStore();
     let schemaPath: string | undefined;
     let outDir: string;
     let stateDir: string;
@@ -270,7 +270,7 @@ export class ReviewPanel extends Disposable {
       stateDir,
       docPath: target.path,
       schemaPath,
-      store,
+      store: () => f.store,
       registry: this.#host.registry(pdf),
       corrections: this.#host.corrections(f),
       running: () => f.running || this.#rerunning.has(target.path),

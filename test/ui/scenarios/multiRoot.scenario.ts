@@ -4,6 +4,7 @@
  * results to `results/`). Trusting the workspace turns runs on and its `extractionWorkbench.baseUrl`
  * applies; "Extract Workspace" runs both folders; the tree shows both; every result lands in its folder's
  * own output folder, next to its folder's own checkpoint store; nothing done before is extracted again.
+ * A folder whose config is broken is named in an error and does not keep the other folder from running.
  *
  * Runs in the second window after the Restricted Mode scenario (it trusts the workspace itself when run
  * alone). Screenshots: 50-multi-root-*.png.
@@ -101,6 +102,28 @@ export const multiRootScenario: Scenario = {
         assert.deepStrictEqual(perDoc, [...SAMPLE_DOCS, NEW_IN_INVOICES].map((d) => `${d}: 1`));
         const others = srv.requests.map((r) => r.document).filter((d) => !SAMPLE_DOCS.includes(d) && d !== NEW_IN_INVOICES);
         assert.deepStrictEqual(others, [], 'no document of the first window\'s runs extracted again');
+      });
+
+      await s.check('a folder whose config is broken is named in an error, and the other folder still runs', async () => {
+        const configFile = path.join(u.freshFolder, 'extraction.config.json');
+        const config = fs.readFileSync(configFile, 'utf8');
+        const second = 'arrived/multi-root-2.txt';
+        fs.writeFileSync(path.join(u.stateFolder, ...second.split('/')), 'Invoice M-2\nVendor: One Root Left\nTotal: 7.00 EUR\n');
+        fs.writeFileSync(configFile, '{ "jobs": [ { "name": "broken", ');
+        try {
+          await runCommand(s.page, 'Notifications: Clear All Notifications').catch(() => undefined);
+          await runCommand(s.page, 'Extraction Workbench: Extract Workspace');
+          const toast = s.page.locator('.notification-toast', { hasText: /archive: extraction\.config\.json is not valid JSON/ }).first();
+          await toast.waitFor({ state: 'visible', timeout: 20_000 });
+          await until(`${second} answered`, () => srv.requestsFor(second).some((r) => r.status === 200), 30_000);
+          await until(`invoices/extracted/${second}.json`, () => fs.existsSync(path.join(u.stateFolder, 'extracted', ...`${second}.json`.split('/'))), 20_000);
+          const pane = await showDocumentsView(s.page);
+          await pane.locator('.monaco-list-row', { hasText: /^Last run completed/ }).nth(1).waitFor({ state: 'visible', timeout: 10_000 });
+          await s.screenshot('52-multi-root-broken-config');
+          assert.deepStrictEqual(SAMPLE_DOCS.map((d) => srv.requestsFor(d).length), SAMPLE_DOCS.map(() => 1), 'archive sent nothing');
+        } finally {
+          fs.writeFileSync(configFile, config);
+        }
       });
     } finally {
       await server?.close();

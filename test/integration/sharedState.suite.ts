@@ -1,0 +1,126 @@
+/**
+ * The CLI and the editor on one folder: the window holds the checkpoint store's lock only while it runs
+ * or changes something, so `extraction-workbench run` (the extension's own dist/cli.js, in a child
+ * process, against the local model server) can run on the folder the window has open. Meanwhile the
+ * Documents tree follows the CLI's progress from the store read-only, a run started in the window is
+ * refused with a message that names the other process, and once the CLI has finished the window can run
+ * again. The suite works on its own folder (cli-run/) and removes its documents and results at the end.
+ */
+import { strict as assert } from 'node:assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { LOCK_FILE } from '../../src/store';
+import type { ExtensionApi } from '../../src/vscode/api';
+import type { FolderRuns } from '../../src/vscode/workspaceRuns';
+import { startModelServer, type ModelServer } from '../support/modelServer';
+import { activateFirstFolder, EXTENSION_ID, settingsOf, waitFor } from './support';
+
+const C = 'extractionWorkbench.';
+const DIR = 'cli-run';
+
+type ShowMessage = (message: string, ...rest: unknown[]) => Thenable<unknown>;
+
+describe('Extraction Workbench: a CLI run on the folder the window has open', function () {
+  this.timeout(120_000);
+
+  let api: ExtensionApi;
+  let server: ModelServer;
+  let folder: FolderRuns;
+  let root: string;
+  let cli: ChildProcess | undefined;
+  const docs = [`${DIR}/quick-1.txt`, `${DIR}/quick-2.txt`, `${DIR}/slow.txt`];
+  const [quick1, quick2, slow] = docs;
+  const stageOf = (rel: string) => folder.store?.getDocument(rel)?.stage;
+  const errors: string[] = [];
+  const win = vscode.window as unknown as { showErrorMessage: ShowMessage };
+  const originalShowError = win.showErrorMessage;
+
+  before(async () => {
+    ({ api, folder } = await activateFirstFolder());
+    root = folder.root;
+    server = await startModelServer({ latencyMs: 20 });
+    await settingsOf(folder).update('baseUrl', server.url, vscode.ConfigurationTarget.Workspace);
+    for (const [i, rel] of docs.entries()) {
+      const file = path.join(root, ...rel.split('/'));
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, `Invoice L-${i + 1}\nVendor: Shared State Ltd\nTotal: ${10 + i}.00 EUR\n`);
+    }
+    // the CLI stays busy on this one (and holds the lock) longer than the window waits for a lock (10 s)
+    server.setScript(slow, [{ reply: { invoice_number: 'L-3', invoice_date: '2024-05-01', vendor: 'Shared State Ltd', total: 12, currency: 'EUR', line_items: [] }, latencyMs: 20_000 }]);
+    win.showErrorMessage = (message: string, ...rest: unknown[]) => {
+      errors.push(message);
+      return originalShowError(message, ...rest);
+    };
+  });
+
+  after(async () => {
+    win.showErrorMessage = originalShowError;
+    cli?.kill('SIGKILL');
+    await waitFor('the window to be idle', () => !folder.running, 60_000).catch(() => undefined);
+    await folder
+      ?.withWritableStore((s) => {
+        for (const rel of docs) if (s.getDocument(rel)) s.removeDocument(rel);
+      })
+      .catch(() => undefined);
+    fs.rmSync(path.join(root, DIR), { recursive: true, force: true });
+    fs.rmSync(path.join(root, 'extracted', DIR), { recursive: true, force: true });
+    api?.treeModel.reload();
+    await settingsOf(folder).update('baseUrl', undefined, vscode.ConfigurationTarget.Workspace);
+    await server?.close();
+  });
+
+  it('an idle window does not hold the lock: it shows the state read-only', async () => {
+    await folder.openStore();
+    await waitFor('the window to give the lock back', () => !folder.writable, 10_000);
+    assert.ok(folder.store, 'the state is shown');
+    const lock = path.join(folder.stateDir(), LOCK_FILE);
+    assert.ok(!fs.existsSync(lock), `no lock file (${fs.existsSync(lock) ? fs.readFileSync(lock, 'utf8') : ''})`);
+  });
+
+  it('the CLI runs on the folder; the tree follows its progress; a run in the window is refused, naming the CLI', async () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID);
+    assert.ok(ext);
+    const stderr: string[] = [];
+    cli = spawn(process.execPath, [path.join(ext.extensionPath, 'dist', 'cli.js'), 'run', root, '--base-url', server.url, '--concurrency', '1', '--include', `${DIR}/**`], {
+      env: { ...process.env, OPENAI_API_KEY: 'test', ELECTRON_RUN_AS_NODE: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    cli.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));
+    const exited = new Promise<number | null>((resolve) => cli!.once('exit', (code) => resolve(code)));
+
+    // the quick documents are done in the store the CLI writes: the window's view shows them without a run of its own
+    await waitFor('the tree to show the CLI\'s first documents done', () => stageOf(quick1) === 'done' && stageOf(quick2) === 'done', 30_000);
+    assert.ok(!folder.running, 'the window runs nothing');
+    await waitFor('the tree model to count them', () => {
+      api.treeModel.flush();
+      return api.treeModel.counts(folder.key).done >= 2;
+    }, 10_000);
+    await waitFor('the CLI to be on the slow document', () => server.requestsFor(slow).length > 0, 10_000);
+    assert.notEqual(stageOf(slow), 'done');
+
+    // Extract Workspace now: refused with a message that names the CLI's process
+    errors.length = 0;
+    const started = await vscode.commands.executeCommand<string[] | undefined>(`${C}extractWorkspace`);
+    assert.ok(!started?.length, 'no run started in the window');
+    await waitFor('an error message', () => errors.length > 0, 20_000);
+    assert.match(errors[0], new RegExp(`in use by process ${cli.pid}`));
+    assert.match(errors[0], /follows its progress/);
+
+    assert.equal(await exited, 0, `the CLI run succeeded (stderr: ${stderr.join('')})`);
+    await waitFor('the tree to show the slow document done', () => stageOf(slow) === 'done', 20_000);
+    for (const rel of docs) assert.ok(fs.existsSync(path.join(root, 'extracted', ...`${rel}.json`.split('/'))), `result of ${rel}`);
+    assert.deepEqual(docs.map((d) => server.requestsFor(d).length), [1, 1, 1], 'each document sent once, by the CLI');
+  });
+
+  it('once the CLI has finished the window runs again, and gives the lock back after its run', async () => {
+    fs.writeFileSync(path.join(root, DIR, 'quick-1.txt'), 'Invoice L-1b\nVendor: Shared State Ltd\nTotal: 11.00 EUR\n');
+    const n = await vscode.commands.executeCommand<number>(`${C}extractCurrentFile`, vscode.Uri.file(path.join(root, DIR, 'quick-1.txt')));
+    assert.equal(n, 1);
+    await waitFor('the changed document extracted again', () => server.requestsFor(quick1).length === 2, 30_000);
+    await waitFor('the run to finish', () => !folder.running, 30_000);
+    assert.equal(stageOf(quick1), 'done');
+    await waitFor('the window to give the lock back', () => !folder.writable, 10_000);
+  });
+});
