@@ -238,9 +238,11 @@ export class FolderRuns extends Disposable implements ModelFolder {
   /** Runs `change` on the store with its lock held (taken if need be, released again once idle). */
   withWritableStore<T>(change: (store: CheckpointStore) => T): Promise<T> {
     return this.#exclusive(async () => {
-      const result = change(await this.#writableStore());
-      this.#scheduleRelease();
-      return result;
+      try {
+        return change(await this.#writableStore());
+      } finally {
+        this.#scheduleRelease();
+      }
     });
   }
 
@@ -366,17 +368,17 @@ export class FolderRuns extends Disposable implements ModelFolder {
     if (this.running || this.#tracked.size) return; // run/finished schedules the release again
     await this.#closeSession();
     const dir = this.stateDir();
-    this.#store.close();
-    this.#store = undefined;
-    this.#writable = false;
+    let view: CheckpointStore;
     try {
-      this.#followedSignature = stateSignature(dir);
-      this.#setStore(await openStore(dir, { logger: this.#log, assetsDir: this.#o.assetsDir, readOnly: true }), false);
+      // read before the writer closes: the same content (this window is the only writer), and never a moment
+      // without a store for the views
+      view = await openStore(dir, { logger: this.#log, assetsDir: this.#o.assetsDir, readOnly: true });
     } catch (err) {
-      this.#log.error(`Cannot show the extraction state read-only: ${(err as Error)?.message ?? err}`);
-      this.#onDidReloadStore.fire();
-      this.#onDidChangeState.fire();
+      this.#log.error(`Cannot show the extraction state read-only, so this window keeps its lock: ${(err as Error)?.message ?? err}`);
+      return;
     }
+    this.#setStore(view, false); // closes the writer (its last compaction renames files: the signature is taken after)
+    this.#followedSignature = stateSignature(dir);
   }
 
   /**
