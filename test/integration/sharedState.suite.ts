@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LOCK_FILE } from '../../src/store';
 import type { ExtensionApi } from '../../src/vscode/api';
+import type { DashboardPanel } from '../../src/vscode/dashboard/dashboardPanel';
 import type { FolderRuns } from '../../src/vscode/workspaceRuns';
 import { startModelServer, type ModelServer } from '../support/modelServer';
 import { activateFirstFolder, EXTENSION_ID, settingsOf, waitFor } from './support';
@@ -30,6 +31,7 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
   let folder: FolderRuns;
   let root: string;
   let cli: ChildProcess | undefined;
+  let panel: DashboardPanel | undefined;
   const docs = [`${DIR}/quick-1.txt`, `${DIR}/quick-2.txt`, `${DIR}/slow.txt`];
   const [quick1, quick2, slow] = docs;
   const stageOf = (rel: string) => folder.store?.getDocument(rel)?.stage;
@@ -56,6 +58,7 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
   });
 
   after(async () => {
+    panel?.dispose();
     win.showErrorMessage = originalShowError;
     cli?.kill('SIGKILL');
     await waitFor('the window to be idle', () => !folder.running, 60_000).catch(() => undefined);
@@ -100,6 +103,13 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
     await waitFor('the CLI to be on the slow document', () => server.requestsFor(slow).length > 0, 10_000);
     assert.notEqual(stageOf(slow), 'done');
 
+    // the Run Dashboard shows the CLI's run and follows it
+    panel = await vscode.commands.executeCommand<DashboardPanel>(`${C}openDashboard`);
+    assert.ok(panel, 'the dashboard opens');
+    const cliRun = folder.store?.latestRun();
+    assert.equal(cliRun?.trigger, 'cli', `the latest run is the CLI's (${JSON.stringify(cliRun)})`);
+    await waitFor('the dashboard to show the CLI\'s run', () => panel?.ready && panel.model?.run.id === cliRun?.id && panel.model.metrics.documents.succeeded === 2, 20_000);
+
     // Extract Workspace now: refused with a message that names the CLI's process
     errors.length = 0;
     const started = await vscode.commands.executeCommand<string[] | undefined>(`${C}extractWorkspace`);
@@ -110,6 +120,7 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
 
     assert.equal(await exited, 0, `the CLI run succeeded (stderr: ${stderr.join('')})`);
     await waitFor('the tree to show the slow document done', () => stageOf(slow) === 'done', 20_000);
+    await waitFor('the dashboard to count the third document', () => panel?.model?.metrics.documents.succeeded === 3, 20_000);
     for (const rel of docs) assert.ok(fs.existsSync(path.join(root, 'extracted', ...`${rel}.json`.split('/'))), `result of ${rel}`);
     assert.deepEqual(docs.map((d) => server.requestsFor(d).length), [1, 1, 1], 'each document sent once, by the CLI');
   });

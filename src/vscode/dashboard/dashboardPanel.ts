@@ -134,6 +134,8 @@ export class DashboardPanel extends Disposable {
     );
     this._register(this.webviewPanel.onDidDispose(() => this.dispose()));
     this._register(options.runs.onEvent(({ folder, event }) => folder.key === this.#folder.key && this.#onEvent(event)));
+    // the store opened again: another process (a CLI run) changed the state, or this window took or gave back its lock
+    this._register(this.#folder.onDidReloadStore(() => this.#postState()));
     this._register(options.health.onDidChange((key) => (key === undefined || key === this.#folder.key) && this.#isLive() && this.#scheduleUpdate()));
     this.#liveUpdates = this._register(new Throttle(() => this.#update(), () => this.#o.liveIntervalMs ?? 400));
     this.webviewPanel.webview.html = dashboardHtml(this.webviewPanel.webview, options.extensionUri);
@@ -332,7 +334,7 @@ export class DashboardPanel extends Disposable {
     const run = store.getRun(runId);
     if (!run) return undefined;
     const { thresholds } = this.#o.settings();
-    if (!this.#reader || this.#reader.runId !== run.id) this.#reader = new RunMetricsReader(store, run.id, { recentWindow: thresholds.successRateWindow });
+    if (!this.#reader || this.#reader.runId !== run.id || this.#reader.store !== store) this.#reader = new RunMetricsReader(store, run.id, { recentWindow: thresholds.successRateWindow });
     this.#reader.refresh();
     const now = Date.now();
     const live = this.#isLiveRun(run.id);

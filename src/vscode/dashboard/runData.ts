@@ -15,14 +15,15 @@ const PAGE = 5000;
 /** Metrics of one run, read from the store incrementally: each attempt row is read once. */
 export class RunMetricsReader {
   readonly runId: string;
-  readonly #store: CheckpointStore;
+  /** The store it reads (a new reader is needed when the folder's store is opened again). */
+  readonly store: CheckpointStore;
   readonly #acc: RunMetricsAccumulator;
   #cursor = 0;
   /** Fallback for stores without `readAttempts`: attempts already added. */
   #seen = 0;
 
   constructor(store: CheckpointStore, runId: string, options: MetricsOptions = {}) {
-    this.#store = store;
+    this.store = store;
     this.runId = runId;
     this.#acc = new RunMetricsAccumulator(options);
   }
@@ -34,7 +35,7 @@ export class RunMetricsReader {
 
   /** Reads the attempts recorded since the last call; returns how many were new. */
   refresh(): number {
-    const store = this.#store;
+    const store = this.store;
     let added = 0;
     if (store.readAttempts) {
       for (;;) {
