@@ -19,8 +19,6 @@ export interface ExtractOutput {
   cost: number;
   /** Model requests made (re-asks included). */
   requests: number;
-  /** Grounding of leaf values, when the extractor computed it. */
-  grounding?: unknown;
   /** Chunks the document was split into (long documents only; absent when it was sent whole). */
   chunks?: number;
   /** Chunks whose answers came from the chunk cache (earlier attempts), not from new requests. */
