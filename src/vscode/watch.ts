@@ -3,7 +3,8 @@
  * new and changed documents, debounced, via `pipeline.enqueue` with trigger `watch`. Off in Restricted Mode.
  * A changed file is queued only when a run's listing of the folder would pick it up (lister's `isListed`:
  * the job's globs, `.gitignore` files including nested ones, the output and state folders), so watch mode
- * and Extract Workspace never disagree about what is a document.
+ * and Extract Workspace never disagree about what is a document. Changes seen while another process (a CLI
+ * run) holds the folder's state are kept and queued once it has finished.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,7 +13,10 @@ import { CONFIG_FILE } from '../app/config';
 import { inAlwaysSkippedFolder } from '../core/lister';
 import type { Logger } from '../core/logger';
 import { Disposable, type IDisposable } from './dispose';
-import type { FolderRuns, WorkspaceRuns } from './workspaceRuns';
+import { StateInUseError, type FolderRuns, type WorkspaceRuns } from './workspaceRuns';
+
+/** When another process holds the folder's state, queued changes are tried again after this long (ms). */
+const IN_USE_RETRY_MS = 5_000;
 
 class FolderWatcher extends Disposable {
   readonly #folder: FolderRuns;
@@ -69,6 +73,12 @@ class FolderWatcher extends Disposable {
       this.#log.info(`Watch: ${paths.length} new or changed document(s) queued`);
       await this.#folder.enqueue(paths, { trigger: 'watch', priority: 0 });
     } catch (err) {
+      if (err instanceof StateInUseError && !this.isDisposed) {
+        // a CLI run has the state: keep the changes and try again once it may have finished
+        for (const p of candidates) this.#pending.add(p);
+        if (this.#timer) clearTimeout(this.#timer);
+        this.#timer = setTimeout(() => void this.#flush(), IN_USE_RETRY_MS);
+      }
       // e.g. no API key: say it once a minute at most, not per saved file
       if (Date.now() - this.#warnedAt > 60_000) {
         this.#warnedAt = Date.now();

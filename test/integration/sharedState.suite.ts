@@ -34,10 +34,27 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
   let panel: DashboardPanel | undefined;
   const docs = [`${DIR}/quick-1.txt`, `${DIR}/quick-2.txt`, `${DIR}/slow.txt`];
   const [quick1, quick2, slow] = docs;
+  const watched = `${DIR}/arrived-during-cli.txt`;
+  /** Documents the later tests add (removed at the end with the others). */
+  const extra: string[] = [];
   const stageOf = (rel: string) => folder.store?.getDocument(rel)?.stage;
   const errors: string[] = [];
   const win = vscode.window as unknown as { showErrorMessage: ShowMessage };
   const originalShowError = win.showErrorMessage;
+
+  /** `extraction-workbench run` on the workspace folder's cli-run/ documents (the extension's own dist/cli.js). */
+  const runCli = () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID);
+    assert.ok(ext);
+    const stderr: string[] = [];
+    const child = spawn(process.execPath, [path.join(ext.extensionPath, 'dist', 'cli.js'), 'run', root, '--base-url', server.url, '--concurrency', '1', '--include', `${DIR}/**`], {
+      env: { ...process.env, OPENAI_API_KEY: 'test', ELECTRON_RUN_AS_NODE: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));
+    cli = child;
+    return { child, stderr, exited: new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))) };
+  };
 
   before(async () => {
     ({ api, folder } = await activateFirstFolder());
@@ -64,13 +81,13 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
     await waitFor('the window to be idle', () => !folder.running, 60_000).catch(() => undefined);
     await folder
       ?.withWritableStore((s) => {
-        for (const rel of docs) if (s.getDocument(rel)) s.removeDocument(rel);
+        for (const rel of [...docs, ...extra]) if (s.getDocument(rel)) s.removeDocument(rel);
       })
       .catch(() => undefined);
     fs.rmSync(path.join(root, DIR), { recursive: true, force: true });
     fs.rmSync(path.join(root, 'extracted', DIR), { recursive: true, force: true });
     api?.treeModel.reload();
-    await settingsOf(folder).update('baseUrl', undefined, vscode.ConfigurationTarget.Workspace);
+    for (const key of ['baseUrl', 'watch']) await settingsOf(folder).update(key, undefined, vscode.ConfigurationTarget.Workspace);
     await server?.close();
   });
 
@@ -83,15 +100,7 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
   });
 
   it('the CLI runs on the folder; the tree follows its progress; a run in the window is refused, naming the CLI', async () => {
-    const ext = vscode.extensions.getExtension(EXTENSION_ID);
-    assert.ok(ext);
-    const stderr: string[] = [];
-    cli = spawn(process.execPath, [path.join(ext.extensionPath, 'dist', 'cli.js'), 'run', root, '--base-url', server.url, '--concurrency', '1', '--include', `${DIR}/**`], {
-      env: { ...process.env, OPENAI_API_KEY: 'test', ELECTRON_RUN_AS_NODE: '1' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    cli.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));
-    const exited = new Promise<number | null>((resolve) => cli!.once('exit', (code) => resolve(code)));
+    const { exited, stderr } = runCli();
 
     // the quick documents are done in the store the CLI writes: the window's view shows them without a run of its own
     await waitFor('the tree to show the CLI\'s first documents done', () => stageOf(quick1) === 'done' && stageOf(quick2) === 'done', 30_000);
@@ -115,7 +124,7 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
     const started = await vscode.commands.executeCommand<string[] | undefined>(`${C}extractWorkspace`);
     assert.ok(!started?.length, 'no run started in the window');
     await waitFor('an error message', () => errors.length > 0, 20_000);
-    assert.match(errors[0], new RegExp(`in use by process ${cli.pid}`));
+    assert.match(errors[0], new RegExp(`in use by process ${cli?.pid}`));
     assert.match(errors[0], /follows its progress/);
 
     assert.equal(await exited, 0, `the CLI run succeeded (stderr: ${stderr.join('')})`);
@@ -133,5 +142,26 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
     await waitFor('the run to finish', () => !folder.running, 30_000);
     assert.equal(stageOf(quick1), 'done');
     await waitFor('the window to give the lock back', () => !folder.writable, 10_000);
+  });
+  it('watch mode keeps a change seen while the CLI holds the state, and queues it once the CLI has finished', async () => {
+    const slow2 = `${DIR}/slow-2.txt`;
+    const reply = { invoice_number: 'L-4', invoice_date: '2024-05-02', vendor: 'Shared State Ltd', total: 13, currency: 'EUR', line_items: [] };
+    server.setScript(slow2, [{ reply, latencyMs: 15_000 }]); // longer than the window waits for a lock (10 s)
+    fs.writeFileSync(path.join(root, ...slow2.split('/')), 'Invoice L-4\nVendor: Shared State Ltd\nTotal: 13.00 EUR\n');
+    extra.push(slow2);
+    const { exited, stderr } = runCli();
+    await waitFor('the CLI to be on the slow document', () => server.requestsFor(slow2).length > 0, 20_000);
+    await settingsOf(folder).update('watch', true, vscode.ConfigurationTarget.Workspace);
+    await waitFor('the folder to be watched', () => api.watchMode.watching.includes(folder.key));
+    await new Promise((r) => setTimeout(r, 300)); // let the file watcher start
+    fs.writeFileSync(path.join(root, ...watched.split('/')), 'Invoice L-9\nVendor: Shared State Ltd\nTotal: 19.00 EUR\n');
+    extra.push(watched);
+    assert.equal(await exited, 0, `the CLI run succeeded (stderr: ${stderr.join('')})`);
+    assert.equal(server.requestsFor(watched).length, 0, 'the CLI had listed the folder before the document arrived');
+    await waitFor(`${watched} extracted by watch mode after the CLI`, () => stageOf(watched) === 'done', 40_000);
+    assert.equal(server.requestsFor(watched).length, 1);
+    assert.equal(folder.store?.latestRun()?.trigger, 'watch');
+    await settingsOf(folder).update('watch', undefined, vscode.ConfigurationTarget.Workspace);
+    await waitFor('the window to be idle', () => !folder.running, 30_000);
   });
 });
