@@ -1,13 +1,16 @@
 // esbuild plugin: exact source patches of pdf.js for the PDF worker bundle (dist/pdfWorker.js) only.
 //
 // Why: most of the worker's time is inside pdf.js (see src/convert/pdf/worker.ts), and this bundle only
-// ever extracts text (getTextContent, getMetadata): it never renders. Measured on the benchmark corpus
-// (in-thread loop, old and new bundle alternated, medians of 9 runs): text state copies +14 % pages/s,
-// font programs +10 %, port copy +4 % (21 runs), together with the glyph matrix patch +31 % pages/s over
-// the glyph matrix patch alone. For each patch, the converted text, page boundaries and position spans of
-// the benchmark corpus, of more Debian PDFs (TrueType, Type1C, CID, re-embedded by cairo / ghostscript) and
-// of the test fixtures (standard 14 fonts, CJK, vertical, Type3, rotated) compare equal, and so does
-// pdf.js' own text content (every item, style and number, -0 included).
+// ever extracts text (getTextContent, getMetadata): it never renders. Measured on the benchmark corpus,
+// old and new bundles alternated: pages/s of the in-thread conversion loop (medians of 9–21 runs) text
+// state copy +14 %, font programs +10–14 %, port copy +2–7 % (small next to the noise; its share of the
+// profile fell from ~8 % to ~6 %), all four patches +31 % over the glyph matrix patch alone; the
+// benchmark itself (`BENCH_ONLY=convert npm run bench`, 12 alternated runs each, medians) 260 → 322
+// pages/s, 0.47× → 0.60× pdftotext, 135 → 165 pages per CPU-second. With the patches, the converted
+// text, page boundaries and position spans of the benchmark corpus, of more Debian PDFs (TrueType, Type1C,
+// CID fonts, re-embedded by cairo / ghostscript) and of the test fixtures (standard 14 fonts, CJK,
+// vertical, Type3, rotated) compare equal, and so does pdf.js' own text content (every item, style and
+// number, -0 included).
 //
 //  - glyph text matrix: computed 2–4 times per glyph as two nested `Util.transform` calls (three
 //    short-lived arrays, a polymorphic call); written out inline with the same operations in the same
