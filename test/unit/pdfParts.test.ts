@@ -213,26 +213,58 @@ describe('pdf/syncInflate: DecompressionStream stand-in', () => {
 });
 
 interface PdfjsPatchesModule {
-  PATCHES: { name: string; file: RegExp; find: string; replace: string }[];
+  PATCHES: { name: string; file: RegExp; find: string; replace: string; built?: string }[];
   applyPdfjsPatches(path: string, source: string): string;
+}
+
+const countOf = (haystack: string, needle: string) => haystack.split(needle).length - 1;
+
+/** Exact description of a value: -0, NaN, undefined, holes, key order, prototypes and shared references / cycles. */
+function exactForm(v: unknown, seen = new Map<object, number>()): string {
+  if (v === undefined) return 'undefined';
+  if (v === null) return 'null';
+  if (typeof v === 'number') return Object.is(v, -0) ? '-0' : String(v);
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v !== 'object') return `${typeof v}:${String(v)}`;
+  const ref = seen.get(v);
+  if (ref !== undefined) return `<ref ${ref}>`;
+  seen.set(v, seen.size);
+  const proto = Object.getPrototypeOf(v) as { constructor?: { name?: string } } | null;
+  const tag = proto === null ? 'null-proto' : (proto.constructor?.name ?? '?');
+  if (ArrayBuffer.isView(v)) return `${tag}[${Array.from(v as unknown as ArrayLike<number>).join(',')}]`;
+  const keys = Reflect.ownKeys(v).filter((k): k is string => typeof k === 'string');
+  const body = keys.map((k) => {
+    const d = Object.getOwnPropertyDescriptor(v, k)!;
+    return `${JSON.stringify(k)}${d.enumerable ? '' : '(hidden)'}:${'value' in d ? exactForm(d.value, seen) : 'accessor'}`;
+  });
+  return `${tag}{${body.join(',')}}`;
 }
 
 describe('pdf.js source patches (scripts/pdfjs-patches.js)', () => {
   const requireFromRepo = createRequire(path.join(REPO_ROOT, 'package.json'));
   const { PATCHES, applyPdfjsPatches } = requireFromRepo('./scripts/pdfjs-patches.js') as PdfjsPatchesModule;
   const workerSource = requireFromRepo.resolve('pdfjs-dist/legacy/build/pdf.worker.mjs');
+  const apiSource = requireFromRepo.resolve('pdfjs-dist/legacy/build/pdf.mjs');
   const original = fs.readFileSync(workerSource, 'utf8');
+  const originalApi = fs.readFileSync(apiSource, 'utf8');
 
   it('every patch matches the installed pdf.js exactly once, and the built worker carries it', () => {
-    const patched = applyPdfjsPatches(workerSource, original);
+    const sources = new Map([
+      [workerSource, { original, patched: applyPdfjsPatches(workerSource, original) }],
+      [apiSource, { original: originalApi, patched: applyPdfjsPatches(apiSource, originalApi) }],
+    ]);
     requireBuiltWorker();
-    const built = fs.readFileSync(WORKER_PATH, 'utf8');
+    const built = fs.readFileSync(WORKER_PATH, 'utf8').replace(/\s+/g, ' ');
     for (const p of PATCHES) {
-      assert.ok(p.file.test(workerSource), p.name);
-      assert.ok(patched.includes(p.replace) && !patched.includes(p.find), p.name);
-      // the bundler reformats, so look for one distinctive line of the replacement
-      const line = p.replace.split('\n')[1].trim();
-      assert.ok(built.replace(/\s+/g, ' ').includes(line.replace(/\s+/g, ' ')), `dist/pdfWorker.js lacks "${p.name}"`);
+      const targets = [...sources.keys()].filter((f) => p.file.test(f));
+      assert.strictEqual(targets.length, 1, `${p.name}: patches one pdf.js file`);
+      const { original: before, patched } = sources.get(targets[0])!;
+      assert.strictEqual(countOf(before, p.find), 1, p.name);
+      // the code found is gone, except where the replacement keeps it (code inserted before it)
+      assert.ok(countOf(patched, p.replace) >= 1 && countOf(patched, p.find) === countOf(p.replace, p.find), p.name);
+      // the bundler reformats, so look for a distinctive piece of the patched code as the bundle prints it
+      const piece = (p.built ?? p.replace.split('\n')[1]).trim().replace(/\s+/g, ' ');
+      assert.ok(built.includes(piece), `dist/pdfWorker.js lacks "${p.name}"`);
     }
   });
 
@@ -262,5 +294,91 @@ describe('pdf.js source patches (scripts/pdfjs-patches.js)', () => {
       assert.strictEqual(got.length, 6);
       for (let k = 0; k < 6; k++) assert.ok(Object.is(got[k], want[k]), `case ${i}, element ${k}: ${got[k]} vs ${want[k]}`);
     }
+  });
+
+  it('a copied text state reads like pdf.js\' copy (own fields, same values, through copies of copies)', () => {
+    // pdf.js' TextState class, unpatched and patched, taken from the installed file
+    const classOf = (source: string) => {
+      const text = /\nclass TextState \{[\s\S]*?\n\}\n/.exec(source)?.[0];
+      assert.ok(text, 'class TextState found in pdf.worker.mjs');
+      return new Function('IDENTITY_MATRIX', 'FONT_IDENTITY_MATRIX', `${text}\nreturn TextState;`)([1, 0, 0, 1, 0, 0], [0.001, 0, 0, 0.001, 0, 0]) as new () => Record<string, unknown> & { clone(): Record<string, unknown> };
+    };
+    const Before = classOf(original);
+    const After = classOf(applyPdfjsPatches(workerSource, original));
+    const run = (C: typeof Before) => {
+      const states = [new C()];
+      const r = rng(7);
+      for (let i = 0; i < 40; i++) {
+        const s = states[Math.floor(r() * states.length)];
+        const c = s.clone() as typeof s;
+        c.fontSize = Math.floor(r() * 20);
+        (c.textMatrix as number[])[4] = i;
+        if (i % 3 === 0) c.font = { name: `F${i}` };
+        if (i % 5 === 0) s.charSpacing = i; // the source changes after the copy
+        states.push(c);
+      }
+      return states;
+    };
+    const a = run(Before), b = run(After);
+    const names = [...new Set([...Object.keys(new Before()), ...Object.getOwnPropertyNames(Before.prototype)])];
+    a.forEach((s, i) => {
+      assert.ok(b[i] instanceof After);
+      assert.deepStrictEqual(Object.keys(b[i]), Object.keys(s), `state ${i}: own fields`);
+      for (const k of names) {
+        const x = s[k], y = b[i][k];
+        assert.strictEqual(typeof y, typeof x, `state ${i}.${k}`);
+        if (typeof x !== 'function') assert.strictEqual(exactForm(y), exactForm(x), `state ${i}.${k}`);
+      }
+    });
+  });
+
+  it('the port copies what structuredClone copies, and hands everything else to structuredClone', () => {
+    const p = PATCHES.find((x) => x.replace.includes('function cloneMessage('))!;
+    const helpers = p.replace.slice(0, p.replace.lastIndexOf('class LoopbackPort {'));
+    const cloneMessage = new Function(`${helpers}\nreturn cloneMessage;`)() as (v: unknown) => unknown;
+    const styles = Object.create(null) as Record<string, unknown>;
+    styles.g_d0_f1 = { fontFamily: 'serif', ascent: 0.891, descent: -0.216, vertical: false };
+    const shared = [12, 0, 0, 12, 72, -0];
+    const cyclic: Record<string, unknown> = { name: 'c' };
+    cyclic.self = cyclic;
+    const deep: Record<string, unknown> = {};
+    let d = deep;
+    for (let i = 0; i < 80; i++) d = (d.next = {}) as Record<string, unknown>;
+    const holes: (number | undefined)[] = new Array(3);
+    holes[0] = 1;
+    holes[2] = 3;
+    const withUndefined = [1, undefined, 3];
+    const protoKey = JSON.parse('{"__proto__": {"x": 1}, "y": 2}') as unknown;
+    class Item {
+      str = 'x';
+    }
+    const values: unknown[] = [
+      { sourceName: 'worker', targetName: 'main', stream: 4, streamId: 7, chunk: { items: [{ str: 'ﬁne ß – 日本', dir: 'ltr', width: 1e-7, height: NaN, transform: shared, fontName: 'g_d0_f1', hasEOL: false }, { str: ' ', transform: shared, x: undefined, inf: -Infinity }], styles, lang: null } },
+      { isReply: true, callbackId: 3, data: { rotate: 0, ref: { num: 4, gen: 0 }, view: [0, 0, 612, 792] } },
+      cyclic,
+      withUndefined,
+      [[], {}, '', 0, -0, true],
+      'text',
+      42,
+      null,
+      undefined,
+      // not plain data: structuredClone's copy
+      { bytes: new Uint8Array([1, 2, 3]), map: new Map([[1, 'a']]), date: new Date(0) },
+      { items: [new Item()] },
+      holes,
+      deep,
+      protoKey,
+    ];
+    for (const v of values) {
+      const got = cloneMessage(v);
+      assert.strictEqual(exactForm(got), exactForm(structuredClone(v)), exactForm(v).slice(0, 80));
+      if (v !== null && typeof v === 'object') assert.notStrictEqual(got, v, 'a copy');
+    }
+    // shared references stay shared, cycles stay cycles
+    const c = cloneMessage({ a: shared, b: shared, cyclic }) as { a: unknown; b: unknown; cyclic: { self: unknown } };
+    assert.ok(c.a === c.b && c.a !== shared && c.cyclic.self === c.cyclic);
+    // what structuredClone refuses, the copy refuses the same way
+    assert.throws(() => cloneMessage({ f() {} }), (e: Error) => e.name === 'DataCloneError');
+    assert.throws(() => cloneMessage({ s: Symbol('s') }), (e: Error) => e.name === 'DataCloneError');
   });
 });

@@ -4,13 +4,17 @@
  * layout.ts), page boundaries, and a position span (page + viewport box) per text item. Between two
  * pages it answers `split` requests of the pool by giving away pages it has not started (protocol.ts).
  *
- * Where the time goes (CPU profile of the benchmark corpus, this thread): ~64 % inside pdf.js' parser
- * and text extractor (font programs parsed and compiled to OpenType ~20 %, the glyph loop ~20 % — it was
- * ~35 % before the patch in scripts/pdfjs-patches.js —, content-stream lexing ~15 %), ~10 % pdf.js'
- * in-thread message port (a structured clone per text chunk; needed, pdf.js reuses the objects it
- * sends), ~8 % GC, ~8 % Node (inflate, clones), ~6 % our layout. What was taken out: the web-stream
- * inflate (syncInflate.ts), per-item string flattening and arrays (layout.ts, toLayoutItem), one
- * object per position span across postMessage (assemble.ts).
+ * Where the time goes (CPU profile of the two worker threads during the benchmark, busy time): ~68 %
+ * inside pdf.js — the glyph loop ~19 %, fonts ~19 % (parsing font programs and building the unicode
+ * mapping), content-stream lexing ~12 %, the rest of the parser ~18 % —, ~6 % pdf.js' in-thread message
+ * port (a copy per message; needed, pdf.js reuses the objects it sends), ~8 % GC, ~10 % Node (inflate,
+ * web streams, file reads), ~8 % our layout. The patches in scripts/pdfjs-patches.js took ~18 % of this
+ * thread's CPU time away: fonts −35 % (font programs are no longer compiled to OpenType files, which
+ * text extraction never reads), glyph loop −24 % (a text state copy per `q` made every state access
+ * megamorphic; the per-glyph text matrix was ~35 % of the time before its own patch), message port −45 %
+ * (plain data copied in JS instead of structuredClone). Taken out earlier: the web-stream inflate
+ * (syncInflate.ts), per-item string flattening and arrays (layout.ts, toLayoutItem), one object per
+ * position span across postMessage (assemble.ts).
  *
  * No network access: the bytes come in the message; cMaps and standard fonts are read from disk
  * (`workerData.assetsDir`). pdf.js' own "worker" runs in-thread (fake worker) — this thread is the
