@@ -57,9 +57,10 @@ export interface WorkspaceRunsOptions {
 const JOB_KEY = 'extractionWorkbench.job:';
 
 /**
- * How long opening a store waits for another live process to release it: on "Reload Window" the old
- * extension host may still be shutting its run down (SHUTDOWN_TIMEOUT_MS of extension.ts) while the new
- * one restores the tree.
+ * How long taking the store's lock waits for another live process to release it: right after "Reload
+ * Window" the old extension host may still be shutting its run down (SHUTDOWN_TIMEOUT_MS of extension.ts)
+ * when Resume is clicked in the new one; a CLI run may be about to finish. (Showing the state never waits:
+ * it is read-only.)
  */
 const LOCK_WAIT_MS = 10_000;
 
