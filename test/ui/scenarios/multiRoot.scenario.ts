@@ -119,6 +119,8 @@ export const multiRootScenario: Scenario = {
           await until(`invoices/extracted/${second}.json`, () => fs.existsSync(path.join(u.stateFolder, 'extracted', ...`${second}.json`.split('/'))), 20_000);
           const pane = await showDocumentsView(s.page);
           await pane.locator('.monaco-list-row', { hasText: /^Last run completed/ }).nth(1).waitFor({ state: 'visible', timeout: 10_000 });
+          // the estimate's progress notification closes (VS Code shows one for at least 800 ms)
+          await s.page.locator('.notification-toast', { hasText: /Estimating the cost/ }).waitFor({ state: 'detached', timeout: 10_000 });
           await s.screenshot('52-multi-root-broken-config');
           assert.deepStrictEqual(SAMPLE_DOCS.map((d) => srv.requestsFor(d).length), SAMPLE_DOCS.map(() => 1), 'archive sent nothing');
         } finally {
