@@ -243,35 +243,37 @@ export class FolderRuns extends Disposable implements ModelFolder {
 
   /** Runs `change` on the store with its lock held (taken if need be, released again once idle). */
   withWritableStore<T>(change: (store: CheckpointStore) => T): Promise<T> {
-    return this.#exclusive(async () => {
-      try {
-        return change(await this.#writableStore());
-      } finally {
-        this.#scheduleRelease();
-      }
-    });
+    return this.#exclusive(async () => change(await this.#lockBriefly()));
   }
 
   async #viewStore(): Promise<CheckpointStore> {
     if (this.#store) return this.#store;
     if (this.#closed) throw new Error('The workspace folder was closed');
     const dir = this.stateDir();
-    if (!fs.existsSync(dir)) {
-      const store = await this.#writableStore();
-      this.#scheduleRelease();
-      return store;
-    }
+    if (!fs.existsSync(dir)) return this.#lockBriefly();
     this.#followedSignature = stateSignature(dir);
-    let store = await openStore(dir, { logger: this.#log, assetsDir: this.#o.assetsDir, readOnly: true });
+    const store = await this.#openView(dir);
     if (store.counts().running > 0 && !lockHolder(dir)) {
       // in flight with nobody running them: a crashed session. Put them back to pending, as a run would.
       store.close();
-      store = await this.#writableStore();
-      this.#scheduleRelease();
-      return store;
+      return this.#lockBriefly();
     }
     this.#setStore(store, false);
     return store;
+  }
+
+  /** The state in `dir`, read-only (the lock stays with whoever has it). */
+  #openView(dir: string): Promise<CheckpointStore> {
+    return openStore(dir, { logger: this.#log, assetsDir: this.#o.assetsDir, readOnly: true });
+  }
+
+  /** The store with its lock, given back once idle (inside #exclusive): creates the state, or resets documents left in flight. */
+  async #lockBriefly(): Promise<CheckpointStore> {
+    try {
+      return await this.#writableStore();
+    } finally {
+      this.#scheduleRelease();
+    }
   }
 
   /** The store with its lock (inside #exclusive): the current one, or opened writable in place of the read-only view. */
@@ -340,7 +342,7 @@ export class FolderRuns extends Disposable implements ModelFolder {
       const signature = stateSignature(dir);
       if (signature !== this.#followedSignature) {
         const t0 = Date.now();
-        const store = await openStore(dir, { logger: this.#log, assetsDir: this.#o.assetsDir, readOnly: true });
+        const store = await this.#openView(dir);
         this.#followedSignature = signature;
         next = Math.max(FOLLOW_MS, FOLLOW_OPEN_FACTOR * (Date.now() - t0));
         if (this.#closed || this.#writable) {
@@ -350,8 +352,7 @@ export class FolderRuns extends Disposable implements ModelFolder {
         this.#setStore(store, false);
         if (store.counts().running > 0 && !lockHolder(dir)) {
           // the process that had them in flight is gone without finishing (killed CLI run): pending again
-          await this.#writableStore();
-          this.#scheduleRelease();
+          await this.#lockBriefly();
           return;
         }
       }
@@ -378,7 +379,7 @@ export class FolderRuns extends Disposable implements ModelFolder {
     try {
       // read before the writer closes: the same content (this window is the only writer), and never a moment
       // without a store for the views
-      view = await openStore(dir, { logger: this.#log, assetsDir: this.#o.assetsDir, readOnly: true });
+      view = await this.#openView(dir);
     } catch (err) {
       this.#log.error(`Cannot show the extraction state read-only, so this window keeps its lock: ${(err as Error)?.message ?? err}`);
       return;
