@@ -18,7 +18,7 @@ import { comparisonColumn } from '../../src/vscode/dashboard/runData';
 import type { DocNode, GroupNode, SummaryNode, TreeNode } from '../../src/vscode/tree/documentsModel';
 import type { FolderRuns } from '../../src/vscode/workspaceRuns';
 import { startModelServer, type ModelServer } from '../support/modelServer';
-import { activateFirstFolder, settingsOf, waitFor } from './support';
+import { activateFirstFolder, removeSuiteDocuments, SuiteSettings, waitFor } from './support';
 
 const C = 'extractionWorkbench.';
 const DIR = 'dash-test';
@@ -39,7 +39,7 @@ describe('Extraction Workbench: run dashboard and health', function () {
   let panel: DashboardPanel;
   let firstRunId: string;
   const docs = Array.from({ length: TOTAL }, (_, i) => `${DIR}/doc-${String(i + 1).padStart(2, '0')}.txt`);
-  const config = () => settingsOf(folder);
+  const settings = new SuiteSettings(() => folder);
   const store = () => {
     assert.ok(folder.store);
     return folder.store;
@@ -50,9 +50,9 @@ describe('Extraction Workbench: run dashboard and health', function () {
     ({ api, folder } = await activateFirstFolder());
     root = folder.root;
     server = await startModelServer({ latencyMs: 120 });
-    await config().update('baseUrl', server.url, vscode.ConfigurationTarget.Workspace);
-    await config().update('concurrency', 2, vscode.ConfigurationTarget.Workspace);
-    await config().update('maxAttempts', 2, vscode.ConfigurationTarget.Workspace);
+    await settings.set('baseUrl', server.url);
+    await settings.set('concurrency', 2);
+    await settings.set('maxAttempts', 2);
     for (const [i, rel] of docs.entries()) {
       const file = path.join(root, ...rel.split('/'));
       fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -67,19 +67,9 @@ describe('Extraction Workbench: run dashboard and health', function () {
     await folder?.stop().catch(() => undefined);
     await idle().catch(() => undefined);
     // leave the state as the next suites expect it: none of this suite's documents
-    await folder
-      ?.withWritableStore((s) => {
-        for (const rel of docs) {
-          if (s.getDeadLetter(rel)) s.removeDeadLetter(rel);
-          if (s.getDocument(rel)) s.removeDocument(rel);
-        }
-      })
-      .catch(() => undefined);
-    fs.rmSync(path.join(root, DIR), { recursive: true, force: true });
-    fs.rmSync(path.join(root, 'extracted', DIR), { recursive: true, force: true });
-    api?.treeModel.reload();
+    if (folder) await removeSuiteDocuments(api, folder, DIR, docs);
     await server?.close();
-    for (const key of ['baseUrl', 'concurrency', 'maxAttempts']) await config().update(key, undefined, vscode.ConfigurationTarget.Workspace);
+    await settings.restore();
   });
 
   it('opens during a run, renders in the webview and updates live', async () => {

@@ -17,7 +17,7 @@ import type { DocNode, GroupNode, TreeNode } from '../../src/vscode/tree/documen
 import { GROUPS, groupOf } from '../../src/vscode/tree/groups';
 import type { FolderRuns } from '../../src/vscode/workspaceRuns';
 import { startModelServer, type ModelServer } from '../support/modelServer';
-import { activateFirstFolder, settingsOf, sleep, waitFor } from './support';
+import { activateFirstFolder, sleep, SuiteSettings, waitFor } from './support';
 
 const C = 'extractionWorkbench.';
 
@@ -37,7 +37,7 @@ describe('Extraction Workbench: runs, tree and commands', function () {
     assert.ok(folder.store, 'the folder has an open checkpoint store');
     return folder.store;
   };
-  const config = () => settingsOf(folder);
+  const settings = new SuiteSettings(() => folder);
   const writeDoc = (rel: string, text: string) => {
     const file = path.join(root, ...rel.split('/'));
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -56,9 +56,9 @@ describe('Extraction Workbench: runs, tree and commands', function () {
     ({ api, folder } = await activateFirstFolder());
     root = folder.root;
     server = await startModelServer({ latencyMs: 0 });
-    await config().update('baseUrl', server.url, vscode.ConfigurationTarget.Workspace);
-    await config().update('concurrency', 2, vscode.ConfigurationTarget.Workspace);
-    await config().update('maxAttempts', 2, vscode.ConfigurationTarget.Workspace);
+    await settings.set('baseUrl', server.url);
+    await settings.set('concurrency', 2);
+    await settings.set('maxAttempts', 2);
     const job = folder.config()?.jobs[0];
     assert.ok(job, 'the sample has a job');
     const match = createMatcher(job.include, job.exclude);
@@ -70,7 +70,7 @@ describe('Extraction Workbench: runs, tree and commands', function () {
   after(async () => {
     await folder?.stop().catch(() => undefined);
     await server?.close();
-    for (const key of ['baseUrl', 'concurrency', 'maxAttempts']) await config().update(key, undefined, vscode.ConfigurationTarget.Workspace);
+    await settings.restore();
   });
 
   it('sets the context keys the welcome views depend on', () => {
@@ -283,7 +283,7 @@ describe('Extraction Workbench: runs, tree and commands', function () {
   });
 
   it('watch mode queues new documents that match the job', async () => {
-    await config().update('watch', true, vscode.ConfigurationTarget.Workspace);
+    await settings.set('watch', true);
     await waitFor('the folder to be watched', () => api.watchMode.watching.includes(folder.key));
     await sleep(300); // let the file watcher start
     // .gitignore files (the root's and a nested one) rule out single changed files just as they rule them
@@ -312,7 +312,7 @@ describe('Extraction Workbench: runs, tree and commands', function () {
     await idle();
     assert.equal(store().getDocument('scratch/later/more.txt'), undefined, 'a file in an ignored folder is not queued');
     assert.equal(store().latestRun()?.trigger, 'watch');
-    await config().update('watch', undefined, vscode.ConfigurationTarget.Workspace);
+    await settings.set('watch', undefined);
     await waitFor('watch mode off', () => !api.watchMode.watching.includes(folder.key));
   });
 

@@ -18,7 +18,7 @@ import type { RunEstimate } from '../../src/app/estimateRun';
 import type { ExtensionApi } from '../../src/vscode/api';
 import type { FolderRuns } from '../../src/vscode/workspaceRuns';
 import { startModelServer, type ModelServer } from '../support/modelServer';
-import { activateFirstFolder, settingsOf, waitFor } from './support';
+import { activateFirstFolder, removeSuiteDocuments, SuiteSettings, waitFor } from './support';
 
 const C = 'extractionWorkbench.';
 const DIR = 'cost-test';
@@ -45,7 +45,7 @@ describe('Extraction Workbench: cost estimate before a run', function () {
   let root: string;
   const docs = Array.from({ length: 4 }, (_, i) => `${DIR}/invoice-${i + 1}.txt`);
   const budgetDocs = Array.from({ length: 6 }, (_, i) => `${DIR}/budget/invoice-${i + 1}.txt`);
-  const config = () => settingsOf(folder);
+  const settings = new SuiteSettings(() => folder);
   const store = () => {
     assert.ok(folder.store, 'the folder has an open checkpoint store');
     return folder.store;
@@ -83,10 +83,10 @@ describe('Extraction Workbench: cost estimate before a run', function () {
     ({ api, folder } = await activateFirstFolder());
     root = folder.root;
     server = await startModelServer({ latencyMs: 0 });
-    await config().update('baseUrl', server.url, vscode.ConfigurationTarget.Workspace);
-    await config().update('concurrency', 2, vscode.ConfigurationTarget.Workspace);
+    await settings.set('baseUrl', server.url);
+    await settings.set('concurrency', 2);
     // ask before any run of a model with a price (gpt-4o-mini, the default model, has one)
-    await config().update('confirmCostAbove', 0, vscode.ConfigurationTarget.Workspace);
+    await settings.set('confirmCostAbove', 0);
     docs.forEach((rel, i) => writeDoc(rel, i + 1));
     win.showWarningMessage = stub('warning', original.showWarningMessage);
     win.showInformationMessage = stub('info', original.showInformationMessage);
@@ -115,19 +115,9 @@ describe('Extraction Workbench: cost estimate before a run', function () {
     win.withProgress = original.withProgress;
     await folder?.stop().catch(() => undefined);
     await idle().catch(() => undefined);
-    await folder
-      ?.withWritableStore((s) => {
-        for (const rel of [...docs, ...budgetDocs, `${DIR}/late.txt`, `${DIR}/later.txt`]) {
-          if (s.getDeadLetter(rel)) s.removeDeadLetter(rel);
-          if (s.getDocument(rel)) s.removeDocument(rel);
-        }
-      })
-      .catch(() => undefined);
-    fs.rmSync(path.join(root, DIR), { recursive: true, force: true });
-    fs.rmSync(path.join(root, 'extracted', DIR), { recursive: true, force: true });
-    api?.treeModel.reload();
+    if (folder) await removeSuiteDocuments(api, folder, DIR, [...docs, ...budgetDocs, `${DIR}/late.txt`, `${DIR}/later.txt`]);
     await server?.close();
-    for (const key of ['baseUrl', 'concurrency', 'confirmCostAbove', 'confirmCost', 'model', 'budget']) await config().update(key, undefined, vscode.ConfigurationTarget.Workspace);
+    await settings.restore();
   });
 
   it('Extract Workspace, declined in the dialog: no run starts, nothing is queued or sent', async () => {
@@ -205,16 +195,16 @@ describe('Extraction Workbench: cost estimate before a run', function () {
   });
 
   it('no question when confirmCost is off, nor for a model without a price (not even an estimate)', async () => {
-    await config().update('confirmCost', false, vscode.ConfigurationTarget.Workspace);
+    await settings.set('confirmCost', false);
     try {
       const queued = await vscode.commands.executeCommand<number>(`${C}extractFolder`, vscode.Uri.file(path.join(root, DIR, 'late.txt')));
       assert.equal(queued, 1);
       await waitFor('late.txt done', () => store().getDocument(`${DIR}/late.txt`)?.stage === 'done');
       await idle();
     } finally {
-      await config().update('confirmCost', undefined, vscode.ConfigurationTarget.Workspace);
+      await settings.set('confirmCost', undefined);
     }
-    await config().update('model', 'local-test-model', vscode.ConfigurationTarget.Workspace);
+    await settings.set('model', 'local-test-model');
     writeDoc(`${DIR}/later.txt`, 10);
     const queued = await vscode.commands.executeCommand<number>(`${C}extractFolder`, vscode.Uri.file(path.join(root, DIR, 'later.txt')));
     assert.equal(queued, 1);
@@ -226,10 +216,10 @@ describe('Extraction Workbench: cost estimate before a run', function () {
   });
 
   it('the budget setting pauses the run at that cost and says so, with Resume and Stop', async () => {
-    await config().update('model', undefined, vscode.ConfigurationTarget.Workspace);
-    await config().update('concurrency', 1, vscode.ConfigurationTarget.Workspace);
-    await config().update('confirmCost', false, vscode.ConfigurationTarget.Workspace);
-    await config().update('budget', 0.0000001, vscode.ConfigurationTarget.Workspace);
+    await settings.set('model', undefined);
+    await settings.set('concurrency', 1);
+    await settings.set('confirmCost', false);
+    await settings.set('budget', 0.0000001);
     budgetDocs.forEach((rel, i) => writeDoc(rel, 20 + i));
     // answers take a while, so the run pauses with documents still waiting
     server.setLatency(200);
@@ -244,8 +234,8 @@ describe('Extraction Workbench: cost estimate before a run', function () {
       server.setLatency(0);
       await folder.stop();
       await idle();
-      for (const key of ['budget', 'confirmCost']) await config().update(key, undefined, vscode.ConfigurationTarget.Workspace);
-      await config().update('concurrency', 2, vscode.ConfigurationTarget.Workspace);
+      for (const key of ['budget', 'confirmCost']) await settings.set(key, undefined);
+      await settings.set('concurrency', 2);
     }
   });
 });

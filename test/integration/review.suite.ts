@@ -16,7 +16,7 @@ import type { ReviewedResultFile } from '../../src/vscode/review/corrections';
 import type { ReviewPanel } from '../../src/vscode/review/reviewPanel';
 import type { FolderRuns } from '../../src/vscode/workspaceRuns';
 import { startModelServer, type ModelServer } from '../support/modelServer';
-import { activateFirstFolder, EXTENSION_ID, settingsOf, waitFor } from './support';
+import { activateFirstFolder, EXTENSION_ID, SuiteSettings, waitFor } from './support';
 
 const DOC = 'review-suite/invoice-77.txt';
 const TEXT = ['Kestrel Paper Mill Ltd', 'Invoice no. K-77-2024', 'Date: 05.03.2024', '', 'Copy paper A4      10    49.90', 'Toner cartridge     1   129.00', '', 'Total due: EUR 178.90', ''].join('\n');
@@ -43,7 +43,7 @@ describe('Extraction Workbench: Review panel', function () {
   let server: ModelServer;
   let panel: ReviewPanel;
   let posted: HostMessage[] = [];
-  const config = () => settingsOf(folder);
+  const settings = new SuiteSettings(() => folder);
   const result = async () => (await readResult(folder.outDir(), DOC)) as ReviewedResultFile;
   const send = (msg: unknown) => panel.handle(msg);
   const lastPosted = <T extends HostMessage['type']>(type: T) => [...posted].reverse().find((m) => m.type === type) as Extract<HostMessage, { type: T }> | undefined;
@@ -52,7 +52,7 @@ describe('Extraction Workbench: Review panel', function () {
     ({ api, folder } = await activateFirstFolder());
     await waitFor('no run in progress', () => !folder.running);
     server = await startModelServer({ responder: (req) => ({ reply: req.document === DOC && req.attempt > 1 ? SECOND : FIRST }) });
-    await config().update('baseUrl', server.url, vscode.ConfigurationTarget.Workspace);
+    await settings.set('baseUrl', server.url);
     fs.mkdirSync(path.join(folder.root, 'review-suite'), { recursive: true });
     fs.writeFileSync(path.join(folder.root, ...DOC.split('/')), TEXT);
     // the new document, and the sample PDF (already extracted when the documents suite ran first)
@@ -63,7 +63,7 @@ describe('Extraction Workbench: Review panel', function () {
   after(async () => {
     panel?.panel.dispose();
     await server?.close();
-    await config().update('baseUrl', undefined, vscode.ConfigurationTarget.Workspace);
+    await settings.restore();
   });
 
   it('"Open Review" opens a locked-down panel on the document with grounded fields', async () => {

@@ -16,7 +16,7 @@ import type { ExtensionApi } from '../../src/vscode/api';
 import type { DashboardPanel } from '../../src/vscode/dashboard/dashboardPanel';
 import type { FolderRuns } from '../../src/vscode/workspaceRuns';
 import { startModelServer, type ModelServer } from '../support/modelServer';
-import { activateFirstFolder, EXTENSION_ID, settingsOf, waitFor } from './support';
+import { activateFirstFolder, EXTENSION_ID, removeSuiteDocuments, SuiteSettings, waitFor } from './support';
 
 const C = 'extractionWorkbench.';
 const DIR = 'cli-run';
@@ -37,6 +37,7 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
   const watched = `${DIR}/arrived-during-cli.txt`;
   /** Documents the later tests add (removed at the end with the others). */
   const extra: string[] = [];
+  const settings = new SuiteSettings(() => folder);
   const stageOf = (rel: string) => folder.store?.getDocument(rel)?.stage;
   const errors: string[] = [];
   const win = vscode.window as unknown as { showErrorMessage: ShowMessage };
@@ -60,7 +61,7 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
     ({ api, folder } = await activateFirstFolder());
     root = folder.root;
     server = await startModelServer({ latencyMs: 20 });
-    await settingsOf(folder).update('baseUrl', server.url, vscode.ConfigurationTarget.Workspace);
+    await settings.set('baseUrl', server.url);
     for (const [i, rel] of docs.entries()) {
       const file = path.join(root, ...rel.split('/'));
       fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -79,15 +80,8 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
     win.showErrorMessage = originalShowError;
     cli?.kill('SIGKILL');
     await waitFor('the window to be idle', () => !folder.running, 60_000).catch(() => undefined);
-    await folder
-      ?.withWritableStore((s) => {
-        for (const rel of [...docs, ...extra]) if (s.getDocument(rel)) s.removeDocument(rel);
-      })
-      .catch(() => undefined);
-    fs.rmSync(path.join(root, DIR), { recursive: true, force: true });
-    fs.rmSync(path.join(root, 'extracted', DIR), { recursive: true, force: true });
-    api?.treeModel.reload();
-    for (const key of ['baseUrl', 'watch']) await settingsOf(folder).update(key, undefined, vscode.ConfigurationTarget.Workspace);
+    if (folder) await removeSuiteDocuments(api, folder, DIR, [...docs, ...extra]);
+    await settings.restore();
     await server?.close();
   });
 
@@ -151,7 +145,7 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
     extra.push(slow2);
     const { exited, stderr } = runCli();
     await waitFor('the CLI to be on the slow document', () => server.requestsFor(slow2).length > 0, 20_000);
-    await settingsOf(folder).update('watch', true, vscode.ConfigurationTarget.Workspace);
+    await settings.set('watch', true);
     await waitFor('the folder to be watched', () => api.watchMode.watching.includes(folder.key));
     await new Promise((r) => setTimeout(r, 300)); // let the file watcher start
     fs.writeFileSync(path.join(root, ...watched.split('/')), 'Invoice L-9\nVendor: Shared State Ltd\nTotal: 19.00 EUR\n');
@@ -161,7 +155,7 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
     await waitFor(`${watched} extracted by watch mode after the CLI`, () => stageOf(watched) === 'done', 40_000);
     assert.equal(server.requestsFor(watched).length, 1);
     assert.equal(folder.store?.latestRun()?.trigger, 'watch');
-    await settingsOf(folder).update('watch', undefined, vscode.ConfigurationTarget.Workspace);
+    await settings.set('watch', undefined);
     await waitFor('the window to be idle', () => !folder.running, 30_000);
   });
 });

@@ -3,6 +3,8 @@
  * activated extension with its first workspace folder.
  */
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ExtensionApi } from '../../src/vscode/api';
 import type { FolderRuns } from '../../src/vscode/workspaceRuns';
@@ -41,4 +43,42 @@ export async function activateFirstFolder(): Promise<{ api: ExtensionApi; folder
 /** The extension's settings as seen by `folder` (updates go to the workspace). */
 export function settingsOf(folder: FolderRuns): vscode.WorkspaceConfiguration {
   return vscode.workspace.getConfiguration('extractionWorkbench', folder.folder.uri);
+}
+
+/**
+ * The workspace settings a suite changes: `set` remembers every key it sets, `restore` unsets them all, so
+ * the suites after it see the defaults without a list of keys kept in step by hand.
+ */
+export class SuiteSettings {
+  readonly #keys = new Set<string>();
+
+  constructor(private readonly folder: () => FolderRuns) {}
+
+  async set(key: string, value: unknown): Promise<void> {
+    this.#keys.add(key);
+    await settingsOf(this.folder()).update(key, value, vscode.ConfigurationTarget.Workspace);
+  }
+
+  async restore(): Promise<void> {
+    for (const key of this.#keys) await settingsOf(this.folder()).update(key, undefined, vscode.ConfigurationTarget.Workspace);
+    this.#keys.clear();
+  }
+}
+
+/**
+ * Leaves the folder's state as the suites after this one expect it: `paths` gone from the checkpoint store
+ * (documents and dead letters), the suite's own folder `dir` and its results removed, the tree read again.
+ */
+export async function removeSuiteDocuments(api: ExtensionApi, folder: FolderRuns, dir: string, paths: readonly string[]): Promise<void> {
+  await folder
+    .withWritableStore((s) => {
+      for (const rel of paths) {
+        if (s.getDeadLetter(rel)) s.removeDeadLetter(rel);
+        if (s.getDocument(rel)) s.removeDocument(rel);
+      }
+    })
+    .catch(() => undefined);
+  fs.rmSync(path.join(folder.root, dir), { recursive: true, force: true });
+  fs.rmSync(path.join(folder.outDir(), dir), { recursive: true, force: true });
+  api.treeModel.reload();
 }
