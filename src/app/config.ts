@@ -49,7 +49,29 @@ export const jobOptionSchemas = {
       examples: [{ inputPer1M: 0.15, outputPer1M: 0.6 }],
     }),
   budget: z.number().positive().describe('Cost at which a run pauses in the editor (the CLI stops), in the currency of the prices.'),
+  maxOutageMinutes: z
+    .number()
+    .min(0)
+    .max(10_080)
+    .describe(
+      'How long a run waits through a provider outage before it stops, in minutes (default 30). While the provider fails, no document starts and none uses up attempts; the provider is probed at growing intervals.',
+    ),
+  retry: z
+    .object({
+      baseDelaySeconds: z.number().min(0).max(3600).optional().describe('Wait before the first retry of a failed document, in seconds (default 1); it doubles with each retry.'),
+      maxDelaySeconds: z.number().min(0).max(86_400).optional().describe('Longest wait between retries, in seconds (default 60).'),
+      jitter: z.number().min(0).max(1).optional().describe('Share of each wait that is random, 0..1 (default 0.5), so failed documents do not all come back at once.'),
+    })
+    .strict()
+    .refine((r) => r.baseDelaySeconds === undefined || r.maxDelaySeconds === undefined || r.maxDelaySeconds >= r.baseDelaySeconds, {
+      message: 'maxDelaySeconds must be at least baseDelaySeconds',
+      path: ['maxDelaySeconds'],
+    })
+    .describe('Backoff between the attempts of a failed document (exponential, capped, with jitter).'),
 };
+
+/** Retry backoff options of a job or the settings (seconds). */
+export type RetryBackoff = z.infer<typeof jobOptionSchemas.retry>;
 
 /**
  * Limits of the PDF converter, in a user's units (seconds, MB). Exported for the CLI flags of the same
@@ -118,6 +140,8 @@ export const jobSchema = z
     maxReasks: jobOptionSchemas.maxReasks.optional(),
     price: jobOptionSchemas.price.optional(),
     budget: jobOptionSchemas.budget.optional(),
+    maxOutageMinutes: jobOptionSchemas.maxOutageMinutes.optional(),
+    retry: jobOptionSchemas.retry.optional(),
     concurrency: positiveInt.max(256).optional().describe('Documents processed at once (overrides the extractionWorkbench.concurrency setting).'),
     maxAttempts: positiveInt
       .max(20)

@@ -20,7 +20,8 @@ import { createValidator, validateUserSchema } from '../extract/schema';
 import { writeFileAtomic } from '../export/jsonExporter';
 import { SqlJsCheckpointStore } from '../store/sqlStore';
 import type { CheckpointStore } from '../store/types';
-import { jobOptionSchemas, readSchemaFile } from './config';
+import type { RetryPolicy } from '../core/retry';
+import { jobOptionSchemas, readSchemaFile, type RetryBackoff } from './config';
 
 /** Everything a run needs, fully resolved (absolute paths). Persisted (without secrets) in the state folder. */
 export interface RunSettings {
@@ -58,7 +59,28 @@ export interface RunSettings {
   budget?: number;
   /** PDF converter limits (page limit, time and memory limits, workers); converter defaults when unset. */
   pdf?: PdfLimits;
+  /** How long a provider outage may last before the run stops, minutes (default 30). */
+  maxOutageMinutes?: number;
+  /** Backoff between attempts (seconds; defaults 1, 60, 0.5). */
+  retry?: RetryBackoff;
 }
+
+/** The pipeline's and the extractor's backoff for run settings (ms). */
+export function retryPolicyOf(s: Pick<RunSettings, 'retry'>): Partial<RetryPolicy> {
+  const r = s.retry ?? {};
+  return {
+    ...(r.baseDelaySeconds !== undefined ? { baseDelayMs: r.baseDelaySeconds * 1000 } : {}),
+    ...(r.maxDelaySeconds !== undefined ? { maxDelayMs: r.maxDelaySeconds * 1000 } : {}),
+    ...(r.jitter !== undefined ? { jitter: r.jitter } : {}),
+  };
+}
+
+/** The outage limit of run settings, ms. */
+export function maxOutageMsOf(s: Pick<RunSettings, 'maxOutageMinutes'>): number {
+  return (s.maxOutageMinutes ?? DEFAULT_MAX_OUTAGE_MINUTES) * 60_000;
+}
+
+export const DEFAULT_MAX_OUTAGE_MINUTES = 30;
 
 export const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 export const DEFAULT_MODEL = 'gpt-4o-mini';
@@ -111,16 +133,24 @@ export function createConverters(assetsDir: string = __dirname, pdf?: PdfLimits)
 /** The extractor options a run's settings ask for (provider, limits, prices); `clock` drives the rate limiter (tests). */
 export function extractorOptions(settings: RunSettings, apiKey: string, clock?: Clock): OpenAIExtractorOptions {
   const s = settings;
+  const maxOutageMs = maxOutageMsOf(s);
   return {
     baseURL: s.baseURL,
     apiKey,
     model: s.model,
     timeoutMs: s.timeoutMs,
+    // an outage pauses the run and probes the provider; it stops the run only after the outage limit
+    circuitBreaker: { maxOutageMs, ...(clock ? { clock } : {}) },
+    maxRateLimitWaitMs: maxOutageMs,
+    backoff: retryPolicyOf(s),
+    ...(clock ? { clock } : {}),
     // chunk results of long documents survive a failed attempt: only failed chunks are asked again
     chunkCacheDir: path.join(s.stateDir, 'chunks'),
     // one document can send several chunk requests: the provider limit is the run's concurrency
     rateLimit: {
       maxConcurrency: s.concurrency,
+      // the first request goes alone: a wrong key or model costs one request, not a burst
+      slowStart: true,
       ...(s.requestsPerMinute !== undefined ? { rpm: s.requestsPerMinute } : {}),
       ...(s.tokensPerMinute !== undefined ? { tpm: s.tokensPerMinute } : {}),
       ...(clock ? { clock } : {}),
@@ -239,7 +269,7 @@ export async function openSession(settings: RunSettings, options: SessionOptions
     include: settings.include,
     exclude: settings.exclude,
     concurrency: settings.concurrency,
-    retry: { maxAttempts: settings.maxAttempts },
+    retry: { maxAttempts: settings.maxAttempts, ...retryPolicyOf(settings) },
     maxFileBytes: settings.maxFileBytes,
     ...(settings.budget !== undefined ? { budget: settings.budget } : {}),
     logger: options.logger,

@@ -1,16 +1,18 @@
 /**
  * Headless CLI: `extraction-workbench run|estimate|status|dlq|retry`. Same core and state as the extension.
- * Exit codes: 0 all done · 1 finished with failed or dead-lettered documents · 2 usage or configuration error · 130 interrupted.
+ * Exit codes: 0 all done · 1 finished with failed, dead-lettered, unfinished or too large documents · 2 usage
+ * or configuration error, or a run stopped by an error that concerns every document (key, quota, model,
+ * provider outage over the limit, full disk) · 130 interrupted.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
-import { CONFIG_FILE, jobOptionSchemas, loadConfig, pdfLimitsOf, pdfOptionSchemas, selectJob } from '../app/config';
+import { CONFIG_FILE, jobOptionSchemas, loadConfig, pdfLimitsOf, pdfOptionSchemas, selectJob, type RetryBackoff } from '../app/config';
 import { describeEstimate, estimateRun, type RunEstimate } from '../app/estimateRun';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
 import { DEFAULT_BASE_URL, DEFAULT_MODEL, defaultStateDir, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
-import { ErrorCodes, ExtractionError } from '../core/errors';
+import { ExtractionError, isStorageError, toExtractionError } from '../core/errors';
 import { evaluateHealth, formatHealth, healthInputFromStore, healthSummary } from '../core/health';
 import type { Logger } from '../core/logger';
 import { listJournalFiles } from '../store/journal';
@@ -24,8 +26,6 @@ export const EXIT_FAILURES = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
 
-/** Run-stopping errors that a change of configuration fixes (exit 2); quota and provider outages exit 1. */
-const CONFIGURATION_CODES = new Set<string>([ErrorCodes.AUTH_FAILED, ErrorCodes.FORBIDDEN, ErrorCodes.UNKNOWN_MODEL, ErrorCodes.INVALID_SCHEMA, ErrorCodes.INVALID_CONFIG]);
 
 const USAGE = `Usage:
   extraction-workbench run <folder> [--schema <file.json>] [--job <name>] [--out <dir>] [--state <dir>]
@@ -35,6 +35,8 @@ const USAGE = `Usage:
                            [--max-output-tokens <n>] [--max-output-tokens-cap <n>] [--max-tokens-param max_completion_tokens|max_tokens]
                            [--requests-per-minute <n>] [--tokens-per-minute <n>] [--max-reasks <n>] [--price <input>,<output>]
                            [--pdf-max-pages <n>] [--pdf-timeout-seconds <n>] [--pdf-max-memory-mb <n>] [--pdf-workers <n>]
+                           [--timeout-ms <n>] [--max-outage-minutes <n>]
+                           [--retry-base-seconds <s>] [--retry-max-seconds <s>] [--retry-jitter <0..1>]
   extraction-workbench estimate <folder> [same options as run]      # tokens and cost before a run; sends nothing
   extraction-workbench status [--state <dir>] [--json]
   extraction-workbench dlq list [--state <dir>] [--json]
@@ -44,6 +46,8 @@ const USAGE = `Usage:
 Without --schema, the job (first one, or --job) of <folder>/${CONFIG_FILE} is used; flags win over its fields.
 --price is per 1,000,000 input and output tokens (e.g. --price 0.15,0.6); --budget stops the run at that cost.
 --requests-per-minute / --tokens-per-minute limit requests to the provider's limits (no 429s).
+A provider outage pauses the run and probes the provider (2 s, doubling to 60 s); the run stops (exit 2)
+only after --max-outage-minutes (default 30). 429s slow the run down; they do not use up attempts.
 The API key comes from OPENAI_API_KEY (any value for local servers that ignore it).`;
 
 class UsageError extends Error {}
@@ -83,6 +87,27 @@ function parsePrice(raw: string): unknown {
   return { inputPer1M: Number(parts[0]), outputPer1M: Number(parts[1]) };
 }
 
+/** `--retry-*` flags over the job's `retry` fields, checked with the job field's rules. */
+function retryOf(values: Record<string, unknown>, job: RetryBackoff | undefined): RetryBackoff | undefined {
+  const flag = (name: string): number | undefined => {
+    const raw = values[name];
+    if (typeof raw !== 'string') return undefined;
+    const n = Number(raw.trim());
+    if (raw.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} "${raw}": expected a number`);
+    return n;
+  };
+  const merged = {
+    ...job,
+    ...Object.fromEntries(
+      Object.entries({ baseDelaySeconds: flag('retry-base-seconds'), maxDelaySeconds: flag('retry-max-seconds'), jitter: flag('retry-jitter') }).filter(([, v]) => v !== undefined),
+    ),
+  };
+  if (!Object.keys(merged).length) return undefined;
+  const r = jobOptionSchemas.retry.safeParse(merged);
+  if (!r.success) throw new UsageError(`--retry-*: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
+
 function resolveRunSettings(argv: string[]): { settings: RunSettings; json: boolean; verbose: boolean } {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -114,6 +139,10 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
       'pdf-timeout-seconds': { type: 'string' },
       'pdf-max-memory-mb': { type: 'string' },
       'pdf-workers': { type: 'string' },
+      'max-outage-minutes': { type: 'string' },
+      'retry-base-seconds': { type: 'string' },
+      'retry-max-seconds': { type: 'string' },
+      'retry-jitter': { type: 'string' },
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', short: 'v', default: false },
     },
@@ -146,6 +175,8 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
     maxReasks: option('max-reasks', o.maxReasks, values['max-reasks']) ?? job?.maxReasks,
     price: option('price', o.price, values.price, parsePrice) ?? job?.price,
     budget: option('budget', o.budget, values.budget) ?? job?.budget,
+    maxOutageMinutes: option('max-outage-minutes', o.maxOutageMinutes, values['max-outage-minutes']) ?? job?.maxOutageMinutes,
+    retry: retryOf(values, job?.retry),
   };
   // PDF limits: the same rule, field by field over the job's `pdf` object (pdfLimitsOf leaves out unset ones)
   const p = pdfOptionSchemas;
@@ -177,11 +208,12 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
   return { settings, json: values.json ?? false, verbose: values.verbose ?? false };
 }
 
-function exitCodeOf(summary: RunSummary, interrupted: boolean): number {
+export function exitCodeOf(summary: RunSummary, interrupted: boolean): number {
   if (interrupted) return EXIT_INTERRUPTED;
-  if (summary.fatalError) return CONFIGURATION_CODES.has(summary.fatalError.code) ? EXIT_USAGE : EXIT_FAILURES;
+  // stopped by an error that every document would hit: the message says what to change
+  if (summary.fatalError) return EXIT_USAGE;
   const c = summary.counts;
-  return c.failed + c.deadLettered > 0 || c.pending + c.running > 0 ? EXIT_FAILURES : EXIT_OK;
+  return c.failed + c.deadLettered > 0 || c.pending + c.running > 0 || summary.rejectedTooLarge > 0 || summary.status !== 'completed' ? EXIT_FAILURES : EXIT_OK;
 }
 
 /** Runs a session to the end, with progress and signal handling. */
@@ -199,6 +231,14 @@ async function drive(session: Session, start: () => { done: Promise<RunSummary> 
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal); // a closed terminal: stop cleanly and give the lock back
+  // Nothing left that could finish the run (no request, no timer, no file operation pending): a bug, but
+  // never a silent exit 0 in the middle of a run. Say so and exit non-zero; state is saved, a rerun resumes.
+  const onBeforeExit = (): void => {
+    process.stderr.write('\nextraction-workbench: the run stopped making progress with documents unfinished (an internal error). Its state is saved: run the same command again to resume.\n');
+    process.exit(EXIT_FAILURES);
+  };
+  process.once('beforeExit', onBeforeExit);
   // headless: a budget pause would wait forever, so the run stops (state saved; run again to go on)
   const budgetWatch = session.pipeline.events.on((e) => {
     if (e.type === 'run/budget-reached') void session.pipeline.stop(`Budget of ${e.budget} reached (spent ${e.cost.toFixed(4)})`);
@@ -212,6 +252,8 @@ async function drive(session: Session, start: () => { done: Promise<RunSummary> 
     budgetWatch.dispose();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
+    process.off('beforeExit', onBeforeExit);
     await session.close();
   }
 }
@@ -413,12 +455,32 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`extraction-workbench: [${err.code}] ${err.message}\n`);
       return EXIT_USAGE;
     }
+    if (isStorageError(err) || (err as NodeJS.ErrnoException)?.syscall) {
+      // the state folder or a file could not be written or read (a full disk…): the reason, not a stack
+      const e = toExtractionError(err);
+      process.stderr.write(`extraction-workbench: [${e.code}] ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof Error && /^Store[A-Za-z]*Error$/.test(err.name)) {
+      // a locked, read-only or unreadable state folder: its message says which and what to do
+      process.stderr.write(`extraction-workbench: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
     process.stderr.write(`extraction-workbench: ${(err as Error)?.stack ?? String(err)}\n`);
     return EXIT_USAGE;
   }
 }
 
+/** `extraction-workbench … | head`: the reader went away; stop writing quietly (exit as `head` expects). */
+function quietOnBrokenPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT_OK);
+    throw err;
+  });
+}
+
 if (require.main === module) {
+  quietOnBrokenPipe(process.stdout);
   void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

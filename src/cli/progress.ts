@@ -1,5 +1,5 @@
 /** CLI progress: a live bar on a TTY, plain lines otherwise, NDJSON events on stdout with --json. */
-import type { Disposable, EventBus, PipelineEvent, RunProgress } from '../core/events';
+import type { Disposable, EventBus, PipelineEvent, ProviderWait, RunProgress } from '../core/events';
 import type { RunSummary } from '../core/pipeline';
 
 export interface ProgressOptions {
@@ -14,10 +14,22 @@ function fmtEta(ms: number | undefined): string {
   return s < 60 ? ` · ETA ${s}s` : ` · ETA ${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
-export function progressLine(p: RunProgress): string {
+function clockTime(ms: number): string {
+  const d = new Date(ms);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+}
+
+/** "waiting for the provider since 12:03:05, next try in 8 s" (`now` for the countdown). */
+export function describeWait(w: ProviderWait, now = Date.now()): string {
+  const next = w.nextTryAt === undefined ? 'trying now' : `next try in ${Math.max(0, Math.ceil((w.nextTryAt - now) / 1000))} s`;
+  return `waiting for the provider since ${clockTime(w.since)}, ${next}`;
+}
+
+export function progressLine(p: RunProgress, now = Date.now()): string {
   const finished = p.done + p.deadLettered;
   const considered = p.total - p.rejected;
-  return `${finished}/${considered} done · ${p.inFlight} running · ${p.failed} failed · ${p.deadLettered} dead-lettered · ${p.docsPerMinute.toFixed(1)} docs/min${fmtEta(p.etaMs)}${p.paused ? ' · paused' : ''}`;
+  const waiting = p.waitingForProvider ? ` · ${describeWait(p.waitingForProvider, now)}` : '';
+  return `${finished}/${considered} done · ${p.inFlight} running · ${p.failed} failed · ${p.deadLettered} dead-lettered · ${p.docsPerMinute.toFixed(1)} docs/min${fmtEta(p.etaMs)}${p.paused ? ' · paused' : ''}${waiting}`;
 }
 
 export class ProgressReporter {
@@ -54,7 +66,11 @@ export class ProgressReporter {
             ? `failed ${e.path}: [${e.error.code}] ${e.error.message}`
             : e.type === 'doc/rejected'
               ? `rejected ${e.path}: ${e.reason}`
-              : undefined;
+              : e.type === 'run/provider-waiting'
+                ? `the provider is failing ([${e.code}] ${e.message}): ${describeWait(e)}; no document uses up attempts meanwhile`
+                : e.type === 'run/provider-recovered'
+                  ? `the provider answers again after ${Math.round((e.at - e.since) / 1000)} s: going on`
+                  : undefined;
     if (msg) this.#o.stream.write((this.#tty ? '\r\x1b[2K' : '') + msg + '\n');
   }
 
@@ -73,6 +89,7 @@ export class ProgressReporter {
       `  ${c.done} done (${s.done} this run, ${s.skipped} unchanged), ${c.failed} failed, ${c.deadLettered} dead-lettered, ${c.pending} pending, ${c.rejected} rejected`,
       `  tokens ${s.tokensIn} in / ${s.tokensOut} out · cost ${s.cost.toFixed(4)} · ${(s.durationMs / 1000).toFixed(1)}s`,
     ];
+    if (s.rejectedTooLarge) lines.push(`  ${s.rejectedTooLarge} document(s) too large to read (raise the file size limit to include them)`);
     if (s.fatalError) lines.push(`  stopped by [${s.fatalError.code}] ${s.fatalError.message}`);
     this.#o.stream.write(lines.join('\n') + '\n');
   }

@@ -34,8 +34,12 @@ export const ErrorCodes = {
   UNKNOWN_MODEL: 'UNKNOWN_MODEL',
   MODEL_REFUSED: 'MODEL_REFUSED',
   QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
-  /** The provider failed many times in a row: the run stops instead of burning through every document. */
-  CIRCUIT_OPEN: 'CIRCUIT_OPEN',
+  /** The provider failed for longer than the outage limit: the run stops with its progress saved. */
+  PROVIDER_UNAVAILABLE: 'PROVIDER_UNAVAILABLE',
+  /** The state folder or the output folder cannot be written (disk full, read-only): the run stops. */
+  DISK_FULL: 'DISK_FULL',
+  /** The checkpoint store could not write (an I/O error other than a full disk): the run stops. */
+  STATE_WRITE_FAILED: 'STATE_WRITE_FAILED',
   CANCELLED: 'CANCELLED',
   EXPORT_FAILED: 'EXPORT_FAILED',
   INTERNAL: 'INTERNAL_ERROR',
@@ -61,10 +65,22 @@ const RUN_FATAL = new Set<string>([
   ErrorCodes.FORBIDDEN,
   ErrorCodes.UNKNOWN_MODEL,
   ErrorCodes.QUOTA_EXCEEDED,
-  ErrorCodes.CIRCUIT_OPEN,
+  ErrorCodes.PROVIDER_UNAVAILABLE,
+  ErrorCodes.DISK_FULL,
+  ErrorCodes.STATE_WRITE_FAILED,
   ErrorCodes.INVALID_SCHEMA,
   ErrorCodes.INVALID_CONFIG,
 ]);
+
+/** Run-stopping codes that are no document's fault: the document goes back to pending, its attempt not counted. */
+export const NOT_THE_DOCUMENTS_FAULT: ReadonlySet<string> = new Set([ErrorCodes.DISK_FULL, ErrorCodes.STATE_WRITE_FAILED, ErrorCodes.PROVIDER_UNAVAILABLE]);
+
+const FULL_DISK_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
+
+/** Whether `err` is a failure of the checkpoint store itself (it can no longer record anything). */
+export function isStorageError(err: unknown): boolean {
+  return (err as { name?: unknown } | undefined)?.name === 'StoreIoError';
+}
 
 export function isRetryableCode(code: string): boolean {
   return RETRYABLE.has(code);
@@ -130,6 +146,11 @@ export function toExtractionError(err: unknown, stage?: Stage): ExtractionError 
     return err;
   }
   if (isAbortError(err)) return Object.assign(new CancelledError(), { stage });
+  if (isStorageError(err)) {
+    const cause = (err as { cause?: NodeJS.ErrnoException }).cause;
+    if (cause?.code && FULL_DISK_ERRNOS.has(cause.code)) return toExtractionError(cause, stage);
+    return new ExtractionError(ErrorCodes.STATE_WRITE_FAILED, `The checkpoint store could not be written: ${(err as Error).message}. Check the state folder, then run again: finished documents are kept.`, { stage, cause: err, retryable: false });
+  }
   const e = err as NodeJS.ErrnoException | undefined;
   const message = e?.message ?? String(err);
   switch (e?.code) {
@@ -139,6 +160,14 @@ export function toExtractionError(err: unknown, stage?: Stage): ExtractionError 
     case 'EPERM':
     case 'EISDIR':
       return new ExtractionError(ErrorCodes.FILE_UNREADABLE, `Cannot read file: ${message}`, { stage, cause: err });
+    case 'ENOSPC':
+    case 'EDQUOT':
+    case 'EROFS':
+      return new ExtractionError(
+        ErrorCodes.DISK_FULL,
+        `${e.code === 'EROFS' ? 'The file system is read-only' : 'The disk is full'}${e.path ? ` (writing ${e.path})` : ''}: ${message}. Free some space (or choose another output or state folder), then run again: finished documents are kept.`,
+        { stage, cause: err, retryable: false },
+      );
     case 'ECONNREFUSED':
     case 'ECONNRESET':
     case 'ETIMEDOUT':

@@ -10,6 +10,20 @@ export interface RunProgress extends RunCounts {
   /** Estimated ms until the queue drains, when it can be estimated. */
   etaMs?: number;
   paused: boolean;
+  /** Set while the provider is down: dispatch waits and the provider is probed. */
+  waitingForProvider?: ProviderWait;
+}
+
+/** A provider outage as the UI shows it: "waiting for the provider since 12:03, next try in 8 s". */
+export interface ProviderWait {
+  since: number;
+  /** When the next probe goes out (absent while one is in flight). */
+  nextTryAt?: number;
+  /** Probes sent so far. */
+  probes: number;
+  /** The last error seen from the provider. */
+  code: string;
+  message: string;
 }
 
 export type PipelineEvent =
@@ -20,6 +34,8 @@ export type PipelineEvent =
   | { type: 'run/resumed'; runId: string }
   | { type: 'run/finished'; runId: string; status: 'completed' | 'stopped' | 'interrupted'; progress: RunProgress; reason?: string }
   | { type: 'run/progress'; progress: RunProgress }
+  | ({ type: 'run/provider-waiting'; runId: string } & ProviderWait)
+  | { type: 'run/provider-recovered'; runId: string; since: number; at: number }
   | { type: 'doc/queued'; runId: string; path: string; priority: number }
   | { type: 'doc/rejected'; runId: string; path: string; reason: string }
   | { type: 'doc/skipped'; runId: string; path: string; reason: 'unchanged' }

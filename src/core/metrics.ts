@@ -16,7 +16,7 @@ export type AttemptOutcome = AttemptRecord['outcome'];
 export const TIMED_STAGES = ['reading', 'converting', 'extracting', 'validating', 'exporting'] as const;
 export type TimedStage = (typeof TIMED_STAGES)[number];
 
-export const OUTCOMES: readonly AttemptOutcome[] = ['done', 'retry', 'failed', 'dead-lettered', 'cancelled'];
+export const OUTCOMES: readonly AttemptOutcome[] = ['done', 'retry', 'failed', 'dead-lettered', 'cancelled', 'outage'];
 
 export interface MetricsOptions {
   /**
@@ -212,7 +212,7 @@ export class RunMetricsAccumulator {
   readonly #window: number;
 
   #attempts = 0;
-  readonly #outcomes: Record<AttemptOutcome, number> = { done: 0, retry: 0, failed: 0, 'dead-lettered': 0, cancelled: 0 };
+  readonly #outcomes: Record<AttemptOutcome, number> = { done: 0, retry: 0, failed: 0, 'dead-lettered': 0, cancelled: 0, outage: 0 };
   #tokensIn = 0;
   #tokensOut = 0;
   #cost = 0;
@@ -283,7 +283,7 @@ export class RunMetricsAccumulator {
     b.tokensOut += tokensOut;
     b.cost += cost;
 
-    if (outcome === 'cancelled') return; // a stop, not a property of the document
+    if (outcome === 'cancelled' || outcome === 'outage') return; // a stop or a provider outage, not a property of the document
 
     const duration = nonNegative(a.durationMs);
     const finished = outcome === 'done' || outcome === 'failed' || outcome === 'dead-lettered';

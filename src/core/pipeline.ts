@@ -14,8 +14,9 @@ import { groundValues } from '../extract/grounding';
 import type { GroundFn } from '../extract/groundingThread';
 import type { Extractor, JsonSchema } from '../extract/types';
 import type { CheckpointStore } from '../store/types';
-import { CancelledError, ErrorCodes, ExtractionError, isRunFatalCode, toExtractionError } from './errors';
-import { EventBus, type RunProgress } from './events';
+import { CircuitBreaker, isProviderFailure, type CircuitEvent } from './circuitBreaker';
+import { CancelledError, ErrorCodes, ExtractionError, isRunFatalCode, isStorageError, NOT_THE_DOCUMENTS_FAULT, toExtractionError } from './errors';
+import { EventBus, type Disposable, type ProviderWait, type RunProgress } from './events';
 import { extractionFingerprint, hashOf } from './fingerprint';
 import { listFiles, type ListedFile } from './lister';
 import { nullLogger, type Logger } from './logger';
@@ -67,6 +68,12 @@ export interface PipelineOptions {
   ground?: GroundFn;
   /** Size bound of that folder in bytes (least recently used conversions are deleted beyond it). Default 512 MiB. */
   convertedCacheMaxBytes?: number;
+  /**
+   * The provider's circuit breaker (default: the extractor's). While it is not closed no document starts;
+   * its outage events become `run/provider-waiting` / `run/provider-recovered`; when it gives up, the run
+   * stops. It is reset when a run ends.
+   */
+  circuitBreaker?: CircuitBreaker;
 }
 
 export interface StartOptions {
@@ -87,6 +94,8 @@ export interface RunSummary {
   deadLettered: number;
   skipped: number;
   rejected: number;
+  /** Of those, rejected for their size (documents the run was meant to read). */
+  rejectedTooLarge: number;
   tokensIn: number;
   tokensOut: number;
   cost: number;
@@ -96,6 +105,18 @@ export interface RunSummary {
 export interface RunHandle {
   runId: string;
   done: Promise<RunSummary>;
+}
+
+/** Tokens and cost spent by an attempt. */
+interface Spent {
+  tokensIn: number;
+  tokensOut: number;
+  cost: number;
+}
+
+function errorInfoOf(err: unknown, stage: Stage): ErrorInfo {
+  const e = toExtractionError(err, stage);
+  return { code: e.code, message: e.message, stage, retryable: e.retryable };
 }
 
 /** Priority of documents a person asked for explicitly (retry, "extract this file now"). */
@@ -116,13 +137,17 @@ interface ActiveRun {
   /** Ended by shutdown() (window closed or reloaded, CLI interrupted), not by the user: to be resumed. */
   interrupted?: boolean;
   fatalError?: ErrorInfo;
-  stats: { done: number; deadLettered: number; skipped: number; rejected: number; tokensIn: number; tokensOut: number; cost: number };
+  stats: { done: number; deadLettered: number; skipped: number; rejected: number; rejectedTooLarge: number; tokensIn: number; tokensOut: number; cost: number };
   lastProgressAt: number;
   budgetReached?: boolean;
   /** Documents being processed (holding a model slot or exporting), not those waiting for a slot. */
   processing: number;
   progressTimer?: NodeJS.Timeout;
   finished: boolean;
+  /** Subscription to the circuit breaker's events. */
+  breakerEvents?: Disposable;
+  /** The provider outage the run waits through, if any. */
+  waiting?: ProviderWait;
 }
 
 /** Why a run rejects a file without reading it (unsupported type, too large), or undefined. */
@@ -159,6 +184,7 @@ export class Pipeline {
   readonly #ground: GroundFn;
   /** Documents to extract again even when their result is up to date, with extra instructions. */
   readonly #forced = new Map<string, { instructions?: string }>();
+  readonly #breaker: CircuitBreaker | undefined;
   #run: ActiveRun | undefined;
 
   constructor(options: PipelineOptions) {
@@ -175,6 +201,7 @@ export class Pipeline {
     this.#schemaHash = hashOf(options.schema);
     this.#cache = options.convertedCacheDir ? new ConvertCache(options.convertedCacheDir, { maxBytes: options.convertedCacheMaxBytes }) : undefined;
     this.#ground = options.ground ?? ((data, doc) => Promise.resolve(groundValues(data, doc)));
+    this.#breaker = options.circuitBreaker ?? options.extractor.circuitBreaker;
     this.fingerprint = extractionFingerprint({ schema: options.schema, instructions: options.instructions, model: options.extractor.model });
   }
 
@@ -225,11 +252,12 @@ export class Pipeline {
       processing: 0,
       retryTimers: new Map(),
       resolve,
-      stats: { done: 0, deadLettered: 0, skipped: 0, rejected: 0, tokensIn: 0, tokensOut: 0, cost: 0 },
+      stats: { done: 0, deadLettered: 0, skipped: 0, rejected: 0, rejectedTooLarge: 0, tokensIn: 0, tokensOut: 0, cost: 0 },
       lastProgressAt: 0,
       finished: false,
     };
     this.#run = run;
+    if (this.#breaker) run.breakerEvents = this.#breaker.onEvent((e) => this.#onBreaker(run, e));
     this.#modelSlots.start();
     this.#queue.start();
     this.events.emit({ type: 'run/started', runId: id, root: this.#o.root, at: record.startedAt });
@@ -445,6 +473,7 @@ export class Pipeline {
         store.putDocument({ ...(existing ?? this.#newDoc(file, now)), size: file.size, mtimeMs: file.mtimeMs, readiness: 'rejected', rejectReason, stage: 'pending', updatedAt: now });
       }
       run.stats.rejected++;
+      if (file.size > this.#o.maxFileBytes) run.stats.rejectedTooLarge++;
       this.events.emit({ type: 'doc/rejected', runId: run.record.id, path: file.path, reason: rejectReason });
       return;
     }
@@ -508,6 +537,15 @@ export class Pipeline {
   async #process(run: ActiveRun, file: ListedFile): Promise<void> {
     const store = this.#o.store;
     const signal = run.controller.signal;
+    if (this.#breaker && this.#breaker.state !== 'closed' && !signal.aborted) {
+      // the provider is down (or being checked): the document stays pending until it answers again
+      try {
+        await this.#breaker.whenClosed(signal);
+      } catch {
+        run.active.delete(file.path); // stopped, or the breaker gave up (which stops the run)
+        return;
+      }
+    }
     const release = signal.aborted || run.finished ? undefined : await this.#acquireModelSlot(run, file);
     if (!release || signal.aborted || run.finished) {
       release?.();
@@ -521,7 +559,7 @@ export class Pipeline {
     const stageMs: Partial<Record<Stage, number>> = {};
     let stage: Stage = 'reading';
     let stageStart = startedAt;
-    let spent = { tokensIn: 0, tokensOut: 0, cost: 0 };
+    let spent: Spent = { tokensIn: 0, tokensOut: 0, cost: 0 };
     const enter = (next: Stage) => {
       const t = this.#now();
       stageMs[stage] = (stageMs[stage] ?? 0) + (t - stageStart);
@@ -530,11 +568,11 @@ export class Pipeline {
       store.patchDocument(file.path, { stage: next, updatedAt: t });
       this.events.emit({ type: 'doc/stage', runId: run.record.id, path: file.path, stage: next });
     };
-    store.patchDocument(file.path, { stage: 'reading', attempts: attempt, updatedAt: startedAt });
-    this.events.emit({ type: 'doc/started', runId: run.record.id, path: file.path, attempt });
-    this.events.emit({ type: 'doc/stage', runId: run.record.id, path: file.path, stage: 'reading' });
-    this.#emitProgress(run);
     try {
+      store.patchDocument(file.path, { stage: 'reading', attempts: attempt, updatedAt: startedAt });
+      this.events.emit({ type: 'doc/started', runId: run.record.id, path: file.path, attempt });
+      this.events.emit({ type: 'doc/stage', runId: run.record.id, path: file.path, stage: 'reading' });
+      this.#emitProgress(run);
       const { bytes, contentHash } = await readDocument(file.absPath, this.#o.maxFileBytes);
       // A result written just before a crash, for this very content and configuration, is adopted as is.
       const previous = await readResult(this.#o.outDir, file.path);
@@ -619,7 +657,7 @@ export class Pipeline {
       run.active.delete(file.path);
       this.events.emit({ type: 'doc/completed', runId: run.record.id, path: file.path, resultPath: resultRelPath(file.path), durationMs: endedAt - startedAt, ...spent });
     } catch (err) {
-      this.#onFailure(run, file, attempt, startedAt, stage, stageMs, stageStart, err, spent);
+      await this.#onFailure(run, file, attempt, startedAt, stage, stageMs, stageStart, err, spent);
     } finally {
       release(); // no-op when already released
       run.processing--;
@@ -627,7 +665,7 @@ export class Pipeline {
     }
   }
 
-  #addSpent(run: ActiveRun, spent: { tokensIn: number; tokensOut: number; cost: number }): void {
+  #addSpent(run: ActiveRun, spent: Spent): void {
     run.stats.tokensIn += spent.tokensIn;
     run.stats.tokensOut += spent.tokensOut;
     run.stats.cost += spent.cost;
@@ -640,17 +678,14 @@ export class Pipeline {
     }
   }
 
-  #onFailure(
-    run: ActiveRun,
-    file: ListedFile,
-    attempt: number,
-    startedAt: number,
-    stage: Stage,
-    stageMs: Partial<Record<Stage, number>>,
-    stageStart: number,
-    err: unknown,
-    spentOk: { tokensIn: number; tokensOut: number; cost: number },
-  ): void {
+  /**
+   * What a failed attempt leads to: back to pending (a stop, a provider outage, a full disk: the attempt does
+   * not count), a stopped run (errors that every document would hit), a retry after a backoff, or the
+   * dead-letter queue. A document that used up its attempts on provider failures is dead-lettered only once
+   * the provider is known to be up (others succeeded since, or a probe answers): otherwise the provider is
+   * down, and the document waits for it like every other.
+   */
+  async #onFailure(run: ActiveRun, file: ListedFile, attempt: number, startedAt: number, stage: Stage, stageMs: Partial<Record<Stage, number>>, stageStart: number, err: unknown, spentOk: Spent): Promise<void> {
     const store = this.#o.store;
     const e = run.controller.signal.aborted ? new CancelledError(run.stopReason) : toExtractionError(err, stage);
     e.stage ??= stage;
@@ -659,62 +694,153 @@ export class Pipeline {
     const price = this.#price(e.tokensIn, e.tokensOut);
     const spent = { tokensIn: spentOk.tokensIn + e.tokensIn, tokensOut: spentOk.tokensOut + e.tokensOut, cost: spentOk.cost + price };
     const info: ErrorInfo = { code: e.code, message: e.message, stage, retryable: e.retryable };
-    const doc = store.getDocument(file.path);
-    const totals = { tokensIn: (doc?.tokensIn ?? 0) + spent.tokensIn, tokensOut: (doc?.tokensOut ?? 0) + spent.tokensOut, cost: (doc?.cost ?? 0) + spent.cost };
     this.#addSpent(run, spent);
     const attemptRow = { runId: run.record.id, path: file.path, attempt, stageReached: stage, startedAt, endedAt, durationMs: endedAt - startedAt, stageMs, errorCode: e.code, errorMessage: e.message, ...spent };
-
-    if (e.code === ErrorCodes.CANCELLED) {
-      // stop or shutdown: the attempt does not count
-      store.patchDocument(file.path, { stage: 'pending', attempts: Math.max(0, attempt - 1), updatedAt: endedAt, ...totals });
-      store.recordAttempt({ ...attemptRow, outcome: 'cancelled' });
-      run.active.delete(file.path);
-      return;
-    }
-    this.#log.warn(`${file.path}: attempt ${attempt} failed in ${stage}: [${e.code}] ${e.message}`);
-
-    if (isRunFatalCode(e.code)) {
-      // the provider or the configuration is wrong: every document would fail the same way
-      store.patchDocument(file.path, { stage: 'failed', lastError: info, updatedAt: endedAt, ...totals }, { durable: true });
-      store.recordAttempt({ ...attemptRow, outcome: 'failed' });
-      run.active.delete(file.path);
-      this.events.emit({ type: 'doc/failed', runId: run.record.id, path: file.path, error: info });
-      if (!run.fatalError) {
-        run.fatalError = info;
-        void this.stop(e.message);
+    const totalsOf = (): Spent => {
+      const doc = store.getDocument(file.path);
+      return { tokensIn: (doc?.tokensIn ?? 0) + spent.tokensIn, tokensOut: (doc?.tokensOut ?? 0) + spent.tokensOut, cost: (doc?.cost ?? 0) + spent.cost };
+    };
+    /** Back to pending with the attempt not counted. */
+    const uncount = (outcome: 'cancelled' | 'outage'): void => {
+      store.patchDocument(file.path, { stage: 'pending', attempts: Math.max(0, attempt - 1), updatedAt: endedAt, ...totalsOf(), ...(outcome === 'outage' ? { lastError: info } : {}) });
+      store.recordAttempt({ ...attemptRow, outcome });
+    };
+    try {
+      if (e.code === ErrorCodes.CANCELLED) {
+        // stop or shutdown: the attempt does not count
+        uncount('cancelled');
+        run.active.delete(file.path);
+        return;
       }
-      return;
-    }
+      if (isStorageError(err) || NOT_THE_DOCUMENTS_FAULT.has(e.code)) {
+        // a full disk, an unwritable state folder: nothing can be finished; the document is not to blame
+        if (!isStorageError(err)) uncount('cancelled');
+        run.active.delete(file.path);
+        this.#stopFatal(run, info);
+        return;
+      }
+      this.#log.warn(`${file.path}: attempt ${attempt} failed in ${stage}: [${e.code}] ${e.message}`);
 
-    if (shouldRetry(this.#policy, attempt, e.retryable)) {
-      const delayMs = backoffDelay(this.#policy, attempt, e.retryAfterMs, this.#random);
-      store.patchDocument(file.path, { stage: 'failed', lastError: info, updatedAt: endedAt, ...totals });
-      store.recordAttempt({ ...attemptRow, outcome: 'retry' });
-      this.events.emit({ type: 'doc/retry', runId: run.record.id, path: file.path, attempt, delayMs, error: info });
-      const timer = setTimeout(() => {
-        run.retryTimers.delete(file.path);
-        if (run.controller.signal.aborted || run.finished) {
-          run.active.delete(file.path);
-          this.#maybeFinish(run);
-          return;
+      if (isRunFatalCode(e.code)) {
+        // the provider or the configuration is wrong: every document would fail the same way
+        store.patchDocument(file.path, { stage: 'failed', lastError: info, updatedAt: endedAt, ...totalsOf() }, { durable: true });
+        store.recordAttempt({ ...attemptRow, outcome: 'failed' });
+        run.active.delete(file.path);
+        this.events.emit({ type: 'doc/failed', runId: run.record.id, path: file.path, error: info });
+        this.#stopFatal(run, info);
+        return;
+      }
+
+      if (e.details?.outage === true) {
+        // the request failed while the provider was down: wait for it, the attempt does not count
+        uncount('outage');
+        this.#requeue(run, file, 0);
+        return;
+      }
+
+      if (shouldRetry(this.#policy, attempt, e.retryable)) {
+        const delayMs = backoffDelay(this.#policy, attempt, e.retryAfterMs, this.#random);
+        store.patchDocument(file.path, { stage: 'failed', lastError: info, updatedAt: endedAt, ...totalsOf() });
+        store.recordAttempt({ ...attemptRow, outcome: 'retry' });
+        this.events.emit({ type: 'doc/retry', runId: run.record.id, path: file.path, attempt, delayMs, error: info });
+        this.#requeue(run, file, delayMs);
+        return;
+      }
+
+      if (isProviderFailure(e.code) && this.#breaker && (await this.#breaker.verifyDocument(file.path)) === 'down' && !run.controller.signal.aborted) {
+        // out of attempts, but the provider itself is down: the breaker opened (and gave back the
+        // attempts its outage cost); the document waits for the provider like every other
+        store.patchDocument(file.path, { stage: 'pending', lastError: info, updatedAt: endedAt, ...totalsOf() });
+        store.recordAttempt({ ...attemptRow, outcome: 'outage' });
+        this.#requeue(run, file, 0);
+        return;
+      }
+      if (run.controller.signal.aborted) {
+        uncount('cancelled');
+        run.active.delete(file.path);
+        return;
+      }
+
+      // non-retryable, or out of attempts while the provider answers others: dead-letter queue
+      this.#forced.delete(file.path);
+      store.putDeadLetter({ path: file.path, runId: run.record.id, stage, code: e.code, message: e.message, attempts: attempt, at: endedAt });
+      store.patchDocument(file.path, { stage: 'dead-lettered', fingerprint: this.fingerprint, lastError: info, updatedAt: endedAt, ...totalsOf() }, { durable: true });
+      store.recordAttempt({ ...attemptRow, outcome: 'dead-lettered' });
+      run.stats.deadLettered++;
+      run.active.delete(file.path);
+      this.events.emit({ type: 'doc/dead-lettered', runId: run.record.id, path: file.path, error: info });
+    } catch (storeErr) {
+      // the checkpoint store could not record the failure: the run cannot go on (said once)
+      if (!run.fatalError) this.#log.error(storeErr instanceof Error ? storeErr : String(storeErr));
+      run.retryTimers.delete(file.path);
+      run.active.delete(file.path);
+      this.#stopFatal(run, errorInfoOf(storeErr, stage));
+    }
+  }
+
+  /** Processes a document again after `delayMs` (0: as soon as a slot is free; an open circuit holds it). */
+  #requeue(run: ActiveRun, file: ListedFile, delayMs: number): void {
+    const timer = setTimeout(() => {
+      run.retryTimers.delete(file.path);
+      if (run.controller.signal.aborted || run.finished) {
+        run.active.delete(file.path);
+        this.#maybeFinish(run);
+        return;
+      }
+      void this.#queue
+        .add(() => this.#process(run, file), { priority: PRIORITY_NORMAL + 1, id: file.path })
+        .catch((err2) => this.#log.error(`Unexpected failure processing ${file.path}`, err2))
+        .finally(() => this.#maybeFinish(run));
+    }, delayMs);
+    run.retryTimers.set(file.path, timer);
+  }
+
+  /** The provider's outage as the run shows it; refunds, waiting and giving up. */
+  #onBreaker(run: ActiveRun, e: CircuitEvent): void {
+    if (run.finished) return;
+    switch (e.type) {
+      case 'opened': {
+        // the failures that revealed the outage do not count against their documents
+        for (const [p, n] of e.refunds) {
+          const doc = run.active.has(p) ? this.#o.store.getDocument(p) : undefined;
+          // a document waiting for its retry is pending again: its failure was the provider's
+          if (doc) this.#o.store.patchDocument(p, { attempts: Math.max(0, doc.attempts - n), ...(doc.stage === 'failed' ? { stage: 'pending' as const } : {}), updatedAt: this.#now() });
         }
-        void this.#queue
-          .add(() => this.#process(run, file), { priority: PRIORITY_NORMAL + 1, id: file.path })
-          .catch((err2) => this.#log.error(`Unexpected failure processing ${file.path}`, err2))
-          .finally(() => this.#maybeFinish(run));
-      }, delayMs);
-      run.retryTimers.set(file.path, timer);
-      return;
+        this.#log.warn(`The provider is failing ([${e.outage.lastCode}] ${e.outage.lastError}): documents wait while it is probed`);
+        this.#setWaiting(run, e.outage);
+        break;
+      }
+      case 'waiting':
+        this.#setWaiting(run, e.outage);
+        break;
+      case 'closed':
+        if (run.waiting) {
+          this.#log.info(`The provider answers again after ${Math.round((e.at - run.waiting.since) / 1000)} s: the run goes on`);
+          this.events.emit({ type: 'run/provider-recovered', runId: run.record.id, since: run.waiting.since, at: e.at });
+          run.waiting = undefined;
+          this.#emitProgress(run, true);
+        }
+        break;
+      case 'gave-up':
+        run.waiting = undefined;
+        this.#stopFatal(run, { code: e.error.code, message: e.error.message, stage: 'extracting', retryable: false });
+        break;
+      default:
+        break;
     }
+  }
 
-    // non-retryable, or out of attempts: dead-letter queue
-    this.#forced.delete(file.path);
-    store.putDeadLetter({ path: file.path, runId: run.record.id, stage, code: e.code, message: e.message, attempts: attempt, at: endedAt });
-    store.patchDocument(file.path, { stage: 'dead-lettered', fingerprint: this.fingerprint, lastError: info, updatedAt: endedAt, ...totals }, { durable: true });
-    store.recordAttempt({ ...attemptRow, outcome: 'dead-lettered' });
-    run.stats.deadLettered++;
-    run.active.delete(file.path);
-    this.events.emit({ type: 'doc/dead-lettered', runId: run.record.id, path: file.path, error: info });
+  #setWaiting(run: ActiveRun, o: { since: number; nextProbeAt?: number; probes: number; lastCode: string; lastError: string }): void {
+    run.waiting = { since: o.since, probes: o.probes, code: o.lastCode, message: o.lastError, ...(o.nextProbeAt !== undefined ? { nextTryAt: o.nextProbeAt } : {}) };
+    this.events.emit({ type: 'run/provider-waiting', runId: run.record.id, ...run.waiting });
+    this.#emitProgress(run, true);
+  }
+
+  /** Stops the run for an error that concerns every document (once; the first error is the one reported). */
+  #stopFatal(run: ActiveRun, info: ErrorInfo): void {
+    if (run.fatalError) return;
+    run.fatalError = info;
+    void this.stop(info.message);
   }
 
   #price(tokensIn: number, tokensOut: number): number {
@@ -734,6 +860,7 @@ export class Pipeline {
       docsPerMinute,
       ...(docsPerMinute > 0 ? { etaMs: Math.round((remaining / docsPerMinute) * 60000) } : {}),
       paused: this.#queue.isPaused,
+      ...(run.waiting ? { waitingForProvider: { ...run.waiting } } : {}),
     };
   }
 
@@ -773,7 +900,15 @@ export class Pipeline {
       status,
       totals: { ...counts, tokensIn: run.stats.tokensIn, tokensOut: run.stats.tokensOut, cost: run.stats.cost },
     };
-    store.putRun(run.record, { durable: true });
+    try {
+      store.putRun(run.record, { durable: true });
+    } catch (err) {
+      // a broken store (full disk): the run still ends, with its reason; the next run resumes
+      this.#log.error(`The end of run ${run.record.id} could not be recorded: ${(err as Error).message}`);
+      if (!run.fatalError) run.fatalError = errorInfoOf(err, 'pending');
+    }
+    run.breakerEvents?.dispose();
+    this.#breaker?.reset();
     this.#run = undefined;
     const summary: RunSummary = {
       runId: run.record.id,
@@ -785,6 +920,7 @@ export class Pipeline {
       deadLettered: run.stats.deadLettered,
       skipped: run.stats.skipped,
       rejected: run.stats.rejected,
+      rejectedTooLarge: run.stats.rejectedTooLarge,
       tokensIn: run.stats.tokensIn,
       tokensOut: run.stats.tokensOut,
       cost: run.stats.cost,

@@ -70,7 +70,8 @@ export interface AttemptRecord {
   durationMs: number;
   /** Time spent per stage in ms. */
   stageMs?: Partial<Record<Stage, number>>;
-  outcome: 'done' | 'retry' | 'failed' | 'dead-lettered' | 'cancelled';
+  /** `outage`: failed while the provider was down; the attempt did not count against the document. */
+  outcome: 'done' | 'retry' | 'failed' | 'dead-lettered' | 'cancelled' | 'outage';
   errorCode?: string;
   errorMessage?: string;
   tokensIn: number;

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { ErrorCodes, ExtractionError } from '../core/errors';
+import { ErrorCodes, ExtractionError, toExtractionError } from '../core/errors';
 
 export const RESULT_FORMAT_VERSION = 1;
 
@@ -136,6 +136,9 @@ export async function writeResult(outDir: string, result: ResultFile, options: {
   try {
     await writeFileAtomicAsync(file, JSON.stringify(result, null, 2) + '\n', options);
   } catch (err) {
+    // a full disk is no document's fault: DISK_FULL stops the run (a rerun writes the result)
+    const disk = toExtractionError(err, 'exporting');
+    if (disk.code === ErrorCodes.DISK_FULL) throw disk;
     throw new ExtractionError(ErrorCodes.EXPORT_FAILED, `Cannot write result ${file}: ${(err as Error).message}`, { stage: 'exporting', cause: err, retryable: false });
   }
   return file;

@@ -21,8 +21,15 @@
  *   chunk answers are checkpointed in `chunkCacheDir`, so a failed attempt redoes only the failed
  *   chunks.
  * - **Provider protection**: every request goes through the instance's {@link RateLimiter} (RPM, TPM,
- *   adaptive concurrency, Retry-After hold) and {@link CircuitBreaker} (`CIRCUIT_OPEN` after repeated
- *   5xx / network failures).
+ *   adaptive concurrency, Retry-After hold, slow start) and waits while its {@link CircuitBreaker} is open
+ *   (a provider outage: the breaker probes the provider with {@link probe} until it answers). A 429 is
+ *   "slow down", not a failure: the request waits (Retry-After, else a backoff) and is sent again, and the
+ *   limiter lowers the concurrency; only a provider that has refused a request for `maxRateLimitWaitMs`
+ *   ends it with `RATE_LIMITED`. A failure of a request that was on the wire when the circuit opened is
+ *   marked `details.outage`: the pipeline does not count it against the document.
+ * - **Bounded answers**: the whole answer (headers and body) must arrive within the request timeout and
+ *   is at most `maxResponseBytes`; when no answer of a call is complete, it gives up after {@link MAX_TRUNCATIONS}
+ *   cut-off answers (a model that always stops at the output limit would cost dozens of requests).
  *
  * The `openai` client runs with `maxRetries: 0`: retries and backoff between attempts belong to the
  * pipeline's policy, which reads the `code`, `retryable` and `retryAfterMs` of the
@@ -32,11 +39,12 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUse
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { sliceDocument } from '../convert/chunking';
 import type { ConvertedDocument } from '../convert/types';
+import { CircuitBreaker, isProviderFailure, type CircuitBreakerOptions } from '../core/circuitBreaker';
+import { sleep, systemClock, type Clock } from '../core/clock';
 import { CancelledError, ErrorCodes, ExtractionError, isAbortError, toExtractionError } from '../core/errors';
-import { parseRetryAfter } from '../core/retry';
+import { backoffDelay, DEFAULT_RETRY_POLICY, parseRetryAfter, validateRetryPolicy, type RetryPolicy } from '../core/retry';
 import { ChunkCache, chunkKey, documentKey } from './chunkCache';
 import { canSplit, planChunks, splitInTwo, type Span } from './chunkPlan';
-import { CircuitBreaker, PROVIDER_FAILURE_CODES, type CircuitBreakerOptions } from './circuitBreaker';
 import { mergeChunkResults, toPartialSchema } from './merge';
 import { AUTO_FALLBACK, answerText, EXTRACTION_MODES, MAX_TOKENS_PARAMS, parseAnswer, reaskMessages, rejectsMode, requestBody, systemPrompt, type ExtractionMode, type MaxTokensParam, type ModeOption } from './modes';
 import { costWith, PriceTable, validatePrice, type ModelPrice } from './pricing';
@@ -57,6 +65,12 @@ export const DEFAULT_OUTPUT_CAP = 16_384;
 const TRUNCATION_CHUNKS = 4;
 /** Times a chunk whose answer does not fit the output cap is halved again (a chunk becomes at most 2^3 pieces). */
 export const MAX_SPLIT_DEPTH = 3;
+/** Cut-off answers (finish_reason 'length') one extract call accepts, while no answer was complete, before it gives up. */
+export const MAX_TRUNCATIONS = 8;
+/** Default bound of one answer's size: far above any real structured answer, far below what hurts. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+/** Default time a request may be refused with 429s before it fails (the outage limit). */
+export const DEFAULT_MAX_RATE_LIMIT_WAIT_MS = 30 * 60_000;
 
 export interface OpenAIExtractorOptions {
   /** Base URL of the API, ending in `/v1` (default: OpenAI's). */
@@ -95,6 +109,15 @@ export interface OpenAIExtractorOptions {
   rateLimit?: RateLimiterOptions | RateLimiter;
   /** Circuit breaker options, or a breaker shared with other extractors of the same provider. */
   circuitBreaker?: CircuitBreakerOptions | CircuitBreaker;
+  /** Waits between 429s without Retry-After (default: the retry policy's defaults). */
+  backoff?: Partial<RetryPolicy>;
+  /** How long one request may be refused with 429s before it fails with RATE_LIMITED, ms (default 30 minutes). */
+  maxRateLimitWaitMs?: number;
+  /** Largest answer accepted, bytes (default 8 MiB); a larger one fails with MALFORMED_OUTPUT. */
+  maxResponseBytes?: number;
+  /** Time source of the waits between 429s (tests). */
+  clock?: Clock;
+  random?: () => number;
   /** Replaces `fetch` (tests, proxies). */
   fetch?: typeof fetch;
 }
@@ -121,12 +144,29 @@ class Spend {
   tokensIn = 0;
   tokensOut = 0;
   requests = 0;
+  truncations = 0;
+  /** Answers that were not cut off. */
+  answers = 0;
   constructor(readonly parent?: Spend) {}
   add(tokensIn: number, tokensOut: number, requests: number): void {
     this.tokensIn += tokensIn;
     this.tokensOut += tokensOut;
     this.requests += requests;
     this.parent?.add(tokensIn, tokensOut, requests);
+  }
+  /** Counts a cut-off answer; returns the count of the whole call. */
+  truncated(): number {
+    this.truncations++;
+    return this.parent ? this.parent.truncated() : this.truncations;
+  }
+  /** Counts an answer that was not cut off. */
+  answered(): void {
+    this.answers++;
+    this.parent?.answered();
+  }
+  /** The whole call's spend. */
+  get root(): Spend {
+    return this.parent ? this.parent.root : this;
   }
 }
 
@@ -196,6 +236,10 @@ export class OpenAIExtractor implements Extractor {
   readonly #contextTokens: number;
   readonly #outputCap: number;
   readonly #chunkConcurrency: number;
+  readonly #backoff: RetryPolicy;
+  readonly #maxRateLimitWaitMs: number;
+  readonly #clock: Clock;
+  readonly #random: () => number;
 
   constructor(options: OpenAIExtractorOptions) {
     if (!options.model || typeof options.model !== 'string') {
@@ -228,21 +272,52 @@ export class OpenAIExtractor implements Extractor {
       if (options.price) validatePrice(options.model, options.price);
       this.#prices = options.prices instanceof PriceTable ? options.prices : new PriceTable(options.prices ?? {});
       this.#limiter = options.rateLimit instanceof RateLimiter ? options.rateLimit : new RateLimiter(options.rateLimit ?? {});
-      this.#breaker = options.circuitBreaker instanceof CircuitBreaker ? options.circuitBreaker : new CircuitBreaker(options.circuitBreaker ?? {});
+      this.#breaker =
+        options.circuitBreaker instanceof CircuitBreaker ? options.circuitBreaker : new CircuitBreaker({ provider: `The provider at ${hostOf(options.baseURL)}`, ...options.circuitBreaker });
+      this.#backoff = validateRetryPolicy({ ...DEFAULT_RETRY_POLICY, ...options.backoff });
+      positiveInt('maxResponseBytes', options.maxResponseBytes);
     } catch (e) {
+      if (e instanceof ExtractionError) throw e;
       throw new ExtractionError(ErrorCodes.INVALID_CONFIG, (e as Error).message);
     }
     this.#cache = options.chunkCacheDir ? new ChunkCache(options.chunkCacheDir) : undefined;
     this.#contextTokens = options.contextTokens ?? DEFAULT_CONTEXT_TOKENS;
     this.#outputCap = Math.max(options.maxOutputTokensCap ?? DEFAULT_OUTPUT_CAP, options.maxOutputTokens ?? 0);
     this.#chunkConcurrency = options.chunkConcurrency ?? 3;
+    this.#maxRateLimitWaitMs = options.maxRateLimitWaitMs ?? DEFAULT_MAX_RATE_LIMIT_WAIT_MS;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
     this.#client = new OpenAI({
       apiKey: options.apiKey || 'no-api-key-set',
       ...(options.baseURL ? { baseURL: options.baseURL } : {}),
       maxRetries: 0,
       timeout: Math.max(1, Math.round(options.timeoutMs)),
-      ...(options.fetch ? { fetch: options.fetch } : {}),
+      // the whole answer is read inside the timed fetch: a body that stalls times out, a huge one is refused
+      fetch: bufferedFetch(options.fetch ?? fetch, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES),
     });
+    // outages are probed with a minimal request; after one, the limiter ramps back up from one request
+    this.#breaker.setProbe((signal) => this.probe(signal));
+    this.#breaker.onEvent((e) => {
+      if (e.type === 'closed' && e.outage) this.#limiter.rampUp();
+    });
+  }
+
+  /**
+   * One minimal request (a one-token answer) that tells whether the provider answers: resolves when it
+   * does (any answer but a 5xx, 408 or a connection failure), rejects with the classified error otherwise.
+   * Used by the circuit breaker; costs a handful of tokens.
+   */
+  async probe(signal?: AbortSignal): Promise<void> {
+    const param = this.#options.maxTokensParam ?? 'max_completion_tokens';
+    const body = { model: this.model, messages: [{ role: 'user' as const, content: 'Reply with OK.' }], [param]: 1 } as ChatCompletionCreateParamsNonStreaming;
+    try {
+      await this.#client.chat.completions.create(body, { ...(signal ? { signal } : {}), timeout: Math.min(this.#options.timeoutMs, 30_000) });
+    } catch (err) {
+      const e = classifyOpenAIError(err, this.#context());
+      // a 4xx about the request itself still shows the provider up
+      if (e.code === ErrorCodes.BAD_REQUEST || e.code === ErrorCodes.TOO_LARGE || e.code === ErrorCodes.RATE_LIMITED) return;
+      throw e;
+    }
   }
 
   /** The mode requests are sent in now (in `auto`, the one that last worked). */
@@ -446,7 +521,7 @@ export class OpenAIExtractor implements Extractor {
       let response: ChatCompletion;
       requests++;
       try {
-        response = await this.#send(body, mode, signal, spend);
+        response = await this.#send(body, mode, signal, spend, input.path);
       } catch (e) {
         if (e instanceof ModeRejected) {
           const next = this.#fallback(e.mode);
@@ -463,6 +538,15 @@ export class OpenAIExtractor implements Extractor {
       const choice = response.choices?.[0];
       if (!choice) throw new ExtractionError(ErrorCodes.MALFORMED_OUTPUT, 'The model returned no answer (no choices in the response). Retrying usually helps.');
       if (choice.finish_reason === 'length') {
+        if (spend.truncated() > MAX_TRUNCATIONS && spend.root.answers === 0) {
+          // a model that cuts off every answer would otherwise cost dozens of requests per document (larger
+          // budgets, chunks, halves); a long document whose pieces do get answered may split on
+          throw new ExtractionError(
+            ErrorCodes.TRUNCATED_OUTPUT,
+            `The model's answers were cut off at the output token limit ${MAX_TRUNCATIONS + 1} times for this document, so it was given up. Raise maxOutputTokensCap (if the model allows more output), simplify the schema, or check the model's output limit.`,
+            { retryable: false, details: { truncations: MAX_TRUNCATIONS + 1, ...(req.part ? { part: req.part.index } : {}) } },
+          );
+        }
         const larger = this.#largerBudget(budget, response.usage?.completion_tokens, body);
         if (larger !== undefined) {
           budget = larger;
@@ -475,6 +559,7 @@ export class OpenAIExtractor implements Extractor {
           { details: { maxOutputTokens: limit, ...(req.part ? { part: req.part.index } : {}) } },
         );
       }
+      spend.answered();
       const refusal = choice.message?.refusal;
       if (refusal || choice.finish_reason === 'content_filter') {
         throw new ExtractionError(ErrorCodes.MODEL_REFUSED, `The model refused to extract this document${refusal ? `: ${truncate(refusal, 200)}` : ' (content filter)'}.`, { retryable: false });
@@ -508,52 +593,64 @@ export class OpenAIExtractor implements Extractor {
     }
   }
 
-  /** One request through the rate limiter and the circuit breaker. Counts the request in `spend`. */
-  async #send(body: ChatCompletionCreateParamsNonStreaming, mode: ExtractionMode, signal: AbortSignal | undefined, spend: Spend): Promise<ChatCompletion> {
-    const provider = `The provider at ${hostOf(this.#client.baseURL)}`;
-    const trial = this.#breaker.before(provider);
+  /**
+   * One request through the circuit breaker (waits while the provider is down) and the rate limiter. 429s
+   * are waited out and the request is sent again (Retry-After, else a backoff). Counts every request in
+   * `spend`.
+   */
+  async #send(body: ChatCompletionCreateParamsNonStreaming, mode: ExtractionMode, signal: AbortSignal | undefined, spend: Spend, doc: string): Promise<ChatCompletion> {
     const outputBudget = body.max_completion_tokens ?? body.max_tokens ?? 0;
-    let permit;
-    try {
-      permit = await this.#limiter.acquire(estimateBodyTokens(body) + outputBudget, signal);
-    } catch (e) {
-      this.#breaker.neutral(trial);
-      throw e;
-    }
-    // The openai client adds an 'abort' listener to the signal it gets and never removes it; a run-wide
-    // signal would collect one per request. Give it a per-request child signal instead.
-    const child = signal ? new AbortController() : undefined;
-    const forward = (): void => child?.abort(signal?.reason);
-    signal?.addEventListener('abort', forward, { once: true });
-    spend.add(0, 0, 1);
-    try {
-      const response = await this.#client.chat.completions.create(body, child ? { signal: child.signal } : undefined);
-      permit.release({ outcome: 'success', ...(response.usage ? { tokens: response.usage.total_tokens } : {}) });
-      this.#breaker.success();
-      return response;
-    } catch (err) {
-      const e = classifyOpenAIError(err, this.#context());
-      if (e instanceof CancelledError) {
-        permit.release({ outcome: 'cancelled', tokens: 0 });
-        this.#breaker.neutral(trial);
-        throw e;
-      }
-      if (e.code === ErrorCodes.RATE_LIMITED) {
+    const tokens = estimateBodyTokens(body) + outputBudget;
+    let refusedSince: number | undefined;
+    for (let refusals = 0; ; ) {
+      await this.#breaker.whenClosed(signal);
+      const permit = await this.#limiter.acquire(tokens, signal);
+      // The openai client adds an 'abort' listener to the signal it gets and never removes it; a run-wide
+      // signal would collect one per request. Give it a per-request child signal instead.
+      const child = signal ? new AbortController() : undefined;
+      const forward = (): void => child?.abort(signal?.reason);
+      signal?.addEventListener('abort', forward, { once: true });
+      spend.add(0, 0, 1);
+      const sentAt = this.#breaker.sent();
+      let e: ExtractionError;
+      try {
+        const response = await this.#client.chat.completions.create(body, child ? { signal: child.signal } : undefined);
+        permit.release({ outcome: 'success', ...(response.usage ? { tokens: response.usage.total_tokens } : {}) });
+        this.#breaker.success(doc, sentAt);
+        return response;
+      } catch (err) {
+        e = classifyOpenAIError(err, this.#context());
+        if (e instanceof CancelledError) {
+          permit.release({ outcome: 'cancelled', tokens: 0 });
+          throw e;
+        }
+        if (e.code !== ErrorCodes.RATE_LIMITED) {
+          permit.release({ outcome: 'failure', tokens: 0 });
+          if (isProviderFailure(e.code)) {
+            // during an outage the failure is the provider's, not the document's
+            if (this.#breaker.failure(doc, e.code, e.message) === 'outage') throw withDetails(e, { outage: true });
+            throw e;
+          }
+          this.#breaker.success(doc, sentAt); // the provider answered
+          if (rejectsMode(err, mode)) throw new ModeRejected(mode, e);
+          throw e;
+        }
+        // 429: slow down (the limiter lowers the concurrency and holds for Retry-After), then send again
         permit.release({ outcome: 'rate-limited', tokens: 0, ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}) });
-        this.#breaker.neutral(trial);
-        throw e;
+      } finally {
+        signal?.removeEventListener('abort', forward);
       }
-      permit.release({ outcome: 'failure', tokens: 0 });
-      if (PROVIDER_FAILURE_CODES.has(e.code)) {
-        const open = this.#breaker.failure(provider, e.message);
-        if (open) throw new ExtractionError(open.code, open.message, { retryable: false, cause: e, details: { ...open.details, lastErrorCode: e.code } });
-        throw e;
+      const now = this.#clock.now();
+      refusedSince ??= now;
+      if (now - refusedSince >= this.#maxRateLimitWaitMs) {
+        throw new ExtractionError(
+          ErrorCodes.RATE_LIMITED,
+          `The provider refused this request with 429 (rate limited) for ${formatMs(now - refusedSince)} (${refusals + 1} times). ${e.message}`,
+          { retryable: false, cause: e, details: { ...e.details, refusals: refusals + 1 } },
+        );
       }
-      this.#breaker.success(); // the provider answered
-      if (rejectsMode(err, mode)) throw new ModeRejected(mode, e);
-      throw e;
-    } finally {
-      signal?.removeEventListener('abort', forward);
+      refusals++;
+      if (e.retryAfterMs === undefined) await sleep(this.#clock, backoffDelay(this.#backoff, refusals, undefined, this.#random), signal);
     }
   }
 
@@ -655,6 +752,60 @@ export class OpenAIExtractor implements Extractor {
   }
 }
 
+/** `e` with more details (an ExtractionError's details are read-only). */
+function withDetails(e: ExtractionError, details: Record<string, unknown>): ExtractionError {
+  return new ExtractionError(e.code, e.message, {
+    retryable: e.retryable,
+    ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
+    ...(e.stage ? { stage: e.stage } : {}),
+    cause: e.cause,
+    details: { ...e.details, ...details },
+    tokensIn: e.tokensIn,
+    tokensOut: e.tokensOut,
+  });
+}
+
+/** An answer larger than the extractor accepts. */
+export class ResponseTooLargeError extends Error {
+  override readonly name = 'ResponseTooLargeError';
+  constructor(readonly limit: number) {
+    super(`the answer is larger than ${Math.round(limit / 1024 / 1024)} MiB`);
+  }
+}
+
+/**
+ * A `fetch` that reads the whole body before it resolves, so the client's request timeout (which ends when
+ * `fetch` resolves) also covers a body that stalls half-way, and that refuses bodies over `maxBytes`.
+ */
+export function bufferedFetch(inner: typeof fetch, maxBytes: number): typeof fetch {
+  return async (input, init) => {
+    const res = await inner(input, init);
+    if (!res.body) return res;
+    const declared = Number(res.headers.get('content-length'));
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      await res.body.cancel().catch(() => undefined);
+      throw new ResponseTooLargeError(maxBytes);
+    }
+    const reader = res.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => undefined);
+        throw new ResponseTooLargeError(maxBytes);
+      }
+      chunks.push(value);
+    }
+    const headers = new Headers(res.headers);
+    headers.delete('content-encoding'); // already decoded
+    headers.delete('content-length');
+    return new Response(Buffer.concat(chunks), { status: res.status, statusText: res.statusText, headers });
+  };
+}
+
 /** Rough prompt tokens of a request body (4 characters a token; no tokenizer on the hot path). */
 function estimateBodyTokens(body: ChatCompletionCreateParamsNonStreaming): number {
   let chars = 0;
@@ -725,6 +876,16 @@ function connectionCause(err: unknown): string {
   return truncate(innermost ?? (err as Error)?.message ?? 'connection failed', 200);
 }
 
+/** The first error named `name` in `err`'s cause chain. */
+function causeNamed(err: unknown, name: string): Error | undefined {
+  const seen = new Set<unknown>();
+  for (let cur: unknown = err; cur && typeof cur === 'object' && !seen.has(cur); cur = (cur as { cause?: unknown }).cause) {
+    seen.add(cur);
+    if ((cur as Error).name === name) return cur as Error;
+  }
+  return undefined;
+}
+
 /** A plain error carrying only the scrubbed message, kept as `cause` (the original may hold secrets). */
 function safeCause(err: unknown, apiKey?: string): Error {
   const e = new Error(redactSecrets((err as Error)?.message ?? String(err), apiKey));
@@ -750,6 +911,10 @@ export function classifyOpenAIError(err: unknown, ctx: ClassifyContext = {}): Ex
       ErrorCodes.TIMEOUT,
       `The model did not answer within ${ctx.timeoutMs !== undefined ? `${ctx.timeoutMs} ms` : 'the request timeout'}. Retrying may help; for long documents raise the request timeout.`,
     );
+  }
+  const tooLarge = causeNamed(err, 'ResponseTooLargeError');
+  if (tooLarge) {
+    return make(ErrorCodes.MALFORMED_OUTPUT, `The model server sent an answer that is too large (${tooLarge.message}); it was not read. Check the server or the model's output limit.`);
   }
   if (err instanceof APIConnectionError) {
     return make(ErrorCodes.NETWORK, `Could not reach ${hostOf(ctx.baseURL)} (${connectionCause(err)}). Check the base URL, proxy settings and network connection.`);

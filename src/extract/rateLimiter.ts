@@ -15,27 +15,17 @@
  *   `increaseAfter` successes in a row it grows by 1, back up to `maxConcurrency`. 429s of requests
  *   that started before the last decrease do not halve it again (one decrease per congestion event).
  * - Retry-After puts the whole limiter on hold: nothing starts before that time.
+ * - Slow start (`slowStart`, and {@link RateLimiter.rampUp} after a provider outage): the limit starts at
+ *   one request and grows by one per success (doubling per round trip) up to `maxConcurrency`, so a
+ *   provider that rejects everything (a wrong key) sees one request, not a burst.
  *
  * Waiters are served first come, first served. Waiting honours an AbortSignal (→ CancelledError).
  * Time comes from an injectable {@link Clock}, so tests need no real waiting.
  */
+import { systemClock, type Clock } from '../core/clock';
 import { CancelledError } from '../core/errors';
 
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref?.();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+export { systemClock, type Clock } from '../core/clock';
 
 export interface RateLimiterOptions {
   /** Requests per minute (default: unlimited). */
@@ -48,6 +38,8 @@ export interface RateLimiterOptions {
   increaseAfter?: number;
   /** Upper bound of a Retry-After hold, ms (default 5 minutes). */
   maxHoldMs?: number;
+  /** Start at one request in flight and grow by one per success up to `maxConcurrency` (default false). */
+  slowStart?: boolean;
   clock?: Clock;
 }
 
@@ -121,6 +113,8 @@ export class RateLimiter {
   readonly #queue: Waiter[] = [];
   #timer: unknown;
   #timerAt = 0;
+  /** Growing by one per success (slow start) rather than one per `increaseAfter` successes. */
+  #slowStart = false;
 
   constructor(options: RateLimiterOptions = {}) {
     checkPositive('rpm', options.rpm);
@@ -132,6 +126,7 @@ export class RateLimiter {
     this.#tpm = options.tpm;
     this.#max = options.maxConcurrency === undefined ? Infinity : options.maxConcurrency === Infinity ? Infinity : Math.max(1, Math.floor(options.maxConcurrency));
     this.#limit = this.#max;
+    if (options.slowStart) this.rampUp();
     this.#increaseAfter = Math.max(1, Math.floor(options.increaseAfter ?? 10));
     this.#maxHoldMs = options.maxHoldMs ?? 5 * 60_000;
     this.#requestBucket = this.#rpm ?? 0;
@@ -188,6 +183,17 @@ export class RateLimiter {
     }
   }
 
+  /**
+   * Back to one request in flight, growing by one per success up to `maxConcurrency` (after a provider
+   * outage: the provider is not hit by every waiting request at once). No effect without a finite maximum.
+   */
+  rampUp(): void {
+    if (!Number.isFinite(this.#max)) return;
+    this.#limit = 1;
+    this.#slowStart = this.#max > 1;
+    this.#successes = 0;
+  }
+
   /** Starts nothing before `ms` from now (longer holds win). */
   hold(ms: number): void {
     if (!(ms > 0)) return;
@@ -206,6 +212,11 @@ export class RateLimiter {
   #pump(): void {
     const now = this.#clock.now();
     this.#refill(now);
+    if (this.#queue.length === 0 && this.#timer !== undefined) {
+      // nobody waits: no timer may keep the process alive
+      this.#clock.clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
     while (this.#queue.length > 0) {
       if (this.#inFlight >= this.#limit) return; // a release pumps again
       const w = this.#queue[0];
@@ -263,7 +274,11 @@ export class RateLimiter {
         }
         switch (info.outcome ?? 'failure') {
           case 'success':
-            if (++this.#successes >= this.#increaseAfter) {
+            if (this.#slowStart) {
+              this.#limit = Math.min(this.#max, this.#limit + 1);
+              this.#increases++;
+              if (this.#limit >= this.#max) this.#slowStart = false;
+            } else if (++this.#successes >= this.#increaseAfter) {
               this.#successes = 0;
               if (this.#limit < this.#max) {
                 this.#limit++;
@@ -274,6 +289,7 @@ export class RateLimiter {
           case 'rate-limited':
             this.#rateLimited++;
             this.#successes = 0;
+            this.#slowStart = false;
             if (epoch === this.#epoch) {
               this.#epoch++;
               this.#limit = Math.max(1, Math.floor(Math.min(this.#limit, inFlightBefore) / 2));

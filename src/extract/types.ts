@@ -1,5 +1,6 @@
 /** Extractor port: turns converted text into data that matches the user's JSON Schema. */
 import type { ConvertedDocument } from '../convert/types';
+import type { CircuitBreaker } from '../core/circuitBreaker';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -35,4 +36,6 @@ export interface ExtractOutput {
 export interface Extractor {
   readonly model: string;
   extract(input: ExtractInput): Promise<ExtractOutput>;
+  /** The provider's circuit breaker, when the extractor has one: the pipeline waits while it is open. */
+  readonly circuitBreaker?: CircuitBreaker;
 }

@@ -15,7 +15,7 @@ import type { RunMetrics } from '../core/metrics';
 
 const num = z.number().finite();
 const count = z.number().int().nonnegative();
-const outcome = z.enum(['done', 'retry', 'failed', 'dead-lettered', 'cancelled']);
+const outcome = z.enum(['done', 'retry', 'failed', 'dead-lettered', 'cancelled', 'outage']);
 const stage = z.enum(['pending', 'reading', 'converting', 'extracting', 'validating', 'exporting', 'done', 'failed', 'dead-lettered']);
 const healthLevel = z.enum(['healthy', 'degraded', 'unhealthy']);
 const reasonCode = z.enum(['NO_PROGRESS', 'LOW_SUCCESS_RATE', 'DEAD_LETTERS', 'SLOW_DOCUMENTS', 'QUEUE_IDLE']);
@@ -40,7 +40,7 @@ export type HealthView = z.infer<typeof healthViewSchema>;
 
 export const runMetricsSchema = z.object({
   attempts: count,
-  outcomes: z.object({ done: count, retry: count, failed: count, 'dead-lettered': count, cancelled: count }),
+  outcomes: z.object({ done: count, retry: count, failed: count, 'dead-lettered': count, cancelled: count, outage: count }),
   documents: z.object({ total: count, succeeded: count, failed: count, deadLettered: count, retrying: count, retried: count }),
   tokensIn: num,
   tokensOut: num,

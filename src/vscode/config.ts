@@ -21,10 +21,10 @@ function int(c: vscode.WorkspaceConfiguration, key: keyof ExtensionSettings, min
   return Math.min(max, Math.max(min, Math.round(v)));
 }
 
-/** A number ≥ 0 (fractions allowed); anything else gives the default. */
-function amount(c: vscode.WorkspaceConfiguration, key: keyof ExtensionSettings): number {
-  const v = c.get<unknown>(key);
-  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : (DEFAULT_SETTINGS[key] as number);
+/** A number ≥ 0 (fractions allowed), at most `max`; anything else gives the default. */
+function amount(c: vscode.WorkspaceConfiguration, key: keyof ExtensionSettings, configKey: string = key, max = Number.POSITIVE_INFINITY): number {
+  const v = c.get<unknown>(configKey);
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.min(max, v) : (DEFAULT_SETTINGS[key] as number);
 }
 
 /** One of `allowed`; anything else gives the default. */
@@ -65,6 +65,10 @@ export function readSettings(scope?: vscode.ConfigurationScope): ExtensionSettin
     pdfTimeoutSeconds: int(c, 'pdfTimeoutSeconds', 0, 86_400, 'pdf.timeoutSeconds'),
     pdfMaxMemoryMb: int(c, 'pdfMaxMemoryMb', 32, 65_536, 'pdf.maxMemoryMb'),
     pdfWorkers: int(c, 'pdfWorkers', 0, 64, 'pdf.workers'),
+    maxOutageMinutes: amount(c, 'maxOutageMinutes', 'maxOutageMinutes', 10_080),
+    retryBaseDelaySeconds: amount(c, 'retryBaseDelaySeconds', 'retry.baseDelaySeconds', 3600),
+    retryMaxDelaySeconds: amount(c, 'retryMaxDelaySeconds', 'retry.maxDelaySeconds', 86_400),
+    retryJitter: amount(c, 'retryJitter', 'retry.jitter', 1),
   };
 }
 

@@ -41,6 +41,12 @@ export interface ExtensionSettings {
   pdfTimeoutSeconds: number;
   pdfMaxMemoryMb: number;
   pdfWorkers: number;
+  /** How long a run waits through a provider outage before it stops, minutes. */
+  maxOutageMinutes: number;
+  /** `retry.*` settings: backoff between attempts, seconds and share of jitter. */
+  retryBaseDelaySeconds: number;
+  retryMaxDelaySeconds: number;
+  retryJitter: number;
 }
 
 export const DEFAULT_SETTINGS: Readonly<ExtensionSettings> = Object.freeze({
@@ -67,4 +73,8 @@ export const DEFAULT_SETTINGS: Readonly<ExtensionSettings> = Object.freeze({
   pdfTimeoutSeconds: 120,
   pdfMaxMemoryMb: 1024,
   pdfWorkers: 0,
+  maxOutageMinutes: 30,
+  retryBaseDelaySeconds: 1,
+  retryMaxDelaySeconds: 60,
+  retryJitter: 0.5,
 });

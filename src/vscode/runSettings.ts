@@ -15,7 +15,7 @@ export function stateDirOf(root: string, settings: Pick<ExtensionSettings, 'stat
 }
 
 /** The provider options a user sets per machine or provider: a job's values win over these. */
-type ProviderOptions = Pick<RunSettings, 'mode' | 'contextTokens' | 'maxTokensParam' | 'requestsPerMinute' | 'tokensPerMinute' | 'budget'>;
+type ProviderOptions = Pick<RunSettings, 'mode' | 'contextTokens' | 'maxTokensParam' | 'requestsPerMinute' | 'tokensPerMinute' | 'budget' | 'maxOutageMinutes' | 'retry'>;
 
 function providerOptions(settings: ExtensionSettings, job: ProviderOptions = {}): ProviderOptions {
   const rpm = job.requestsPerMinute ?? (settings.requestsPerMinute > 0 ? settings.requestsPerMinute : undefined);
@@ -28,6 +28,12 @@ function providerOptions(settings: ExtensionSettings, job: ProviderOptions = {})
     ...(rpm !== undefined ? { requestsPerMinute: rpm } : {}),
     ...(tpm !== undefined ? { tokensPerMinute: tpm } : {}),
     ...(budget !== undefined ? { budget } : {}),
+    maxOutageMinutes: job.maxOutageMinutes ?? settings.maxOutageMinutes,
+    retry: {
+      baseDelaySeconds: job.retry?.baseDelaySeconds ?? settings.retryBaseDelaySeconds,
+      maxDelaySeconds: Math.max(job.retry?.maxDelaySeconds ?? settings.retryMaxDelaySeconds, job.retry?.baseDelaySeconds ?? settings.retryBaseDelaySeconds),
+      jitter: job.retry?.jitter ?? settings.retryJitter,
+    },
   };
 }
 

@@ -15,3 +15,12 @@ export async function rejectsWithCode(p: Promise<unknown>, code: string, check?:
   check?.(caught);
   return caught;
 }
+
+/** Polls `cond` until it holds; fails naming `what` after `ms` (a deadline for a hung test, not a timing check). */
+export async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -136,6 +136,9 @@ export interface ModelServerStats {
   maxConcurrency: number;
   /** Chat requests currently in flight. */
   inFlight: number;
+  /** Highest number of requests of documents (with a `Document:` line; not probes) in flight at once. */
+  maxDocumentConcurrency: number;
+  documentsInFlight: number;
 }
 
 export interface ModelServer {
@@ -261,7 +264,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   const recordBodies = options.recordBodies ?? true;
   const scripts = new Map<string, Step[]>();
   const requests: RecordedRequest[] = [];
-  const stats: ModelServerStats = { total: 0, perDocument: new Map(), maxConcurrency: 0, inFlight: 0 };
+  const stats: ModelServerStats = { total: 0, perDocument: new Map(), maxConcurrency: 0, inFlight: 0, maxDocumentConcurrency: 0, documentsInFlight: 0 };
   const pending = new Set<NodeJS.Timeout>();
   const openResponses = new Set<http.ServerResponse>();
   let seq = 0;
@@ -401,6 +404,17 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     };
     requests.push(record);
     res.once('finish', () => (record.status = res.statusCode));
+    if (document) {
+      stats.documentsInFlight++;
+      stats.maxDocumentConcurrency = Math.max(stats.maxDocumentConcurrency, stats.documentsInFlight);
+      let counted = true;
+      const end = (): void => {
+        if (counted) stats.documentsInFlight--;
+        counted = false;
+      };
+      res.once('finish', end);
+      res.once('close', end);
+    }
 
     if (options.requireApiKey !== undefined) {
       const auth = req.headers.authorization ?? '';
@@ -539,6 +553,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       stats.total = 0;
       stats.perDocument.clear();
       stats.maxConcurrency = stats.inFlight;
+      stats.maxDocumentConcurrency = stats.documentsInFlight;
     },
     async close() {
       for (const t of pending) clearTimeout(t);

@@ -122,24 +122,25 @@ describe('CLI', function () {
     assert.equal(server.requestsFor('inv1.txt').length, 1);
   });
 
-  it('retries 429 and 5xx and still exits 0', async () => {
+  it('waits out a 429, retries a 5xx and still exits 0 (the 429 uses no attempt)', async () => {
     const { root, schema } = workspace(2);
     server.setScript('inv0.txt', [{ status: 429, retryAfterMs: 50 }, { status: 503 }]);
-    const r = await run(root, schema, '--max-attempts', '4');
+    const r = await run(root, schema, '--max-attempts', '2');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(server.requestsFor('inv0.txt').length, 3);
-    assert.match(r.stderr, /retry inv0\.txt in .* \(attempt 1 failed: RATE_LIMITED\)/);
+    assert.match(r.stderr, /retry inv0\.txt in .* \(attempt 1 failed: SERVER_ERROR\)/);
+    assert.doesNotMatch(r.stderr, /failed: RATE_LIMITED/);
   });
 
-  it('stops the run with exit 2 and one clear message when the API key is rejected', async () => {
+  it('stops the run with exit 2 and one clear message when the API key is rejected, after one request', async () => {
     await server.close();
     server = await startModelServer({ requireApiKey: 'right-key' });
     const { root, schema } = workspace(6);
-    const r = await runCli(['run', root, '--schema', schema, '--base-url', server.url, '--include', '**/*.txt', '--concurrency', '1'], { OPENAI_API_KEY: 'wrong-key' });
+    const r = await runCli(['run', root, '--schema', schema, '--base-url', server.url, '--include', '**/*.txt', '--concurrency', '4'], { OPENAI_API_KEY: 'wrong-key' });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /AUTH_FAILED/);
     assert.doesNotMatch(r.stderr + r.stdout, /wrong-key/, 'the key never appears in output');
-    assert.ok(server.stats.total < 6, 'the run stopped instead of trying every document');
+    assert.ok(server.stats.total <= 2, `the run stopped after ${server.stats.total} requests instead of trying every document`);
     const s = JSON.parse((await runCli(['status', '--state', path.join(root, '.extraction'), '--json'])).stdout);
     assert.equal(s.deadLettered, 0);
   });
@@ -212,7 +213,13 @@ describe('CLI', function () {
   it('status and dlq list work while a run has the store open (read-only, no lock needed)', async () => {
     const { root, schema } = workspace(4);
     server.setScript('inv0.txt', [{ status: 400 }]);
-    server.setLatency(700);
+    // the third document's answer waits until the test has looked: the run is certainly under way meanwhile
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    server.setResponder(async (req) => {
+      if (req.document === 'inv2.txt') await held;
+      return { reply: { invoice_number: req.document, total: 1 } };
+    });
     const state = path.join(root, '.extraction');
     const { child, result } = startCli(['run', root, '--schema', schema, '--base-url', server.url, '--include', '**/*.txt', '--concurrency', '1']);
     let exited = false;
@@ -237,6 +244,7 @@ describe('CLI', function () {
         await new Promise((r) => setTimeout(r, 100));
       }
     } finally {
+      release();
       const r = await result;
       assert.equal(r.code, 1, r.stderr); // one dead letter
       child.kill();

@@ -45,7 +45,7 @@ describe('metrics: counts and totals', () => {
       att('f', { outcome: 'cancelled', errorCode: 'CANCELLED' }),
     ]);
     assert.equal(m.attempts, 7);
-    assert.deepEqual(m.outcomes, { done: 2, retry: 2, failed: 1, 'dead-lettered': 1, cancelled: 1 });
+    assert.deepEqual(m.outcomes, { done: 2, retry: 2, failed: 1, 'dead-lettered': 1, cancelled: 1, outage: 0 });
     assert.deepEqual(m.documents, { total: 5, succeeded: 2, failed: 1, deadLettered: 1, retrying: 1, retried: 1 });
     assert.equal(successRate(m), 2 / 4);
     assert.equal(m.tokensIn, 600, 'every attempt\'s tokens count, the cancelled one\'s too');

@@ -9,7 +9,8 @@ import { PriceTable } from '../../src/extract/pricing';
 import { toStrictSchema } from '../../src/extract/schema';
 import type { ExtractInput, JsonSchema } from '../../src/extract/types';
 import { startModelServer, type ModelServer, type Step } from '../support/modelServer';
-import { rejectsWithCode } from '../support/assertions';
+import { rejectsWithCode, until } from '../support/assertions';
+import { FakeClock } from '../support/fakeClock';
 
 const API_KEY = 'sk-test-Zq7SECRETkey0123456789abcdef';
 
@@ -131,20 +132,53 @@ describe('OpenAIExtractor', function () {
   });
 
   describe('HTTP error classification', () => {
-    it('429 + Retry-After (seconds) → RATE_LIMITED, retryable, retryAfterMs', async () => {
-      script('d', { status: 429, retryAfter: 2 });
-      await rejectsWith(make().extract(input('d')), ErrorCodes.RATE_LIMITED, (e) => {
-        assert.equal(e.retryable, true);
-        assert.equal(e.retryAfterMs, 2000);
-        assert.match(e.message, /Rate limited by the provider \(429\)\. The server asked to wait 2 s\./);
-      });
-      assert.equal(server.requests.length, 1, 'the client did not retry by itself (maxRetries: 0)');
+    it('429 + Retry-After (seconds) → RATE_LIMITED, retryable, retryAfterMs (classification)', () => {
+      const e = classifyOpenAIError(new APIError(429, { message: 'slow down' }, undefined, new Headers({ 'retry-after': '2' })));
+      assert.equal(e.code, ErrorCodes.RATE_LIMITED);
+      assert.equal(e.retryable, true);
+      assert.equal(e.retryAfterMs, 2000);
+      assert.match(e.message, /Rate limited by the provider \(429\)\. The server asked to wait 2 s\./);
+      const ms = classifyOpenAIError(new APIError(429, { message: 'slow down' }, undefined, new Headers({ 'retry-after-ms': '750' })));
+      assert.equal(ms.retryAfterMs, 750);
+      assert.equal(classifyOpenAIError(new APIError(429, { message: 'slow down' }, undefined, new Headers())).retryAfterMs, undefined);
     });
 
-    it('429 + retry-after-ms → RATE_LIMITED with that delay; without headers → no delay', async () => {
-      script('d', { status: 429, retryAfterMs: 750 }, { status: 429 });
-      await rejectsWith(make().extract(input('d')), ErrorCodes.RATE_LIMITED, (e) => assert.equal(e.retryAfterMs, 750));
-      await rejectsWith(make().extract(input('d')), ErrorCodes.RATE_LIMITED, (e) => assert.equal(e.retryAfterMs, undefined));
+    it('a 429 is waited out and the request sent again, not failed: after Retry-After, else after a backoff', async () => {
+      const clock = new FakeClock();
+      script('d', { status: 429, retryAfter: 2 }, { status: 429 }, { reply: { invoice_number: 'D', total: 1 } });
+      const ex = make({ clock, rateLimit: { clock }, backoff: { baseDelayMs: 1000, jitter: 0 } });
+      let settled = false;
+      const p = ex.extract(input('d')).finally(() => (settled = true));
+      await until(() => server.requests.length === 1 && ex.rateLimiter.stats.waiting === 1, 'the first 429');
+      await clock.advance(1999);
+      assert.equal(server.requests.length, 1, 'nothing before Retry-After');
+      await clock.advance(1);
+      await until(() => server.requests.length === 2 && clock.timers.size === 1, 'the second request, answered 429 without Retry-After: a backoff');
+      // the second refusal in a row: twice the base delay
+      await clock.advance(1999);
+      assert.equal(settled, false);
+      assert.equal(server.requests.length, 2, 'nothing before the backoff');
+      await clock.advance(1);
+      const out = await p;
+      assert.deepEqual(out.data, { invoice_number: 'D', total: 1 });
+      assert.equal(out.requests, 3);
+      assert.equal(server.requests.length, 3, 'the client did not retry by itself (maxRetries: 0)');
+    });
+
+    it('a request refused with 429s for maxRateLimitWaitMs fails with RATE_LIMITED, not retryable', async () => {
+      const clock = new FakeClock();
+      script('d', { status: 429 }, { status: 429 }, { status: 429 });
+      const ex = make({ clock, rateLimit: { clock }, backoff: { baseDelayMs: 1000, jitter: 0 }, maxRateLimitWaitMs: 2500 });
+      const p = rejectsWith(ex.extract(input('d')), ErrorCodes.RATE_LIMITED, (e) => {
+        assert.equal(e.retryable, false);
+        assert.match(e.message, /^The provider refused this request with 429 \(rate limited\) for 3 s \(3 times\)\. Rate limited by the provider \(429\)/);
+      });
+      await until(() => server.requests.length === 1 && clock.timers.size === 1, 'first 429: a backoff');
+      await clock.advance(1000);
+      await until(() => server.requests.length === 2 && clock.timers.size === 1, 'second 429: a longer backoff');
+      await clock.advance(2000);
+      await p;
+      assert.equal(server.requests.length, 3);
     });
 
     it('429 insufficient_quota → QUOTA_EXCEEDED, not retryable', async () => {

@@ -1,11 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { CancelledError, ErrorCodes, ExtractionError, isRunFatalCode } from '../../src/core/errors';
-import { CircuitBreaker } from '../../src/extract/circuitBreaker';
+import { CancelledError, ErrorCodes, ExtractionError } from '../../src/core/errors';
 import { OpenAIExtractor, type OpenAIExtractorOptions } from '../../src/extract/openaiExtractor';
 import { RateLimiter, type Permit } from '../../src/extract/rateLimiter';
 import { FakeClock, flush } from '../support/fakeClock';
 import type { ExtractInput, JsonSchema } from '../../src/extract/types';
 import { startModelServer, type ModelServer } from '../support/modelServer';
+import { until } from '../support/assertions';
 
 /** Tracks a pending acquire without awaiting it. */
 function track(p: Promise<Permit>): { permit?: Permit; error?: unknown; done: () => boolean } {
@@ -15,14 +15,6 @@ function track(p: Promise<Permit>): { permit?: Permit; error?: unknown; done: ()
     (e) => (s.error = e),
   );
   return s;
-}
-
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe('RateLimiter', () => {
@@ -156,41 +148,6 @@ describe('RateLimiter', () => {
   });
 });
 
-describe('CircuitBreaker', () => {
-  it('opens after N consecutive failures, half-opens after the cool-down, closes on a successful trial', () => {
-    const clock = new FakeClock();
-    const cb = new CircuitBreaker({ threshold: 3, resetAfterMs: 1000, clock });
-    assert.equal(cb.failure('P', 'e1'), undefined);
-    cb.success();
-    assert.equal(cb.failure('P', 'e1'), undefined);
-    assert.equal(cb.failure('P', 'e2'), undefined);
-    const open = cb.failure('P', 'The model server failed (500).');
-    assert.ok(open instanceof ExtractionError);
-    assert.equal(open.code, ErrorCodes.CIRCUIT_OPEN);
-    assert.equal(open.retryable, false);
-    assert.equal(isRunFatalCode(open.code), true);
-    assert.match(open.message, /^P failed 3 times in a row, so requests are paused \(circuit breaker\)\. Last error: The model server failed \(500\)\./);
-    assert.equal(cb.state, 'open');
-    assert.throws(() => cb.before('P'), (e: ExtractionError) => e.code === ErrorCodes.CIRCUIT_OPEN);
-    clock.t = 1000;
-    assert.equal(cb.state, 'half-open');
-    assert.equal(cb.before('P'), true, 'one trial request');
-    assert.throws(() => cb.before('P'), /circuit breaker/, 'only one');
-    assert.ok(cb.failure('P', 'again'), 'a failed trial opens it again');
-    clock.t = 2500;
-    assert.equal(cb.before('P'), true);
-    cb.success();
-    assert.equal(cb.state, 'closed');
-    assert.equal(cb.before('P'), false);
-  });
-
-  it('threshold 0 disables it', () => {
-    const cb = new CircuitBreaker({ threshold: 0 });
-    for (let i = 0; i < 100; i++) assert.equal(cb.failure('P', 'x'), undefined);
-    assert.equal(cb.before('P'), false);
-  });
-});
-
 describe('OpenAIExtractor with the rate limiter and the circuit breaker', function () {
   this.timeout(30_000);
   let server: ModelServer;
@@ -262,20 +219,22 @@ describe('OpenAIExtractor with the rate limiter and the circuit breaker', functi
     assert.equal(server.requests.length, 3);
   });
 
-  it('Retry-After of a 429 holds later requests of the same extractor', async () => {
+  it('Retry-After of a 429 holds the refused request and later requests of the same extractor', async () => {
     const clock = new FakeClock();
-    const ex = make({ rateLimit: { clock } });
+    const ex = make({ clock, rateLimit: { clock } });
     server.setScript('a', [{ status: 429, retryAfter: 10 }]);
-    await assert.rejects(ex.extract(input('a')), (e: ExtractionError) => e.code === ErrorCodes.RATE_LIMITED && e.retryAfterMs === 10_000);
-    let finished = false;
-    const p = ex.extract(input('b')).then(() => (finished = true));
-    await flush();
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(finished, false);
+    const finished: string[] = [];
+    const a = ex.extract(input('a')).then(() => finished.push('a'));
+    await until(() => server.requests.length === 1 && ex.rateLimiter.stats.waiting === 1, 'the 429');
+    const b = ex.extract(input('b')).then(() => finished.push('b'));
+    await until(() => ex.rateLimiter.stats.waiting === 2, 'b waiting');
+    await clock.advance(9_999);
+    assert.deepEqual(finished, []);
     assert.equal(server.requests.length, 1);
-    await clock.advance(10_000);
-    await p;
-    assert.equal(server.requests.length, 2);
+    await clock.advance(1);
+    await Promise.all([a, b]);
+    assert.equal(server.requests.length, 3, 'a sent again, b sent once');
+    assert.equal(ex.rateLimiter.stats.rateLimited, 1);
   });
 
   it('a limiter can be shared by several extractors of one provider', async () => {
@@ -290,41 +249,5 @@ describe('OpenAIExtractor with the rate limiter and the circuit breaker', functi
     assert.equal(done, false);
     await clock.advance(60_000);
     await p;
-  });
-
-  it('circuit breaker: CIRCUIT_OPEN after N consecutive 5xx, no requests while open, a trial after the cool-down', async () => {
-    const clock = new FakeClock();
-    const ex = make({ circuitBreaker: { threshold: 3, resetAfterMs: 30_000, clock } });
-    server.setScript('d', [{ status: 500 }, { status: 502 }, { status: 503 }]);
-    await assert.rejects(ex.extract(input('d')), (e: ExtractionError) => e.code === ErrorCodes.SERVER_ERROR);
-    await assert.rejects(ex.extract(input('d')), (e: ExtractionError) => e.code === ErrorCodes.SERVER_ERROR);
-    await assert.rejects(ex.extract(input('d')), (e: ExtractionError) => {
-      assert.equal(e.code, ErrorCodes.CIRCUIT_OPEN);
-      assert.equal(e.retryable, false);
-      assert.match(e.message, /^The provider at http:\/\/127\.0\.0\.1:\d+\/v1 failed 3 times in a row, so requests are paused \(circuit breaker\)\. Last error: The model server failed \(503\)/);
-      assert.equal(e.details?.lastErrorCode, ErrorCodes.SERVER_ERROR);
-      return true;
-    });
-    assert.equal(server.requests.length, 3);
-    await assert.rejects(ex.extract(input('other')), (e: ExtractionError) => e.code === ErrorCodes.CIRCUIT_OPEN);
-    assert.equal(server.requests.length, 3, 'no request while open');
-    await clock.advance(30_000);
-    await ex.extract(input('other'));
-    assert.equal(ex.circuitBreaker.state, 'closed');
-    assert.equal(server.requests.length, 4);
-  });
-
-  it('network failures and timeouts count; a 4xx answer resets the count; 429s do not count', async () => {
-    const ex = make({ timeoutMs: 300, circuitBreaker: { threshold: 3 } });
-    server.setScript('d', [{ reset: true }, { hang: true }, { status: 400 }, { status: 500 }, { status: 429 }, { status: 500 }, { status: 500 }]);
-    const codes: string[] = [];
-    for (let i = 0; i < 7; i++) {
-      try {
-        await ex.extract(input('d'));
-      } catch (e) {
-        codes.push((e as ExtractionError).code);
-      }
-    }
-    assert.deepEqual(codes, [ErrorCodes.NETWORK, ErrorCodes.TIMEOUT, ErrorCodes.BAD_REQUEST, ErrorCodes.SERVER_ERROR, ErrorCodes.RATE_LIMITED, ErrorCodes.SERVER_ERROR, ErrorCodes.CIRCUIT_OPEN]);
   });
 });

@@ -199,7 +199,7 @@ describe('provider and limit options', function () {
         await until('the fourth request', () => server.requests.length === 4);
         const summary = await run.done;
         assert.equal(summary.done, 4);
-        assert.equal(limiter.stats.maxInFlight, 2, 'never more than the bucket allowed at once');
+        assert.ok(limiter.stats.maxInFlight <= 2, `never more than the bucket allowed at once (${limiter.stats.maxInFlight})`);
       } finally {
         await session.close();
       }

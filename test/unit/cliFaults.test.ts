@@ -1,0 +1,180 @@
+/**
+ * The CLI under faults, as a user runs it (the bundled dist/cli.js as a child process): rate limits, a
+ * provider that stays down, errors no waiting fixes, a full disk, a closed terminal, a closed pipe. A run
+ * never ends with exit 0 while work is unfinished, and a rerun resumes.
+ */
+import { strict as assert } from 'node:assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CLI, ndjson, runCli, startCli } from '../support/cli';
+import { startModelServer, type ModelServer } from '../support/modelServer';
+
+const SCHEMA = { type: 'object', properties: { invoice_number: { type: 'string' } }, required: ['invoice_number'] };
+
+function workspace(n: number, dir?: string): { root: string; schema: string; state: string } {
+  const root = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ew-clifault-'));
+  for (let i = 0; i < n; i++) fs.writeFileSync(path.join(root, `inv${String(i).padStart(3, '0')}.txt`), `Invoice INV-${i}\n`);
+  const schema = path.join(root, 'invoice.schema.json');
+  fs.writeFileSync(schema, JSON.stringify(SCHEMA));
+  return { root, schema, state: path.join(root, '.extraction') };
+}
+
+async function status(state: string): Promise<Record<string, unknown>> {
+  const r = await runCli(['status', '--state', state, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+/** A small tmpfs at a new folder (root only); unmounted by the returned function. */
+function tmpfs(sizeKb: number): { dir: string; unmount: () => void } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ew-tmpfs-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKb}k`, 'tmpfs', dir]);
+  return { dir, unmount: () => execFileSync('umount', ['-l', dir]) };
+}
+
+/** Fills the file system of `dir` up to `leaveBytes` free, with one file; returns its path. */
+function fill(dir: string, leaveBytes: number): string {
+  const filler = path.join(dir, 'filler.bin');
+  const { bavail, bsize } = fs.statfsSync(dir);
+  const size = Math.max(0, bavail * bsize - leaveBytes);
+  fs.writeFileSync(filler, Buffer.alloc(size));
+  return filler;
+}
+
+describe('CLI under faults', function () {
+  this.timeout(90_000);
+  let server: ModelServer;
+  beforeEach(async () => {
+    server = await startModelServer({ latencyMs: 2 });
+  });
+  afterEach(async () => server.close());
+
+  const args = (w: { root: string; schema: string }, ...extra: string[]) => ['run', w.root, '--schema', w.schema, '--base-url', server.url, '--include', '*.txt', ...extra];
+
+  it('40 % of requests answered 429: the run finishes every document, prints its summary and exits 0 (never mid-run)', async () => {
+    let n = 0;
+    server.setResponder((req) => (n++ % 5 < 2 ? { status: 429, retryAfterMs: 20 } : { reply: { invoice_number: req.document } }));
+    const w = workspace(30);
+    const r = await runCli(args(w, '--concurrency', '4', '--max-attempts', '2'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /Run \S+ completed\n\s+30 done/);
+    const s = await status(w.state);
+    assert.equal(s.done, 30);
+    assert.equal(s.deadLettered, 0);
+    assert.equal(s.runStatus, 'completed');
+  });
+
+  it('insufficient_quota at the start: exit 2 after one request, with what to do', async () => {
+    server.setResponder(() => ({ status: 429, code: 'insufficient_quota' }));
+    const w = workspace(8);
+    const r = await runCli(args(w, '--concurrency', '4'));
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /\[QUOTA_EXCEEDED\] The API account has run out of quota/);
+    assert.ok(server.stats.total <= 2, `${server.stats.total} requests`);
+  });
+
+  it('a provider down for longer than --max-outage-minutes: exit 2, documents pending with no attempt used; a rerun finishes', async () => {
+    server.setResponder(() => ({ status: 503 }));
+    const w = workspace(6);
+    const r = await runCli(args(w, '--max-outage-minutes', '0.01', '--concurrency', '2'));
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /the provider is failing \(\[SERVER_ERROR\]/);
+    assert.match(r.stderr, /\[PROVIDER_UNAVAILABLE\] The provider at http:\/\/127\.0\.0\.1:\d+\/v1 has failed for 0 minutes/);
+    const s = await status(w.state);
+    assert.equal(s.deadLettered, 0);
+    assert.equal(s.done, 0);
+    server.setResponder(undefined);
+    const again = await runCli(args(w));
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((await status(w.state)).done, 6);
+  });
+
+  it('the output folder on a full disk: exit 2 with DISK_FULL, nothing dead-lettered; with room again a rerun finishes', async function () {
+    const fs1 = tmpfs(512);
+    if (!fs1) return this.skip(); // needs root to mount a small file system
+    try {
+      const w = workspace(20);
+      const out = path.join(fs1.dir, 'out');
+      fs.mkdirSync(out);
+      const filler = fill(fs1.dir, 8 * 1024);
+      const r = await runCli(args(w, '--out', out, '--concurrency', '2'));
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /\[DISK_FULL\] The disk is full/);
+      assert.match(r.stderr, /Free some space .* then run again/);
+      const s = await status(w.state);
+      assert.equal(s.deadLettered, 0);
+      assert.ok((s.done as number) < 20);
+      fs.rmSync(filler);
+      const again = await runCli(args(w, '--out', out));
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal((await status(w.state)).done, 20);
+      assert.equal(fs.readdirSync(out).filter((f) => f.endsWith('.txt.json')).length, 20);
+    } finally {
+      fs1.unmount();
+    }
+  });
+
+  it('the state folder on a full disk: exit 2 with DISK_FULL (no stack trace); with room again a rerun finishes', async function () {
+    const fs1 = tmpfs(8 * 1024);
+    if (!fs1) return this.skip();
+    try {
+      const w = workspace(200);
+      const state = path.join(fs1.dir, 'state');
+      const filler = fill(fs1.dir, 150 * 1024);
+      const r = await runCli(args(w, '--state', state, '--concurrency', '4'));
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /DISK_FULL/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      const s = await status(state);
+      assert.ok((s.done as number) > 0 && (s.done as number) < 200, `the disk filled up mid-run (${s.done} done)`);
+      assert.equal(s.deadLettered, 0);
+      fs.rmSync(filler);
+      const again = await runCli(args(w, '--state', state));
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal((await status(state)).done, 200);
+    } finally {
+      fs1.unmount();
+    }
+  });
+
+  it('SIGHUP (a closed terminal) stops the run cleanly: state saved, lock given back, a rerun resumes', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    server.setResponder(async (req) => {
+      if (req.document !== 'inv000.txt') await held;
+      return { reply: { invoice_number: req.document } };
+    });
+    const w = workspace(5);
+    const { child, result } = startCli([...args(w, '--concurrency', '1'), '--json']);
+    let events: Array<Record<string, unknown>> = [];
+    child.stdout!.on('data', () => undefined);
+    for (let t = Date.now(); Date.now() - t < 30_000; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (server.requestsFor('inv001.txt').length) break;
+    }
+    child.kill('SIGHUP');
+    const r = await result;
+    release();
+    events = ndjson(r.stdout);
+    assert.equal(r.code, 130, r.stderr);
+    assert.ok(events.some((e) => e.type === 'run/finished'));
+    assert.equal(fs.existsSync(path.join(w.state, 'store.lock')), false, 'the lock was given back');
+    server.setResponder(undefined);
+    const again = await runCli(args(w));
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((await status(w.state)).done, 5);
+  });
+
+  it('`dlq list | head -1`: the closed pipe ends the listing quietly, no EPIPE crash', async () => {
+    server.setResponder(() => ({ status: 400 }));
+    const w = workspace(400);
+    const r = await runCli(args(w, '--concurrency', '8'));
+    assert.equal(r.code, 1, r.stderr);
+    const piped = spawnSync('sh', ['-c', `"${process.execPath}" "${CLI}" dlq list --state "${w.state}" | head -1; exit \${PIPESTATUS:-0}`], { encoding: 'utf8' });
+    assert.equal(piped.stdout.split('\n').filter(Boolean).length, 1);
+    assert.doesNotMatch(piped.stderr, /EPIPE|Error|at /, piped.stderr);
+  });
+});
