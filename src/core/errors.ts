@@ -38,6 +38,10 @@ export const ErrorCodes = {
   CIRCUIT_OPEN: 'CIRCUIT_OPEN',
   CANCELLED: 'CANCELLED',
   EXPORT_FAILED: 'EXPORT_FAILED',
+  /** A path from the state (store, journal, settings) or a link that leads out of the folder it belongs to. */
+  PATH_OUTSIDE_ROOT: 'PATH_OUTSIDE_ROOT',
+  /** The output folder cannot be written (read-only, not a folder, disk full): found before anything is paid for. */
+  OUTPUT_UNWRITABLE: 'OUTPUT_UNWRITABLE',
   INTERNAL: 'INTERNAL_ERROR',
 } as const;
 
@@ -64,6 +68,7 @@ const RUN_FATAL = new Set<string>([
   ErrorCodes.CIRCUIT_OPEN,
   ErrorCodes.INVALID_SCHEMA,
   ErrorCodes.INVALID_CONFIG,
+  ErrorCodes.OUTPUT_UNWRITABLE,
 ]);
 
 export function isRetryableCode(code: string): boolean {

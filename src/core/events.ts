@@ -1,5 +1,6 @@
 /** Typed pipeline events the VS Code UI and the CLI subscribe to. Nothing polls the database. */
 import { EventEmitter } from 'node:events';
+import type { ListWarningCode } from './lister';
 import type { ErrorInfo, RunCounts, Stage } from './types';
 
 export interface RunProgress extends RunCounts {
@@ -15,6 +16,8 @@ export interface RunProgress extends RunCounts {
 export type PipelineEvent =
   | { type: 'run/started'; runId: string; root: string; at: number }
   | { type: 'run/listed'; runId: string; total: number }
+  /** An entry the listing left out that a person would expect to be listed (see `ListWarning`). */
+  | { type: 'run/warning'; runId: string; path: string; code: ListWarningCode; message: string }
   | { type: 'run/paused'; runId: string; reason?: string }
   | { type: 'run/budget-reached'; runId: string; cost: number; budget: number }
   | { type: 'run/resumed'; runId: string }
