@@ -299,6 +299,15 @@ export async function* listFiles(root: string, options: ListOptions = {}): Async
     }
   }
 
+  /**
+   * Where a full listing lists the real folder `real` under its own name (`within` listings: a folder that a
+   * link leads to is listed there, not under the link), or undefined.
+   */
+  const listedInFull = async (real: string): Promise<string | undefined> => {
+    if (!isWithin(rootReal, real)) return undefined;
+    const rel = toPosix(path.relative(rootReal, real));
+    return (await rulesDownTo(r, rel)) ? rel : undefined;
+  };
   const startAbs = start ? path.join(r.rootAbs, ...start.split('/')) : r.rootAbs;
   const startReal = start ? await realPathOf(startAbs) : rootReal;
   if (!startReal) return; // the folder does not exist (any more)
@@ -306,12 +315,19 @@ export async function* listFiles(root: string, options: ListOptions = {}): Async
     warn(start, 'LINK_OUTSIDE', `Not listed: the folder leads out of the workspace folder (to ${startReal})`);
     return;
   }
+  if (start && startReal !== path.join(rootReal, ...start.split('/'))) {
+    const seen = await listedInFull(startReal);
+    if (seen !== undefined) {
+      warn(start, 'LINK_LOOP', `Not listed: reached through a link, the same folder as ${seen ? `"${seen}"` : 'the root folder'}`);
+      return;
+    }
+  }
   yield* walk({ abs: startAbs, real: startReal, rel: start, frames });
   // links to folders: followed when the folder they lead to was not listed (it is outside every real folder
   // listed, e.g. ignored), each once
   for (let link = links.shift(); link; link = links.shift()) {
     if (options.signal?.aborted) return;
-    const seen = listed.get(link.real);
+    const seen = listed.get(link.real) ?? (start && !isWithin(startReal, link.real) ? await listedInFull(link.real) : undefined);
     if (seen !== undefined) {
       const message = isWithin(link.real, link.parentReal)
         ? `Not followed: the link leads to ${seen ? `"${seen}", ` : 'the root folder, '}a folder that contains it (a loop)`

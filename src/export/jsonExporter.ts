@@ -152,9 +152,6 @@ export async function writeFileAtomicAsync(file: string, content: string, option
   return true;
 }
 
-/** Errors of the output folder as a whole: every other document would fail the same way. */
-const OUTPUT_FOLDER_ERRORS = new Set(['EROFS', 'ENOSPC', 'EDQUOT']);
-
 /**
  * Creates the folder `dir` (inside `outDir`) one level at a time, and checks that each level is, for real,
  * inside the real output folder: a link in the output folder is not written (nor created) through.
@@ -186,7 +183,7 @@ async function ensureFolderInside(outDir: string, dir: string): Promise<{ link: 
 /**
  * Writes the result file of `result.source` inside `outDir`. A path that leads out of it (PATH_OUTSIDE_ROOT)
  * or a link in the output folder that leads out of it (EXPORT_FAILED naming the link) is never written
- * through; a read-only or full file system stops the run (OUTPUT_UNWRITABLE).
+ * through.
  */
 export async function writeResult(outDir: string, result: ResultFile, options: { fsync?: boolean } = {}): Promise<string> {
   const file = resultAbsPath(outDir, result.source);
@@ -201,8 +198,7 @@ export async function writeResult(outDir: string, result: ResultFile, options: {
     await writeFileAtomicAsync(file, JSON.stringify(result, null, 2) + '\n', options);
   } catch (err) {
     if (err instanceof ExtractionError) throw err;
-    const code = OUTPUT_FOLDER_ERRORS.has((err as NodeJS.ErrnoException).code ?? '') ? ErrorCodes.OUTPUT_UNWRITABLE : ErrorCodes.EXPORT_FAILED;
-    throw new ExtractionError(code, `Cannot write result ${file}: ${(err as Error).message}`, { stage: 'exporting', cause: err, retryable: false });
+    throw new ExtractionError(ErrorCodes.EXPORT_FAILED, `Cannot write result ${file}: ${(err as Error).message}`, { stage: 'exporting', cause: err, retryable: false });
   }
   return file;
 }

@@ -12,6 +12,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadSavedSettings, openSession, openStore } from '../../src/app/session';
 import { ErrorCodes, ExtractionError, isRunFatalCode } from '../../src/core/errors';
+import { CorrectionsStore } from '../../src/vscode/review/corrections';
+import { rerunBackupFile, saveRerunBackup } from '../../src/vscode/review/reviewData';
 import { checkOutputWritable, resultNameProblem, writeFileAtomic, writeResult, type ResultFile } from '../../src/export/jsonExporter';
 import { CLI, ndjson, REPO_ROOT, runCli, type CliResult } from '../support/cli';
 import { startModelServer, type ModelServer } from '../support/modelServer';
@@ -233,7 +235,7 @@ describe('confinement to the workspace folder (CLI)', function () {
       assert.equal(link.code, 2, link.stderr);
       assert.match(link.stderr, /settings\.json: outDir ".*out-link" is a link out of the folder/);
       assert.equal(server.requests.length, 1, 'nothing was retried');
-      assert.ok(!fs.existsSync(path.join(w.dir, 'x')) && !fs.existsSync(path.join(path.dirname(w.dir), 'x')), 'nothing written outside');
+      assert.ok(!fs.existsSync(path.join(w.dir, 'x')), 'nothing written outside (<state>/../../x)');
       assert.deepEqual(fs.readdirSync(path.join(w.dir, 'elsewhere')), []);
     });
 
@@ -378,5 +380,23 @@ describe('confinement to the workspace folder (in process)', () => {
     write({ stateDir: '/somewhere/else' });
     assert.equal(loadSavedSettings(stateDir, { root })?.stateDir, stateDir, 'the state folder is where the file is, whatever it says');
     assert.equal(loadSavedSettings(stateDir, { root: path.join(dir, 'other') }), undefined);
+  });
+});
+
+describe('confinement: review files of a document path from the store', () => {
+  it('corrections and rerun backups of a path that leads out of the folder are not written (PATH_OUTSIDE_ROOT)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ew-confine-review-'));
+    try {
+      const stateDir = path.join(dir, 'ws', '.extraction');
+      const isOutside = (e: unknown) => e instanceof ExtractionError && e.code === ErrorCodes.PATH_OUTSIDE_ROOT;
+      const corrections = new CorrectionsStore(stateDir);
+      assert.throws(() => corrections.setReviewed('../../../escaped', true), isOutside);
+      assert.throws(() => saveRerunBackup(stateDir, { formatVersion: 1, source: '../../../escaped', startedAt: '', previous: null }), isOutside);
+      assert.equal(corrections.fileOf('docs/a.pdf'), path.join(stateDir, 'corrections', 'docs', 'a.pdf.json'));
+      assert.equal(rerunBackupFile(stateDir, 'docs/a.pdf'), path.join(stateDir, 'review-reruns', 'docs', 'a.pdf.json'));
+      assert.deepEqual(fs.readdirSync(dir), [], 'nothing written (escaped.json would be here)');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

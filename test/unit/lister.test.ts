@@ -147,6 +147,15 @@ describe('lister: links, special files and names it cannot list', () => {
       warnings.map((w) => [w.path, w.code]),
       [['a-link', 'LINK_LOOP']],
     );
+    // listing one folder (Extract Folder, a folder created while watching) yields what the full listing yields there
+    fs.symlinkSync('.', path.join(root, 'self'));
+    fs.mkdirSync(path.join(root, 'new'));
+    fs.symlinkSync('../docs', path.join(root, 'new', 'docs-again'));
+    for (const within of ['a-link', 'via', 'self', 'new', 'docs']) {
+      const full = (await list(root)).filter((p) => p.startsWith(`${within}/`));
+      assert.deepEqual((await listWithWarnings({ within })).paths, full, `within ${within}`);
+    }
+    assert.deepEqual((await listWithWarnings({ within: 'self' })).warnings.map((w) => [w.path, w.code]), [['self', 'LINK_LOOP']]);
   });
 
   it('never lists the output and state folders, also through a link to them', async () => {
