@@ -14,6 +14,19 @@ export const CONFIG_FILE = 'extraction.config.json';
 const positiveInt = z.number().int().min(1);
 
 /**
+ * Why a folder given relative to the workspace folder in a config file is not strictly inside it
+ * (absolute, leads out with `..`, or is the workspace folder itself), or undefined. A config file comes with
+ * the workspace: it must not make a run write elsewhere.
+ */
+export function folderInsideProblem(rel: string): string | undefined {
+  if (path.isAbsolute(rel) || path.win32.isAbsolute(rel)) return 'is absolute';
+  const normal = path.posix.normalize(rel.split(path.sep).join('/'));
+  if (normal === '..' || normal.startsWith('../')) return 'leads out of it';
+  if (normal === '.' || normal === './') return 'is the workspace folder itself';
+  return undefined;
+}
+
+/**
  * Provider and limit options of a job. Exported one by one so that the CLI checks its flags with the very
  * same rules (see `src/cli/main.ts`), and the contributed JSON Schema is generated from them.
  */
@@ -147,7 +160,14 @@ export const jobSchema = z
       .max(20)
       .optional()
       .describe('Attempts per document before it moves to the dead-letter queue (overrides the extractionWorkbench.maxAttempts setting).'),
-    outDir: z.string().optional().describe('Where result files go, relative to the workspace folder (default `extracted`).'),
+    outDir: z
+      .string()
+      .superRefine((v, ctx) => {
+        const problem = folderInsideProblem(v);
+        if (problem) ctx.addIssue({ code: 'custom', message: `must be a folder inside the workspace folder: "${v}" ${problem}` });
+      })
+      .optional()
+      .describe('Where result files go, relative to the workspace folder (default `extracted`).'),
     pdf: pdfOptionsSchema.optional().describe('Limits of PDF conversion (override the extractionWorkbench.pdf.* settings field by field).'),
   })
   .strict()

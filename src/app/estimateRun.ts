@@ -18,6 +18,7 @@ import type { ConvertedDocument } from '../convert/types';
 import { CancelledError, ExtractionError, toExtractionError } from '../core/errors';
 import { extractionFingerprint } from '../core/fingerprint';
 import { listFiles, type ListedFile } from '../core/lister';
+import { resolveInside } from '../core/paths';
 import { isUnchanged, rejectionOf, type ConverterLookup } from '../core/pipeline';
 import { readDocument } from '../core/reader';
 import type { CheckpointStore } from '../store/types';
@@ -172,7 +173,13 @@ async function* filesOf(s: RunSettings, paths: readonly string[] | undefined, si
     return;
   }
   for (const rel of paths) {
-    const absPath = path.join(s.root, ...rel.split('/'));
+    let absPath: string;
+    try {
+      absPath = resolveInside(s.root, rel);
+    } catch (err) {
+      yield { path: rel, absPath: s.root, size: 0, mtimeMs: 0, problem: (err as Error).message }; // rejected, never read
+      continue;
+    }
     try {
       const st = await fsp.stat(absPath);
       yield { path: rel, absPath, size: st.size, mtimeMs: Math.floor(st.mtimeMs) };

@@ -17,7 +17,8 @@ import { OpenAIExtractor, type OpenAIExtractorOptions } from '../extract/openaiE
 import type { ModelPrice } from '../extract/pricing';
 import type { Clock } from '../extract/rateLimiter';
 import { createValidator, validateUserSchema } from '../extract/schema';
-import { writeFileAtomic } from '../export/jsonExporter';
+import { isWithin } from '../core/paths';
+import { checkOutputWritable, writeFileAtomic } from '../export/jsonExporter';
 import { SqlJsCheckpointStore } from '../store/sqlStore';
 import type { CheckpointStore } from '../store/types';
 import type { RetryPolicy } from '../core/retry';
@@ -180,11 +181,21 @@ export function saveSettings(settings: RunSettings): void {
   writeFileAtomic(path.join(settings.stateDir, SETTINGS_FILE), JSON.stringify(portable, null, 2) + '\n', { fsync: false });
 }
 
-/** Settings of the last run in a state folder (paths resolved against that folder), or undefined. */
-export function loadSavedSettings(stateDir: string): RunSettings | undefined {
+/**
+ * Settings of the last run in a state folder (paths resolved against that folder), or undefined (none, or
+ * saved for another folder than `options.root`).
+ *
+ * The file is data that whoever wrote the state folder chose, so its folders are confined: `stateDir` is
+ * the folder the file is in, whatever it says; `root` must be the folder that holds the state folder (the
+ * usual `<folder>/.extraction`), unless the caller names the root (`options.root`: the workspace folder of a
+ * window, or `--root`), and then it must be that one; the output folder must be inside `root` (by real path
+ * too, so a link does not lead out). INVALID_CONFIG naming the file and the field otherwise.
+ */
+export function loadSavedSettings(stateDir: string, options: { root?: string } = {}): RunSettings | undefined {
+  const file = path.join(stateDir, SETTINGS_FILE);
   let saved: RunSettings;
   try {
-    saved = JSON.parse(fs.readFileSync(path.join(stateDir, SETTINGS_FILE), 'utf8')) as RunSettings;
+    saved = JSON.parse(fs.readFileSync(file, 'utf8')) as RunSettings;
   } catch {
     return undefined;
   }
@@ -194,6 +205,28 @@ export function loadSavedSettings(stateDir: string): RunSettings | undefined {
     if (typeof saved[k] !== 'string') return undefined;
     saved[k] = path.resolve(stateDir, saved[k]);
   }
+  saved.stateDir = path.resolve(stateDir);
+  const outside = (field: string, value: string, where: string) =>
+    new ExtractionError(ErrorCodes.INVALID_CONFIG, `${file}: ${field} "${value}" ${where}; only a folder inside it is used`);
+  if (options.root) {
+    if (path.resolve(saved.root) !== path.resolve(options.root)) return undefined; // saved for another folder
+  } else if (saved.root !== path.dirname(saved.stateDir)) {
+    throw new ExtractionError(
+      ErrorCodes.INVALID_CONFIG,
+      `${file}: root "${saved.root}" is not the folder that holds this state folder; a state folder is used for another folder only when that folder is named (--root)`,
+    );
+  }
+  if (saved.outDir === saved.root || !isWithin(saved.root, saved.outDir)) throw outside('outDir', saved.outDir, `is not inside the folder ${saved.root}`);
+  const real = (p: string) => {
+    try {
+      return fs.realpathSync.native(p);
+    } catch {
+      return undefined; // not there (yet): the lexical check above holds
+    }
+  };
+  const outReal = real(saved.outDir);
+  const rootReal = real(saved.root);
+  if (outReal && rootReal && (outReal === rootReal || !isWithin(rootReal, outReal))) throw outside('outDir', saved.outDir, `is a link out of the folder ${saved.root} (to ${outReal})`);
   return saved;
 }
 
@@ -240,6 +273,8 @@ export async function openSession(settings: RunSettings, options: SessionOptions
   const validator = createValidator(schema);
   // before the store is opened: invalid options (INVALID_CONFIG) leave nothing to close
   checkRunSettings(settings);
+  // a read-only output folder is found now, not after every document was paid for (OUTPUT_UNWRITABLE)
+  await checkOutputWritable(settings.outDir);
   const extractor = new OpenAIExtractor(extractorOptions(settings, options.apiKey, options.clock));
   const assetsDir = options.assetsDir ?? __dirname;
   // also checks the PDF limits (INVALID_CONFIG) before the store is opened

@@ -11,14 +11,17 @@ import type { z } from 'zod';
 import { CONFIG_FILE, jobOptionSchemas, loadConfig, pdfLimitsOf, pdfOptionSchemas, selectJob, type RetryBackoff } from '../app/config';
 import { describeEstimate, estimateRun, type RunEstimate } from '../app/estimateRun';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
+import { watchControl } from '../app/runControl';
 import { DEFAULT_BASE_URL, DEFAULT_MODEL, defaultStateDir, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
 import { ExtractionError, isStorageError, toExtractionError } from '../core/errors';
+import { isWithin, relPathProblem, resolveInside } from '../core/paths';
 import { evaluateHealth, formatHealth, healthInputFromStore, healthSummary } from '../core/health';
 import type { Logger } from '../core/logger';
 import { listJournalFiles } from '../store/journal';
 import { SNAPSHOT_FILE } from '../store/sqlStore';
 import type { CheckpointStore } from '../store/types';
 import type { RunSummary } from '../core/pipeline';
+import { cmdControl } from './control';
 import { ProgressReporter } from './progress';
 
 export const EXIT_OK = 0;
@@ -40,14 +43,17 @@ const USAGE = `Usage:
   extraction-workbench estimate <folder> [same options as run]      # tokens and cost before a run; sends nothing
   extraction-workbench status [--state <dir>] [--json]
   extraction-workbench dlq list [--state <dir>] [--json]
-  extraction-workbench dlq retry [<path>...|--all] [--state <dir>] [--note <text>] [--json]
-  extraction-workbench retry <path>... [--state <dir>] [--json]
+  extraction-workbench dlq retry [<path>...|--all] [--state <dir>] [--root <folder>] [--note <text>] [--base-url <url>] [--model <name>] [--json]
+  extraction-workbench pause|resume|stop [--state <dir>]             # a run held by another process (CLI or VS Code)
+  extraction-workbench retry <path>... [--state <dir>] [--root <folder>] [--base-url <url>] [--model <name>] [--json]
 
 Without --schema, the job (first one, or --job) of <folder>/${CONFIG_FILE} is used; flags win over its fields.
 --price is per 1,000,000 input and output tokens (e.g. --price 0.15,0.6); --budget stops the run at that cost.
 --requests-per-minute / --tokens-per-minute limit requests to the provider's limits (no 429s).
 A provider outage pauses the run and probes the provider (2 s, doubling to 60 s); the run stops (exit 2)
 only after --max-outage-minutes (default 30). 429s slow the run down; they do not use up attempts.
+retry and dlq retry use --base-url/--model, else OPENAI_BASE_URL/OPENAI_MODEL, else the folder's job, else the last run's;
+--root names the folder of a state folder kept outside it (run with --state elsewhere).
 The API key comes from OPENAI_API_KEY (any value for local servers that ignore it).`;
 
 class UsageError extends Error {}
@@ -239,6 +245,14 @@ async function drive(session: Session, start: () => { done: Promise<RunSummary> 
     process.exit(EXIT_FAILURES);
   };
   process.once('beforeExit', onBeforeExit);
+  // pause, resume and stop from another process (`extraction-workbench pause`, a VS Code window)
+  const control = watchControl(session.settings.stateDir, (r) => {
+    const by = `from ${r.by}`;
+    if (r.command === 'pause') session.pipeline.pause(`Paused ${by}`);
+    else if (r.command === 'resume') session.pipeline.resume();
+    else void session.pipeline.stop(`Stopped ${by}`);
+    process.stderr.write(`${r.command} requested ${by}\n`);
+  }, { keepAlive: true });
   // headless: a budget pause would wait forever, so the run stops (state saved; run again to go on)
   const budgetWatch = session.pipeline.events.on((e) => {
     if (e.type === 'run/budget-reached') void session.pipeline.stop(`Budget of ${e.budget} reached (spent ${e.cost.toFixed(4)})`);
@@ -250,6 +264,7 @@ async function drive(session: Session, start: () => { done: Promise<RunSummary> 
   } finally {
     reporter.dispose();
     budgetWatch.dispose();
+    control.dispose();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
@@ -348,18 +363,49 @@ async function cmdStatus(argv: string[]): Promise<number> {
   return EXIT_OK;
 }
 
-/** Reopens the folder of the last run (settings saved in the state folder) to process some documents again. */
-async function sessionFromState(stateDir: string, verbose: boolean): Promise<Session> {
-  const settings = loadSavedSettings(stateDir);
-  if (!settings) throw new UsageError(`No previous run in ${stateDir}: start one with "extraction-workbench run <folder>"`);
-  return openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(verbose) });
+/** Flags of `retry` and `dlq retry` that choose today's endpoint and model over the saved ones. */
+const RETRY_OPTIONS = {
+  state: { type: 'string' },
+  root: { type: 'string' },
+  'base-url': { type: 'string' },
+  model: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  verbose: { type: 'boolean', short: 'v', default: false },
+} as const;
+
+/**
+ * Reopens the folder of the last run (settings saved in the state folder) to process some documents again,
+ * with today's endpoint and model: `--base-url`/`--model`, else OPENAI_BASE_URL/OPENAI_MODEL, else the job of
+ * the folder's extraction.config.json, and only then the saved ones. The saved endpoint is data of the state
+ * folder: the API key goes to it only when it is a local server or the endpoint a run would use anyway.
+ */
+async function sessionFromState(stateDir: string, flags: { root?: string; baseURL?: string; model?: string; verbose: boolean }): Promise<Session> {
+  const root = flags.root === undefined ? undefined : path.resolve(flags.root);
+  // the saved root is taken when it holds the state folder, or when --root names it
+  const saved = loadSavedSettings(stateDir, root ? { root } : {});
+  if (!saved) throw new UsageError(`No previous run${root ? ` of ${root}` : ''} in ${stateDir}: start one with "extraction-workbench run <folder>"`);
+  const config = loadConfig(path.join(saved.root, CONFIG_FILE));
+  const job = config ? (config.jobs.find((j) => j.name === saved.jobName) ?? config.jobs[0]) : undefined;
+  const chosen = flags.baseURL ?? process.env.OPENAI_BASE_URL ?? job?.baseURL;
+  const baseURL = chosen ?? saved.baseURL;
+  if (chosen === undefined && process.env.OPENAI_API_KEY && baseURL !== DEFAULT_BASE_URL && !isLoopback(baseURL)) {
+    throw new UsageError(`The last run used ${baseURL} (saved in ${stateDir}); the API key is not sent there unless you say so: pass --base-url <url>`);
+  }
+  const settings: RunSettings = { ...saved, baseURL, model: flags.model ?? process.env.OPENAI_MODEL ?? job?.model ?? saved.model };
+  return openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(flags.verbose) });
 }
 
+/**
+ * Document paths given on the command line, root-relative with `/`: a path to an existing file inside the
+ * root is made relative to it, anything else is taken as a document path; PATH_OUTSIDE_ROOT when one leads
+ * out of the root.
+ */
 function normalisePaths(paths: string[], root: string): string[] {
   return paths.map((p) => {
     const abs = path.resolve(p);
-    const rel = fs.existsSync(abs) && abs.startsWith(root + path.sep) ? path.relative(root, abs) : p;
-    return rel.split(path.sep).join('/');
+    const rel = (fs.existsSync(abs) && abs !== root && isWithin(root, abs) ? path.relative(root, abs) : p).split(path.sep).join('/');
+    resolveInside(root, rel);
+    return rel;
   });
 }
 
@@ -368,7 +414,7 @@ async function cmdDlq(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
-    options: { state: { type: 'string' }, all: { type: 'boolean', default: false }, note: { type: 'string' }, json: { type: 'boolean', default: false }, verbose: { type: 'boolean', short: 'v', default: false } },
+    options: { ...RETRY_OPTIONS, all: { type: 'boolean', default: false }, note: { type: 'string' } },
   });
   const stateDir = stateDirOf(values);
   if (sub === 'list') {
@@ -386,19 +432,30 @@ async function cmdDlq(argv: string[]): Promise<number> {
   }
   if (sub === 'retry') {
     if (!values.all && !positionals.length) throw new UsageError('dlq retry needs <path>... or --all');
-    const session = await sessionFromState(stateDir, values.verbose ?? false);
-    const paths = values.all ? undefined : normalisePaths(positionals, session.settings.root);
-    if (paths) {
+    const session = await sessionFromState(stateDir, { root: values.root, baseURL: values['base-url'], model: values.model, verbose: values.verbose ?? false });
+    let paths: string[];
+    try {
+      paths = values.all ? session.store.listDeadLetters().map((l) => l.path) : normalisePaths(positionals, session.settings.root);
+    } catch (err) {
+      await session.close();
+      throw err;
+    }
+    if (values.all) {
+      // dead letters whose path leads out of the folder (a state folder changed by hand) are left alone
+      const unsafe = paths.filter((p) => relPathProblem(p) !== undefined);
+      if (unsafe.length) process.stderr.write(`[warn] Not retried, their paths lead out of ${session.settings.root}: ${unsafe.map((p) => JSON.stringify(p)).join(', ')}\n`);
+      paths = paths.filter((p) => !unsafe.includes(p));
+    } else {
       const unknown = paths.filter((p) => !session.store.getDeadLetter(p));
       if (unknown.length) {
         await session.close();
         throw new UsageError(`Not in the dead-letter queue: ${unknown.join(', ')}`);
       }
     }
-    const handle = session.pipeline.reprocessDeadLetters(paths, values.note);
+    const handle = paths.length ? session.pipeline.reprocessDeadLetters(paths, values.note) : undefined;
     if (!handle) {
       await session.close();
-      process.stdout.write('The dead-letter queue is empty.\n');
+      process.stdout.write(session.store.listDeadLetters().length ? 'Nothing to retry.\n' : 'The dead-letter queue is empty.\n');
       return EXIT_OK;
     }
     return drive(session, () => handle, values.json ?? false);
@@ -410,11 +467,17 @@ async function cmdRetry(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { state: { type: 'string' }, json: { type: 'boolean', default: false }, verbose: { type: 'boolean', short: 'v', default: false } },
+    options: RETRY_OPTIONS,
   });
   if (!positionals.length) throw new UsageError('retry needs at least one <path>');
-  const session = await sessionFromState(stateDirOf(values), values.verbose ?? false);
-  const paths = normalisePaths(positionals, session.settings.root);
+  const session = await sessionFromState(stateDirOf(values), { root: values.root, baseURL: values['base-url'], model: values.model, verbose: values.verbose ?? false });
+  let paths: string[];
+  try {
+    paths = normalisePaths(positionals, session.settings.root);
+  } catch (err) {
+    await session.close();
+    throw err;
+  }
   const unknown = paths.filter((p) => !session.store.getDocument(p));
   if (unknown.length) {
     await session.close();
@@ -438,6 +501,10 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdDlq(rest);
       case 'retry':
         return await cmdRetry(rest);
+      case 'pause':
+      case 'resume':
+      case 'stop':
+        return await cmdControl(cmd, rest, (m) => new UsageError(m));
       case '--help':
       case '-h':
       case 'help':

@@ -1,5 +1,5 @@
 /** CLI progress: a live bar on a TTY, plain lines otherwise, NDJSON events on stdout with --json. */
-import type { Disposable, EventBus, PipelineEvent, ProviderWait, RunProgress } from '../core/events';
+import { describeWait, type Disposable, type EventBus, type PipelineEvent, type RunProgress } from '../core/events';
 import type { RunSummary } from '../core/pipeline';
 
 export interface ProgressOptions {
@@ -12,17 +12,6 @@ function fmtEta(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms)) return '';
   const s = Math.round(ms / 1000);
   return s < 60 ? ` · ETA ${s}s` : ` · ETA ${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-}
-
-function clockTime(ms: number): string {
-  const d = new Date(ms);
-  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
-}
-
-/** "waiting for the provider since 12:03:05, next try in 8 s" (`now` for the countdown). */
-export function describeWait(w: ProviderWait, now = Date.now()): string {
-  const next = w.nextTryAt === undefined ? 'trying now' : `next try in ${Math.max(0, Math.ceil((w.nextTryAt - now) / 1000))} s`;
-  return `waiting for the provider since ${clockTime(w.since)}, ${next}`;
 }
 
 export function progressLine(p: RunProgress, now = Date.now()): string {

@@ -42,6 +42,10 @@ export const ErrorCodes = {
   STATE_WRITE_FAILED: 'STATE_WRITE_FAILED',
   CANCELLED: 'CANCELLED',
   EXPORT_FAILED: 'EXPORT_FAILED',
+  /** A path from the state (store, journal, settings) or a link that leads out of the folder it belongs to. */
+  PATH_OUTSIDE_ROOT: 'PATH_OUTSIDE_ROOT',
+  /** The output folder cannot be written (read-only, not a folder, disk full): found before anything is paid for. */
+  OUTPUT_UNWRITABLE: 'OUTPUT_UNWRITABLE',
   INTERNAL: 'INTERNAL_ERROR',
 } as const;
 
@@ -70,6 +74,7 @@ const RUN_FATAL = new Set<string>([
   ErrorCodes.STATE_WRITE_FAILED,
   ErrorCodes.INVALID_SCHEMA,
   ErrorCodes.INVALID_CONFIG,
+  ErrorCodes.OUTPUT_UNWRITABLE,
 ]);
 
 /** Run-stopping codes that are no document's fault: the document goes back to pending, its attempt not counted. */

@@ -1,5 +1,6 @@
 /** Typed pipeline events the VS Code UI and the CLI subscribe to. Nothing polls the database. */
 import { EventEmitter } from 'node:events';
+import type { ListWarningCode } from './lister';
 import type { ErrorInfo, RunCounts, Stage } from './types';
 
 export interface RunProgress extends RunCounts {
@@ -26,9 +27,25 @@ export interface ProviderWait {
   message: string;
 }
 
+function clockTime(ms: number): string {
+  const d = new Date(ms);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+}
+
+/**
+ * "waiting for the provider since 12:03:05, next try in 8 s" (`now` for the countdown), or with `at`
+ * "…, next try at 12:03:13" (for displays that are not redrawn every second).
+ */
+export function describeWait(w: ProviderWait, now = Date.now(), next: 'in' | 'at' = 'in'): string {
+  const when = w.nextTryAt === undefined ? 'trying now' : next === 'at' ? `next try at ${clockTime(w.nextTryAt)}` : `next try in ${Math.max(0, Math.ceil((w.nextTryAt - now) / 1000))} s`;
+  return `waiting for the provider since ${clockTime(w.since)}, ${when}`;
+}
+
 export type PipelineEvent =
   | { type: 'run/started'; runId: string; root: string; at: number }
   | { type: 'run/listed'; runId: string; total: number }
+  /** An entry the listing left out that a person would expect to be listed (see `ListWarning`). */
+  | { type: 'run/warning'; runId: string; path: string; code: ListWarningCode; message: string }
   | { type: 'run/paused'; runId: string; reason?: string }
   | { type: 'run/budget-reached'; runId: string; cost: number; budget: number }
   | { type: 'run/resumed'; runId: string }

@@ -2,10 +2,11 @@
  * Lists the documents of a folder as a stream: include/exclude globs, `.gitignore` files (nested ones too),
  * never more than one directory's entries in memory at once.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, type Dirent } from 'node:fs';
 import * as path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import picomatch from 'picomatch';
+import { isWithin } from './paths';
 
 export interface ListedFile {
   /** Path relative to the root, `/`-separated. */
@@ -13,6 +14,11 @@ export interface ListedFile {
   absPath: string;
   size: number;
   mtimeMs: number;
+  /**
+   * Set for a single path (a retry, a watched change) that must not be read — it leads out of the folder —
+   * with the reason: the pipeline rejects the document without reading it. Listings never yield such files.
+   */
+  problem?: string;
 }
 
 export interface ListOptions {
@@ -31,6 +37,16 @@ export interface ListOptions {
    * to the root.
    */
   within?: string;
+  /**
+   * Follow links whose real path is outside the root (default false: they are left out, each with a
+   * `LINK_OUTSIDE` warning — a link such as `environ.txt -> /proc/self/environ` would send what it points to).
+   */
+  followExternalLinks?: boolean;
+  /**
+   * Told of every entry left out that a person would expect to be listed: a folder that cannot be read, a
+   * link out of the folder or in a loop, a special file (FIFO, device), a name that is not valid UTF-8.
+   */
+  onWarning?: (warning: ListWarning) => void;
 }
 
 /** Folders nobody wants to extract from. */
@@ -138,39 +154,187 @@ export async function isListed(root: string, rel: string, options: Omit<ListOpti
   return frames !== undefined && !skipsFile(r, rel, frames);
 }
 
-/** Streams the files under `root` that match the options, in a stable (sorted per directory) order. */
+/** Kinds of entries a listing leaves out that a person would expect to be listed, each reported once. */
+export type ListWarningCode = 'FILE_UNREADABLE' | 'LINK_OUTSIDE' | 'LINK_LOOP' | 'NAME_NOT_UTF8';
+
+export interface ListWarning {
+  /** Root-relative `/` path of the entry (a name that is not UTF-8 shows U+FFFD for the bytes that are not). */
+  path: string;
+  code: ListWarningCode;
+  message: string;
+}
+
+/** The kind of a special file, for messages. */
+function specialKind(e: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+  if (e.isFIFO()) return 'a named pipe (FIFO)';
+  if (e.isSocket()) return 'a socket';
+  if (e.isCharacterDevice() || e.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+async function realPathOf(p: string): Promise<string | undefined> {
+  try {
+    return await fsp.realpath(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A folder to list: where it is (as listed and for real) and the ignore rules of its entries. */
+interface Dir {
+  abs: string;
+  real: string;
+  rel: string;
+  frames: IgnoreFrame[];
+}
+
+/** A link to a folder, followed once the real folders are listed (so real folders keep their own names). */
+interface FolderLink extends Dir {
+  /** Real path of the folder the link is in. */
+  parentReal: string;
+}
+
+/**
+ * Streams the files under `root` that match the options, in a stable order (sorted per directory; folders
+ * reached through links after all others). Only regular files are listed. Every folder is listed once,
+ * by real path: a link to a folder listed already (`ln -s . self`) is not followed. Links into the output
+ * and state folders are never followed, nor (unless `followExternalLinks`) links whose real path is outside
+ * the root. Entries left out that a person would expect to be listed are reported through `onWarning`.
+ */
 export async function* listFiles(root: string, options: ListOptions = {}): AsyncGenerator<ListedFile> {
   const r = rulesOf(root, options);
   const start = (options.within ?? '').split('/').filter(Boolean).join('/');
+  const warn = (p: string, code: ListWarningCode, message: string) => options.onWarning?.({ path: p || '.', code, message });
+  const frames = await rulesDownTo(r, start);
+  if (!frames) return;
+  const rootReal = (await realPathOf(r.rootAbs)) ?? r.rootAbs;
+  const skipReal = (await Promise.all([...r.skip].map(realPathOf))).filter((p): p is string => !!p);
+  /** Real folders listed so far, with the path they were listed as. */
+  const listed = new Map<string, string>();
+  const links: FolderLink[] = [];
+  const inside = (real: string) => options.followExternalLinks || isWithin(rootReal, real);
+  /** A folder never listed, found by its real path (a link to the output folder, to `.git`, …). */
+  const skippedByRealPath = (real: string) =>
+    skipReal.some((s) => isWithin(s, real)) || (isWithin(rootReal, real) && inAlwaysSkippedFolder(toPosix(path.relative(rootReal, real))));
 
-  async function* walk(dirAbs: string, rel: string, own: IgnoreFrame[]): AsyncGenerator<ListedFile> {
+  async function* walk(dir: Dir): AsyncGenerator<ListedFile> {
     if (options.signal?.aborted) return;
-    let names: string[];
+    listed.set(dir.real, dir.rel);
+    let entries: Dirent<Buffer>[];
     try {
-      names = (await fsp.readdir(dirAbs)).sort();
-    } catch {
-      return; // unreadable directory: nothing to list
+      entries = await fsp.readdir(dir.abs, { encoding: 'buffer', withFileTypes: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // vanished meanwhile: nothing to list; anything else (EACCES…) hides documents, so it is said
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') warn(dir.rel, 'FILE_UNREADABLE', `Folder not listed: ${(err as Error).message}`);
+      return;
     }
-    for (const name of names) {
-      if (options.signal?.aborted) return;
-      const abs = path.join(dirAbs, name);
-      const childRel = rel ? `${rel}/${name}` : name;
-      let st;
-      try {
-        st = await fsp.stat(abs);
-      } catch {
-        continue; // vanished or broken symlink
+    const named: Array<{ name: string; entry: Dirent<Buffer> }> = [];
+    for (const entry of entries) {
+      const name = entry.name.toString('utf8');
+      if (Buffer.from(name, 'utf8').equals(entry.name)) {
+        named.push({ name, entry });
+        continue;
       }
-      if (st.isDirectory()) {
-        if (skipsDir(r, childRel, own)) continue;
-        yield* walk(abs, childRel, await withOwnGitignore(r, childRel, own));
-      } else if (st.isFile()) {
-        if (skipsFile(r, childRel, own)) continue;
+      // a name that does not round-trip through UTF-8 cannot be addressed by a string path
+      const rel = dir.rel ? `${dir.rel}/${name}` : name;
+      if (entry.isDirectory() ? skipsDir(r, rel, dir.frames) : skipsFile(r, rel, dir.frames)) continue;
+      warn(rel, 'NAME_NOT_UTF8', `Not listed: the name is not valid UTF-8 (bytes ${entry.name.toString('hex')}); rename it to extract it`);
+    }
+    named.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const { name, entry } of named) {
+      if (options.signal?.aborted) return;
+      const abs = path.join(dir.abs, name);
+      const childRel = dir.rel ? `${dir.rel}/${name}` : name;
+      let real: string | undefined;
+      let isDir = entry.isDirectory();
+      let isFile = entry.isFile();
+      if (entry.isSymbolicLink()) {
+        try {
+          real = await fsp.realpath(abs);
+          const st = await fsp.stat(abs);
+          isDir = st.isDirectory();
+          isFile = st.isFile();
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'ELOOP' && !skipsFile(r, childRel, dir.frames)) warn(childRel, 'LINK_LOOP', 'Not listed: the link points to itself through other links');
+          continue; // a broken link, or one that vanished
+        }
+        if (!inside(real)) {
+          if (!(isDir ? skipsDir(r, childRel, dir.frames) : skipsFile(r, childRel, dir.frames))) {
+            warn(childRel, 'LINK_OUTSIDE', `Not listed: the link leads out of the folder (to ${real})`);
+          }
+          continue;
+        }
+      } else if (isDir) {
+        real = path.join(dir.real, name);
+      } else if (!isFile) {
+        // FIFOs, sockets, devices: reading them blocks or never ends
+        if (!skipsFile(r, childRel, dir.frames)) warn(childRel, 'FILE_UNREADABLE', `Not listed: ${specialKind(entry)}, not a regular file`);
+        continue;
+      }
+      if (isDir) {
+        if (skipsDir(r, childRel, dir.frames) || skippedByRealPath(real!)) continue;
+        if (entry.isSymbolicLink()) {
+          links.push({ abs, real: real!, rel: childRel, frames: dir.frames, parentReal: dir.real });
+          continue;
+        }
+        const seen = listed.get(real!);
+        if (seen !== undefined) {
+          warn(childRel, 'LINK_LOOP', `Not listed again: the same folder as ${seen || 'the root folder'}`);
+          continue;
+        }
+        yield* walk({ abs, real: real!, rel: childRel, frames: await withOwnGitignore(r, childRel, dir.frames) });
+      } else if (isFile) {
+        if (skipsFile(r, childRel, dir.frames)) continue;
+        let st;
+        try {
+          st = await fsp.stat(abs);
+        } catch {
+          continue; // vanished
+        }
+        if (!st.isFile()) continue; // replaced meanwhile
         yield { path: childRel, absPath: abs, size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
       }
     }
   }
 
-  const frames = await rulesDownTo(r, start);
-  if (frames) yield* walk(start ? path.join(r.rootAbs, ...start.split('/')) : r.rootAbs, start, frames);
+  /**
+   * Where a full listing lists the real folder `real` under its own name (`within` listings: a folder that a
+   * link leads to is listed there, not under the link), or undefined.
+   */
+  const listedInFull = async (real: string): Promise<string | undefined> => {
+    if (!isWithin(rootReal, real)) return undefined;
+    const rel = toPosix(path.relative(rootReal, real));
+    return (await rulesDownTo(r, rel)) ? rel : undefined;
+  };
+  const startAbs = start ? path.join(r.rootAbs, ...start.split('/')) : r.rootAbs;
+  const startReal = start ? await realPathOf(startAbs) : rootReal;
+  if (!startReal) return; // the folder does not exist (any more)
+  if (!inside(startReal)) {
+    warn(start, 'LINK_OUTSIDE', `Not listed: the folder leads out of the workspace folder (to ${startReal})`);
+    return;
+  }
+  if (start && startReal !== path.join(rootReal, ...start.split('/'))) {
+    const seen = await listedInFull(startReal);
+    if (seen !== undefined) {
+      warn(start, 'LINK_LOOP', `Not listed: reached through a link, the same folder as ${seen ? `"${seen}"` : 'the root folder'}`);
+      return;
+    }
+  }
+  yield* walk({ abs: startAbs, real: startReal, rel: start, frames });
+  // links to folders: followed when the folder they lead to was not listed (it is outside every real folder
+  // listed, e.g. ignored), each once
+  for (let link = links.shift(); link; link = links.shift()) {
+    if (options.signal?.aborted) return;
+    const seen = listed.get(link.real) ?? (start && !isWithin(startReal, link.real) ? await listedInFull(link.real) : undefined);
+    if (seen !== undefined) {
+      const message = isWithin(link.real, link.parentReal)
+        ? `Not followed: the link leads to ${seen ? `"${seen}", ` : 'the root folder, '}a folder that contains it (a loop)`
+        : `Not followed: the link leads to ${seen ? `"${seen}"` : 'the root folder'}, listed already`;
+      warn(link.rel, 'LINK_LOOP', message);
+      continue;
+    }
+    yield* walk({ ...link, frames: await withOwnGitignore(r, link.rel, link.frames) });
+  }
 }

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import PQueue from 'p-queue';
 import { ConvertCache } from '../convert/cache';
 import type { Converter } from '../convert/types';
-import { readResult, resultRelPath, writeResult, type ResultFile } from '../export/jsonExporter';
+import { readResult, resultNameProblem, resultRelPath, writeResult, type ResultFile } from '../export/jsonExporter';
 import { groundValues } from '../extract/grounding';
 import type { GroundFn } from '../extract/groundingThread';
 import type { Extractor, JsonSchema } from '../extract/types';
@@ -20,6 +20,7 @@ import { EventBus, type Disposable, type ProviderWait, type RunProgress } from '
 import { extractionFingerprint, hashOf } from './fingerprint';
 import { listFiles, type ListedFile } from './lister';
 import { nullLogger, type Logger } from './logger';
+import { linkProblemSync, relPathProblem, resolveInside } from './paths';
 import { formatBytes, readDocument } from './reader';
 import { backoffDelay, DEFAULT_RETRY_POLICY, shouldRetry, validateRetryPolicy, type RetryPolicy } from './retry';
 import { emptyCounts, type DocumentState, type ErrorInfo, type RunCounts, type RunRecord, type RunTrigger, type Stage } from './types';
@@ -150,8 +151,13 @@ interface ActiveRun {
   waiting?: ProviderWait;
 }
 
-/** Why a run rejects a file without reading it (unsupported type, too large), or undefined. */
-export function rejectionOf(file: Pick<ListedFile, 'path' | 'size'>, converters: ConverterLookup, maxFileBytes: number): string | undefined {
+/** Why a run rejects a file without reading it (a path that leads out of the folder, a name too long for its result file, unsupported type, too large), or undefined. */
+export function rejectionOf(file: Pick<ListedFile, 'path' | 'size' | 'problem'>, converters: ConverterLookup, maxFileBytes: number): string | undefined {
+  if (file.problem) return `[${ErrorCodes.PATH_OUTSIDE_ROOT}] ${file.problem}`;
+  const unsafe = relPathProblem(file.path);
+  if (unsafe) return `Unsupported path: it ${unsafe}`;
+  const tooLong = resultNameProblem(file.path);
+  if (tooLong) return tooLong;
   const ext = path.extname(file.path).toLowerCase();
   if (!converters.get(ext)) return `Unsupported file type "${ext || '(none)'}"`;
   if (file.size > maxFileBytes) return `Too large: ${formatBytes(file.size)} is over the ${formatBytes(maxFileBytes)} limit`;
@@ -411,8 +417,21 @@ export class Pipeline {
     });
   }
 
+  /**
+   * The file of a path from a caller or the store (a retry, a dead letter, a watched change). One that
+   * leads out of the root — by its path, or as a link — is never read: it carries the reason (see
+   * {@link rejectionOf}) and the root folder as its `absPath`.
+   */
   #fileFor(rel: string): ListedFile {
-    return { path: rel, absPath: path.join(this.#o.root, ...rel.split('/')), size: -1, mtimeMs: -1 };
+    let problem: string | undefined;
+    try {
+      const absPath = resolveInside(this.#o.root, rel);
+      problem = linkProblemSync(this.#o.root, absPath);
+      if (!problem) return { path: rel, absPath, size: -1, mtimeMs: -1 };
+    } catch (err) {
+      problem = (err as Error).message;
+    }
+    return { path: rel, absPath: this.#o.root, size: 0, mtimeMs: 0, problem };
   }
 
   async #feed(run: ActiveRun, paths: readonly string[] | undefined): Promise<void> {
@@ -425,6 +444,10 @@ export class Pipeline {
           gitignore: this.#o.gitignore,
           skipDirs: [this.#o.outDir, ...(this.#o.store.dir ? [this.#o.store.dir] : [])],
           signal: run.controller.signal,
+          onWarning: (w) => {
+            this.#log.warn(`${w.path}: [${w.code}] ${w.message}`);
+            this.events.emit({ type: 'run/warning', runId: run.record.id, ...w });
+          },
         });
     let listed = 0;
     for await (const file of source) {

@@ -1,12 +1,14 @@
 /**
  * Writes one JSON result file per document at `<out>/<relative path>.json`, atomically
- * (temp file + fsync + rename) and idempotently (an identical file is left untouched).
+ * (temp file + fsync + rename) and idempotently (an identical file is left untouched), never outside the
+ * output folder: document paths are confined to it and a link in it is not written through.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCodes, ExtractionError, toExtractionError } from '../core/errors';
+import { isWithin, resolveInside } from '../core/paths';
 
 export const RESULT_FORMAT_VERSION = 1;
 
@@ -46,8 +48,27 @@ export function resultRelPath(docPath: string): string {
   return `${docPath}.json`;
 }
 
+/** Where the result of `docPath` goes; PATH_OUTSIDE_ROOT when the path (from the state, say) leads out of `outDir`. */
 export function resultAbsPath(outDir: string, docPath: string): string {
-  return path.join(outDir, ...resultRelPath(docPath).split('/'));
+  return resolveInside(outDir, resultRelPath(docPath));
+}
+
+/** Longest file name the usual file systems accept, in bytes (ext4, XFS, APFS, tmpfs). */
+export const MAX_NAME_BYTES = 255;
+
+/**
+ * Why the result file of `docPath` cannot be written — `<name>.json` is longer than a file name can be —
+ * or undefined. Checked when a document is listed, before the model is paid.
+ */
+export function resultNameProblem(docPath: string): string | undefined {
+  const name = `${docPath.slice(docPath.lastIndexOf('/') + 1)}.json`;
+  const bytes = Buffer.byteLength(name, 'utf8');
+  return bytes > MAX_NAME_BYTES ? `Name too long: its result file name would be ${bytes} bytes, over the ${MAX_NAME_BYTES}-byte limit of file names` : undefined;
+}
+
+/** A temp file next to the target: short, so any name the file system accepts for the result can be written. */
+function tempFileIn(dir: string): string {
+  return path.join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
 }
 
 /** Writes `content` to `file` atomically; returns false when an identical file already existed. */
@@ -60,7 +81,7 @@ export function writeFileAtomic(file: string, content: string, options: { fsync?
   }
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempFileIn(dir);
   const fd = fs.openSync(tmp, 'w');
   try {
     fs.writeSync(fd, content);
@@ -102,7 +123,7 @@ export async function writeFileAtomicAsync(file: string, content: string, option
   }
   const dir = path.dirname(file);
   await fsp.mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempFileIn(dir);
   const fh = await fsp.open(tmp, 'w');
   try {
     await fh.writeFile(content);
@@ -131,17 +152,75 @@ export async function writeFileAtomicAsync(file: string, content: string, option
   return true;
 }
 
+/**
+ * Creates the folder `dir` (inside `outDir`) one level at a time, and checks that each level is, for real,
+ * inside the real output folder: a link in the output folder is not written (nor created) through.
+ * Returns the first level that leads out, with its real path, or undefined.
+ */
+async function ensureFolderInside(outDir: string, dir: string): Promise<{ link: string; real: string } | undefined> {
+  await fsp.mkdir(outDir, { recursive: true });
+  const outReal = await fsp.realpath(outDir);
+  try {
+    const real = await fsp.realpath(dir);
+    if (isWithin(outReal, real)) return undefined; // the usual case: the folder exists and is inside
+  } catch {
+    /* missing: created below, level by level */
+  }
+  let cur = path.resolve(outDir);
+  for (const name of path.relative(cur, dir).split(path.sep).filter(Boolean)) {
+    cur = path.join(cur, name);
+    try {
+      await fsp.mkdir(cur);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const real = await fsp.realpath(cur);
+    if (!isWithin(outReal, real)) return { link: cur, real };
+  }
+  return undefined;
+}
+
+/**
+ * Writes the result file of `result.source` inside `outDir`. A path that leads out of it (PATH_OUTSIDE_ROOT)
+ * or a link in the output folder that leads out of it (EXPORT_FAILED naming the link) is never written
+ * through.
+ */
 export async function writeResult(outDir: string, result: ResultFile, options: { fsync?: boolean } = {}): Promise<string> {
   const file = resultAbsPath(outDir, result.source);
   try {
+    const outside = await ensureFolderInside(outDir, path.dirname(file));
+    if (outside) {
+      throw new ExtractionError(ErrorCodes.EXPORT_FAILED, `Cannot write result ${file}: ${outside.link} is a link out of the output folder (to ${outside.real}); results are not written through it`, {
+        stage: 'exporting',
+        retryable: false,
+      });
+    }
     await writeFileAtomicAsync(file, JSON.stringify(result, null, 2) + '\n', options);
   } catch (err) {
+    if (err instanceof ExtractionError) throw err;
     // a full disk is no document's fault: DISK_FULL stops the run (a rerun writes the result)
     const disk = toExtractionError(err, 'exporting');
     if (disk.code === ErrorCodes.DISK_FULL) throw disk;
     throw new ExtractionError(ErrorCodes.EXPORT_FAILED, `Cannot write result ${file}: ${(err as Error).message}`, { stage: 'exporting', cause: err, retryable: false });
   }
   return file;
+}
+
+/**
+ * Checks before a run that result files can be written to `outDir`: creates it (and missing parents),
+ * then creates and removes a probe file. OUTPUT_UNWRITABLE (run-fatal) with the reason otherwise, so a
+ * read-only output folder is found before any document is paid for.
+ */
+export async function checkOutputWritable(outDir: string): Promise<void> {
+  try {
+    await fsp.mkdir(outDir, { recursive: true });
+    const probe = tempFileIn(outDir);
+    const fh = await fsp.open(probe, 'wx');
+    await fh.close();
+    await fsp.rm(probe, { force: true });
+  } catch (err) {
+    throw new ExtractionError(ErrorCodes.OUTPUT_UNWRITABLE, `Cannot write to the output folder ${outDir}: ${(err as Error).message}`, { cause: err, retryable: false });
+  }
 }
 
 /** Reads a result file, or undefined when it is absent or not a valid result. */

@@ -1,13 +1,15 @@
 /**
  * Status bar item (left): `$(file-text) Extraction: idle`, `$(sync~spin) 123/456 · 3 failed` during a run,
- * `$(debug-pause) …` while paused. Updated from run/progress events, at most every `throttleMs`.
+ * `$(debug-pause) …` while paused, `$(debug-disconnect) … · waiting for the provider` during a provider outage
+ * (the tooltip says since when and when the next try is; redrawn every second meanwhile). Updated from
+ * run/progress events, at most every `throttleMs`.
  * A click focuses the Documents view. The tooltip says which model and endpoint runs use (per folder), and
  * in Restricted Mode that runs are off: a workspace cannot point runs at a server of its choosing
  * (`extractionWorkbench.baseUrl` is a restricted setting), and this shows what applies instead.
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { PipelineEvent, RunProgress } from '../core/events';
+import { describeWait, type PipelineEvent, type ProviderWait, type RunProgress } from '../core/events';
 import { Disposable } from './dispose';
 import type { FolderRuns, WorkspaceRuns } from './workspaceRuns';
 import { Throttle } from './throttle';
@@ -20,6 +22,8 @@ export interface StatusSnapshot {
   done: number;
   total: number;
   failed: number;
+  /** A provider outage the run waits through. */
+  waiting?: ProviderWait;
 }
 
 /** Health shown by the item: an icon after the text when not healthy, the reasons in the tooltip. */
@@ -31,6 +35,7 @@ export interface HealthStatusSource {
 export function statusText(s: StatusSnapshot): string {
   if (!s.running) return '$(file-text) Extraction: idle';
   const failed = s.failed ? ` · ${s.failed} failed` : '';
+  if (s.waiting && !s.paused) return `$(debug-disconnect) ${s.done}/${s.total}${failed} · waiting for the provider`;
   return `${s.paused ? '$(debug-pause)' : '$(sync~spin)'} ${s.done}/${s.total}${failed}${s.paused ? ' · paused' : ''}`;
 }
 
@@ -65,6 +70,8 @@ export class RunStatusBar extends Disposable {
   readonly #progress = new Map<string, RunProgress>();
   readonly #throttle: Throttle;
   readonly #health: HealthStatusSource | undefined;
+  /** Redraws every second while the run waits for the provider (the countdown to the next try). */
+  #countdown: ReturnType<typeof setInterval> | undefined;
 
   constructor(runs: WorkspaceRuns, options: { throttleMs?: number; health?: HealthStatusSource; onDidChangeJob?: vscode.Event<unknown> } = {}) {
     super();
@@ -84,6 +91,7 @@ export class RunStatusBar extends Disposable {
     if (this.#health) this._register(this.#health.onDidChange(() => this.#schedule(true)));
     this.#throttle.runNow();
     this.#item.show();
+    this._register({ dispose: () => this.#setCountdown(false) });
   }
 
   /** The text shown now (tests read it). */
@@ -132,8 +140,17 @@ export class RunStatusBar extends Disposable {
       s.done += p.done;
       s.total += p.total - p.rejected;
       s.failed += p.failed + p.deadLettered;
+      s.waiting ??= p.waitingForProvider;
     }
     return s;
+  }
+
+  #setCountdown(on: boolean): void {
+    if (on && !this.#countdown) this.#countdown = setInterval(() => this.#throttle.runNow(), 1000);
+    if (!on && this.#countdown) {
+      clearInterval(this.#countdown);
+      this.#countdown = undefined;
+    }
   }
 
   #render(): void {
@@ -142,8 +159,12 @@ export class RunStatusBar extends Disposable {
     const health = this.#health?.overall();
     const healthIcon = health && health.level !== 'healthy' ? ` $(${health.level === 'unhealthy' ? 'error' : 'warning'})` : '';
     this.#item.text = statusText(s) + healthIcon;
+    this.#setCountdown(!!s.waiting);
+    const waiting = s.waiting
+      ? ` The provider is failing ([${s.waiting.code}] ${s.waiting.message}): ${describeWait(s.waiting)}. No document uses up attempts meanwhile.`
+      : '';
     const state = s.running
-      ? `Extraction ${s.paused ? 'paused' : 'running'}: ${s.done} of ${s.total} documents done${s.failed ? `, ${s.failed} failed` : ''}. Click to show the documents.`
+      ? `Extraction ${s.paused ? 'paused' : 'running'}: ${s.done} of ${s.total} documents done${s.failed ? `, ${s.failed} failed` : ''}.${waiting} Click to show the documents.`
       : 'Extraction Workbench: no run in progress. Click to show the documents.';
     const tooltip = [state, ...endpointLines(this.#runs.folders(), vscode.workspace.isTrusted)].join('\n');
     this.#item.tooltip = health ? [`Health: ${health.level}`, ...health.reasons.map((r) => `• ${r.message}`), '', tooltip].join('\n') : tooltip;

@@ -196,7 +196,8 @@ export class FolderRuns extends Disposable implements ModelFolder {
       const job = selected && config.jobs.some((j) => j.name === selected) ? selectJob(config, selected) : selectJob(config, undefined);
       return { kind: 'config', job, configDir: this.root };
     }
-    const saved = loadSavedSettings(this.stateDir());
+    // the window knows its folder: the saved one must be it, and the saved output folder inside it
+    const saved = loadSavedSettings(this.stateDir(), { root: this.root });
     if (saved && path.resolve(saved.root) === path.resolve(this.root)) return { kind: 'saved', saved };
     throw new NoConfigError(this.name);
   }

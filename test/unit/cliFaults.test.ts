@@ -177,4 +177,62 @@ describe('CLI under faults', function () {
     assert.equal(piped.stdout.split('\n').filter(Boolean).length, 1);
     assert.doesNotMatch(piped.stderr, /EPIPE|Error|at /, piped.stderr);
   });
+  it('pause, resume and stop from another process act on a CLI run, and say so', async () => {
+    // answers of inv001 and inv005 wait until the test has acted: the run is certainly under way meanwhile
+    const gates = new Map<string, { open: () => void; opened: Promise<void> }>();
+    for (const d of ['inv001.txt', 'inv005.txt']) {
+      let open!: () => void;
+      const opened = new Promise<void>((r) => (open = r));
+      gates.set(d, { open, opened });
+    }
+    server.setResponder(async (req) => {
+      await gates.get(req.document)?.opened;
+      return { reply: { invoice_number: req.document } };
+    });
+    const requested = async (doc: string): Promise<void> => {
+      for (const end = Date.now() + 30_000; !server.requestsFor(doc).length; ) {
+        assert.ok(Date.now() < end, `${doc} was never requested`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const w = workspace(12);
+    const { result } = startCli(args(w, '--concurrency', '1'));
+    const exited = { done: false };
+    void result.then(() => (exited.done = true));
+    await requested('inv001.txt');
+
+    const paused = await runCli(['pause', '--state', w.state]);
+    assert.equal(paused.code, 0, paused.stderr);
+    assert.match(paused.stdout, /^Paused run \S+ \(process \d+/);
+    gates.get('inv001.txt')!.open();
+    let s = await status(w.state);
+    for (const end = Date.now() + 10_000; s.running !== 0 && Date.now() < end; ) s = await status(w.state);
+    assert.equal(s.runStatus, 'paused');
+    assert.equal(s.running, 0, 'the document in flight finished');
+    assert.match((await runCli(['pause', '--state', w.state])).stdout, /already paused/);
+    assert.equal(server.stats.total, 2, 'nothing new started while paused');
+    assert.equal(exited.done, false, 'a paused headless run waits for its resume');
+
+    const resumed = await runCli(['resume', '--state', w.state]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, /^Resumed run /);
+    await requested('inv005.txt');
+
+    const stopped = await runCli(['stop', '--state', w.state]);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(stopped.stdout, /^Stopped run /);
+    gates.get('inv005.txt')!.open();
+    const r = await result;
+    assert.equal(r.code, 1, r.stderr); // stopped with documents left
+    assert.match(r.stderr, /pause requested from \d+@/);
+    assert.match(r.stderr, /Run \S+ stopped: Stopped from \d+@/);
+    assert.equal(fs.existsSync(path.join(w.state, 'store.lock')), false);
+    const none = await runCli(['stop', '--state', w.state]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no run is active in .*: nothing to stop/);
+    // the rest finishes in a new run, and nothing done is extracted again
+    const again = await runCli(args(w));
+    assert.equal(again.code, 0, again.stderr);
+    for (let i = 0; i < 5; i++) assert.equal(server.requestsFor(`inv${String(i).padStart(3, '0')}.txt`).length, 1);
+  });
 });

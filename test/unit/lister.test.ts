@@ -4,10 +4,11 @@
  * (root, nested, negations, folder patterns), always-skipped folders, skipped output/state folders and globs.
  */
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { inAlwaysSkippedFolder, isListed, listFiles, type ListOptions } from '../../src/core/lister';
+import { inAlwaysSkippedFolder, isListed, listFiles, type ListOptions, type ListWarning } from '../../src/core/lister';
 
 function tree(files: Record<string, string>): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ew-lister-'));
@@ -102,5 +103,134 @@ describe('lister', () => {
     assert.equal(inAlwaysSkippedFolder('.extraction/state.sqlite'), true);
     assert.equal(inAlwaysSkippedFolder('docs/git/notes.txt'), false);
     assert.equal(inAlwaysSkippedFolder('my.git.txt'), false);
+  });
+});
+
+describe('lister: links, special files and names it cannot list', () => {
+  let dir: string;
+  let root: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ew-lister-links-'));
+    root = path.join(dir, 'root');
+    fs.mkdirSync(path.join(root, 'docs'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'a.txt'), 'a');
+    fs.writeFileSync(path.join(root, 'docs', 'b.txt'), 'b');
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  async function listWithWarnings(options: ListOptions = {}): Promise<{ paths: string[]; warnings: ListWarning[] }> {
+    const warnings: ListWarning[] = [];
+    const paths = await list(root, { ...options, onWarning: (w) => warnings.push(w) });
+    return { paths, warnings };
+  }
+
+  it('follows no folder twice: a link loop is listed once, with a LINK_LOOP warning', async () => {
+    fs.symlinkSync('.', path.join(root, 'self'));
+    fs.symlinkSync('..', path.join(root, 'docs', 'up'));
+    const { paths, warnings } = await listWithWarnings();
+    assert.deepEqual(paths, ['a.txt', 'docs/b.txt']);
+    assert.deepEqual(warnings.map((w) => [w.path, w.code]).sort(), [
+      ['docs/up', 'LINK_LOOP'],
+      ['self', 'LINK_LOOP'],
+    ]);
+  });
+
+  it('lists a folder reached twice under its real name, and one reached only through a link under the link', async () => {
+    fs.symlinkSync('docs', path.join(root, 'a-link'));
+    fs.mkdirSync(path.join(root, 'ignored'));
+    fs.writeFileSync(path.join(root, 'ignored', 'c.txt'), 'c');
+    fs.writeFileSync(path.join(root, '.gitignore'), 'ignored/\n');
+    fs.symlinkSync('ignored', path.join(root, 'via'));
+    const { paths, warnings } = await listWithWarnings();
+    assert.deepEqual(paths, ['a.txt', 'docs/b.txt', 'via/c.txt']);
+    assert.deepEqual(
+      warnings.map((w) => [w.path, w.code]),
+      [['a-link', 'LINK_LOOP']],
+    );
+    // listing one folder (Extract Folder, a folder created while watching) yields what the full listing yields there
+    fs.symlinkSync('.', path.join(root, 'self'));
+    fs.mkdirSync(path.join(root, 'new'));
+    fs.symlinkSync('../docs', path.join(root, 'new', 'docs-again'));
+    for (const within of ['a-link', 'via', 'self', 'new', 'docs']) {
+      const full = (await list(root)).filter((p) => p.startsWith(`${within}/`));
+      assert.deepEqual((await listWithWarnings({ within })).paths, full, `within ${within}`);
+    }
+    assert.deepEqual((await listWithWarnings({ within: 'self' })).warnings.map((w) => [w.path, w.code]), [['self', 'LINK_LOOP']]);
+  });
+
+  it('never lists the output and state folders, also through a link to them', async () => {
+    const out = path.join(root, 'extracted');
+    const state = path.join(root, 'state');
+    fs.mkdirSync(out);
+    fs.mkdirSync(state);
+    fs.writeFileSync(path.join(out, 'a.txt.json'), '{}');
+    fs.writeFileSync(path.join(state, 'x.txt'), 'state');
+    fs.symlinkSync('extracted', path.join(root, 'results'));
+    fs.symlinkSync('../state', path.join(root, 'docs', 'st'));
+    const { paths } = await listWithWarnings({ skipDirs: [out, state] });
+    assert.deepEqual(paths, ['a.txt', 'docs/b.txt']);
+  });
+
+  it('skips links whose real path is outside the root with LINK_OUTSIDE, unless followExternalLinks', async () => {
+    const elsewhere = path.join(dir, 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    fs.writeFileSync(path.join(elsewhere, 'e.txt'), 'outside');
+    fs.writeFileSync(path.join(dir, 'secret.txt'), 'SECRET');
+    fs.symlinkSync(path.join(dir, 'secret.txt'), path.join(root, 'secret.txt'));
+    fs.symlinkSync('../elsewhere', path.join(root, 'linked'));
+    if (fs.existsSync('/proc/self/environ')) fs.symlinkSync('/proc/self/environ', path.join(root, 'environ.txt'));
+    const { paths, warnings } = await listWithWarnings();
+    assert.deepEqual(paths, ['a.txt', 'docs/b.txt']);
+    const outside = warnings.filter((w) => w.code === 'LINK_OUTSIDE').map((w) => w.path);
+    assert.deepEqual(outside, [...(fs.existsSync('/proc/self/environ') ? ['environ.txt'] : []), 'linked', 'secret.txt']);
+    const followed = await listWithWarnings({ followExternalLinks: true, include: ['**/*.txt'], exclude: ['environ.txt'] });
+    assert.deepEqual(followed.paths, ['a.txt', 'docs/b.txt', 'secret.txt', 'linked/e.txt']);
+  });
+
+  it('lists only regular files: a FIFO is left out with a FILE_UNREADABLE warning', async function () {
+    if (process.platform === 'win32') this.skip();
+    execFileSync('mkfifo', [path.join(root, 'pipe.txt')]);
+    const { paths, warnings } = await listWithWarnings();
+    assert.deepEqual(paths, ['a.txt', 'docs/b.txt']);
+    assert.deepEqual(
+      warnings.map((w) => [w.path, w.code]),
+      [['pipe.txt', 'FILE_UNREADABLE']],
+    );
+    assert.match(warnings[0].message, /FIFO/);
+  });
+
+  it('reports a name that is not valid UTF-8 (NAME_NOT_UTF8) instead of skipping it silently', async function () {
+    const raw = Buffer.concat([Buffer.from(path.join(root, 'docs') + path.sep), Buffer.from([0x66, 0xff, 0x2e, 0x74, 0x78, 0x74])]);
+    try {
+      fs.writeFileSync(raw, 'latin-1 name');
+    } catch {
+      this.skip(); // a file system that only takes UTF-8 names (APFS, NTFS): such names cannot exist there
+    }
+    const { paths, warnings } = await listWithWarnings();
+    assert.deepEqual(paths, ['a.txt', 'docs/b.txt']);
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0].code, 'NAME_NOT_UTF8');
+    assert.equal(warnings[0].path, 'docs/f\ufffd.txt');
+    assert.match(warnings[0].message, /66ff2e747874/);
+    const globbed = await listWithWarnings({ include: ['**/*.md'] });
+    assert.deepEqual(globbed.warnings, [], 'a name the globs leave out anyway is not reported');
+  });
+
+  it('reports a folder it cannot read (FILE_UNREADABLE) instead of skipping it silently', async function () {
+    if (process.platform === 'win32' || process.getuid?.() === 0) this.skip(); // root reads any folder: the CLI test (confinement.test.ts) checks this as another user
+    const locked = path.join(root, 'locked');
+    fs.mkdirSync(locked);
+    fs.writeFileSync(path.join(locked, 'c.txt'), 'c');
+    fs.chmodSync(locked, 0o000);
+    try {
+      const { paths, warnings } = await listWithWarnings();
+      assert.deepEqual(paths, ['a.txt', 'docs/b.txt']);
+      assert.deepEqual(
+        warnings.map((w) => [w.path, w.code]),
+        [['locked', 'FILE_UNREADABLE']],
+      );
+    } finally {
+      fs.chmodSync(locked, 0o755);
+    }
   });
 });

@@ -7,6 +7,7 @@
  */
 import * as vscode from 'vscode';
 import { combineHealth, evaluateHealth, healthInputFromStore, type HealthReport } from '../../core/health';
+import { describeWait, type PipelineEvent, type ProviderWait } from '../../core/events';
 import type { Logger } from '../../core/logger';
 import type { RunCounts, RunRecord } from '../../core/types';
 import { Disposable } from '../dispose';
@@ -24,6 +25,8 @@ export interface FolderHealth {
   counts: RunCounts;
   /** The active run, else the latest one. */
   run?: RunRecord;
+  /** The provider outage the active run waits through. */
+  waiting?: ProviderWait;
 }
 
 export interface HealthMonitorOptions {
@@ -35,6 +38,9 @@ export interface HealthMonitorOptions {
   tickMs?: number;
   now?: () => number;
 }
+
+/** Events that change what the summary says at once (not batched). */
+const IMMEDIATE = new Set<PipelineEvent['type']>(['run/started', 'run/finished', 'run/paused', 'run/resumed', 'run/provider-waiting', 'run/provider-recovered']);
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -55,7 +61,7 @@ export class HealthMonitor extends Disposable implements RunSummarySource {
     super();
     this.#runs = runs;
     this.#o = { batchMs: 1000, tickMs: 15_000, now: Date.now, ...options };
-    this._register(runs.onEvent(({ folder, event }) => this.#mark(folder.key, event.type === 'run/started' || event.type === 'run/finished' || event.type === 'run/paused' || event.type === 'run/resumed')));
+    this._register(runs.onEvent(({ folder, event }) => this.#mark(folder.key, IMMEDIATE.has(event.type))));
     this._register(runs.onDidChangeState((f) => (f ? this.#mark(f.key, true) : this.#markAll())));
     this._register(runs.onDidChangeFolders(() => this.#markAll()));
     this._register(vscode.workspace.onDidChangeConfiguration((e) => affectsHealthSettings(e) && this.#markAll()));
@@ -100,13 +106,18 @@ export class HealthMonitor extends Disposable implements RunSummarySource {
     const h = this.#health.get(folderKey);
     if (!h || h.counts.total === 0) return undefined;
     const { report, run } = h;
-    const label = h.running ? (h.paused ? 'Run paused' : 'Run in progress') : run ? `Last run ${run.status}` : 'No run yet';
+    const label = h.running ? (h.paused ? 'Run paused' : h.waiting ? 'Waiting for the provider' : 'Run in progress') : run ? `Last run ${run.status}` : 'No run yet';
     const c = h.counts;
     const parts: string[] = [report.level];
     if (report.reasons.length) parts.push(plural(report.reasons.length, 'issue'));
     parts.push(`${c.done}/${c.total - c.rejected} done`);
     if (c.failed + c.deadLettered) parts.push(`${c.failed + c.deadLettered} failed`);
     const details = [`Health: ${report.level}`, ...report.reasons.map((r) => `• ${r.message}`)];
+    if (h.waiting) {
+      // the tree is not redrawn every second: the time of the next try, not a countdown
+      parts.unshift(describeWait(h.waiting, this.#o.now(), 'at').replace(/^waiting for the provider /, ''));
+      details.unshift(`The provider is failing ([${h.waiting.code}] ${h.waiting.message}): ${describeWait(h.waiting, this.#o.now(), 'at')}. No document starts or uses up attempts meanwhile; the run goes on when it answers.`, '');
+    }
     if (run) details.push('', `Run ${run.id} (${run.trigger}), ${h.running ? (h.paused ? 'paused' : 'running') : run.status}, started ${new Date(run.startedAt).toLocaleString()}`);
     return { level: report.level, label, description: parts.join(' · '), details, ...(run ? { runId: run.id } : {}) };
   }
@@ -157,7 +168,8 @@ export class HealthMonitor extends Disposable implements RunSummarySource {
       const run = running && activeId ? (store.getRun(activeId) ?? latest) : latest;
       const now = this.#o.now();
       const input = healthInputFromStore(store, { now, running, paused, ...(running && run ? { runStartedAt: run.startedAt } : {}) }, thresholds.successRateWindow);
-      return { folderKey: folder.key, folderName: folder.name, report: evaluateHealth(input, thresholds), running, paused, counts: store.counts(), ...(run ? { run } : {}) };
+      const waiting = running ? folder.pipeline?.progress()?.waitingForProvider : undefined;
+      return { folderKey: folder.key, folderName: folder.name, report: evaluateHealth(input, thresholds), running, paused, counts: store.counts(), ...(run ? { run } : {}), ...(waiting ? { waiting } : {}) };
     } catch (err) {
       // the store was closed while shutting down
       this.#o.logger.debug(`health of ${folder.name} not computed: ${(err as Error)?.message ?? err}`);
@@ -168,5 +180,5 @@ export class HealthMonitor extends Disposable implements RunSummarySource {
 
 function fingerprint(h: FolderHealth | undefined): string {
   if (!h) return '';
-  return JSON.stringify([h.report.level, h.report.reasons.map((r) => r.message), h.running, h.paused, h.counts, h.run?.id, h.run?.status]);
+  return JSON.stringify([h.report.level, h.report.reasons.map((r) => r.message), h.running, h.paused, h.counts, h.run?.id, h.run?.status, h.waiting?.since, h.waiting?.nextTryAt]);
 }

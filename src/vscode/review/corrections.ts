@@ -30,6 +30,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { resolveInside } from '../../core/paths';
 import { readResult, writeFileAtomic, writeResult, type ResultFile } from '../../export/jsonExporter';
 import { applyCorrection, ProtocolError, type CorrectionOp, type JsonValue, type ReviewInfo } from '../../shared/reviewProtocol';
 
@@ -130,7 +131,7 @@ export class CorrectionsStore {
   }
 
   fileOf(docPath: string): string {
-    return path.join(this.dir, ...`${docPath}.json`.split('/'));
+    return resolveInside(this.dir, `${docPath}.json`);
   }
 
   /** The corrections file of a document, or undefined (absent or unreadable). */

@@ -11,6 +11,7 @@ import { convertedCacheDirOf } from '../../app/session';
 import { ConvertCache, sha256Hex } from '../../convert/cache';
 import type { ConverterRegistry } from '../../convert/index';
 import type { ConvertedDocument } from '../../convert/types';
+import { resolveInside } from '../../core/paths';
 import { isActiveStage, type DocumentState } from '../../core/types';
 import { readResult, resultAbsPath, type ResultFile } from '../../export/jsonExporter';
 import { Grounder, type Grounding } from '../../extract/grounding';
@@ -48,7 +49,7 @@ export interface RerunBackup {
 }
 
 export function rerunBackupFile(stateDir: string, docPath: string): string {
-  return path.join(stateDir, RERUN_DIR, ...`${docPath}.json`.split('/'));
+  return resolveInside(path.join(stateDir, RERUN_DIR), `${docPath}.json`);
 }
 
 export function loadRerunBackup(stateDir: string, docPath: string): RerunBackup | undefined {
@@ -130,7 +131,7 @@ export class ReviewData {
   #convertedHash: string | undefined;
 
   private constructor(readonly o: ReviewDataOptions) {
-    this.absPath = path.join(o.root, ...o.docPath.split('/'));
+    this.absPath = resolveInside(o.root, o.docPath);
   }
 
   static async load(o: ReviewDataOptions): Promise<ReviewData> {
