@@ -18,6 +18,7 @@ import type { ModelPrice } from '../extract/pricing';
 import type { Clock } from '../extract/rateLimiter';
 import { createValidator, validateUserSchema } from '../extract/schema';
 import { writeFileAtomic } from '../export/jsonExporter';
+import { pruneHistoryOnRunStart } from '../store/retention';
 import { SqlJsCheckpointStore } from '../store/sqlStore';
 import type { CheckpointStore } from '../store/types';
 import type { RetryPolicy } from '../core/retry';
@@ -63,6 +64,9 @@ export interface RunSettings {
   maxOutageMinutes?: number;
   /** Backoff between attempts (seconds; defaults 1, 60, 0.5). */
   retry?: RetryBackoff;
+  logRequests?: boolean;
+  historyRetentionRuns?: number;
+  historyRetentionDays?: number;
 }
 
 /** The pipeline's and the extractor's backoff for run settings (ms). */
@@ -252,6 +256,7 @@ export async function openSession(settings: RunSettings, options: SessionOptions
     await converters.dispose();
     throw err;
   }
+  pruneHistoryOnRunStart(store, settings, options.logger);
   // long documents are grounded off this thread (the extension host must not freeze)
   const grounding = new GroundingThread({ workerPath: path.join(assetsDir, 'groundingWorker.js'), logger: options.logger });
   const pipeline = new Pipeline({

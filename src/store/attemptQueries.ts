@@ -7,11 +7,11 @@ import type { SqlValue } from 'sql.js';
 import type { FinishedOutcome } from '../core/metrics';
 import type { AttemptRecord } from '../core/types';
 import type { AttemptStats } from './options';
-import { ATT_COLS, TIMED_STAGES, rowToAttempt } from './rows';
+import { ATT_COLS, ATT_REPLY_COLS, TIMED_STAGES, rowToAttempt } from './rows';
 import type { StatementRunner } from './statements';
 
-/** Oldest first; with `limit`, the most recent `limit` attempts (still oldest first). */
-export function listAttempts(sql: StatementRunner, filter: { path?: string; runId?: string; limit?: number } = {}): AttemptRecord[] {
+/** Oldest first; with `limit`, the most recent `limit` attempts (still oldest first); `rawReply`: with the raw replies. */
+export function listAttempts(sql: StatementRunner, filter: { path?: string; runId?: string; limit?: number; rawReply?: boolean } = {}): AttemptRecord[] {
   const where: string[] = [];
   const params: SqlValue[] = [];
   if (filter.path !== undefined) {
@@ -22,7 +22,7 @@ export function listAttempts(sql: StatementRunner, filter: { path?: string; runI
     where.push('run_id = ?');
     params.push(filter.runId);
   }
-  const text = `SELECT ${ATT_COLS} FROM attempts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+  const text = `SELECT ${filter.rawReply ? ATT_REPLY_COLS : ATT_COLS} FROM attempts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
   params.push(filter.limit ?? -1);
   return sql.all(sql.cached(text), params).map(rowToAttempt).reverse();
 }
@@ -71,24 +71,37 @@ export function readAttempts(sql: StatementRunner, query: { runId?: string; afte
 }
 
 /**
- * Outcome, duration and end of the last `limit` finished attempts (done, failed, dead-lettered), newest
- * first: of one run (`runId`), or of all runs up to the last attempt of `throughRun` (the recent window
- * as it was when that run ended). A backwards range scan on the primary key: O(limit), whatever the size.
+ * Outcome, duration and end of the last `limit` finished documents, newest first: each document's latest
+ * finished attempt (done, failed, dead-lettered), so a dead letter that was reprocessed successfully counts
+ * as done, not as a failure that stays in the window. Of one run (`runId`), or of all runs up to the last
+ * attempt of `throughRun` (the recent window as it was when that run ended). A backwards range scan on the
+ * primary key with one `attempts_path` seek per row: O(limit + the later attempts of those documents).
  */
 export function recentDocumentOutcomes(sql: StatementRunner, limit: number, filter: { runId?: string; throughRun?: string } = {}): FinishedOutcome[] {
-  const where = ["outcome IN ('done', 'failed', 'dead-lettered')"];
+  const finished = "outcome IN ('done', 'failed', 'dead-lettered')";
+  const where = [`a.${finished}`];
+  const later = ['b.path = a.path', 'b.id > a.id', `b.${finished}`];
   const params: SqlValue[] = [];
+  const laterParams: SqlValue[] = [];
   if (filter.runId !== undefined) {
-    where.push('run_id = ?');
+    where.push('a.run_id = ?');
     params.push(filter.runId);
+    later.push('b.run_id = ?');
+    laterParams.push(filter.runId);
   }
   if (filter.throughRun !== undefined) {
     const last = sql.one(sql.cached('SELECT max(id) FROM attempts WHERE run_id = ?'), [filter.throughRun])?.[0];
     if (last === null || last === undefined) return [];
-    where.push('id <= ?');
+    where.push('a.id <= ?');
     params.push(last as number);
+    later.push('b.id <= ?');
+    laterParams.push(last as number);
   }
-  params.push(limit);
-  const rows = sql.all(sql.cached(`SELECT outcome, duration_ms, ended_at FROM attempts WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`), params);
+  where.push(`NOT EXISTS (SELECT 1 FROM attempts b WHERE ${later.join(' AND ')})`);
+  const rows = sql.all(sql.cached(`SELECT a.outcome, a.duration_ms, a.ended_at FROM attempts a WHERE ${where.join(' AND ')} ORDER BY a.id DESC LIMIT ?`), [
+    ...params,
+    ...laterParams,
+    limit,
+  ]);
   return rows.map((r) => ({ outcome: r[0] as AttemptRecord['outcome'], durationMs: r[1] as number, endedAt: r[2] as number }));
 }

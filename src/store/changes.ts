@@ -6,6 +6,7 @@
 import type { Database } from 'sql.js';
 import type { AttemptRecord, DeadLetter, DocumentState, RunRecord } from '../core/types';
 import { attemptParams, dlHistoryParams, dlParams, docParams, nn, runParams, validateAttempt, validateDeadLetter, validateDocument, validateRun } from './rows';
+import { applyPrune, validatePrune, type PruneChange } from './retention';
 import type { Statements } from './statements';
 
 export type JournalOp =
@@ -16,7 +17,8 @@ export type JournalOp =
   | { op: 'att'; data: AttemptRecord }
   | { op: 'dl'; data: DeadLetter }
   | { op: 'dlRep'; data: { path: string; at: number; note?: string } }
-  | { op: 'dlDel'; data: { path: string } };
+  | { op: 'dlDel'; data: { path: string } }
+  | { op: 'prune'; data: PruneChange };
 
 /** Applies a journaled change to the database (no journal, no counters): used by replay. */
 export function applyChange(st: Statements, db: Database, entry: JournalOp): void {
@@ -52,6 +54,10 @@ export function applyChange(st: Statements, db: Database, entry: JournalOp): voi
       return;
     case 'dlDel':
       st.delDl.run([entry.data.path]);
+      return;
+    case 'prune':
+      validatePrune(entry.data);
+      applyPrune(db, entry.data);
       return;
     default:
       throw new Error(`unknown journal op ${JSON.stringify((entry as { op: unknown }).op)}`);

@@ -18,9 +18,17 @@ export const DOC_COLS =
   'path, size, mtime_ms, content_hash, fingerprint, readiness, reject_reason, stage, attempts, error_code, error_message, ' +
   'error_stage, error_retryable, result_path, tokens_in, tokens_out, cost, duration_ms, updated_at';
 export const RUN_COLS = 'id, started_at, ended_at, trigger, root, status, fingerprint, model, totals';
+/** Attempt columns read by listings (the raw reply, up to 64 KB, only when asked for: {@link ATT_REPLY_COLS}). */
 export const ATT_COLS =
   'run_id, path, attempt, stage_reached, started_at, ended_at, duration_ms, outcome, error_code, error_message, tokens_in, tokens_out, cost, ' +
-  TIMED_STAGES.map((s) => `ms_${s}`).join(', ');
+  TIMED_STAGES.map((s) => `ms_${s}`).join(', ') +
+  ', requests, model, raw_reply_truncated';
+/** Every attempt column: what is inserted, and read with the raw reply. */
+export const ATT_REPLY_COLS = `${ATT_COLS}, raw_reply`;
+/** Index of the first column after the timed stages in {@link ATT_COLS}. */
+const ATT_EXTRA = 13 + TIMED_STAGES.length;
+/** Most of a raw reply the store keeps, in UTF-8 bytes (64 KB). */
+export const RAW_REPLY_LIMIT_BYTES = 64 * 1024;
 export const DL_COLS = 'path, run_id, stage, code, message, attempts, at';
 export const DL_HISTORY_COLS = 'path, run_id, stage, code, message, attempts, at, reprocessed_at, note';
 
@@ -125,7 +133,22 @@ export function attemptParams(a: AttemptRecord): SqlValue[] {
     a.cost,
   ];
   for (const s of TIMED_STAGES) p.push(nn(a.stageMs?.[s]));
+  p.push(nn(a.requests), nn(a.model), a.rawReplyTruncated ? 1 : null, nn(a.rawReply));
   return p;
+}
+
+/**
+ * The attempt with its raw reply cut to {@link RAW_REPLY_LIMIT_BYTES} (at a character boundary) and marked
+ * `rawReplyTruncated`; the same object when there is nothing to cut.
+ */
+export function capRawReply(a: AttemptRecord): AttemptRecord {
+  const reply = a.rawReply;
+  if (reply === undefined || reply.length * 3 <= RAW_REPLY_LIMIT_BYTES) return a; // 3 bytes per UTF-16 unit at most
+  const bytes = Buffer.from(reply, 'utf8');
+  if (bytes.length <= RAW_REPLY_LIMIT_BYTES) return a;
+  let end = RAW_REPLY_LIMIT_BYTES;
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--; // not inside a multi-byte character
+  return { ...a, rawReply: bytes.subarray(0, end).toString('utf8'), rawReplyTruncated: true };
 }
 
 export function rowToAttempt(r: SqlValue[]): AttemptRecord {
@@ -150,6 +173,10 @@ export function rowToAttempt(r: SqlValue[]): AttemptRecord {
     if (v !== null) (stageMs ??= {})[s] = v as number;
   });
   if (stageMs) a.stageMs = stageMs;
+  if (r[ATT_EXTRA] != null) a.requests = r[ATT_EXTRA] as number;
+  if (r[ATT_EXTRA + 1] != null) a.model = r[ATT_EXTRA + 1] as string;
+  if (r[ATT_EXTRA + 2] != null && r[ATT_EXTRA + 2] !== 0) a.rawReplyTruncated = true;
+  if (r[ATT_EXTRA + 3] != null) a.rawReply = r[ATT_EXTRA + 3] as string;
   return a;
 }
 
@@ -229,6 +256,10 @@ export function validateAttempt(a: AttemptRecord): void {
   if (!STAGE_INDEX.has(a.stageReached)) fail(`unknown stage ${JSON.stringify(a.stageReached)} (${a.path})`);
   for (const k of ['attempt', 'startedAt', 'endedAt', 'durationMs', 'tokensIn', 'tokensOut', 'cost'] as const) checkNumber(a[k], k, a.path);
   if (typeof a.outcome !== 'string') fail(`attempt outcome missing (${a.path})`);
+  if (a.requests !== undefined) checkNumber(a.requests, 'requests', a.path);
+  checkOptionalString(a.model, 'model', a.path);
+  checkOptionalString(a.rawReply, 'rawReply', a.path);
+  if (a.rawReplyTruncated !== undefined && typeof a.rawReplyTruncated !== 'boolean') fail(`rawReplyTruncated must be a boolean (${a.path})`);
 }
 
 export function validateDeadLetter(d: DeadLetter): void {

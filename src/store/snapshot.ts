@@ -233,3 +233,17 @@ export function deleteCoveredJournals(dir: string, bakSeq: number, current: stri
     }
   }
 }
+
+/**
+ * Rebuilds the database when at least a quarter of its pages (and 1 MB or more) are free, e.g. after history
+ * was pruned: the snapshot then shrinks instead of carrying the free pages. Outside any transaction, before
+ * an export (which is O(size) anyway); rowids (attempt cursors) are kept by VACUUM.
+ */
+export function vacuumIfSparse(db: Database): boolean {
+  const free = Number(db.exec('PRAGMA freelist_count')[0]?.values[0]?.[0] ?? 0);
+  const pages = Number(db.exec('PRAGMA page_count')[0]?.values[0]?.[0] ?? 0);
+  const pageSize = Number(db.exec('PRAGMA page_size')[0]?.values[0]?.[0] ?? 4096);
+  if (free * 4 < pages || free * pageSize < 1024 * 1024) return false;
+  db.exec('VACUUM');
+  return true;
+}

@@ -39,6 +39,8 @@ import { acquireLock, releaseLock, type HeldLock } from './lock';
 import { applyMigrations, schemaVersion } from './migrations';
 import { DEFAULT_COMPACT_EVERY, DEFAULT_COMPACT_RATIO, defaultLogger, type AttemptStats, type CompactionStep, type OpenReport, type SqlStoreOptions, type StoreLogger, type StoreStats } from './options';
 import { replayJournals } from './replay';
+import { pruneRequestLogs } from './requestLog';
+import { applyPrune, resolvePrune, type PruneOptions, type PruneReport } from './retention';
 import {
   DL_HISTORY_COLS,
   checkNumber,
@@ -54,8 +56,9 @@ import {
   validateDocument,
   validateRun,
   attemptParams,
+  capRawReply,
 } from './rows';
-import { BACKUP_FILE, SNAPSHOT_FILE, deleteCoveredJournals, loadSnapshot, loadStartingSnapshot, stampSnapshot, writeSnapshot } from './snapshot';
+import { BACKUP_FILE, SNAPSHOT_FILE, deleteCoveredJournals, loadSnapshot, loadStartingSnapshot, stampSnapshot, vacuumIfSparse, writeSnapshot } from './snapshot';
 import { StatementRunner, documentQuery, prepareStatements, type Statements } from './statements';
 import type { CheckpointStore, DocumentQuery, WriteOptions } from './types';
 import { loadSqlJs } from './wasm';
@@ -351,12 +354,12 @@ export class SqlJsCheckpointStore implements CheckpointStore {
   recordAttempt(attempt: AttemptRecord): void {
     this.assertWritable();
     validateAttempt(attempt);
-    const clean = stripUndefined(attempt);
+    const clean = capRawReply(stripUndefined(attempt));
     this.write({ op: 'att', data: clean }, false, () => this.st.insAttempt.run(attemptParams(clean)));
   }
 
-  /** Oldest first; with `limit`, the most recent `limit` attempts (still oldest first). */
-  listAttempts(filter: { path?: string; runId?: string; limit?: number } = {}): AttemptRecord[] {
+  /** Oldest first; with `limit`, the most recent `limit` attempts (still oldest first); `rawReply`: with the raw replies. */
+  listAttempts(filter: { path?: string; runId?: string; limit?: number; rawReply?: boolean } = {}): AttemptRecord[] {
     this.assertOpen();
     return attemptQueries.listAttempts(this.sql, filter);
   }
@@ -422,6 +425,31 @@ export class SqlJsCheckpointStore implements CheckpointStore {
     this.assertOpen();
     const sql = `SELECT ${DL_HISTORY_COLS} FROM dead_letter_history` + (path !== undefined ? ' WHERE path = ?' : '') + ' ORDER BY id';
     return this.sql.all(this.sql.cached(sql), path !== undefined ? [path] : []).map(rowToDeadLetter);
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // retention
+
+  /**
+   * Prunes the history outside the limits (see retention.ts): one journaled change, then the request logs
+   * of pruned runs. Once per run: O(attempts), and a compaction when anything went, so the snapshot shrinks.
+   */
+  pruneHistory(options: PruneOptions): PruneReport {
+    this.assertWritable();
+    const change = resolvePrune(this.sql, options);
+    if (!change) return { attempts: 0, deadLetterHistory: 0, runs: 0, requestLogs: 0 };
+    let removed = { attempts: 0, deadLetterHistory: 0, runs: 0 };
+    this.write({ op: 'prune', data: change }, false, () => (removed = applyPrune(this.db, change)));
+    const requestLogs = this.dir ? pruneRequestLogs(this.dir, change) : 0;
+    if (this.dir && removed.attempts + removed.deadLetterHistory + removed.runs > 0) {
+      try {
+        this.compactNow(true);
+      } catch (e) {
+        if (e instanceof SimulatedCrash) throw e;
+        // the prune is journaled and applied; the next compaction writes the smaller snapshot
+      }
+    }
+    return { ...removed, requestLogs };
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -609,6 +637,7 @@ export class SqlJsCheckpointStore implements CheckpointStore {
       try {
         this.st.setMeta.run(['journal_seq', String(this.seq)]);
         this.commitTx();
+        vacuumIfSparse(this.db);
         bytes = this.db.export();
       } finally {
         this.beginTx();

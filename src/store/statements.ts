@@ -4,7 +4,7 @@
  */
 import type { Database, SqlValue, Statement } from 'sql.js';
 import type { DocumentQuery } from './types';
-import { ACTIVE_SQL_LIST, ATT_COLS, DL_COLS, DL_HISTORY_COLS, DOC_COLS, RUN_COLS, excludedSet, placeholders } from './rows';
+import { ACTIVE_SQL_LIST, ATT_REPLY_COLS, DL_COLS, DL_HISTORY_COLS, DOC_COLS, RUN_COLS, excludedSet, placeholders } from './rows';
 
 export interface Statements {
   selDoc: Statement;
@@ -46,7 +46,7 @@ export function prepareStatements(db: Database): Statements {
     selRun: db.prepare(`SELECT ${RUN_COLS} FROM runs WHERE id = ?`),
     latestRun: db.prepare(`SELECT ${RUN_COLS} FROM runs ORDER BY started_at DESC, id DESC LIMIT 1`),
     listRuns: db.prepare(`SELECT ${RUN_COLS} FROM runs ORDER BY started_at DESC, id DESC LIMIT ?`),
-    insAttempt: db.prepare(`INSERT INTO attempts (${ATT_COLS}) VALUES (${placeholders(ATT_COLS)})`),
+    insAttempt: db.prepare(`INSERT INTO attempts (${ATT_REPLY_COLS}) VALUES (${placeholders(ATT_REPLY_COLS)})`),
     upsertDl: db.prepare(`INSERT INTO dead_letters (${DL_COLS}) VALUES (${placeholders(DL_COLS)}) ON CONFLICT(path) DO UPDATE SET ${excludedSet(DL_COLS, 'path')}`),
     selDl: db.prepare(`SELECT ${DL_COLS} FROM dead_letters WHERE path = ?`),
     listDl: db.prepare(`SELECT ${DL_COLS} FROM dead_letters ORDER BY at, path`),
