@@ -19,6 +19,7 @@ import { listJournalFiles } from '../store/journal';
 import { SNAPSHOT_FILE } from '../store/sqlStore';
 import type { CheckpointStore } from '../store/types';
 import type { RunSummary } from '../core/pipeline';
+import { cmdHistory } from './history';
 import { ProgressReporter } from './progress';
 
 export const EXIT_OK = 0;
@@ -42,6 +43,7 @@ const USAGE = `Usage:
   extraction-workbench dlq list [--state <dir>] [--json]
   extraction-workbench dlq retry [<path>...|--all] [--state <dir>] [--note <text>] [--json]
   extraction-workbench retry <path>... [--state <dir>] [--json]
+  extraction-workbench history <path> [--state <dir>] [--json]      # a document's attempts, errors and raw replies
 
 Without --schema, the job (first one, or --job) of <folder>/${CONFIG_FILE} is used; flags win over its fields.
 --price is per 1,000,000 input and output tokens (e.g. --price 0.15,0.6); --budget stops the run at that cost.
@@ -438,6 +440,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdDlq(rest);
       case 'retry':
         return await cmdRetry(rest);
+      case 'history':
+        return await cmdHistory(rest);
       case '--help':
       case '-h':
       case 'help':
