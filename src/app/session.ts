@@ -19,6 +19,7 @@ import type { Clock } from '../extract/rateLimiter';
 import { createValidator, validateUserSchema } from '../extract/schema';
 import { isWithin } from '../core/paths';
 import { checkOutputWritable, writeFileAtomic } from '../export/jsonExporter';
+import { pruneHistoryOnRunStart } from '../store/retention';
 import { SqlJsCheckpointStore } from '../store/sqlStore';
 import type { CheckpointStore } from '../store/types';
 import type { RetryPolicy } from '../core/retry';
@@ -64,6 +65,9 @@ export interface RunSettings {
   maxOutageMinutes?: number;
   /** Backoff between attempts (seconds; defaults 1, 60, 0.5). */
   retry?: RetryBackoff;
+  logRequests?: boolean;
+  historyRetentionRuns?: number;
+  historyRetentionDays?: number;
 }
 
 /** The pipeline's and the extractor's backoff for run settings (ms). */
@@ -287,6 +291,7 @@ export async function openSession(settings: RunSettings, options: SessionOptions
     await converters.dispose();
     throw err;
   }
+  pruneHistoryOnRunStart(store, settings, options.logger);
   // long documents are grounded off this thread (the extension host must not freeze)
   const grounding = new GroundingThread({ workerPath: path.join(assetsDir, 'groundingWorker.js'), logger: options.logger });
   const pipeline = new Pipeline({

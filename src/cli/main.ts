@@ -22,6 +22,7 @@ import { SNAPSHOT_FILE } from '../store/sqlStore';
 import type { CheckpointStore } from '../store/types';
 import type { RunSummary } from '../core/pipeline';
 import { cmdControl } from './control';
+import { cmdHistory } from './history';
 import { ProgressReporter } from './progress';
 
 export const EXIT_OK = 0;
@@ -46,6 +47,7 @@ const USAGE = `Usage:
   extraction-workbench dlq retry [<path>...|--all] [--state <dir>] [--root <folder>] [--note <text>] [--base-url <url>] [--model <name>] [--json]
   extraction-workbench pause|resume|stop [--state <dir>]             # a run held by another process (CLI or VS Code)
   extraction-workbench retry <path>... [--state <dir>] [--root <folder>] [--base-url <url>] [--model <name>] [--json]
+  extraction-workbench history <path> [--state <dir>] [--json]      # a document's attempts, errors and raw replies
 
 Without --schema, the job (first one, or --job) of <folder>/${CONFIG_FILE} is used; flags win over its fields.
 --price is per 1,000,000 input and output tokens (e.g. --price 0.15,0.6); --budget stops the run at that cost.
@@ -505,6 +507,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'resume':
       case 'stop':
         return await cmdControl(cmd, rest, (m) => new UsageError(m));
+      case 'history':
+        return await cmdHistory(rest);
       case '--help':
       case '-h':
       case 'help':

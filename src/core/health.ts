@@ -9,6 +9,7 @@
  * | ------------------ | ----------- | ---------------------------------------------------------------------- |
  * | `NO_PROGRESS`      | unhealthy   | a run is active (not paused) and no document finished for 5 minutes    |
  * | `LOW_SUCCESS_RATE` | unhealthy   | under 90 % of the last 100 finished documents succeeded (≥ 10 judged)  |
+ * |                    |             | (each document counted once, by its latest outcome)                    |
  * | `DEAD_LETTERS`     | degraded    | more than 10 documents in the dead-letter queue                        |
  * | `SLOW_DOCUMENTS`   | degraded    | successful documents of the last 100 took more than 60 s on average    |
  * | `QUEUE_IDLE`       | degraded    | more than 50 documents pending while no run processes them (or paused) |
@@ -226,7 +227,7 @@ export function healthSummary(report: Pick<HealthReport, 'level' | 'reasons'>): 
 /** The store calls health needs (structural, so the CLI, the extension and tests pass any store). */
 export interface HealthSource {
   counts(): { pending: number; deadLettered: number };
-  /** Newest first; stores without it are read through `listAttempts`. */
+  /** Each document's latest finished outcome, newest first; stores without it are read through `listAttempts`. */
   recentDocumentOutcomes?(limit: number): FinishedOutcome[];
   listAttempts(filter?: { limit?: number }): AttemptRecord[];
 }
@@ -240,15 +241,30 @@ export interface RunState {
   runStartedAt?: number;
 }
 
-/** Gathers a {@link HealthInput} from a store: O(1) counts plus the last `window` finished documents. */
+/**
+ * The latest finished outcome of each document, newest first, from attempts in any order of recording
+ * (oldest first, as `listAttempts` returns them): a document that failed and later succeeded counts once, as done.
+ */
+export function latestOutcomes(attempts: readonly AttemptRecord[]): FinishedOutcome[] {
+  const seen = new Set<string>();
+  const out: FinishedOutcome[] = [];
+  for (let i = attempts.length - 1; i >= 0; i--) {
+    const a = attempts[i];
+    if (a.outcome !== 'done' && a.outcome !== 'failed' && a.outcome !== 'dead-lettered') continue;
+    if (seen.has(a.path)) continue;
+    seen.add(a.path);
+    out.push({ outcome: a.outcome, durationMs: a.durationMs, endedAt: a.endedAt });
+  }
+  return out;
+}
+
+/**
+ * Gathers a {@link HealthInput} from a store: O(1) counts plus the last `window` finished documents, each
+ * counted by its current (latest) outcome.
+ */
 export function healthInputFromStore(store: HealthSource, state: RunState, window: number = DEFAULT_HEALTH_THRESHOLDS.successRateWindow): HealthInput {
   const c = store.counts();
-  const outcomes: FinishedOutcome[] = store.recentDocumentOutcomes
-    ? store.recentDocumentOutcomes(window)
-    : store
-        .listAttempts({ limit: window * 4 })
-        .filter((a) => a.outcome === 'done' || a.outcome === 'failed' || a.outcome === 'dead-lettered')
-        .reverse();
+  const outcomes: FinishedOutcome[] = store.recentDocumentOutcomes ? store.recentDocumentOutcomes(window) : latestOutcomes(store.listAttempts({ limit: window * 4 }));
   const recent = recentWindowOf(outcomes, window);
   let lastProgressAt = outcomes.reduce<number | undefined>((m, o) => (m === undefined || o.endedAt > m ? o.endedAt : m), undefined);
   if (state.running && state.runStartedAt !== undefined && (lastProgressAt === undefined || state.runStartedAt > lastProgressAt)) lastProgressAt = state.runStartedAt;

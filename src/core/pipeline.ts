@@ -718,7 +718,7 @@ export class Pipeline {
     const spent = { tokensIn: spentOk.tokensIn + e.tokensIn, tokensOut: spentOk.tokensOut + e.tokensOut, cost: spentOk.cost + price };
     const info: ErrorInfo = { code: e.code, message: e.message, stage, retryable: e.retryable };
     this.#addSpent(run, spent);
-    const attemptRow = { runId: run.record.id, path: file.path, attempt, stageReached: stage, startedAt, endedAt, durationMs: endedAt - startedAt, stageMs, errorCode: e.code, errorMessage: e.message, ...spent };
+    const attemptRow = { runId: run.record.id, path: file.path, attempt, stageReached: stage, startedAt, endedAt, durationMs: endedAt - startedAt, stageMs, errorCode: e.code, errorMessage: e.message, ...spent, ...(typeof e.details?.rawReply === 'string' ? { rawReply: e.details.rawReply } : {}) };
     const totalsOf = (): Spent => {
       const doc = store.getDocument(file.path);
       return { tokensIn: (doc?.tokensIn ?? 0) + spent.tokensIn, tokensOut: (doc?.tokensOut ?? 0) + spent.tokensOut, cost: (doc?.cost ?? 0) + spent.cost };

@@ -77,6 +77,18 @@ export interface AttemptRecord {
   tokensIn: number;
   tokensOut: number;
   cost: number;
+  /** Model requests made in this attempt (re-asks and chunks of a long document included). */
+  requests?: number;
+  /** The model that was asked. */
+  model?: string;
+  /**
+   * The model's raw reply, kept when the attempt failed on it (`MALFORMED_OUTPUT`, `SCHEMA_MISMATCH`,
+   * `TRUNCATED_OUTPUT`). The checkpoint store keeps at most 64 KB of it (UTF-8) and sets
+   * {@link rawReplyTruncated} when it cut a longer one. Attempt listings leave it out unless asked for.
+   */
+  rawReply?: string;
+  /** Set by the store when {@link rawReply} was cut to its limit. */
+  rawReplyTruncated?: boolean;
 }
 
 export interface DeadLetter {

@@ -50,6 +50,7 @@ import { AUTO_FALLBACK, answerText, EXTRACTION_MODES, MAX_TOKENS_PARAMS, parseAn
 import { costWith, PriceTable, validatePrice, type ModelPrice } from './pricing';
 import { buildUserMessage, notJsonMessage, reaskMessage, type PartInfo } from './prompt';
 import { RateLimiter, type RateLimiterOptions } from './rateLimiter';
+import { redactSecrets } from './redact';
 import { createValidator, toStrictSchema, type Validator } from './schema';
 import { CONTEXT_SAFETY, DEFAULT_CONTEXT_TOKENS, DEFAULT_OUTPUT_RESERVE, promptOverheadTokens, textBudgetTokens } from './estimate';
 import { estimateTokens, fitsTokens } from './tokens';
@@ -834,15 +835,7 @@ function truncate(s: string, n: number): string {
 // ---------------------------------------------------------------------------------------------
 // Error classification
 
-/** Removes the API key (and anything that looks like an OpenAI key or a bearer token) from a text. */
-export function redactSecrets(text: string, apiKey?: string): string {
-  let out = text;
-  if (apiKey && apiKey.length >= 4) out = out.split(apiKey).join('[redacted]');
-  out = out.replace(/\bsk-[A-Za-z0-9_*.-]{6,}/g, 'sk-[redacted]');
-  out = out.replace(/\b(Bearer\s+)[^\s"']+/gi, '$1[redacted]');
-  out = out.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\/\s@]+@/gi, '$1'); // user:password@ in URLs
-  return out;
-}
+export { redactSecrets } from './redact';
 
 function hostOf(baseURL: string | undefined): string {
   if (!baseURL) return 'the model server';

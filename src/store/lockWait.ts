@@ -5,7 +5,7 @@
  * of coming up with an empty tree. A second window that keeps the folder open keeps the lock for good:
  * after `waitMs` its StoreLockedError (which names the process) stands.
  */
-import { StoreLockedError } from './sqlStore';
+import { StoreLockedError } from './errors';
 
 export interface LockWaitOptions {
   /** How long to keep trying (ms). */

@@ -133,6 +133,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX dead_letter_history_path ON dead_letter_history (path);
     `,
   },
+  {
+    version: 3,
+    description: 'attempts keep requests, model and the raw reply of a failed answer',
+    sql: `
+      ALTER TABLE attempts ADD COLUMN requests INTEGER;
+      ALTER TABLE attempts ADD COLUMN model TEXT;
+      ALTER TABLE attempts ADD COLUMN raw_reply_truncated INTEGER;
+      ALTER TABLE attempts ADD COLUMN raw_reply TEXT;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

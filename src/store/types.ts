@@ -5,6 +5,7 @@
  */
 import type { FinishedOutcome } from '../core/metrics';
 import type { AttemptRecord, DeadLetter, DocumentState, Readiness, RunCounts, RunRecord, Stage } from '../core/types';
+import type { PruneOptions, PruneReport } from './retention';
 
 export interface WriteOptions {
   /** fdatasync the journal before returning (used for "done" and dead-letter transitions). */
@@ -51,7 +52,11 @@ export interface CheckpointStore {
 
   // attempts (job rows) and metrics
   recordAttempt(attempt: AttemptRecord): void;
-  listAttempts(filter?: { path?: string; runId?: string; limit?: number }): AttemptRecord[];
+  /**
+   * Oldest first (with `limit`: the most recent ones). Raw replies (up to 64 KB each) only with `rawReply`:
+   * listings for metrics leave them out.
+   */
+  listAttempts(filter?: { path?: string; runId?: string; limit?: number; rawReply?: boolean }): AttemptRecord[];
 
   // dead-letter queue
   putDeadLetter(letter: DeadLetter, options?: WriteOptions): void;
@@ -61,6 +66,17 @@ export interface CheckpointStore {
   /** Marks a dead letter reprocessed (time and note are kept in history) and removes it from the queue. */
   markDeadLetterReprocessed(path: string, at: number, note?: string): void;
   removeDeadLetter(path: string): void;
+  /**
+   * Reprocessing history (each entry is the dead letter as it was, with `reprocessedAt` and `note`), oldest
+   * first; of one document, or of all. Optional: stores without it have no history to show.
+   */
+  listDeadLetterHistory?(path?: string): DeadLetter[];
+
+  /**
+   * Prunes attempts, dead-letter history, runs and request logs outside the retention limits (see
+   * retention.ts for what is always kept). Journaled; called once per run, not per document. Optional.
+   */
+  pruneHistory?(options: PruneOptions): PruneReport;
 
   /** Flushes the journal to disk. */
   sync(): void;

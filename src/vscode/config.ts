@@ -69,6 +69,9 @@ export function readSettings(scope?: vscode.ConfigurationScope): ExtensionSettin
     retryBaseDelaySeconds: amount(c, 'retryBaseDelaySeconds', 'retry.baseDelaySeconds', 3600),
     retryMaxDelaySeconds: amount(c, 'retryMaxDelaySeconds', 'retry.maxDelaySeconds', 86_400),
     retryJitter: amount(c, 'retryJitter', 'retry.jitter', 1),
+    logRequests: c.get<unknown>('logRequests') === true,
+    historyRetentionRuns: int(c, 'historyRetentionRuns', 0, 1_000_000),
+    historyRetentionDays: int(c, 'historyRetentionDays', 0, 36_500),
   };
 }
 

@@ -5,6 +5,7 @@
 import { DEFAULT_BASE_URL, DEFAULT_MODEL } from '../app/session';
 import { DEFAULT_CONTEXT_TOKENS } from '../extract/estimate';
 import type { MaxTokensParam, ModeOption } from '../extract/modes';
+import { DEFAULT_HISTORY_RETENTION_DAYS, DEFAULT_HISTORY_RETENTION_RUNS } from '../store/retention';
 
 export interface ExtensionSettings {
   /** OpenAI-compatible endpoint. */
@@ -47,6 +48,12 @@ export interface ExtensionSettings {
   retryBaseDelaySeconds: number;
   retryMaxDelaySeconds: number;
   retryJitter: number;
+  /** Write every model request and reply to `<state folder>/requests/<run>.ndjson` (API keys redacted). */
+  logRequests: boolean;
+  /** Keep the attempts of this many most recent runs; 0 = no limit of runs. */
+  historyRetentionRuns: number;
+  /** Prune attempts, dead-letter history and request logs older than this many days; 0 = no limit of age. */
+  historyRetentionDays: number;
 }
 
 export const DEFAULT_SETTINGS: Readonly<ExtensionSettings> = Object.freeze({
@@ -77,4 +84,7 @@ export const DEFAULT_SETTINGS: Readonly<ExtensionSettings> = Object.freeze({
   retryBaseDelaySeconds: 1,
   retryMaxDelaySeconds: 60,
   retryJitter: 0.5,
+  logRequests: false,
+  historyRetentionRuns: DEFAULT_HISTORY_RETENTION_RUNS,
+  historyRetentionDays: DEFAULT_HISTORY_RETENTION_DAYS,
 });

@@ -60,6 +60,10 @@ export function resolveRunSettings(root: string, settings: ExtensionSettings, so
     stateDir,
     timeoutMs: settings.requestTimeoutSeconds * 1000,
     maxFileBytes: settings.maxFileSizeMb * 1024 * 1024,
+    // per machine, like the request timeout: the editor settings of today, also for saved runs
+    ...(settings.logRequests ? { logRequests: true } : {}),
+    historyRetentionRuns: settings.historyRetentionRuns,
+    historyRetentionDays: settings.historyRetentionDays,
   };
   if (source.kind === 'saved') {
     const s = source.saved;

@@ -198,6 +198,34 @@ describe('health: input from a store', () => {
     }
   });
 
+  it('a run whose dead letters are reprocessed to done is healthy: each document counts by its latest outcome', async () => {
+    const store = await SqlJsCheckpointStore.open();
+    try {
+      let t = T0;
+      const paths = Array.from({ length: 12 }, (_, i) => `d${i}.txt`);
+      for (const p of paths) {
+        store.putDocument({ path: p, size: 1, mtimeMs: 1, readiness: 'ready', stage: 'dead-lettered', attempts: 1, tokensIn: 0, tokensOut: 0, cost: 0, updatedAt: 1 });
+        store.recordAttempt(attempt(p, 'dead-lettered', 500, (t += 1000)));
+        store.putDeadLetter({ path: p, runId: 'r', stage: 'extracting', code: 'BAD_REQUEST', message: 'x', attempts: 1, at: t });
+      }
+      const state = () => ({ now: t, running: false, paused: false });
+      assert.deepEqual(codes(evaluateHealth(healthInputFromStore(store, state()))), ['LOW_SUCCESS_RATE', 'DEAD_LETTERS']);
+      for (const p of paths) {
+        store.markDeadLetterReprocessed(p, t, 'retry');
+        store.patchDocument(p, { stage: 'done' });
+        store.recordAttempt({ ...attempt(p, 'done', 500, (t += 1000)), runId: 'r2' });
+      }
+      const inp = healthInputFromStore(store, state());
+      assert.deepEqual(inp.recent, { size: 100, documents: 12, succeeded: 12, failed: 0, successRate: 1, meanDurationMs: 500 });
+      assert.equal(evaluateHealth(inp).level, 'healthy');
+      // the same through listAttempts (stores without recentDocumentOutcomes)
+      const plain = { counts: () => store.counts(), listAttempts: (f?: { limit?: number }) => store.listAttempts(f) };
+      assert.deepEqual(healthInputFromStore(plain, state()).recent, inp.recent);
+    } finally {
+      store.close();
+    }
+  });
+
   it('falls back to listAttempts for stores without the metrics queries, and measures progress from the run start', () => {
     const attempts = [attempt('a', 'done', 100, T0 - 5000), attempt('b', 'retry', 100, T0 - 4000)];
     const store = { counts: () => ({ pending: 3, deadLettered: 0 }), listAttempts: () => attempts };
@@ -263,5 +291,13 @@ describe('health: CLI status', function () {
     );
     const dl = json.health.reasons[1].threshold;
     assert.deepEqual(dl, { name: 'maxDeadLetters', setting: 'extractionWorkbench.health.maxDeadLetters', limit: 10, actual: 12 });
+  });
+
+  it('turns healthy again once the dead letters are reprocessed to done', async () => {
+    const r = await runCli(['dlq', 'retry', '--all', '--state', state()]);
+    assert.equal(r.code, 0, r.stderr);
+    const json = JSON.parse((await runCli(['status', '--state', state(), '--json'])).stdout) as { deadLetters: number; done: number; health: { level: string; reasons: unknown[] } };
+    assert.deepEqual([json.deadLetters, json.done], [0, 14]);
+    assert.deepEqual(json.health, { level: 'healthy', reasons: [] }, 'the 12 earlier failures of reprocessed documents no longer count');
   });
 });

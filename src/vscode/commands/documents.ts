@@ -1,8 +1,9 @@
-/** Commands on documents of the tree: retry, dead letters, open source/result, reveal, copy error, paging. */
+/** Commands on documents of the tree: retry, dead letters, open source/result, reveal, copy error, history, paging. */
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { resultAbsPath } from '../../export/jsonExporter';
 import type { DocNode, GroupNode, MoreNode, TreeNode } from '../tree/documentsModel';
+import { historyCommands } from './history';
 import { CommandIds, notify } from './register';
 import { byFolder, docTargets } from './targets';
 import type { CommandServices, CommandSpec } from './types';
@@ -127,5 +128,6 @@ export function documentCommands(s: CommandServices): CommandSpec[] {
         s.model.reload();
       },
     },
+    ...historyCommands(s),
   ];
 }
