@@ -19,6 +19,7 @@ import type { Clock } from '../extract/rateLimiter';
 import { createValidator, validateUserSchema } from '../extract/schema';
 import { isWithin } from '../core/paths';
 import { checkOutputWritable, writeFileAtomic } from '../export/jsonExporter';
+import { createRequestLog } from '../store/requestLog';
 import { pruneHistoryOnRunStart } from '../store/retention';
 import { SqlJsCheckpointStore } from '../store/sqlStore';
 import type { CheckpointStore } from '../store/types';
@@ -279,7 +280,9 @@ export async function openSession(settings: RunSettings, options: SessionOptions
   checkRunSettings(settings);
   // a read-only output folder is found now, not after every document was paid for (OUTPUT_UNWRITABLE)
   await checkOutputWritable(settings.outDir);
-  const extractor = new OpenAIExtractor(extractorOptions(settings, options.apiKey, options.clock));
+  // opt-in: every request and reply in <state>/requests/<run>.ndjson, the API key scrubbed
+  const requestLog = createRequestLog(settings, { apiKey: options.apiKey, onError: (e: Error) => options.logger?.warn(`The request log is off after a write failure: ${e.message}`) });
+  const extractor = new OpenAIExtractor({ ...extractorOptions(settings, options.apiKey, options.clock), requestLog });
   const assetsDir = options.assetsDir ?? __dirname;
   // also checks the PDF limits (INVALID_CONFIG) before the store is opened
   const converters = createConverters(assetsDir, settings.pdf);
@@ -324,6 +327,7 @@ export async function openSession(settings: RunSettings, options: SessionOptions
     extractor,
     async close() {
       await Promise.all([converters.dispose(), grounding.dispose()]);
+      requestLog.close();
       if (ownsStore) store.close();
     },
   };

@@ -41,6 +41,7 @@ const USAGE = `Usage:
                            [--pdf-max-pages <n>] [--pdf-timeout-seconds <n>] [--pdf-max-memory-mb <n>] [--pdf-workers <n>]
                            [--timeout-ms <n>] [--max-outage-minutes <n>]
                            [--retry-base-seconds <s>] [--retry-max-seconds <s>] [--retry-jitter <0..1>]
+                           [--log-requests] [--history-retention-runs <n>] [--history-retention-days <n>]
   extraction-workbench estimate <folder> [same options as run]      # tokens and cost before a run; sends nothing
   extraction-workbench status [--state <dir>] [--json]
   extraction-workbench dlq list [--state <dir>] [--json]
@@ -116,6 +117,14 @@ function retryOf(values: Record<string, unknown>, job: RetryBackoff | undefined)
   return r.data;
 }
 
+/** `--<flag> <n>` (a whole number ≥ 0; 0 turns the limit off) as `{ [field]: n }`, or nothing when absent. */
+function optionalCount<K extends string>(flag: string, raw: string | undefined, field: K): Partial<Record<K, number>> {
+  if (raw === undefined) return {};
+  const n = Number(raw.trim());
+  if (raw.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`--${flag} must be a whole number ≥ 0 (0: no limit), got "${raw}"`);
+  return { [field]: n } as Partial<Record<K, number>>;
+}
+
 function resolveRunSettings(argv: string[]): { settings: RunSettings; json: boolean; verbose: boolean } {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -151,6 +160,9 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
       'retry-base-seconds': { type: 'string' },
       'retry-max-seconds': { type: 'string' },
       'retry-jitter': { type: 'string' },
+      'log-requests': { type: 'boolean', default: false },
+      'history-retention-runs': { type: 'string' },
+      'history-retention-days': { type: 'string' },
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', short: 'v', default: false },
     },
@@ -212,6 +224,9 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
     ...(Object.fromEntries(Object.entries(provider).filter(([, v]) => v !== undefined)) as Partial<RunSettings>),
     ...(job ? { jobName: job.name } : {}),
     ...(pdf ? { pdf } : {}),
+    ...(values['log-requests'] ? { logRequests: true } : {}),
+    ...optionalCount('history-retention-runs', values['history-retention-runs'], 'historyRetentionRuns'),
+    ...optionalCount('history-retention-days', values['history-retention-days'], 'historyRetentionDays'),
   };
   return { settings, json: values.json ?? false, verbose: values.verbose ?? false };
 }

@@ -583,6 +583,8 @@ export class Pipeline {
     let stage: Stage = 'reading';
     let stageStart = startedAt;
     let spent: Spent = { tokensIn: 0, tokensOut: 0, cost: 0 };
+    /** Requests and model of this attempt's extraction (none when an existing result was adopted). */
+    let made: { requests: number; model: string } | undefined;
     const enter = (next: Stage) => {
       const t = this.#now();
       stageMs[stage] = (stageMs[stage] ?? 0) + (t - stageStart);
@@ -614,9 +616,10 @@ export class Pipeline {
         if (signal.aborted) throw new CancelledError();
         enter('extracting');
         const instructions = forced?.instructions ? [this.#o.instructions, forced.instructions].filter(Boolean).join('\n\n') : this.#o.instructions;
-        const out = await this.#o.extractor.extract({ path: file.path, document: converted, schema: this.#o.schema, instructions, signal });
+        const out = await this.#o.extractor.extract({ path: file.path, document: converted, schema: this.#o.schema, instructions, signal, runId: run.record.id, attempt });
         release();
         spent = { tokensIn: out.tokensIn, tokensOut: out.tokensOut, cost: out.cost };
+        made = { requests: out.requests, model: out.model };
         enter('validating');
         const verdict = this.#o.validate?.(out.data);
         if (verdict && !verdict.ok) {
@@ -674,7 +677,7 @@ export class Pipeline {
       );
       // group commit: "done" reaches the disk before the document counts as done
       await store.flush();
-      store.recordAttempt({ runId: run.record.id, path: file.path, attempt, stageReached: 'done', startedAt, endedAt, durationMs: endedAt - startedAt, stageMs, outcome: 'done', ...spent });
+      store.recordAttempt({ runId: run.record.id, path: file.path, attempt, stageReached: 'done', startedAt, endedAt, durationMs: endedAt - startedAt, stageMs, outcome: 'done', ...spent, ...made });
       run.stats.done++;
       this.#addSpent(run, spent);
       run.active.delete(file.path);
@@ -718,7 +721,7 @@ export class Pipeline {
     const spent = { tokensIn: spentOk.tokensIn + e.tokensIn, tokensOut: spentOk.tokensOut + e.tokensOut, cost: spentOk.cost + price };
     const info: ErrorInfo = { code: e.code, message: e.message, stage, retryable: e.retryable };
     this.#addSpent(run, spent);
-    const attemptRow = { runId: run.record.id, path: file.path, attempt, stageReached: stage, startedAt, endedAt, durationMs: endedAt - startedAt, stageMs, errorCode: e.code, errorMessage: e.message, ...spent, ...(typeof e.details?.rawReply === 'string' ? { rawReply: e.details.rawReply } : {}) };
+    const attemptRow = { runId: run.record.id, path: file.path, attempt, stageReached: stage, startedAt, endedAt, durationMs: endedAt - startedAt, stageMs, errorCode: e.code, errorMessage: e.message, ...spent, ...(typeof e.details?.requests === 'number' ? { requests: e.details.requests } : {}), ...(typeof e.details?.rawReply === 'string' ? { rawReply: e.details.rawReply } : {}) };
     const totalsOf = (): Spent => {
       const doc = store.getDocument(file.path);
       return { tokensIn: (doc?.tokensIn ?? 0) + spent.tokensIn, tokensOut: (doc?.tokensOut ?? 0) + spent.tokensOut, cost: (doc?.cost ?? 0) + spent.cost };

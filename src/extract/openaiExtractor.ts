@@ -54,6 +54,7 @@ import { redactSecrets } from './redact';
 import { createValidator, toStrictSchema, type Validator } from './schema';
 import { CONTEXT_SAFETY, DEFAULT_CONTEXT_TOKENS, DEFAULT_OUTPUT_RESERVE, promptOverheadTokens, textBudgetTokens } from './estimate';
 import { estimateTokens, fitsTokens } from './tokens';
+import type { RequestLogSink } from '../store/requestLog';
 import type { ExtractInput, ExtractOutput, Extractor, JsonSchema } from './types';
 
 export { buildUserMessage, SYSTEM_PROMPT } from './prompt';
@@ -116,6 +117,8 @@ export interface OpenAIExtractorOptions {
   maxRateLimitWaitMs?: number;
   /** Largest answer accepted, bytes (default 8 MiB); a larger one fails with MALFORMED_OUTPUT. */
   maxResponseBytes?: number;
+  /** Opt-in log of every request and reply (`logRequests`); needs `runId` in the extract input. */
+  requestLog?: RequestLogSink;
   /** Time source of the waits between 429s (tests). */
   clock?: Clock;
   random?: () => number;
@@ -415,7 +418,7 @@ export class OpenAIExtractor implements Extractor {
       throw new ExtractionError(
         ErrorCodes.SCHEMA_MISMATCH,
         `The merged answer of the ${pieces.length} parts of this document does not match the schema: ${shown}${verdict.errors.length > 5 ? ` (and ${verdict.errors.length - 5} more)` : ''}.`,
-        { details: { errors: verdict.errors, chunks: pieces.length } },
+        { details: { errors: verdict.errors, chunks: pieces.length, rawReply: JSON.stringify(merged.data ?? null) } },
       );
     }
     if (this.#cache) await this.#cache.delete(ctx.keys);
@@ -522,7 +525,7 @@ export class OpenAIExtractor implements Extractor {
       let response: ChatCompletion;
       requests++;
       try {
-        response = await this.#send(body, mode, signal, spend, input.path);
+        response = await this.#send(body, mode, signal, spend, req);
       } catch (e) {
         if (e instanceof ModeRejected) {
           const next = this.#fallback(e.mode);
@@ -545,7 +548,7 @@ export class OpenAIExtractor implements Extractor {
           throw new ExtractionError(
             ErrorCodes.TRUNCATED_OUTPUT,
             `The model's answers were cut off at the output token limit ${MAX_TRUNCATIONS + 1} times for this document, so it was given up. Raise maxOutputTokensCap (if the model allows more output), simplify the schema, or check the model's output limit.`,
-            { retryable: false, details: { truncations: MAX_TRUNCATIONS + 1, ...(req.part ? { part: req.part.index } : {}) } },
+            { retryable: false, details: { truncations: MAX_TRUNCATIONS + 1, rawReply: answerText(mode, choice.message).text, ...(req.part ? { part: req.part.index } : {}) } },
           );
         }
         const larger = this.#largerBudget(budget, response.usage?.completion_tokens, body);
@@ -557,7 +560,7 @@ export class OpenAIExtractor implements Extractor {
         throw new TruncatedAtCap(
           ErrorCodes.TRUNCATED_OUTPUT,
           `The model's answer was cut off at the output token limit${limit ? ` (${limit} tokens)` : ''}. Raise the maximum output tokens or simplify the schema.`,
-          { details: { maxOutputTokens: limit, ...(req.part ? { part: req.part.index } : {}) } },
+          { details: { maxOutputTokens: limit, rawReply: answerText(mode, choice.message).text, ...(req.part ? { part: req.part.index } : {}) } },
         );
       }
       spend.answered();
@@ -572,7 +575,7 @@ export class OpenAIExtractor implements Extractor {
       } catch (e) {
         if (mode === 'json_schema' || reasks >= this.#maxReasks) {
           throw new ExtractionError(ErrorCodes.MALFORMED_OUTPUT, `The model's answer is not valid JSON (${(e as Error).message}). Retrying usually helps.`, {
-            details: { content: truncate(answer.text, 500) },
+            details: { content: truncate(answer.text, 500), rawReply: answer.text },
           });
         }
         messages.push(...reaskMessages(mode, answer, notJsonMessage((e as Error).message)));
@@ -586,7 +589,7 @@ export class OpenAIExtractor implements Extractor {
         throw new ExtractionError(
           ErrorCodes.SCHEMA_MISMATCH,
           `The model's answer does not match the schema after ${requestsText()}${req.part ? ` (part ${req.part.index} of ${req.part.count})` : ''}: ${shown}${result.errors.length > 5 ? ` (and ${result.errors.length - 5} more)` : ''}.`,
-          { details: { errors: result.errors } },
+          { details: { errors: result.errors, rawReply: answer.text } },
         );
       }
       messages.push(...reaskMessages(mode, answer, reaskMessage(result.errors)));
@@ -599,7 +602,8 @@ export class OpenAIExtractor implements Extractor {
    * are waited out and the request is sent again (Retry-After, else a backoff). Counts every request in
    * `spend`.
    */
-  async #send(body: ChatCompletionCreateParamsNonStreaming, mode: ExtractionMode, signal: AbortSignal | undefined, spend: Spend, doc: string): Promise<ChatCompletion> {
+  async #send(body: ChatCompletionCreateParamsNonStreaming, mode: ExtractionMode, signal: AbortSignal | undefined, spend: Spend, req: Pick<PartRequest, 'input' | 'part'>): Promise<ChatCompletion> {
+    const doc = req.input.path;
     const outputBudget = body.max_completion_tokens ?? body.max_tokens ?? 0;
     const tokens = estimateBodyTokens(body) + outputBudget;
     let refusedSince: number | undefined;
@@ -613,14 +617,17 @@ export class OpenAIExtractor implements Extractor {
       signal?.addEventListener('abort', forward, { once: true });
       spend.add(0, 0, 1);
       const sentAt = this.#breaker.sent();
+      const startedAt = Date.now();
       let e: ExtractionError;
       try {
         const response = await this.#client.chat.completions.create(body, child ? { signal: child.signal } : undefined);
         permit.release({ outcome: 'success', ...(response.usage ? { tokens: response.usage.total_tokens } : {}) });
         this.#breaker.success(doc, sentAt);
+        this.#logRequest(req, body, mode, startedAt, { response });
         return response;
       } catch (err) {
         e = classifyOpenAIError(err, this.#context());
+        if (!(e instanceof CancelledError)) this.#logRequest(req, body, mode, startedAt, { error: e });
         if (e instanceof CancelledError) {
           permit.release({ outcome: 'cancelled', tokens: 0 });
           throw e;
@@ -653,6 +660,45 @@ export class OpenAIExtractor implements Extractor {
       refusals++;
       if (e.retryAfterMs === undefined) await sleep(this.#clock, backoffDelay(this.#backoff, refusals, undefined, this.#random), signal);
     }
+  }
+
+  /** One line of the opt-in request log (a no-op sink when it is off). */
+  #logRequest(
+    req: Pick<PartRequest, 'input' | 'part'>,
+    body: ChatCompletionCreateParamsNonStreaming,
+    mode: ExtractionMode,
+    startedAt: number,
+    outcome: { response: ChatCompletion } | { error: ExtractionError },
+  ): void {
+    const log = this.#options.requestLog;
+    if (!log || !req.input.runId) return;
+    const { messages, model, ...rest } = body;
+    const params = Object.fromEntries(Object.entries(rest).filter(([k]) => k !== 'response_format' && k !== 'tools'));
+    const choice = 'response' in outcome ? outcome.response.choices?.[0] : undefined;
+    log.write({
+      at: startedAt,
+      runId: req.input.runId,
+      path: req.input.path,
+      ...(req.input.attempt !== undefined ? { attempt: req.input.attempt } : {}),
+      ...(req.part ? { part: req.part.index } : {}),
+      model,
+      mode,
+      messages: messages.map((m) => ({ role: m.role, content: (m as { content?: unknown }).content ?? (m as { tool_calls?: unknown }).tool_calls })),
+      params,
+      durationMs: Date.now() - startedAt,
+      ...('response' in outcome
+        ? {
+            status: 200,
+            ...(choice?.message ? { reply: answerText(mode, choice.message).text } : {}),
+            ...(choice?.finish_reason ? { finishReason: choice.finish_reason } : {}),
+            tokensIn: outcome.response.usage?.prompt_tokens ?? 0,
+            tokensOut: outcome.response.usage?.completion_tokens ?? 0,
+          }
+        : {
+            error: { code: outcome.error.code, message: outcome.error.message },
+            ...(typeof outcome.error.details?.status === 'number' ? { status: outcome.error.details.status } : {}),
+          }),
+    });
   }
 
   /** In `auto`, the mode after `failed` (remembered for the instance); undefined when there is none. */
@@ -718,13 +764,13 @@ export class OpenAIExtractor implements Extractor {
   /** Adds the tokens and requests of the whole call to an error (they cost money even though it failed). */
   #withSpend(err: unknown, spend: Spend): unknown {
     if (err instanceof CancelledError || !(err instanceof ExtractionError)) return err;
-    if (spend.tokensIn === 0 && spend.tokensOut === 0) return err;
+    if (spend.requests === 0) return err;
     return new ExtractionError(err.code, err.message, {
       retryable: err.retryable,
       ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
       ...(err.stage ? { stage: err.stage } : {}),
       cause: err.cause,
-      details: { ...err.details, requests: spend.requests, cost: this.costOf(spend.tokensIn, spend.tokensOut) },
+      details: { ...err.details, requests: spend.requests, ...(spend.tokensIn || spend.tokensOut ? { cost: this.costOf(spend.tokensIn, spend.tokensOut) } : {}) },
       tokensIn: spend.tokensIn,
       tokensOut: spend.tokensOut,
     });

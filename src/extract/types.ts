@@ -10,6 +10,9 @@ export interface ExtractInput {
   schema: JsonSchema;
   instructions?: string;
   signal?: AbortSignal;
+  /** The run and the document's attempt (request log, history). */
+  runId?: string;
+  attempt?: number;
 }
 
 export interface ExtractOutput {

@@ -235,4 +235,28 @@ describe('CLI under faults', function () {
     assert.equal(again.code, 0, again.stderr);
     for (let i = 0; i < 5; i++) assert.equal(server.requestsFor(`inv${String(i).padStart(3, '0')}.txt`).length, 1);
   });
+  it('--log-requests keeps every request and reply (key scrubbed); history shows the raw reply of a failed attempt', async () => {
+    server.setScript('inv000.txt', [{ malformed: true }]);
+    const w = workspace(2);
+    const key = 'sk-test-0123456789abcdefSECRET';
+    const r = await runCli([...args(w, '--log-requests', '--max-attempts', '2')], { OPENAI_API_KEY: key });
+    assert.equal(r.code, 0, r.stderr);
+    const dir = path.join(w.state, 'requests');
+    const files = fs.readdirSync(dir);
+    assert.equal(files.length, 1);
+    const text = fs.readFileSync(path.join(dir, files[0]), 'utf8');
+    assert.doesNotMatch(text, /SECRET/, 'the key never reaches the log');
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(lines.length, 3, 'two documents, one of them twice');
+    const first = lines.find((l) => l.path === 'inv000.txt' && l.attempt === 1);
+    assert.match(String(first?.reply), /"unterminated": "oops/);
+    assert.ok(Array.isArray(first?.messages) && (first.messages as unknown[]).length === 2);
+    const history = await runCli(['history', 'inv000.txt', '--state', w.state, '--json']);
+    assert.equal(history.code, 0, history.stderr);
+    const h = JSON.parse(history.stdout) as { attempts: Array<{ outcome: string; errorCode?: string; rawReply?: string; requests?: number }> };
+    const failed = h.attempts.find((a) => a.errorCode === 'MALFORMED_OUTPUT');
+    assert.match(failed?.rawReply ?? '', /"unterminated": "oops/);
+    assert.equal(failed?.requests, 1);
+    assert.equal(h.attempts.find((a) => a.outcome === 'done')?.requests, 1);
+  });
 });
