@@ -141,7 +141,7 @@ function renderHeader(): void {
   });
   const m = model;
   // only what the line shows: it is a polite live region, so it must not change with every live update
-  const statusData = m ? { id: m.run.id, status: m.run.status, live: m.run.live, start: m.run.startedAt, end: m.run.endedAt, health: m.health, folder: m.folder } : null;
+  const statusData = m ? { id: m.run.id, status: m.run.status, live: m.run.live, start: m.run.startedAt, end: m.run.endedAt, health: m.health, folder: m.folder, waiting: m.waiting } : null;
   section('status', statusData, () => {
     if (!m) return [];
     const level = m.health.level;
@@ -151,6 +151,13 @@ function renderHeader(): void {
       h('span', { class: 'run-id' }, `${m.folder} · run ${m.run.id}`),
       m.run.live ? h('span', { class: 'live', 'data-live': 'true' }, '● Live') : h('span', { class: 'muted' }, m.run.status),
       h('span', { class: 'muted' }, `${fmtTime(m.run.startedAt)} → ${m.run.endedAt ? fmtTime(m.run.endedAt) : 'now'}`),
+      m.waiting
+        ? h(
+            'p',
+            { class: 'waiting', 'data-waiting': 'true', role: 'status' },
+            `Waiting for the provider since ${formatClock(m.waiting.since)}${m.waiting.nextTryAt ? `, next try at ${formatClock(m.waiting.nextTryAt)}` : ', trying now'} — last error [${m.waiting.code}] ${m.waiting.message}. No document starts or uses up attempts meanwhile.`,
+          )
+        : undefined,
       m.health.reasons.length ? h('ul', { class: 'reasons', 'aria-label': 'Health reasons' }, ...m.health.reasons.map((r) => h('li', { class: r.level }, h('code', {}, r.code), ` ${r.message}`))) : undefined,
     ];
   });

@@ -114,6 +114,8 @@ export const dashboardModelSchema = z.object({
   /** Health now (active run) or at the end of the run. */
   health: healthViewSchema,
   metrics: runMetricsSchema,
+  /** The live run waits for a failing provider (no document starts or uses up attempts meanwhile). */
+  waiting: z.object({ since: num, nextTryAt: num.optional(), probes: count, code: z.string(), message: z.string() }).optional(),
   /** When the host computed it (epoch ms). */
   generatedAt: num,
 });

@@ -10,16 +10,18 @@
  * open, and the window shows its progress.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_FILE, loadConfig, selectJob, type ExtractionConfig } from '../app/config';
 import { estimateRun, type EstimateProgress, type RunEstimate } from '../app/estimateRun';
+import { sendControl, type ControlCommand } from '../app/runControl';
 import { listOptionsOf, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
 import { EventBus, type PipelineEvent } from '../core/events';
 import { isListed, listFiles, toPosix, type ListOptions } from '../core/lister';
 import type { Logger } from '../core/logger';
 import type { Pipeline, RunHandle, RunSummary } from '../core/pipeline';
-import type { RunRecord, RunTrigger } from '../core/types';
+import type { RunRecord, RunStatus, RunTrigger } from '../core/types';
 import { lockHolder, openWhenReleased, stateSignature, StoreLockedError } from '../store';
 import type { CheckpointStore } from '../store/types';
 import type { ExtensionSettings } from './extensionSettings';
@@ -395,7 +397,7 @@ export class FolderRuns extends Disposable implements ModelFolder {
    */
   interruptedRun(): RunRecord | undefined {
     const store = this.#store;
-    if (!store || this.running) return undefined;
+    if (!store || this.running || this.foreignRun()) return undefined; // a run another process holds goes on there
     const run = store.latestRun();
     if (!run || (run.status !== 'running' && run.status !== 'paused' && run.status !== 'interrupted')) return undefined;
     const c = store.counts();
@@ -496,20 +498,53 @@ export class FolderRuns extends Disposable implements ModelFolder {
     this.events.emit({ type: 'doc/requeued', runId: '', path: relPath });
   }
 
+  /**
+   * The run of this folder that another process holds (a CLI run, another window), as the state shows it:
+   * its latest run is running or paused and a live process holds the lock. Undefined otherwise.
+   */
+  foreignRun(): RunRecord | undefined {
+    if (this.running) return undefined;
+    const run = this.#store?.latestRun();
+    if (!run || (run.status !== 'running' && run.status !== 'paused')) return undefined;
+    const holder = lockHolder(this.stateDir());
+    if (!holder || (holder.pid === process.pid && (holder.hostname ?? os.hostname()) === os.hostname())) return undefined;
+    return run;
+  }
+
+  /** Pauses this window's run, or asks the process that holds a foreign run to (see runControl.ts). */
   pause(): boolean {
-    if (!this.running || this.paused) return false;
-    this.#session?.pipeline.pause();
-    return true;
+    if (this.running) {
+      if (this.paused) return false;
+      this.#session?.pipeline.pause();
+      return true;
+    }
+    return this.#control('pause', 'running');
   }
 
   resume(): boolean {
-    if (!this.paused) return false;
-    this.#session?.pipeline.resume();
-    return true;
+    if (this.paused) {
+      this.#session?.pipeline.resume();
+      return true;
+    }
+    return this.#control('resume', 'paused');
   }
 
+  /** Stops this window's run, or asks the process that holds a foreign run to (it answers within a second). */
   async stop(): Promise<RunSummary | undefined> {
+    if (!this.running) {
+      this.#control('stop');
+      return undefined;
+    }
     return this.#session?.pipeline.stop();
+  }
+
+  /** Sends `command` to the process of a foreign run in the state `when` (any active one when absent). */
+  #control(command: ControlCommand, when?: RunStatus): boolean {
+    const run = this.foreignRun();
+    if (!run || (when && run.status !== when)) return false;
+    sendControl(this.stateDir(), command);
+    this.#log.info(`${command} sent to the process that runs ${this.name} (run ${run.id})`);
+    return true;
   }
 
   /**

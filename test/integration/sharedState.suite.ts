@@ -158,4 +158,32 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
     await settings.set('watch', undefined);
     await waitFor('the window to be idle', () => !folder.running, 30_000);
   });
+
+  it('Pause, Resume and Stop in the window act on a CLI run (through the state folder), and the CLI says who asked', async () => {
+    const held = `${DIR}/held-by-cli.txt`;
+    const reply = { invoice_number: 'L-5', invoice_date: '2024-05-03', vendor: 'Shared State Ltd', total: 14, currency: 'EUR', line_items: [] };
+    server.setScript(held, [{ reply, latencyMs: 60_000 }]); // the CLI is on it until it is stopped
+    fs.writeFileSync(path.join(root, ...held.split('/')), 'Invoice L-5\nVendor: Shared State Ltd\nTotal: 14.00 EUR\n');
+    extra.push(held);
+    const { exited, stderr } = runCli();
+    await waitFor('the CLI to be on the held document', () => server.requestsFor(held).length > 0, 20_000);
+    await waitFor('the window to see the CLI\'s run', () => folder.foreignRun()?.status === 'running', 20_000);
+    assert.equal(folder.running, false, 'the run is not the window\'s');
+    assert.equal(api.contextKeys.get('extractionWorkbench.running'), true, 'Pause and Stop are offered for the CLI\'s run');
+
+    await vscode.commands.executeCommand(`${C}pause`);
+    await waitFor('the CLI\'s run to be paused', () => folder.foreignRun()?.status === 'paused', 20_000);
+    await waitFor('the context key to say paused', () => api.contextKeys.get('extractionWorkbench.paused'), 10_000);
+    await vscode.commands.executeCommand(`${C}resume`);
+    await waitFor('the CLI\'s run to run again', () => folder.foreignRun()?.status === 'running', 20_000);
+    await vscode.commands.executeCommand(`${C}stop`);
+    assert.equal(await exited, 1, 'stopped with a document left');
+    const said = stderr.join('');
+    assert.match(said, /pause requested from \d+@/);
+    assert.match(said, /resume requested from \d+@/);
+    assert.match(said, /Run \S+ stopped: Stopped from \d+@/);
+    await waitFor('the window to show the stopped run', () => folder.store?.latestRun()?.status === 'stopped', 20_000);
+    assert.equal(stageOf(held), 'pending', 'the document the CLI was on is pending again');
+    assert.equal(fs.existsSync(path.join(folder.stateDir(), LOCK_FILE)), false, 'the CLI gave the lock back');
+  });
 });

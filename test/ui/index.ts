@@ -14,13 +14,14 @@
 import { runScenarios, type Scenario, type UiContext, type UiResults } from './scenario';
 import { dashboardScenario } from './scenarios/dashboard.scenario';
 import { multiRootScenario } from './scenarios/multiRoot.scenario';
+import { outageScenario } from './scenarios/outage.scenario';
 import { reloadScenario } from './scenarios/reload.scenario';
 import { restrictedScenario } from './scenarios/restricted.scenario';
 import { runScenario } from './scenarios/run.scenario';
 import { reviewScenario } from './scenarios/review.scenario';
 import { workbenchScenario } from './scenarios/workbench.scenario';
 
-export const scenarios = [workbenchScenario, runScenario, dashboardScenario, reviewScenario, reloadScenario];
+export const scenarios = [workbenchScenario, runScenario, dashboardScenario, reviewScenario, outageScenario, reloadScenario];
 export const untrustedScenarios = [restrictedScenario, multiRootScenario];
 
 export function selected(list: readonly Scenario[]): Scenario[] {

@@ -216,7 +216,8 @@ export function runCommands(s: CommandServices): CommandSpec[] {
     {
       id: CommandIds.stop,
       run: async () => {
-        const running = s.runs.folders().filter((f) => f.running);
+        // runs of this window, and runs another process holds (asked to stop; they answer within a second)
+        const running = s.runs.folders().filter((f) => f.running || f.foreignRun());
         if (!running.length) {
           notify('info', 'No run in progress.');
           return 0;

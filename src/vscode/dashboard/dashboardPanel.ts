@@ -42,7 +42,7 @@ export interface DashboardOptions {
 
 export type RenderReceipt = Extract<FromWebview, { type: 'dashboard/rendered' }>;
 
-const LIVE_EVENTS = new Set<PipelineEvent['type']>(['doc/completed', 'doc/retry', 'doc/failed', 'doc/dead-lettered', 'run/progress', 'run/paused', 'run/resumed']);
+const LIVE_EVENTS = new Set<PipelineEvent['type']>(['doc/completed', 'doc/retry', 'doc/failed', 'doc/dead-lettered', 'run/progress', 'run/paused', 'run/resumed', 'run/provider-waiting', 'run/provider-recovered']);
 
 /** Opens the dashboard and keeps its single panel. */
 export class RunDashboard extends Disposable {
@@ -340,7 +340,8 @@ export class DashboardPanel extends Disposable {
     const live = this.#isLiveRun(run.id);
     const metrics = this.#reader.snapshot(run, now, live);
     const health = (live ? this.#o.health.health(this.#folder.key)?.report : undefined) ?? healthAtEnd(store, run, thresholds);
-    this.#model = dashboardModel(this.#folder.name, rowFromMetrics(run, metrics, health.level, live), health, metrics, now);
+    const waiting = live ? this.#folder.pipeline?.progress()?.waitingForProvider : undefined;
+    this.#model = dashboardModel(this.#folder.name, rowFromMetrics(run, metrics, health.level, live), health, metrics, now, waiting);
     return this.#model;
   }
 

@@ -3,6 +3,7 @@
  * live updates), history rows, health at the end of a run, and run comparisons. No `vscode` import: the
  * panel feeds it a store and gets protocol view models back.
  */
+import type { ProviderWait } from '../../core/events';
 import { evaluateHealth, healthSummary, type HealthReport, type HealthThresholds } from '../../core/health';
 import { recentWindowOf, RunMetricsAccumulator, type FinishedOutcome, type MetricsOptions, type RunMetrics } from '../../core/metrics';
 import type { RunRecord } from '../../core/types';
@@ -193,8 +194,8 @@ export function comparisonColumn(store: CheckpointStore, run: RunRecord, now: nu
 }
 
 /** The dashboard model of one run. */
-export function dashboardModel(folder: string, row: RunRow, health: HealthReport, metrics: RunMetrics, now: number): DashboardModel {
-  return { folder, run: row, health: healthView(health), metrics, generatedAt: now };
+export function dashboardModel(folder: string, row: RunRow, health: HealthReport, metrics: RunMetrics, now: number, waiting?: ProviderWait): DashboardModel {
+  return { folder, run: row, health: healthView(health), metrics, ...(waiting ? { waiting: { ...waiting } } : {}), generatedAt: now };
 }
 
 /** The history row of a run, from its metrics (the live run's row is rebuilt on every update this way). */
