@@ -7,11 +7,13 @@ import * as assert from 'assert';
 import * as crypto from 'crypto';
 import { ErrorCodes, ExtractionError } from '../../src/core/errors';
 import { sniffBinary } from '../../src/convert/binary';
+import { docxUnpackLimitBytes } from '../../src/convert/docx';
 import { createConverterRegistry, type ConverterRegistry } from '../../src/convert/index';
 import { htmlToText } from '../../src/convert/html';
 import { MAX_JSON_DEPTH } from '../../src/convert/json';
 import { decodeText } from '../../src/convert/text';
 import { seededRandom } from '../support/random';
+import { docxBomb, makeDocx } from '../fixtures/convert/docx';
 
 function input(bytes: Uint8Array, path: string) {
   return { path, absPath: '/x/' + path, bytes };
@@ -167,5 +169,59 @@ describe('convert/html: output built without rescanning the text', () => {
       positions.map((p) => text.slice(p.start, p.end)),
       ['abc', 'next'],
     );
+  });
+});
+
+describe('convert/docx: zip bombs are refused before mammoth inflates them', () => {
+  let registry: ConverterRegistry;
+  before(() => (registry = createConverterRegistry({ maxWorkerMemoryMb: 64 })));
+  after(() => registry.dispose());
+  const docx = () => registry.get('.docx')!;
+
+  it('the bound is a 128th of the memory limit, at least 4 MB', () => {
+    assert.strictEqual(docxUnpackLimitBytes(1024), 8 * 1024 * 1024);
+    assert.strictEqual(docxUnpackLimitBytes(64), 4 * 1024 * 1024);
+    assert.strictEqual(docxUnpackLimitBytes(4096), 32 * 1024 * 1024);
+  });
+
+  it('a small DOCX declaring 50 MB of XML → TOO_LARGE naming the limit and how to raise it, without inflating it', async () => {
+    const bomb = docxBomb(1_000_000); // ~52 MB of XML in ~100 KB
+    assert.ok(bomb.length < 400_000, String(bomb.length));
+    const err = await expectCode(docx().convert(input(new Uint8Array(bomb), 'bomb.docx')), ErrorCodes.TOO_LARGE);
+    assert.strictEqual(err.retryable, false);
+    assert.match(err.message, /bomb\.docx declares 49\.\d MB unpacked \(largest: word\/document\.xml/);
+    assert.match(err.message, /4 MB of XML allowed under the memory limit of 64 MB/);
+    assert.match(err.message, /pdf\.maxMemoryMb.*--pdf-max-memory-mb/);
+    assert.deepStrictEqual(err.details, { limitMb: 4, memoryMb: 64, declared: true });
+  });
+
+  it('an archive that understates its sizes is cut off while inflating (TOO_LARGE, not 50 MB unpacked)', async () => {
+    const lying = docxBomb(1_000_000, { declaredXmlSize: 1000 });
+    const err = await expectCode(docx().convert(input(new Uint8Array(lying), 'lying.docx')), ErrorCodes.TOO_LARGE);
+    assert.match(err.message, /unpacks to more than 4\.0 MB \(at word\/document\.xml, which declares 1000 B\)/);
+    assert.strictEqual(err.details?.declared, false);
+  });
+
+  it('within the bound a deflated DOCX converts; a large image part is not unpacked and does not count', async () => {
+    const doc = await docx().convert(input(new Uint8Array(docxBomb(3, { mediaMb: 40, text: 'Invoice INV-7 total 12.50' })), 'ok.docx'));
+    assert.strictEqual(doc.text, 'Invoice INV-7 total 12.50\n\nInvoice INV-7 total 12.50\n\nInvoice INV-7 total 12.50');
+    const stored = await docx().convert(input(new Uint8Array(makeDocx(['Plain   ', '  stored'])), 'stored.docx'));
+    assert.strictEqual(stored.text, 'Plain\n\n  stored');
+  });
+
+  it('a non-ZIP, a truncated directory or an unknown compression method → CORRUPT_INPUT', async () => {
+    const good = makeDocx(['x']);
+    for (const bytes of [Buffer.from('PK\x03\x04 but not really a zip'), good.subarray(0, good.length - 10)]) {
+      await expectCode(docx().convert(input(new Uint8Array(bytes), 'bad.docx')), ErrorCodes.CORRUPT_INPUT);
+    }
+    const bzip2 = Buffer.from(docxBomb(1));
+    // set the method of every entry to 12 (bzip2) in the local and central headers
+    for (let i = 0; i + 4 <= bzip2.length; i++) {
+      const sig = bzip2.readUInt32LE(i);
+      if (sig === 0x04034b50) bzip2.writeUInt16LE(12, i + 8);
+      if (sig === 0x02014b50) bzip2.writeUInt16LE(12, i + 10);
+    }
+    const err = await expectCode(docx().convert(input(new Uint8Array(bzip2), 'bzip2.docx')), ErrorCodes.CORRUPT_INPUT);
+    assert.match(err.message, /compression method 12/);
   });
 });
