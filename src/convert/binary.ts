@@ -149,7 +149,7 @@ function percent(part: number, whole: number): string {
 export function assertTextContent(bytes: Uint8Array, path: string, format: string): void {
   const seen = sniffBinary(bytes);
   if (seen === undefined) return;
-  throw new ExtractionError(ErrorCodes.UNSUPPORTED_CONTENT, `${path} is binary data, not ${format} text (${seen})`, {
+  throw new ExtractionError(ErrorCodes.UNSUPPORTED_CONTENT, `${path} is binary data, not ${format === 'text' ? 'text' : `${format} text`} (${seen})`, {
     retryable: false,
     stage: 'converting',
     details: { seen },
