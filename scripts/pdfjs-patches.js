@@ -35,6 +35,17 @@
 //    `__proto__` keys, nesting deeper than 64, a transfer list) goes to `structuredClone` as before. Over
 //    the corpus the copy equalled structuredClone's for every one of 48,626 messages (arrays with extra
 //    named properties would lose them; pdf.js sends none).
+//  - decoded stream bytes within the memory limit: pdf.js keeps decoded streams in typed arrays, outside
+//    the V8 heap that the worker's `resourceLimits` bound, so a flate bomb (a 1 MB PDF inflating to GBs)
+//    took gigabytes of RSS. `DecodeStream.ensureBuffer`, through which every JavaScript decoder (and the
+//    concatenation of a page's content streams) grows its buffer, asks the worker's decode budget first
+//    (src/convert/pdf/decodeBudget.ts); over the limit it throws, and the worker fails the document with
+//    TOO_LARGE. Nothing else changes: the check is a call that returns.
+//  - images noted, not decoded: this bundle never renders, but `getOperatorList` (used only to tell a
+//    scanned page — images, no text — from a blank one) decoded every image it met. It now records a
+//    `paintImageXObject` op with the image's size and returns before decoding. `getTextContent` never
+//    reaches this code for page images (it skips them); glyphs of Type3 fonts that are images no longer
+//    get a compiled image, which text extraction does not read.
 //
 // Each patch must match exactly once, or the build fails: a pdfjs-dist upgrade that changes the code
 // cannot silently drop or misapply it — re-check the patch then (or drop it if upstream got faster).
@@ -160,6 +171,25 @@ const PATCHES = [
     find: '      data: structuredClone(obj, transfer ? {',
     replace: '      data: !transfer ? cloneMessage(obj) : structuredClone(obj, transfer ? {',
     built: 'data: !transfer ? cloneMessage(obj) : structuredClone(obj, transfer ?',
+  },
+  {
+    name: 'decoded stream bytes checked against the memory limit',
+    file: WORKER,
+    find: ['    const buffer2 = new Uint8Array(size);', '    buffer2.set(buffer);', '    return this.buffer = buffer2;'].join('\n'),
+    replace: [
+      '    globalThis.__extractionWorkbenchCheckDecode?.(size);',
+      '    const buffer2 = new Uint8Array(size);',
+      '    buffer2.set(buffer);',
+      '    return this.buffer = buffer2;',
+    ].join('\n'),
+    built: 'globalThis.__extractionWorkbenchCheckDecode?.(size); const buffer2 = new Uint8Array(size);',
+  },
+  {
+    name: 'images noted in the operator list, not decoded',
+    file: WORKER,
+    find: '    if (maxImageSize !== -1 && w * h > maxImageSize) {\n',
+    replace: '    operatorList.addOp(OPS.paintImageXObject, [null, w, h]);\n    return;\n    if (maxImageSize !== -1 && w * h > maxImageSize) {\n',
+    built: 'operatorList.addOp(OPS.paintImageXObject, [null, w, h]); return;',
   },
 ];
 

@@ -1,10 +1,12 @@
 /**
  * CSV / TSV converter (RFC 4180: quoted fields, `""` escapes, line breaks inside quotes; CRLF or LF).
+ * Binary data fails with UNSUPPORTED_CONTENT (binary.ts).
  *
  * The converter returns the whole file as one document whose text is the (decoded, `\n`-normalised)
  * file, with one position span per record (`line` = source line the record starts on). For large
  * tables, {@link splitCsv} cuts the text into chunks of N records that each repeat the header row.
  */
+import { assertTextContent } from './binary';
 import { converterCacheKey } from './cache';
 import { emptyDocumentError, decodeText, normalizeNewlines, throwIfAborted } from './text';
 import type { ConvertedDocument, ConvertInput, Converter, PositionSpan } from './types';
@@ -121,6 +123,7 @@ export function sniffDelimiter(text: string): string {
 }
 
 export function convertCsvBytes(bytes: Uint8Array, delimiter: string | undefined, path = '(input)'): ConvertedDocument {
+  assertTextContent(bytes, path, delimiter === '\t' ? 'TSV' : 'CSV');
   const { text: raw, encoding } = decodeText(bytes);
   const text = normalizeNewlines(raw);
   if (text.trim() === '') throw emptyDocumentError(path);
@@ -136,7 +139,7 @@ export function convertCsvBytes(bytes: Uint8Array, delimiter: string | undefined
 }
 
 /** Output version of this converter: bump when its text or positions change, so cached conversions are redone. */
-export const CSV_CONVERTER_VERSION = 1;
+export const CSV_CONVERTER_VERSION = 2;
 
 export function createCsvConverter(): Converter {
   return {

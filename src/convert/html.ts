@@ -5,8 +5,11 @@
  * lines, table cells are tab-separated, list items get a `- ` bullet. Each output text run has a
  * position span whose `line` is the 1-based source line it came from.
  */
+import { ErrorCodes, ExtractionError } from '../core/errors';
+import { assertTextContent } from './binary';
 import { converterCacheKey } from './cache';
 import { decodeText, decodeWindows1252, emptyDocumentError, throwIfAborted } from './text';
+import { TextBuilder } from './textBuilder';
 import type { ConvertedDocument, ConvertInput, Converter, PositionSpan } from './types';
 
 const SKIP = new Set(['script', 'style', 'template', 'noscript', 'head', 'iframe', 'object', 'embed', 'svg', 'math', 'canvas', 'select', 'datalist']);
@@ -19,6 +22,15 @@ const BLOCK = new Set([
   'figcaption', 'title', 'legend', 'option', 'summary', 'details', 'thead', 'tbody', 'tfoot', 'body', 'html',
 ]);
 const PRE = new Set(['pre', 'textarea', 'listing', 'plaintext', 'xmp']);
+/**
+ * Deepest nesting of open elements accepted. htmlparser2 keeps its open elements in an array it
+ * `unshift`s and `shift`s, so every tag costs time proportional to the depth: 100,000 nested `<div>`s
+ * took minutes. Real pages stay far below this.
+ */
+export const MAX_HTML_DEPTH = 4096;
+
+const isSpaceOrTab = (c: number) => c === 32 || c === 9;
+const isSpace = (c: number) => c === 32;
 
 type HtmlParser2 = typeof import('htmlparser2');
 let libPromise: Promise<HtmlParser2> | undefined;
@@ -41,11 +53,11 @@ function lineIndex(source: string): (offset: number) => number {
   };
 }
 
-/** Extracts visible text from an HTML string. */
+/** Extracts visible text from an HTML string. Linear in the size of the HTML (see textBuilder.ts). */
 export async function htmlToText(html: string): Promise<{ text: string; positions: PositionSpan[]; title?: string }> {
   const { Parser } = await loadParser();
   const lineOf = lineIndex(html);
-  let out = '';
+  const out = new TextBuilder();
   const positions: PositionSpan[] = [];
   let pendingBreak = 0;
   let pendingSpace = false;
@@ -61,18 +73,27 @@ export async function htmlToText(html: string): Promise<{ text: string; position
   const needBreak = (n: number) => {
     if (out.length > 0) pendingBreak = Math.max(pendingBreak, n);
   };
+  /** Trims the end of the text; spans that reached into the trimmed part end where the text ends now. */
+  const trimEnd = (strip: (c: number) => boolean) => {
+    out.trimEnd(strip);
+    for (let k = positions.length - 1; k >= 0 && positions[k].end > out.length; k--) {
+      positions[k].end = out.length;
+      if (positions[k].start > out.length) positions[k].start = out.length;
+    }
+  };
   const flush = () => {
     if (pendingBreak > 0 && out.length > 0) {
-      out = out.replace(/[ \t]+$/, '');
-      const trailing = /\n*$/.exec(out)![0].length;
-      if (pendingBreak > trailing) out += '\n'.repeat(pendingBreak - trailing);
+      trimEnd(isSpaceOrTab);
+      const trailing = out.trailingNewlines(pendingBreak);
+      if (pendingBreak > trailing) out.append('\n'.repeat(pendingBreak - trailing));
       pendingSpace = false;
       pendingTab = false;
     } else if (pendingTab && out.length > 0) {
-      out = out.replace(/ +$/, '') + '\t';
+      trimEnd(isSpace);
+      out.append('\t');
       pendingSpace = false;
-    } else if (pendingSpace && out.length > 0 && !/\s$/.test(out)) {
-      out += ' ';
+    } else if (pendingSpace && !out.endsWithWhitespaceOrEmpty) {
+      out.append(' ');
     }
     pendingBreak = 0;
     pendingSpace = false;
@@ -81,7 +102,7 @@ export async function htmlToText(html: string): Promise<{ text: string; position
   const emit = (s: string, sourceOffset: number) => {
     flush();
     const start = out.length;
-    out += s;
+    out.append(s);
     positions.push({ start, end: out.length, line: lineOf(sourceOffset) });
   };
 
@@ -92,7 +113,15 @@ export async function htmlToText(html: string): Promise<{ text: string; position
         const hidden = 'hidden' in attribs || style.includes('display:none') || style.includes('visibility:hidden');
         const skip = SKIP.has(name) || hidden;
         const pre = PRE.has(name);
-        if (!VOID.has(name)) stack.push({ name, skip, pre });
+        if (!VOID.has(name)) {
+          stack.push({ name, skip, pre });
+          if (stack.length > MAX_HTML_DEPTH) {
+            throw new ExtractionError(ErrorCodes.CORRUPT_INPUT, `HTML is nested deeper than ${MAX_HTML_DEPTH} elements (line ${lineOf(parser.startIndex)})`, {
+              retryable: false,
+              stage: 'converting',
+            });
+          }
+        }
         if (name === 'title') titleDepth++;
         if (skip) {
           skipDepth++;
@@ -102,7 +131,7 @@ export async function htmlToText(html: string): Promise<{ text: string; position
         if (pre) preDepth++;
         if (name === 'br') {
           flush();
-          out += '\n';
+          out.append('\n');
           return;
         }
         if (PARA.has(name)) needBreak(2);
@@ -114,7 +143,7 @@ export async function htmlToText(html: string): Promise<{ text: string; position
         }
         if (name === 'li') {
           flush();
-          out += '- ';
+          out.append('- ');
         }
         if (name === 'img' && attribs.alt && attribs.alt.trim()) {
           emit(attribs.alt.trim(), parser.startIndex);
@@ -158,9 +187,9 @@ export async function htmlToText(html: string): Promise<{ text: string; position
   );
   parser.write(html);
   parser.end();
-  // trim trailing whitespace of the whole text
-  const trimmed = out.replace(/\s+$/, '');
-  const finalPositions = positions.filter((p) => p.start < trimmed.length).map((p) => ({ ...p, end: Math.min(p.end, trimmed.length) }));
+  // without the trailing whitespace of the whole text
+  const trimmed = out.trimmedText();
+  const finalPositions = positions.filter((p) => p.start < trimmed.length && p.end > p.start).map((p) => ({ ...p, end: Math.min(p.end, trimmed.length) }));
   const t = title.replace(/\s+/g, ' ').trim();
   return { text: trimmed, positions: finalPositions, ...(t ? { title: t } : {}) };
 }
@@ -184,15 +213,23 @@ function decodeHtml(bytes: Uint8Array): { text: string; encoding: string } {
 }
 
 export async function convertHtmlBytes(bytes: Uint8Array, path = '(input)'): Promise<ConvertedDocument> {
+  assertTextContent(bytes, path, 'HTML');
   const { text: html, encoding } = decodeHtml(bytes);
   if (html.trim() === '') throw emptyDocumentError(path);
-  const { text, positions, title } = await htmlToText(html);
+  let converted: Awaited<ReturnType<typeof htmlToText>>;
+  try {
+    converted = await htmlToText(html);
+  } catch (err) {
+    if (err instanceof ExtractionError) throw new ExtractionError(err.code, `${err.message}: ${path}`, { retryable: false, stage: 'converting', cause: err });
+    throw err;
+  }
+  const { text, positions, title } = converted;
   if (text.trim() === '') throw emptyDocumentError(path);
   return { format: 'html', text, positions, meta: { encoding, ...(title ? { title } : {}) } };
 }
 
 /** Output version of this converter: bump when its text or positions change, so cached conversions are redone. */
-export const HTML_CONVERTER_VERSION = 1;
+export const HTML_CONVERTER_VERSION = 2;
 
 export function createHtmlConverter(): Converter {
   return {

@@ -39,7 +39,10 @@ export interface ConverterRegistryOptions {
   poolSize?: number;
   /** Time limit for converting one PDF, in ms (0: none). Default 120 000; exceeded → CONVERT_TIMEOUT. */
   timeoutMs?: number;
-  /** Old-generation heap limit per PDF worker, in MB (≥ 32). Default 1024; exceeded → TOO_LARGE. */
+  /**
+   * Memory limit in MB (≥ 32). Default 1024; exceeded → TOO_LARGE. Bounds each PDF worker's heap and its
+   * decoded stream data, and the XML a DOCX may unpack to (a 128th of it, at least 4 MB: docx.ts).
+   */
   maxWorkerMemoryMb?: number;
   /** Convert at most this many pages of each PDF (a warning names the limit). Default: all pages. Part of the cache key. */
   maxPages?: number;
@@ -78,7 +81,7 @@ export function createConverterRegistry(options: ConverterRegistryOptions = {}):
     createHtmlConverter(),
     createCsvConverter(),
     createJsonConverter(),
-    createDocxConverter(),
+    createDocxConverter({ memoryMb: options.maxWorkerMemoryMb }),
   ];
   const byExt = new Map<string, Converter>();
   for (const c of converters) for (const e of c.extensions) byExt.set(e.toLowerCase(), c);

@@ -1,12 +1,15 @@
 /**
  * Plain-text and Markdown converter.
  *
- * Decoding: a BOM decides (UTF-8, UTF-16 LE, UTF-16 BE); without one the bytes are decoded as strict
- * UTF-8, and when that fails as Latin-1 (decoded with the WHATWG `latin1` label, i.e. windows-1252, a
+ * Binary data (NUL bytes, a flood of control characters: see binary.ts) fails with UNSUPPORTED_CONTENT.
+ *
+ * Decoding: a BOM decides (UTF-8, UTF-16 LE, UTF-16 BE); without one, UTF-16 is recognised by its NUL
+ * bytes at every second position; otherwise the bytes are decoded as strict UTF-8, and when that fails as Latin-1 (decoded with the WHATWG `latin1` label, i.e. windows-1252, a
  * superset of ISO-8859-1's printable characters — curly quotes and € in old Windows files come out right).
  * Line endings are normalised to `\n`; one {@link PositionSpan} per line carries the 1-based source line.
  */
 import { ErrorCodes, ExtractionError } from '../core/errors';
+import { assertTextContent, sniffUtf16WithoutBom } from './binary';
 import { converterCacheKey } from './cache';
 import type { ConvertedDocument, ConvertInput, Converter, PositionSpan } from './types';
 
@@ -32,7 +35,7 @@ export function decodeWindows1252(bytes: Uint8Array): string {
   return /[\x80-\x9f]/.test(s) ? s.replace(/[\x80-\x9f]/g, (c) => String.fromCharCode(CP1252_HIGH[c.charCodeAt(0) - 0x80] || c.charCodeAt(0))) : s;
 }
 
-/** Decodes bytes to a string (BOM sniffing, strict UTF-8, Latin-1 fallback). Never throws. */
+/** Decodes bytes to a string (BOM sniffing, UTF-16 without BOM, strict UTF-8, Latin-1 fallback). Never throws. */
 export function decodeText(bytes: Uint8Array): DecodedText {
   if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
     return { text: new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes.subarray(3)), encoding: 'utf-8-bom' };
@@ -43,6 +46,8 @@ export function decodeText(bytes: Uint8Array): DecodedText {
   if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff) {
     return { text: new TextDecoder('utf-16be', { ignoreBOM: true }).decode(bytes.subarray(2)), encoding: 'utf-16be' };
   }
+  const utf16 = sniffUtf16WithoutBom(bytes);
+  if (utf16) return { text: new TextDecoder(`utf-16${utf16}`, { ignoreBOM: true }).decode(bytes), encoding: `utf-16${utf16}` };
   try {
     return { text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes), encoding: 'utf-8' };
   } catch {
@@ -84,8 +89,12 @@ export function emptyDocumentError(path: string): ExtractionError {
   });
 }
 
-/** Converts text bytes; throws EMPTY_DOCUMENT when nothing but whitespace is left. */
+/**
+ * Converts text bytes; throws UNSUPPORTED_CONTENT for binary data (binary.ts) and EMPTY_DOCUMENT when
+ * nothing but whitespace is left.
+ */
 export function convertTextBytes(bytes: Uint8Array, format: string, path = '(input)'): ConvertedDocument {
+  assertTextContent(bytes, path, format);
   const { text: raw, encoding } = decodeText(bytes);
   const text = normalizeNewlines(raw);
   if (text.trim() === '') throw emptyDocumentError(path);
@@ -99,7 +108,7 @@ export interface TextConverterOptions {
 }
 
 /** Output version of this converter: bump when its text or positions change, so cached conversions are redone. */
-export const TEXT_CONVERTER_VERSION = 1;
+export const TEXT_CONVERTER_VERSION = 2;
 
 export function createTextConverter(options: TextConverterOptions = {}): Converter {
   const format = options.format ?? 'text';

@@ -19,6 +19,8 @@ export const ErrorCodes = {
   FILE_MISSING: 'FILE_MISSING',
   FILE_UNREADABLE: 'FILE_UNREADABLE',
   UNSUPPORTED_TYPE: 'UNSUPPORTED_TYPE',
+  /** The file's extension is supported but its bytes are not that format's text (binary data named `.txt`, …). */
+  UNSUPPORTED_CONTENT: 'UNSUPPORTED_CONTENT',
   TOO_LARGE: 'TOO_LARGE',
   EMPTY_DOCUMENT: 'EMPTY_DOCUMENT',
   CORRUPT_INPUT: 'CORRUPT_INPUT',

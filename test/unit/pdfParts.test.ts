@@ -12,13 +12,14 @@ import type { PageInfo } from '../../src/convert/types';
 import { rejectsWithCode } from '../support/assertions';
 import { REPO_ROOT, WORKER_PATH, requireBuiltWorker, rng } from '../fixtures/pdf/generate';
 
-/** Pages `first..last` with the given texts (empty string: no text on that page), one span per word. */
-function part(first: number, texts: string[], o: { numPages?: number; limit?: number; failed?: number[]; info?: Record<string, string> } = {}): PartResult {
+/** Pages `first..last` with the given texts (empty string: no text on that page, an image unless `blank`), one span per word. */
+function part(first: number, texts: string[], o: { numPages?: number; limit?: number; failed?: number[]; blank?: number[]; info?: Record<string, string> } = {}): PartResult {
   const numPages = o.numPages ?? 10;
   let text = '';
   const pages: PageInfo[] = [];
   const spans = new SpanWriter();
   const ocrPages: number[] = [];
+  const blankPages: number[] = [];
   const warnings: string[] = [];
   texts.forEach((t, i) => {
     const n = first + i;
@@ -28,6 +29,7 @@ function part(first: number, texts: string[], o: { numPages?: number; limit?: nu
     text += t;
     const info: PageInfo = { page: n, start, end: text.length, width: 612, height: 792 };
     if (o.failed?.includes(n)) warnings.push(`Page ${n}: text extraction failed: broken`);
+    else if (t.trim() === '' && o.blank?.includes(n)) blankPages.push(n);
     else if (t.trim() === '') {
       info.needsOcr = true;
       ocrPages.push(n);
@@ -43,6 +45,7 @@ function part(first: number, texts: string[], o: { numPages?: number; limit?: nu
     pages,
     ...spans.finish(),
     failedPages: o.failed ?? [],
+    blankPages,
     ocrPages,
     warnings,
     ...(o.info ? { info: o.info } : {}),
@@ -99,6 +102,23 @@ describe('pdf/assemble: joining page ranges', () => {
         assert.strictEqual(e.retryable, false);
       },
     );
+  });
+
+  it('no text and no page with an image → EMPTY_DOCUMENT; blank pages next to text are no warning', async () => {
+    await rejectsWithCode(
+      Promise.resolve().then(() => assembleParts([part(1, ['', ''], { numPages: 3, blank: [1, 2] }), part(3, [''], { numPages: 3, blank: [3] })])),
+      ErrorCodes.EMPTY_DOCUMENT,
+      (e) => assert.deepStrictEqual(e.details, { pages: [1, 2, 3], pageCount: 3 }),
+    );
+    await rejectsWithCode(
+      Promise.resolve().then(() => assembleParts([part(1, ['', ''], { numPages: 2, blank: [1] })])),
+      ErrorCodes.NEEDS_OCR,
+      (e) => assert.deepStrictEqual(e.details, { pages: [2], pageCount: 2 }),
+    );
+    const doc = assembleParts([part(1, ['one', '', 'three'], { numPages: 3, blank: [2] })]);
+    assert.strictEqual(doc.warnings, undefined);
+    assert.deepStrictEqual(doc.meta?.blankPages, [2]);
+    assert.ok(doc.pages!.every((p) => !p.needsOcr));
   });
 
   it('ranges with a gap, an overlap or from another document are an internal error, not a wrong text', async () => {

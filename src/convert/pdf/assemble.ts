@@ -1,7 +1,8 @@
 /**
  * Joins the page ranges ("parts") of a PDF converted by one or more workers into one document, and makes
  * the document-level decisions that need every page: no page readable → PDF_CORRUPT, no text at all →
- * NEEDS_OCR, the OCR and page-limit warnings, metadata.
+ * NEEDS_OCR when some page shows an image (probably scanned), else EMPTY_DOCUMENT (blank pages only), the
+ * OCR and page-limit warnings, metadata.
  *
  * No pdf.js: runs on the main thread in the pool. A part carries its position spans packed in two
  * typed arrays (see {@link SpanWriter}): a long document has tens of thousands of spans, and one object
@@ -32,8 +33,10 @@ export interface PartResult {
   boxes: Float64Array<ArrayBuffer>;
   /** Pages whose text could not be extracted. */
   failedPages: number[];
-  /** Readable pages without any text (probably scanned). */
+  /** Readable pages without any text that show an image (probably scanned). */
   ocrPages: number[];
+  /** Readable pages without text and without images (blank). */
+  blankPages: number[];
   /** One `Page n: …` warning per failed page, in page order. */
   warnings: string[];
   /** Document information (title, author, …); read by the part that starts at page 1 only. */
@@ -96,13 +99,20 @@ export function assembleParts(parts: readonly PartResult[]): ConvertedDocument {
   }
   const failedPages = sorted.flatMap((p) => p.failedPages);
   const ocrPages = sorted.flatMap((p) => p.ocrPages);
+  const blankPages = sorted.flatMap((p) => p.blankPages ?? []);
   const warnings = sorted.flatMap((p) => p.warnings);
 
   if (failedPages.length === limit) {
     fail(ErrorCodes.PDF_CORRUPT, `No page of the PDF could be read (${warnings[0] ?? ''})`, { pages: failedPages });
   }
   if (text.trim() === '') {
-    fail(ErrorCodes.NEEDS_OCR, `PDF has no text layer (${ocrPages.length} page${ocrPages.length === 1 ? '' : 's'} probably scanned); OCR needed`, {
+    if (ocrPages.length === 0) {
+      fail(ErrorCodes.EMPTY_DOCUMENT, `PDF has no text and no images (${blankPages.length} blank page${blankPages.length === 1 ? '' : 's'})`, {
+        pages: blankPages,
+        pageCount: numPages,
+      });
+    }
+    fail(ErrorCodes.NEEDS_OCR, `PDF has no text layer (${ocrPages.length} page${ocrPages.length === 1 ? '' : 's'} with images and no text, probably scanned); OCR needed`, {
       pages: ocrPages,
       pageCount: numPages,
     });
@@ -111,6 +121,7 @@ export function assembleParts(parts: readonly PartResult[]): ConvertedDocument {
   if (limit < numPages) warnings.push(`Only the first ${limit} of ${numPages} pages were converted`);
   const meta: Record<string, unknown> = { pageCount: numPages, ...sorted[0].info };
   if (ocrPages.length) meta.needsOcrPages = ocrPages;
+  if (blankPages.length) meta.blankPages = blankPages;
   const out: ConvertedDocument = { format: 'pdf', text, pages, positions, meta };
   if (warnings.length) out.warnings = warnings;
   return out;

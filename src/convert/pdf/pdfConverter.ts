@@ -10,7 +10,7 @@ import { PdfWorkerPool, type PdfPoolOptions } from './pool';
  * Output version of the PDF converter (text, page offsets, boxes): bump when layout.ts or worker.ts
  * change what they produce, so cached conversions are redone.
  */
-export const PDF_CONVERTER_VERSION = 1;
+export const PDF_CONVERTER_VERSION = 2;
 
 export interface PdfConverterOptions extends Omit<PdfPoolOptions, 'size'> {
   poolSize?: number;

@@ -2,7 +2,10 @@
  * Pool of PDF worker threads (`dist/pdfWorker.js`).
  *
  *  - size `min(2, cores)` by default, workers started lazily and stopped after `idleMs` without work;
- *  - `resourceLimits.maxOldGenerationSizeMb` caps each worker's heap (out of memory → TOO_LARGE);
+ *  - `resourceLimits.maxOldGenerationSizeMb` caps each worker's heap (out of memory → TOO_LARGE), and the
+ *    same number of MB caps the decoded stream data pdf.js holds outside that heap (decodeBudget.ts: a
+ *    flate bomb fails with TOO_LARGE instead of taking gigabytes); a worker that failed a document with
+ *    TOO_LARGE is replaced, so the memory it grew to is given back;
  *  - per-document timeout: the workers on it are terminated and replaced, the document fails with CONVERT_TIMEOUT;
  *  - a crashed worker fails only its own document and is replaced;
  *  - AbortSignal: a queued job is dropped, a running one terminates its workers; both reject with CancelledError.
@@ -21,7 +24,7 @@ import { Worker } from 'worker_threads';
 import { CancelledError, ErrorCodes, ExtractionError } from '../../core/errors';
 import type { ConvertedDocument } from '../types';
 import { assembleParts, type PartResult } from './assemble';
-import type { WorkerConvertRequest, WorkerRequest, WorkerResponse } from './protocol';
+import type { WorkerConvertRequest, WorkerInit, WorkerRequest, WorkerResponse } from './protocol';
 import { MIN_SPLIT_PAGES } from './splitPolicy';
 
 export interface PdfPoolOptions {
@@ -202,7 +205,7 @@ export class PdfWorkerPool {
 
   private spawn(): Slot {
     const worker = new Worker(this.options.workerPath, {
-      workerData: { assetsDir: this.options.assetsDir },
+      workerData: { assetsDir: this.options.assetsDir, maxDecodedBytes: this.memoryMb * 1024 * 1024 } satisfies WorkerInit,
       resourceLimits: { maxOldGenerationSizeMb: this.memoryMb },
       // pdf.js prints warnings with console.log; keep them off the host's stdout (the CLI may write
       // JSON there) and keep the tail of stderr for crash messages
@@ -282,6 +285,12 @@ export class PdfWorkerPool {
           new ExtractionError(e.code, e.message, { retryable: e.retryable ?? false, stage: 'converting', ...(e.details ? { details: e.details } : {}) }),
         );
         this.dropQueuedParts(job);
+        if (e.code === ErrorCodes.TOO_LARGE) {
+          // it refused to decode more than the limit, but may have grown close to it: start afresh
+          this.replace(slot);
+          this.pump();
+          return;
+        }
         break;
       }
     }
@@ -308,11 +317,11 @@ export class PdfWorkerPool {
         this.failJob(
           job,
           oom
-            ? new ExtractionError(ErrorCodes.TOO_LARGE, `PDF worker ran out of memory (limit ${this.memoryMb} MB)${job.opts.path ? ` on ${job.opts.path}` : ''}`, {
-                retryable: false,
-                stage: 'converting',
-                cause: err,
-              })
+            ? new ExtractionError(
+                ErrorCodes.TOO_LARGE,
+                `PDF worker ran out of memory (limit ${this.memoryMb} MB)${job.opts.path ? ` on ${job.opts.path}` : ''}: raise the PDF memory limit (setting pdf.maxMemoryMb, CLI --pdf-max-memory-mb) to convert it`,
+                { retryable: false, stage: 'converting', cause: err },
+              )
             : new ExtractionError(ErrorCodes.INTERNAL, `PDF worker crashed${job.opts.path ? ` on ${job.opts.path}` : ''}: ${err?.message ?? `exit code ${exitCode}`}`, {
                 retryable: false,
                 stage: 'converting',

@@ -48,4 +48,6 @@ export type WorkerResponse =
 export interface WorkerInit {
   /** Directory with pdf.js `standard_fonts/` and `cmaps/`. */
   assetsDir: string;
+  /** Limit of decoded stream data a document may hold at once, in bytes (decodeBudget.ts); 0 or absent: none. */
+  maxDecodedBytes?: number;
 }

@@ -15,16 +15,41 @@
  *
  * It implements only what pdf.js (pinned version, see package.json) uses: `writable.getWriter()`
  * with `ready` / `write()` / `close()`, and async iteration of `readable`.
+ *
+ * Memory: the output may not pass the worker's limit for decoded data (decodeBudget.ts). zlib stops at
+ * `maxOutputLength`; the stream then fails like a corrupt one, and since the refusal is sticky, pdf.js'
+ * fallback inflater is refused at its first buffer too — a flate bomb costs at most the limit.
  */
 import * as zlib from 'zlib';
+import { inflateAllowance, inflateRefused } from './decodeBudget';
 
-type Inflate = (buf: Uint8Array) => Buffer;
+type Inflate = (buf: Uint8Array, options: zlib.ZlibOptions) => Buffer;
 
 const INFLATERS: Record<string, Inflate> = {
-  deflate: (b) => zlib.inflateSync(b),
-  'deflate-raw': (b) => zlib.inflateRawSync(b),
-  gzip: (b) => zlib.gunzipSync(b),
+  deflate: (b, o) => zlib.inflateSync(b, o),
+  'deflate-raw': (b, o) => zlib.inflateRawSync(b, o),
+  gzip: (b, o) => zlib.gunzipSync(b, o),
 };
+
+/** zlib's own cap on `maxOutputLength`. */
+const MAX_OUTPUT = 4 * 1024 * 1024 * 1024;
+
+/**
+ * Inflates within the decode budget: a first try with what is left; when cut off, a second one after a
+ * garbage collection (buffers of earlier pages may still be counted); then the budget's error.
+ */
+export function inflateWithinBudget(inflate: Inflate, input: Uint8Array): Buffer {
+  for (let attempt = 0; ; attempt++) {
+    const allowance = inflateAllowance(attempt > 0);
+    if (allowance < 1) throw inflateRefused(0);
+    try {
+      return inflate(input, allowance >= MAX_OUTPUT ? {} : { maxOutputLength: allowance });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException)?.code !== 'ERR_BUFFER_TOO_LARGE' || allowance >= MAX_OUTPUT) throw err;
+      if (attempt > 0) throw inflateRefused(allowance);
+    }
+  }
+}
 
 export class SyncDecompressionStream {
   readonly writable: { getWriter(): SyncWriter };
@@ -56,7 +81,7 @@ export class SyncDecompressionStream {
         // pdf.js writes once and closes a few microtasks later: all input is there once closed
         await whenClosed;
         const input = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-        const out = inflate(input);
+        const out = inflateWithinBudget(inflate, input);
         yield new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
       },
     };

@@ -29,6 +29,7 @@ import { assembleParts, PAGE_SEPARATOR, SpanWriter, type PartResult } from './as
 import { layoutPage, type LayoutItem } from './layout';
 import type { WorkerConvertRequest, WorkerErrorPayload, WorkerInit, WorkerRequest, WorkerResponse } from './protocol';
 import { pagesToGiveAway } from './splitPolicy';
+import { decodeLimitExceeded, DecodeLimitError, installDecodeBudget, startDecodeBudget, type DecodeLimitExceeded } from './decodeBudget';
 import { installSyncDecompressionStream } from './syncInflate';
 
 type PdfJs = typeof import('pdfjs-dist/legacy/build/pdf.mjs');
@@ -133,8 +134,28 @@ class ConvertFailure extends Error {
   }
 }
 
+/** TOO_LARGE for a document whose decoded data passed the limit (decodeBudget.ts): which limit, how to raise it. */
+export function decodeLimitFailure(info: DecodeLimitExceeded): WorkerErrorPayload {
+  const mb = (n: number) => Math.ceil(n / 1048576);
+  return {
+    code: ErrorCodes.TOO_LARGE,
+    message:
+      `PDF streams decode to more than the memory limit of ${mb(info.limitBytes)} MB: ` +
+      'raise the PDF memory limit (setting pdf.maxMemoryMb, CLI --pdf-max-memory-mb) to convert it',
+    details: { limitMb: mb(info.limitBytes) },
+  };
+}
+
+/** Fails the document when its decoded data passed the limit (pdf.js may have swallowed the refusal). */
+function throwIfOverDecodeLimit(): void {
+  const over = decodeLimitExceeded();
+  if (over) throw new ConvertFailure(decodeLimitFailure(over));
+}
+
 function classify(err: unknown): WorkerErrorPayload {
   if (err instanceof ConvertFailure) return err.payload;
+  const over = decodeLimitExceeded() ?? (err instanceof DecodeLimitError ? err.info : undefined);
+  if (over) return decodeLimitFailure(over);
   const e = err as { name?: string; message?: string; code?: number };
   const message = e?.message ?? String(err);
   switch (e?.name) {
@@ -237,6 +258,33 @@ export function toLayoutItem(item: TextItemLike, style: TextStyleLike | undefine
   return { str: item.str, x0: round2(x0), y0: round2(y0), x1: round2(x1), y1: round2(y1), baseline: round2(oy), fontSize: round2(fontSize), horizontal };
 }
 
+type PageProxy = Awaited<ReturnType<Awaited<ReturnType<PdfJs['getDocument']>['promise']>['getPage']>>;
+
+/** Operators that paint an image (with the patch of scripts/pdfjs-patches.js every image is `paintImageXObject`). */
+let imageOps: Set<number> | undefined;
+
+/**
+ * Whether a page paints an image (a page without text that does is probably scanned; one that does not is
+ * blank). Its operator list is built without decoding any image (patch in scripts/pdfjs-patches.js) and
+ * without annotations; only asked for pages without text. A page whose operators cannot be read counts
+ * as without images.
+ */
+async function pageHasImages(page: PageProxy, pdfjs: PdfJs): Promise<boolean> {
+  const ops = pdfjs.OPS as Record<string, number>;
+  imageOps ??= new Set(
+    ['paintImageXObject', 'paintImageXObjectRepeat', 'paintInlineImageXObject', 'paintInlineImageXObjectGroup', 'paintImageMaskXObject', 'paintImageMaskXObjectGroup', 'paintImageMaskXObjectRepeat', 'paintSolidColorImageMask']
+      .map((name) => ops[name])
+      .filter((op): op is number => typeof op === 'number'),
+  );
+  try {
+    const list = await page.getOperatorList({ annotationMode: pdfjs.AnnotationMode.DISABLE });
+    return list.fnArray.some((fn) => imageOps!.has(fn));
+  } catch (err) {
+    if (decodeLimitExceeded() || err instanceof DecodeLimitError) throw err;
+    return false;
+  }
+}
+
 /** The part this worker is converting (one at a time), for `split` requests that arrive meanwhile. */
 interface Running {
   id: number;
@@ -281,6 +329,7 @@ export interface ConvertHooks {
 export async function convertPart(req: WorkerConvertRequest, init: WorkerInit, hooks: ConvertHooks = {}): Promise<PartResult> {
   const pdfjs = await loadPdfjs();
   const startedAt = performance.now();
+  startDecodeBudget();
   const task = pdfjs.getDocument({
     data: req.bytes,
     cMapUrl: dirUrl(path.join(init.assetsDir, 'cmaps')),
@@ -310,6 +359,7 @@ export async function convertPart(req: WorkerConvertRequest, init: WorkerInit, h
     const spans = new SpanWriter();
     const warnings: string[] = [];
     const ocrPages: number[] = [];
+    const blankPages: number[] = [];
     const failedPages: number[] = [];
     for (let n = first; n <= r.last; n++) {
       r.page = n;
@@ -323,6 +373,7 @@ export async function convertPart(req: WorkerConvertRequest, init: WorkerInit, h
       let height: number | undefined;
       let failed = false;
       let pageText = '';
+      let hasImages = false;
       try {
         const page = await doc.getPage(n);
         try {
@@ -341,31 +392,39 @@ export async function convertPart(req: WorkerConvertRequest, init: WorkerInit, h
           pageText = laid.text;
           text += pageText;
           for (const s of laid.spans) spans.add(start + s.start, start + s.end, n, s.bbox);
+          throwIfOverDecodeLimit();
+          // (the page's own text: slicing the growing document text would flatten it, a copy per page)
+          if (pageText.trim() === '') hasImages = await pageHasImages(page, pdfjs);
         } finally {
           page.cleanup();
         }
       } catch (err) {
         const c = classify(err);
-        if (c.code === ErrorCodes.PDF_ENCRYPTED) throw new ConvertFailure(c);
+        if (c.code === ErrorCodes.PDF_ENCRYPTED || c.code === ErrorCodes.TOO_LARGE) throw new ConvertFailure(c);
         failed = true;
         failedPages.push(n);
         warnings.push(`Page ${n}: text extraction failed: ${(err as Error)?.message ?? String(err)}`);
       }
+      throwIfOverDecodeLimit();
       const end = text.length;
       const info: PageInfo = { page: n, start, end };
       if (width !== undefined) info.width = width;
       if (height !== undefined) info.height = height;
-      // (the page's own text: slicing the growing document text would flatten it, a copy per page)
       if (!failed && pageText.trim() === '') {
-        info.needsOcr = true;
-        ocrPages.push(n);
+        // only a page that shows an image is probably scanned; one without text or images is blank
+        if (hasImages) {
+          info.needsOcr = true;
+          ocrPages.push(n);
+        } else {
+          blankPages.push(n);
+        }
       }
       pages.push(info);
       r.done++;
       r.firstDoneAt ??= performance.now();
     }
     running = undefined;
-    const part: PartResult = { firstPage: first, lastPage: r.last, numPages, limit, text, pages, ...spans.finish(), failedPages, ocrPages, warnings };
+    const part: PartResult = { firstPage: first, lastPage: r.last, numPages, limit, text, pages, ...spans.finish(), failedPages, ocrPages, blankPages, warnings };
     if (first === 1) {
       try {
         const md = await doc.getMetadata();
@@ -397,6 +456,7 @@ export async function convert(req: WorkerConvertRequest, init: WorkerInit): Prom
 if (parentPort) {
   const port = parentPort;
   const init = (workerData ?? {}) as WorkerInit;
+  installDecodeBudget(init.maxDecodedBytes ?? 0);
   // pdf.js can leave a rejected promise behind on broken files; the job's own await reports the error.
   process.on('unhandledRejection', () => undefined);
   const send = (msg: WorkerResponse) => port.postMessage(msg);
