@@ -143,6 +143,8 @@ interface ActiveRun {
   budgetReached?: boolean;
   /** Documents being processed (holding a model slot or exporting), not those waiting for a slot. */
   processing: number;
+  /** Documents a person asked for, processed outside the document queue (see #schedule). */
+  direct: number;
   progressTimer?: NodeJS.Timeout;
   finished: boolean;
   /** Subscription to the circuit breaker's events. */
@@ -256,6 +258,7 @@ export class Pipeline {
       active: new Set(),
       priorities: new Map(),
       processing: 0,
+      direct: 0,
       retryTimers: new Map(),
       resolve,
       stats: { done: 0, deadLettered: 0, skipped: 0, rejected: 0, rejectedTooLarge: 0, tokensIn: 0, tokensOut: 0, cost: 0 },
@@ -523,11 +526,22 @@ export class Pipeline {
     run.active.add(file.path);
     if (priority !== PRIORITY_NORMAL) run.priorities.set(file.path, priority);
     this.events.emit({ type: 'doc/queued', runId: run.record.id, path: file.path, priority });
-    void this.#queue
-      .add(() => this.#process(run, file), { priority, id: file.path })
-      .catch((err) => this.#log.error(`Unexpected failure processing ${file.path}`, err))
-      .finally(() => this.#maybeFinish(run));
+    // A document a person asked for goes straight to the model-slot queue, where its priority puts it first:
+    // through the document queue it would wait behind the documents already holding its places.
+    const processing =
+      priority >= PRIORITY_USER ? this.#direct(run, () => this.#process(run, file)) : this.#queue.add(() => this.#process(run, file), { priority, id: file.path });
+    void processing.catch((err) => this.#log.error(`Unexpected failure processing ${file.path}`, err)).finally(() => this.#maybeFinish(run));
     this.#emitProgress(run);
+  }
+
+  /** Runs `work` outside the document queue, counted so the run does not finish before it. */
+  async #direct(run: ActiveRun, work: () => Promise<void>): Promise<void> {
+    run.direct++;
+    try {
+      await work();
+    } finally {
+      run.direct--;
+    }
   }
 
   /**
@@ -912,7 +926,7 @@ export class Pipeline {
   #maybeFinish(run: ActiveRun): void {
     if (run.finished || this.#run !== run) return;
     if (!run.listingDone) return;
-    if (this.#queue.size > 0 || this.#queue.pending > 0 || run.retryTimers.size > 0) return;
+    if (this.#queue.size > 0 || this.#queue.pending > 0 || run.retryTimers.size > 0 || run.direct > 0) return;
     if (run.active.size > 0 && !run.controller.signal.aborted) return;
     run.finished = true;
     if (run.progressTimer) clearTimeout(run.progressTimer);
