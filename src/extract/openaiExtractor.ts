@@ -20,13 +20,10 @@
  *   extracted in parallel (`chunkConcurrency`) with a relaxed schema and merged (see `merge.ts`);
  *   chunk answers are checkpointed in `chunkCacheDir`, so a failed attempt redoes only the failed
  *   chunks.
- * - **Provider protection**: every request goes through the instance's {@link RateLimiter} (RPM, TPM,
- *   adaptive concurrency, Retry-After hold, slow start) and waits while its {@link CircuitBreaker} is open
- *   (a provider outage: the breaker probes the provider with {@link probe} until it answers). A 429 is
- *   "slow down", not a failure: the request waits (Retry-After, else a backoff) and is sent again, and the
- *   limiter lowers the concurrency; only a provider that has refused a request for `maxRateLimitWaitMs`
- *   ends it with `RATE_LIMITED`. A failure of a request that was on the wire when the circuit opened is
- *   marked `details.outage`: the pipeline does not count it against the document.
+ * - **Provider protection**: every request goes through the instance's {@link ProviderChannel}
+ *   (`providerChannel.ts`): it waits while the circuit breaker is open (an outage, probed until the provider
+ *   answers) and for the rate limiter, waits out 429s instead of failing, and marks the failures of an
+ *   outage so the pipeline does not count them against the document.
  * - **Bounded answers**: the whole answer (headers and body) must arrive within the request timeout and
  *   is at most `maxResponseBytes`; when no answer of a call is complete, it gives up after {@link MAX_TRUNCATIONS}
  *   cut-off answers (a model that always stops at the output limit would cost dozens of requests).
@@ -35,29 +32,34 @@
  * pipeline's policy, which reads the `code`, `retryable` and `retryAfterMs` of the
  * {@link ExtractionError}s thrown here. Errors carry every token spent in the call.
  */
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, OpenAIError } from 'openai';
+import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { sliceDocument } from '../convert/chunking';
 import type { ConvertedDocument } from '../convert/types';
-import { CircuitBreaker, isProviderFailure, type CircuitBreakerOptions } from '../core/circuitBreaker';
-import { sleep, systemClock, type Clock } from '../core/clock';
-import { CancelledError, ErrorCodes, ExtractionError, isAbortError, toExtractionError } from '../core/errors';
-import { backoffDelay, DEFAULT_RETRY_POLICY, parseRetryAfter, validateRetryPolicy, type RetryPolicy } from '../core/retry';
+import { CircuitBreaker, type CircuitBreakerOptions } from '../core/circuitBreaker';
+import { systemClock, type Clock } from '../core/clock';
+import { CancelledError, ErrorCodes, ExtractionError } from '../core/errors';
+import { DEFAULT_RETRY_POLICY, validateRetryPolicy, type RetryPolicy } from '../core/retry';
+import type { RequestLogSink } from '../store/requestLog';
+import { bufferedFetch } from './boundedFetch';
 import { ChunkCache, chunkKey, documentKey } from './chunkCache';
 import { canSplit, planChunks, splitInTwo, type Span } from './chunkPlan';
+import { hostOf, type ClassifyContext } from './classifyError';
+import { CONTEXT_SAFETY, DEFAULT_CONTEXT_TOKENS, DEFAULT_OUTPUT_RESERVE, promptOverheadTokens, textBudgetTokens } from './estimate';
 import { mergeChunkResults, toPartialSchema } from './merge';
 import { AUTO_FALLBACK, answerText, EXTRACTION_MODES, MAX_TOKENS_PARAMS, parseAnswer, reaskMessages, rejectsMode, requestBody, systemPrompt, type ExtractionMode, type MaxTokensParam, type ModeOption } from './modes';
 import { costWith, PriceTable, validatePrice, type ModelPrice } from './pricing';
 import { buildUserMessage, notJsonMessage, reaskMessage, type PartInfo } from './prompt';
+import { estimateBodyTokens, ProviderChannel } from './providerChannel';
 import { RateLimiter, type RateLimiterOptions } from './rateLimiter';
-import { redactSecrets } from './redact';
 import { createValidator, toStrictSchema, type Validator } from './schema';
-import { CONTEXT_SAFETY, DEFAULT_CONTEXT_TOKENS, DEFAULT_OUTPUT_RESERVE, promptOverheadTokens, textBudgetTokens } from './estimate';
-import { estimateTokens, fitsTokens } from './tokens';
-import type { RequestLogSink } from '../store/requestLog';
+import { fitsTokens } from './tokens';
 import type { ExtractInput, ExtractOutput, Extractor, JsonSchema } from './types';
 
 export { buildUserMessage, SYSTEM_PROMPT } from './prompt';
+export { classifyOpenAIError, type ClassifyContext } from './classifyError';
+export { bufferedFetch, ResponseTooLargeError } from './boundedFetch';
+export { redactSecrets } from './redact';
 export type { ModelPrice } from './pricing';
 export type { ExtractionMode, MaxTokensParam, ModeOption } from './modes';
 export { DEFAULT_CONTEXT_TOKENS, DEFAULT_OUTPUT_RESERVE } from './estimate';
@@ -126,13 +128,6 @@ export interface OpenAIExtractorOptions {
   fetch?: typeof fetch;
 }
 
-/** Context that makes error messages specific; `apiKey` is only used to scrub it from messages. */
-export interface ClassifyContext {
-  apiKey?: string;
-  baseURL?: string;
-  model?: string;
-  timeoutMs?: number;
-}
 
 interface Compiled {
   strict: JsonSchema;
@@ -232,18 +227,13 @@ export class OpenAIExtractor implements Extractor {
   readonly #explicitMode: ExtractionMode | undefined;
   #mode: ExtractionMode;
   readonly #prices: PriceTable;
-  readonly #limiter: RateLimiter;
-  readonly #breaker: CircuitBreaker;
+  readonly #channel: ProviderChannel;
   readonly #cache: ChunkCache | undefined;
   /** Documents whose whole answer did not fit the output cap → chunk count (when there is no cache folder). */
   readonly #plans = new Map<string, number>();
   readonly #contextTokens: number;
   readonly #outputCap: number;
   readonly #chunkConcurrency: number;
-  readonly #backoff: RetryPolicy;
-  readonly #maxRateLimitWaitMs: number;
-  readonly #clock: Clock;
-  readonly #random: () => number;
 
   constructor(options: OpenAIExtractorOptions) {
     if (!options.model || typeof options.model !== 'string') {
@@ -272,13 +262,15 @@ export class OpenAIExtractor implements Extractor {
     this.#maxReasks = maxReasks;
     this.#explicitMode = mode === 'auto' ? undefined : mode;
     this.#mode = this.#explicitMode ?? 'json_schema';
+    let limiter: RateLimiter;
+    let breaker: CircuitBreaker;
+    let backoff: RetryPolicy;
     try {
       if (options.price) validatePrice(options.model, options.price);
       this.#prices = options.prices instanceof PriceTable ? options.prices : new PriceTable(options.prices ?? {});
-      this.#limiter = options.rateLimit instanceof RateLimiter ? options.rateLimit : new RateLimiter(options.rateLimit ?? {});
-      this.#breaker =
-        options.circuitBreaker instanceof CircuitBreaker ? options.circuitBreaker : new CircuitBreaker({ provider: `The provider at ${hostOf(options.baseURL)}`, ...options.circuitBreaker });
-      this.#backoff = validateRetryPolicy({ ...DEFAULT_RETRY_POLICY, ...options.backoff });
+      limiter = options.rateLimit instanceof RateLimiter ? options.rateLimit : new RateLimiter(options.rateLimit ?? {});
+      breaker = options.circuitBreaker instanceof CircuitBreaker ? options.circuitBreaker : new CircuitBreaker({ provider: `The provider at ${hostOf(options.baseURL)}`, ...options.circuitBreaker });
+      backoff = validateRetryPolicy({ ...DEFAULT_RETRY_POLICY, ...options.backoff });
       positiveInt('maxResponseBytes', options.maxResponseBytes);
     } catch (e) {
       if (e instanceof ExtractionError) throw e;
@@ -288,9 +280,6 @@ export class OpenAIExtractor implements Extractor {
     this.#contextTokens = options.contextTokens ?? DEFAULT_CONTEXT_TOKENS;
     this.#outputCap = Math.max(options.maxOutputTokensCap ?? DEFAULT_OUTPUT_CAP, options.maxOutputTokens ?? 0);
     this.#chunkConcurrency = options.chunkConcurrency ?? 3;
-    this.#maxRateLimitWaitMs = options.maxRateLimitWaitMs ?? DEFAULT_MAX_RATE_LIMIT_WAIT_MS;
-    this.#clock = options.clock ?? systemClock;
-    this.#random = options.random ?? Math.random;
     this.#client = new OpenAI({
       apiKey: options.apiKey || 'no-api-key-set',
       ...(options.baseURL ? { baseURL: options.baseURL } : {}),
@@ -299,29 +288,25 @@ export class OpenAIExtractor implements Extractor {
       // the whole answer is read inside the timed fetch: a body that stalls times out, a huge one is refused
       fetch: bufferedFetch(options.fetch ?? fetch, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES),
     });
-    // outages are probed with a minimal request; after one, the limiter ramps back up from one request
-    this.#breaker.setProbe((signal) => this.probe(signal));
-    this.#breaker.onEvent((e) => {
-      if (e.type === 'closed' && e.outage) this.#limiter.rampUp();
+    this.#channel = new ProviderChannel({
+      client: this.#client,
+      model: this.model,
+      limiter,
+      breaker,
+      backoff,
+      maxRateLimitWaitMs: options.maxRateLimitWaitMs ?? DEFAULT_MAX_RATE_LIMIT_WAIT_MS,
+      timeoutMs: options.timeoutMs,
+      maxTokensParam: options.maxTokensParam ?? 'max_completion_tokens',
+      context: () => this.#context(),
+      ...(options.requestLog ? { requestLog: options.requestLog } : {}),
+      clock: options.clock ?? systemClock,
+      random: options.random ?? Math.random,
     });
   }
 
-  /**
-   * One minimal request (a one-token answer) that tells whether the provider answers: resolves when it
-   * does (any answer but a 5xx, 408 or a connection failure), rejects with the classified error otherwise.
-   * Used by the circuit breaker; costs a handful of tokens.
-   */
-  async probe(signal?: AbortSignal): Promise<void> {
-    const param = this.#options.maxTokensParam ?? 'max_completion_tokens';
-    const body = { model: this.model, messages: [{ role: 'user' as const, content: 'Reply with OK.' }], [param]: 1 } as ChatCompletionCreateParamsNonStreaming;
-    try {
-      await this.#client.chat.completions.create(body, { ...(signal ? { signal } : {}), timeout: Math.min(this.#options.timeoutMs, 30_000) });
-    } catch (err) {
-      const e = classifyOpenAIError(err, this.#context());
-      // a 4xx about the request itself still shows the provider up
-      if (e.code === ErrorCodes.BAD_REQUEST || e.code === ErrorCodes.TOO_LARGE || e.code === ErrorCodes.RATE_LIMITED) return;
-      throw e;
-    }
+  /** One minimal request that tells whether the provider answers (see {@link ProviderChannel.probe}). */
+  probe(signal?: AbortSignal): Promise<void> {
+    return this.#channel.probe(signal);
   }
 
   /** The mode requests are sent in now (in `auto`, the one that last worked). */
@@ -330,11 +315,11 @@ export class OpenAIExtractor implements Extractor {
   }
 
   get rateLimiter(): RateLimiter {
-    return this.#limiter;
+    return this.#channel.limiter;
   }
 
   get circuitBreaker(): CircuitBreaker {
-    return this.#breaker;
+    return this.#channel.breaker;
   }
 
   /** Cost of a number of tokens with the configured prices (0 for a model without a price). */
@@ -525,7 +510,13 @@ export class OpenAIExtractor implements Extractor {
       let response: ChatCompletion;
       requests++;
       try {
-        response = await this.#send(body, mode, signal, spend, req);
+        response = await this.#channel.send(body, {
+          mode,
+          ...(signal ? { signal } : {}),
+          origin: { path: input.path, runId: input.runId, attempt: input.attempt, ...(req.part ? { part: req.part.index } : {}) },
+          onRequest: () => spend.add(0, 0, 1),
+          rejected: (raw, e) => (rejectsMode(raw, mode) ? new ModeRejected(mode, e) : undefined),
+        });
       } catch (e) {
         if (e instanceof ModeRejected) {
           const next = this.#fallback(e.mode);
@@ -595,110 +586,6 @@ export class OpenAIExtractor implements Extractor {
       messages.push(...reaskMessages(mode, answer, reaskMessage(result.errors)));
       reasks++;
     }
-  }
-
-  /**
-   * One request through the circuit breaker (waits while the provider is down) and the rate limiter. 429s
-   * are waited out and the request is sent again (Retry-After, else a backoff). Counts every request in
-   * `spend`.
-   */
-  async #send(body: ChatCompletionCreateParamsNonStreaming, mode: ExtractionMode, signal: AbortSignal | undefined, spend: Spend, req: Pick<PartRequest, 'input' | 'part'>): Promise<ChatCompletion> {
-    const doc = req.input.path;
-    const outputBudget = body.max_completion_tokens ?? body.max_tokens ?? 0;
-    const tokens = estimateBodyTokens(body) + outputBudget;
-    let refusedSince: number | undefined;
-    for (let refusals = 0; ; ) {
-      await this.#breaker.whenClosed(signal);
-      const permit = await this.#limiter.acquire(tokens, signal);
-      // The openai client adds an 'abort' listener to the signal it gets and never removes it; a run-wide
-      // signal would collect one per request. Give it a per-request child signal instead.
-      const child = signal ? new AbortController() : undefined;
-      const forward = (): void => child?.abort(signal?.reason);
-      signal?.addEventListener('abort', forward, { once: true });
-      spend.add(0, 0, 1);
-      const sentAt = this.#breaker.sent();
-      const startedAt = Date.now();
-      let e: ExtractionError;
-      try {
-        const response = await this.#client.chat.completions.create(body, child ? { signal: child.signal } : undefined);
-        permit.release({ outcome: 'success', ...(response.usage ? { tokens: response.usage.total_tokens } : {}) });
-        this.#breaker.success(doc, sentAt);
-        this.#logRequest(req, body, mode, startedAt, { response });
-        return response;
-      } catch (err) {
-        e = classifyOpenAIError(err, this.#context());
-        if (!(e instanceof CancelledError)) this.#logRequest(req, body, mode, startedAt, { error: e });
-        if (e instanceof CancelledError) {
-          permit.release({ outcome: 'cancelled', tokens: 0 });
-          throw e;
-        }
-        if (e.code !== ErrorCodes.RATE_LIMITED) {
-          permit.release({ outcome: 'failure', tokens: 0 });
-          if (isProviderFailure(e.code)) {
-            // during an outage the failure is the provider's, not the document's
-            if (this.#breaker.failure(doc, e.code, e.message) === 'outage') throw withDetails(e, { outage: true });
-            throw e;
-          }
-          this.#breaker.success(doc, sentAt); // the provider answered
-          if (rejectsMode(err, mode)) throw new ModeRejected(mode, e);
-          throw e;
-        }
-        // 429: slow down (the limiter lowers the concurrency and holds for Retry-After), then send again
-        permit.release({ outcome: 'rate-limited', tokens: 0, ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}) });
-      } finally {
-        signal?.removeEventListener('abort', forward);
-      }
-      const now = this.#clock.now();
-      refusedSince ??= now;
-      if (now - refusedSince >= this.#maxRateLimitWaitMs) {
-        throw new ExtractionError(
-          ErrorCodes.RATE_LIMITED,
-          `The provider refused this request with 429 (rate limited) for ${formatMs(now - refusedSince)} (${refusals + 1} times). ${e.message}`,
-          { retryable: false, cause: e, details: { ...e.details, refusals: refusals + 1 } },
-        );
-      }
-      refusals++;
-      if (e.retryAfterMs === undefined) await sleep(this.#clock, backoffDelay(this.#backoff, refusals, undefined, this.#random), signal);
-    }
-  }
-
-  /** One line of the opt-in request log (a no-op sink when it is off). */
-  #logRequest(
-    req: Pick<PartRequest, 'input' | 'part'>,
-    body: ChatCompletionCreateParamsNonStreaming,
-    mode: ExtractionMode,
-    startedAt: number,
-    outcome: { response: ChatCompletion } | { error: ExtractionError },
-  ): void {
-    const log = this.#options.requestLog;
-    if (!log || !req.input.runId) return;
-    const { messages, model, ...rest } = body;
-    const params = Object.fromEntries(Object.entries(rest).filter(([k]) => k !== 'response_format' && k !== 'tools'));
-    const choice = 'response' in outcome ? outcome.response.choices?.[0] : undefined;
-    log.write({
-      at: startedAt,
-      runId: req.input.runId,
-      path: req.input.path,
-      ...(req.input.attempt !== undefined ? { attempt: req.input.attempt } : {}),
-      ...(req.part ? { part: req.part.index } : {}),
-      model,
-      mode,
-      messages: messages.map((m) => ({ role: m.role, content: (m as { content?: unknown }).content ?? (m as { tool_calls?: unknown }).tool_calls })),
-      params,
-      durationMs: Date.now() - startedAt,
-      ...('response' in outcome
-        ? {
-            status: 200,
-            ...(choice?.message ? { reply: answerText(mode, choice.message).text } : {}),
-            ...(choice?.finish_reason ? { finishReason: choice.finish_reason } : {}),
-            tokensIn: outcome.response.usage?.prompt_tokens ?? 0,
-            tokensOut: outcome.response.usage?.completion_tokens ?? 0,
-          }
-        : {
-            error: { code: outcome.error.code, message: outcome.error.message },
-            ...(typeof outcome.error.details?.status === 'number' ? { status: outcome.error.details.status } : {}),
-          }),
-    });
   }
 
   /** In `auto`, the mode after `failed` (remembered for the instance); undefined when there is none. */
@@ -799,74 +686,6 @@ export class OpenAIExtractor implements Extractor {
   }
 }
 
-/** `e` with more details (an ExtractionError's details are read-only). */
-function withDetails(e: ExtractionError, details: Record<string, unknown>): ExtractionError {
-  return new ExtractionError(e.code, e.message, {
-    retryable: e.retryable,
-    ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
-    ...(e.stage ? { stage: e.stage } : {}),
-    cause: e.cause,
-    details: { ...e.details, ...details },
-    tokensIn: e.tokensIn,
-    tokensOut: e.tokensOut,
-  });
-}
-
-/** An answer larger than the extractor accepts. */
-export class ResponseTooLargeError extends Error {
-  override readonly name = 'ResponseTooLargeError';
-  constructor(readonly limit: number) {
-    super(`the answer is larger than ${Math.round(limit / 1024 / 1024)} MiB`);
-  }
-}
-
-/**
- * A `fetch` that reads the whole body before it resolves, so the client's request timeout (which ends when
- * `fetch` resolves) also covers a body that stalls half-way, and that refuses bodies over `maxBytes`.
- */
-export function bufferedFetch(inner: typeof fetch, maxBytes: number): typeof fetch {
-  return async (input, init) => {
-    const res = await inner(input, init);
-    if (!res.body) return res;
-    const declared = Number(res.headers.get('content-length'));
-    if (Number.isFinite(declared) && declared > maxBytes) {
-      await res.body.cancel().catch(() => undefined);
-      throw new ResponseTooLargeError(maxBytes);
-    }
-    const reader = res.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => undefined);
-        throw new ResponseTooLargeError(maxBytes);
-      }
-      chunks.push(value);
-    }
-    const headers = new Headers(res.headers);
-    headers.delete('content-encoding'); // already decoded
-    headers.delete('content-length');
-    return new Response(Buffer.concat(chunks), { status: res.status, statusText: res.statusText, headers });
-  };
-}
-
-/** Rough prompt tokens of a request body (4 characters a token; no tokenizer on the hot path). */
-function estimateBodyTokens(body: ChatCompletionCreateParamsNonStreaming): number {
-  let chars = 0;
-  for (const m of body.messages) {
-    const c = (m as { content?: unknown }).content;
-    if (typeof c === 'string') chars += c.length;
-    else if (Array.isArray(c)) for (const p of c) chars += typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text.length : 0;
-    chars += 16;
-  }
-  if (body.response_format?.type === 'json_schema') chars += JSON.stringify(body.response_format.json_schema.schema ?? {}).length;
-  if (body.tools) chars += JSON.stringify(body.tools).length;
-  return estimateTokens(chars);
-}
-
 /** A `json_schema.name`: letters, digits, `_` and `-`, at most 64 characters. */
 function schemaName(schema: JsonSchema): string {
   const title = typeof schema.title === 'string' ? schema.title : '';
@@ -876,142 +695,4 @@ function schemaName(schema: JsonSchema): string {
 
 function truncate(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Error classification
-
-export { redactSecrets } from './redact';
-
-function hostOf(baseURL: string | undefined): string {
-  if (!baseURL) return 'the model server';
-  try {
-    const u = new URL(baseURL);
-    return `${u.protocol}//${u.host}${u.pathname.replace(/\/$/, '')}`; // no user:password, no query
-  } catch {
-    return 'the model server';
-  }
-}
-
-function serverMessage(err: APIError, apiKey?: string): string {
-  const body = err.error as { message?: unknown } | undefined;
-  const raw = typeof body?.message === 'string' ? body.message : '';
-  return raw ? truncate(redactSecrets(raw, apiKey), 300) : '';
-}
-
-/** The most telling part of a connection error: an errno-style code (ECONNREFUSED…) or the innermost message. */
-function connectionCause(err: unknown): string {
-  let cur: unknown = (err as { cause?: unknown })?.cause;
-  let innermost: string | undefined;
-  const seen = new Set<unknown>();
-  while (cur && typeof cur === 'object' && !seen.has(cur)) {
-    seen.add(cur);
-    const code = (cur as { code?: unknown }).code;
-    if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return code;
-    const message = (cur as { message?: unknown }).message;
-    if (typeof message === 'string' && message !== '' && message !== 'fetch failed') innermost = message;
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return truncate(innermost ?? (err as Error)?.message ?? 'connection failed', 200);
-}
-
-/** The first error named `name` in `err`'s cause chain. */
-function causeNamed(err: unknown, name: string): Error | undefined {
-  const seen = new Set<unknown>();
-  for (let cur: unknown = err; cur && typeof cur === 'object' && !seen.has(cur); cur = (cur as { cause?: unknown }).cause) {
-    seen.add(cur);
-    if ((cur as Error).name === name) return cur as Error;
-  }
-  return undefined;
-}
-
-/** A plain error carrying only the scrubbed message, kept as `cause` (the original may hold secrets). */
-function safeCause(err: unknown, apiKey?: string): Error {
-  const e = new Error(redactSecrets((err as Error)?.message ?? String(err), apiKey));
-  e.name = (err as Error)?.name ?? 'Error';
-  return e;
-}
-
-/**
- * Turns anything the `openai` client throws into an {@link ExtractionError} with a stable code
- * (see `src/core/errors.ts`), a clear message that says what to do, and — for 429 — the delay the
- * server asked for. Messages never contain the API key.
- */
-export function classifyOpenAIError(err: unknown, ctx: ClassifyContext = {}): ExtractionError {
-  if (err instanceof ExtractionError) return err;
-  if (err instanceof APIUserAbortError || isAbortError(err)) return new CancelledError();
-  const key = ctx.apiKey;
-  const cause = safeCause(err, key);
-  const make = (code: string, message: string, extra: { retryAfterMs?: number; details?: Record<string, unknown>; retryable?: boolean } = {}): ExtractionError =>
-    new ExtractionError(code, redactSecrets(message, key), { cause, ...extra });
-
-  if (err instanceof APIConnectionTimeoutError) {
-    return make(
-      ErrorCodes.TIMEOUT,
-      `The model did not answer within ${ctx.timeoutMs !== undefined ? `${ctx.timeoutMs} ms` : 'the request timeout'}. Retrying may help; for long documents raise the request timeout.`,
-    );
-  }
-  const tooLarge = causeNamed(err, 'ResponseTooLargeError');
-  if (tooLarge) {
-    return make(ErrorCodes.MALFORMED_OUTPUT, `The model server sent an answer that is too large (${tooLarge.message}); it was not read. Check the server or the model's output limit.`);
-  }
-  if (err instanceof APIConnectionError) {
-    return make(ErrorCodes.NETWORK, `Could not reach ${hostOf(ctx.baseURL)} (${connectionCause(err)}). Check the base URL, proxy settings and network connection.`);
-  }
-  if (err instanceof APIError && typeof err.status === 'number') {
-    const status = err.status;
-    const msg = serverMessage(err, key);
-    const said = msg ? ` Server said: ${msg}` : '';
-    const code = String(err.code ?? '');
-    const type = String(err.type ?? '');
-    const model = ctx.model ? `'${ctx.model}'` : 'the configured model';
-    const details = { status, ...(code ? { providerCode: code } : {}), ...(err.requestID ? { requestId: err.requestID } : {}) };
-    switch (true) {
-      case status === 401:
-        return make(
-          ErrorCodes.AUTH_FAILED,
-          `${key ? 'The API key was rejected (401)' : 'No API key is set (401)'}. Set a valid key with 'Extraction Workbench: Set API Key' or OPENAI_API_KEY.`,
-          { details },
-        );
-      case status === 403:
-        return make(ErrorCodes.FORBIDDEN, `Access denied (403): the API key may not use ${model}, this project or this region.${said}`, { details });
-      case status === 404 && (code === 'model_not_found' || /model/i.test(msg)):
-        return make(ErrorCodes.UNKNOWN_MODEL, `The model ${model} does not exist or this API key has no access to it (404). Choose another model in the settings.`, { details });
-      case status === 404:
-        return make(ErrorCodes.INVALID_CONFIG, `The endpoint was not found at ${hostOf(ctx.baseURL)} (404). Check the base URL (it usually ends in /v1).${said}`, { details, retryable: false });
-      case status === 408:
-        return make(ErrorCodes.REQUEST_TIMEOUT, `The server timed out waiting for the request (408). It will be retried.${said}`, { details });
-      case status === 409:
-        return make(ErrorCodes.CONFLICT, `The request conflicted with another one (409). It will be retried.${said}`, { details });
-      case status === 413:
-        return make(ErrorCodes.TOO_LARGE, `The request is too large for the server (413). Split the document or use a model with a larger context.`, { details });
-      case status === 429 && (code === 'insufficient_quota' || type === 'insufficient_quota'):
-        return make(ErrorCodes.QUOTA_EXCEEDED, 'The API account has run out of quota (429 insufficient_quota). Check the plan and billing details with the provider; retrying will not help.', {
-          details,
-        });
-      case status === 429: {
-        const retryAfterMs = parseRetryAfter(err.headers);
-        const wait = retryAfterMs !== undefined ? ` The server asked to wait ${formatMs(retryAfterMs)}.` : '';
-        return make(ErrorCodes.RATE_LIMITED, `Rate limited by the provider (429).${wait} Lower the concurrency if this keeps happening.${said}`, {
-          details,
-          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-        });
-      }
-      case status >= 500:
-        return make(ErrorCodes.SERVER_ERROR, `The model server failed (${status}); this is usually temporary and will be retried.${said}`, { details });
-      case status === 400 && (code === 'context_length_exceeded' || /context length|maximum context|too many tokens/i.test(msg)):
-        return make(ErrorCodes.TOO_LARGE, `The document is too long for ${model}'s context window (400). Use a model with a larger context or split the document.${said}`, { details });
-      default:
-        return make(ErrorCodes.BAD_REQUEST, `The model server rejected the request (${status}). Check the model, schema and options.${said}`, { details });
-    }
-  }
-  if (err instanceof OpenAIError) {
-    return make(ErrorCodes.INVALID_CONFIG, `The OpenAI client could not send the request: ${(err as Error).message}`, { retryable: false });
-  }
-  const e = toExtractionError(err);
-  return new ExtractionError(e.code, redactSecrets(e.message, key), { retryable: e.retryable, cause, details: e.details });
-}
-
-function formatMs(ms: number): string {
-  return ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${Math.round(ms)} ms`;
 }
