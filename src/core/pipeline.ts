@@ -8,172 +8,31 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import PQueue from 'p-queue';
 import { ConvertCache } from '../convert/cache';
-import type { Converter } from '../convert/types';
-import { readResult, resultNameProblem, resultRelPath, writeResult, type ResultFile } from '../export/jsonExporter';
+import { readResult, resultRelPath, writeResult, type ResultFile } from '../export/jsonExporter';
 import { groundValues } from '../extract/grounding';
 import type { GroundFn } from '../extract/groundingThread';
-import type { Extractor, JsonSchema } from '../extract/types';
+import type { Extractor } from '../extract/types';
 import type { CheckpointStore } from '../store/types';
-import { CircuitBreaker, isProviderFailure, type CircuitEvent } from './circuitBreaker';
-import { CancelledError, ErrorCodes, ExtractionError, isRunFatalCode, isStorageError, NOT_THE_DOCUMENTS_FAULT, toExtractionError } from './errors';
-import { EventBus, type Disposable, type ProviderWait, type RunProgress } from './events';
+import type { CircuitBreaker } from './circuitBreaker';
+import { CancelledError, ErrorCodes, ExtractionError } from './errors';
+import { EventBus, type RunProgress } from './events';
 import { extractionFingerprint, hashOf } from './fingerprint';
 import { listFiles, type ListedFile } from './lister';
 import { nullLogger, type Logger } from './logger';
-import { linkProblemSync, relPathProblem, resolveInside } from './paths';
-import { formatBytes, readDocument } from './reader';
-import { backoffDelay, DEFAULT_RETRY_POLICY, shouldRetry, validateRetryPolicy, type RetryPolicy } from './retry';
-import { emptyCounts, type DocumentState, type ErrorInfo, type RunCounts, type RunRecord, type RunTrigger, type Stage } from './types';
+import { linkProblemSync, resolveInside } from './paths';
+import { readDocument } from './reader';
+import { DEFAULT_RETRY_POLICY, validateRetryPolicy, type RetryPolicy } from './retry';
+import { emptyCounts, type DocumentState, type ErrorInfo, type RunRecord, type RunTrigger, type Stage } from './types';
+import { errorInfoOf, type ActiveRun, type Spent } from './activeRun';
+import { isUnchanged, rejectionOf } from './admission';
+import { handleFailedAttempt, type FailureContext } from './attemptFailure';
+import { followOutage } from './outageFollower';
+import { PRIORITY_USER, type PipelineOptions, type RunHandle, type RunSummary, type StartOptions } from './pipelineOptions';
 
-/** Finds the converter for a file extension (`.pdf`). */
-export interface ConverterLookup {
-  get(extension: string): Converter | undefined;
-}
+export { isUnchanged, rejectionOf } from './admission';
+export { PRIORITY_USER, type ConverterLookup, type PipelineOptions, type RunHandle, type RunSummary, type StartOptions, type Validate } from './pipelineOptions';
 
-export type Validate = (data: unknown) => { ok: true } | { ok: false; errors: string[] };
-
-export interface PipelineOptions {
-  /** Folder whose documents are extracted. */
-  root: string;
-  /** Folder that receives `<relative path>.json` result files. */
-  outDir: string;
-  store: CheckpointStore;
-  converters: ConverterLookup;
-  extractor: Extractor;
-  schema: JsonSchema;
-  /** Final check of the extracted data against the user's schema. */
-  validate?: Validate;
-  instructions?: string;
-  include?: readonly string[];
-  exclude?: readonly string[];
-  /** Honour .gitignore files (default true). */
-  gitignore?: boolean;
-  /** Documents processed at once (default 4). */
-  concurrency?: number;
-  retry?: Partial<RetryPolicy>;
-  /** Files larger than this are rejected at readiness (default 50 MB). */
-  maxFileBytes?: number;
-  logger?: Logger;
-  /** Minimum interval between `run/progress` events (default 250 ms). */
-  progressIntervalMs?: number;
-  now?: () => number;
-  random?: () => number;
-  /** Cost (in the price table's currency) at which the run pauses; resume to go on past it. */
-  budget?: number;
-  /** Converted-text cache folder (e.g. `<stateDir>/converted`): conversions are saved there and reused. */
-  convertedCacheDir?: string;
-  /**
-   * Grounds a result in its converted document (default: {@link groundValues} in this thread). The
-   * session passes a {@link GroundFn} that grounds long documents in a worker thread.
-   */
-  ground?: GroundFn;
-  /** Size bound of that folder in bytes (least recently used conversions are deleted beyond it). Default 512 MiB. */
-  convertedCacheMaxBytes?: number;
-  /**
-   * The provider's circuit breaker (default: the extractor's). While it is not closed no document starts;
-   * its outage events become `run/provider-waiting` / `run/provider-recovered`; when it gives up, the run
-   * stops. It is reset when a run ends.
-   */
-  circuitBreaker?: CircuitBreaker;
-}
-
-export interface StartOptions {
-  trigger: RunTrigger;
-  /** Only these documents (relative paths); default: list the whole root. */
-  paths?: readonly string[];
-}
-
-export interface RunSummary {
-  runId: string;
-  status: 'completed' | 'stopped' | 'interrupted';
-  /** Why the run stopped early (run-fatal error, user stop). */
-  reason?: string;
-  fatalError?: ErrorInfo;
-  counts: RunCounts;
-  /** Documents this run finished, failed permanently or skipped as unchanged. */
-  done: number;
-  deadLettered: number;
-  skipped: number;
-  rejected: number;
-  /** Of those, rejected for their size (documents the run was meant to read). */
-  rejectedTooLarge: number;
-  tokensIn: number;
-  tokensOut: number;
-  cost: number;
-  durationMs: number;
-}
-
-export interface RunHandle {
-  runId: string;
-  done: Promise<RunSummary>;
-}
-
-/** Tokens and cost spent by an attempt. */
-interface Spent {
-  tokensIn: number;
-  tokensOut: number;
-  cost: number;
-}
-
-function errorInfoOf(err: unknown, stage: Stage): ErrorInfo {
-  const e = toExtractionError(err, stage);
-  return { code: e.code, message: e.message, stage, retryable: e.retryable };
-}
-
-/** Priority of documents a person asked for explicitly (retry, "extract this file now"). */
-export const PRIORITY_USER = 10;
 const PRIORITY_NORMAL = 0;
-
-interface ActiveRun {
-  record: RunRecord;
-  controller: AbortController;
-  listingDone: boolean;
-  /** Paths queued, in flight or waiting for a retry in this run. */
-  active: Set<string>;
-  /** Priorities other than normal, by path (kept for the model-slot queue). */
-  priorities: Map<string, number>;
-  retryTimers: Map<string, NodeJS.Timeout>;
-  resolve: (s: RunSummary) => void;
-  stopReason?: string;
-  /** Ended by shutdown() (window closed or reloaded, CLI interrupted), not by the user: to be resumed. */
-  interrupted?: boolean;
-  fatalError?: ErrorInfo;
-  stats: { done: number; deadLettered: number; skipped: number; rejected: number; rejectedTooLarge: number; tokensIn: number; tokensOut: number; cost: number };
-  lastProgressAt: number;
-  budgetReached?: boolean;
-  /** Documents being processed (holding a model slot or exporting), not those waiting for a slot. */
-  processing: number;
-  /** Documents a person asked for, processed outside the document queue (see #schedule). */
-  direct: number;
-  progressTimer?: NodeJS.Timeout;
-  finished: boolean;
-  /** Subscription to the circuit breaker's events. */
-  breakerEvents?: Disposable;
-  /** The provider outage the run waits through, if any. */
-  waiting?: ProviderWait;
-}
-
-/** Why a run rejects a file without reading it (a path that leads out of the folder, a name too long for its result file, unsupported type, too large), or undefined. */
-export function rejectionOf(file: Pick<ListedFile, 'path' | 'size' | 'problem'>, converters: ConverterLookup, maxFileBytes: number): string | undefined {
-  if (file.problem) return `[${ErrorCodes.PATH_OUTSIDE_ROOT}] ${file.problem}`;
-  const unsafe = relPathProblem(file.path);
-  if (unsafe) return `Unsupported path: it ${unsafe}`;
-  const tooLong = resultNameProblem(file.path);
-  if (tooLong) return tooLong;
-  const ext = path.extname(file.path).toLowerCase();
-  if (!converters.get(ext)) return `Unsupported file type "${ext || '(none)'}"`;
-  if (file.size > maxFileBytes) return `Too large: ${formatBytes(file.size)} is over the ${formatBytes(maxFileBytes)} limit`;
-  return undefined;
-}
-
-/**
- * Whether a file is as it was when its stored state was reached, under the same configuration (same size,
- * modification time and fingerprint): a listing run skips such a document when it is done, and leaves it
- * in the dead-letter queue when it is dead-lettered.
- */
-export function isUnchanged(existing: DocumentState | undefined, file: Pick<ListedFile, 'size' | 'mtimeMs'>, fingerprint: string): boolean {
-  return !!existing && existing.size === file.size && existing.mtimeMs === file.mtimeMs && existing.fingerprint === fingerprint;
-}
 
 export class Pipeline {
   readonly events = new EventBus();
@@ -193,6 +52,7 @@ export class Pipeline {
   /** Documents to extract again even when their result is up to date, with extra instructions. */
   readonly #forced = new Map<string, { instructions?: string }>();
   readonly #breaker: CircuitBreaker | undefined;
+  readonly #failures: FailureContext;
   #run: ActiveRun | undefined;
 
   constructor(options: PipelineOptions) {
@@ -209,8 +69,23 @@ export class Pipeline {
     this.#schemaHash = hashOf(options.schema);
     this.#cache = options.convertedCacheDir ? new ConvertCache(options.convertedCacheDir, { maxBytes: options.convertedCacheMaxBytes }) : undefined;
     this.#ground = options.ground ?? ((data, doc) => Promise.resolve(groundValues(data, doc)));
-    this.#breaker = options.circuitBreaker ?? options.extractor.circuitBreaker;
     this.fingerprint = extractionFingerprint({ schema: options.schema, instructions: options.instructions, model: options.extractor.model });
+    this.#breaker = options.circuitBreaker ?? options.extractor.circuitBreaker;
+    this.#failures = {
+      store: this.#o.store,
+      events: this.events,
+      log: this.#log,
+      policy: this.#policy,
+      breaker: this.#breaker,
+      fingerprint: this.fingerprint,
+      now: this.#now,
+      random: this.#random,
+      price: (i, o) => this.#price(i, o),
+      addSpent: (run, spent) => this.#addSpent(run, spent),
+      requeue: (run, file, delayMs) => this.#requeue(run, file, delayMs),
+      stopFatal: (run, info) => this.#stopFatal(run, info),
+      forget: (p) => this.#forced.delete(p),
+    };
   }
 
   get running(): boolean {
@@ -266,7 +141,7 @@ export class Pipeline {
       finished: false,
     };
     this.#run = run;
-    if (this.#breaker) run.breakerEvents = this.#breaker.onEvent((e) => this.#onBreaker(run, e));
+    if (this.#breaker) run.breakerEvents = this.#breaker.onEvent((e) => followOutage({ ...this.#failures, emitProgress: (r) => this.#emitProgress(r, true) }, run, e));
     this.#modelSlots.start();
     this.#queue.start();
     this.events.emit({ type: 'run/started', runId: id, root: this.#o.root, at: record.startedAt });
@@ -697,7 +572,7 @@ export class Pipeline {
       run.active.delete(file.path);
       this.events.emit({ type: 'doc/completed', runId: run.record.id, path: file.path, resultPath: resultRelPath(file.path), durationMs: endedAt - startedAt, ...spent });
     } catch (err) {
-      await this.#onFailure(run, file, attempt, startedAt, stage, stageMs, stageStart, err, spent);
+      await handleFailedAttempt(this.#failures, run, file, { attempt, startedAt, stage, stageMs, stageStart, spent }, err);
     } finally {
       release(); // no-op when already released
       run.processing--;
@@ -718,106 +593,6 @@ export class Pipeline {
     }
   }
 
-  /**
-   * What a failed attempt leads to: back to pending (a stop, a provider outage, a full disk: the attempt does
-   * not count), a stopped run (errors that every document would hit), a retry after a backoff, or the
-   * dead-letter queue. A document that used up its attempts on provider failures is dead-lettered only once
-   * the provider is known to be up (others succeeded since, or a probe answers): otherwise the provider is
-   * down, and the document waits for it like every other.
-   */
-  async #onFailure(run: ActiveRun, file: ListedFile, attempt: number, startedAt: number, stage: Stage, stageMs: Partial<Record<Stage, number>>, stageStart: number, err: unknown, spentOk: Spent): Promise<void> {
-    const store = this.#o.store;
-    const e = run.controller.signal.aborted ? new CancelledError(run.stopReason) : toExtractionError(err, stage);
-    e.stage ??= stage;
-    const endedAt = this.#now();
-    stageMs[stage] = (stageMs[stage] ?? 0) + (endedAt - stageStart);
-    const price = this.#price(e.tokensIn, e.tokensOut);
-    const spent = { tokensIn: spentOk.tokensIn + e.tokensIn, tokensOut: spentOk.tokensOut + e.tokensOut, cost: spentOk.cost + price };
-    const info: ErrorInfo = { code: e.code, message: e.message, stage, retryable: e.retryable };
-    this.#addSpent(run, spent);
-    const attemptRow = { runId: run.record.id, path: file.path, attempt, stageReached: stage, startedAt, endedAt, durationMs: endedAt - startedAt, stageMs, errorCode: e.code, errorMessage: e.message, ...spent, ...(typeof e.details?.requests === 'number' ? { requests: e.details.requests } : {}), ...(typeof e.details?.rawReply === 'string' ? { rawReply: e.details.rawReply } : {}) };
-    const totalsOf = (): Spent => {
-      const doc = store.getDocument(file.path);
-      return { tokensIn: (doc?.tokensIn ?? 0) + spent.tokensIn, tokensOut: (doc?.tokensOut ?? 0) + spent.tokensOut, cost: (doc?.cost ?? 0) + spent.cost };
-    };
-    /** Back to pending with the attempt not counted. */
-    const uncount = (outcome: 'cancelled' | 'outage'): void => {
-      store.patchDocument(file.path, { stage: 'pending', attempts: Math.max(0, attempt - 1), updatedAt: endedAt, ...totalsOf(), ...(outcome === 'outage' ? { lastError: info } : {}) });
-      store.recordAttempt({ ...attemptRow, outcome });
-    };
-    try {
-      if (e.code === ErrorCodes.CANCELLED) {
-        // stop or shutdown: the attempt does not count
-        uncount('cancelled');
-        run.active.delete(file.path);
-        return;
-      }
-      if (isStorageError(err) || NOT_THE_DOCUMENTS_FAULT.has(e.code)) {
-        // a full disk, an unwritable state folder: nothing can be finished; the document is not to blame
-        if (!isStorageError(err)) uncount('cancelled');
-        run.active.delete(file.path);
-        this.#stopFatal(run, info);
-        return;
-      }
-      this.#log.warn(`${file.path}: attempt ${attempt} failed in ${stage}: [${e.code}] ${e.message}`);
-
-      if (isRunFatalCode(e.code)) {
-        // the provider or the configuration is wrong: every document would fail the same way
-        store.patchDocument(file.path, { stage: 'failed', lastError: info, updatedAt: endedAt, ...totalsOf() }, { durable: true });
-        store.recordAttempt({ ...attemptRow, outcome: 'failed' });
-        run.active.delete(file.path);
-        this.events.emit({ type: 'doc/failed', runId: run.record.id, path: file.path, error: info });
-        this.#stopFatal(run, info);
-        return;
-      }
-
-      if (e.details?.outage === true) {
-        // the request failed while the provider was down: wait for it, the attempt does not count
-        uncount('outage');
-        this.#requeue(run, file, 0);
-        return;
-      }
-
-      if (shouldRetry(this.#policy, attempt, e.retryable)) {
-        const delayMs = backoffDelay(this.#policy, attempt, e.retryAfterMs, this.#random);
-        store.patchDocument(file.path, { stage: 'failed', lastError: info, updatedAt: endedAt, ...totalsOf() });
-        store.recordAttempt({ ...attemptRow, outcome: 'retry' });
-        this.events.emit({ type: 'doc/retry', runId: run.record.id, path: file.path, attempt, delayMs, error: info });
-        this.#requeue(run, file, delayMs);
-        return;
-      }
-
-      if (isProviderFailure(e.code) && this.#breaker && (await this.#breaker.verifyDocument(file.path)) === 'down' && !run.controller.signal.aborted) {
-        // out of attempts, but the provider itself is down: the breaker opened (and gave back the
-        // attempts its outage cost); the document waits for the provider like every other
-        store.patchDocument(file.path, { stage: 'pending', lastError: info, updatedAt: endedAt, ...totalsOf() });
-        store.recordAttempt({ ...attemptRow, outcome: 'outage' });
-        this.#requeue(run, file, 0);
-        return;
-      }
-      if (run.controller.signal.aborted) {
-        uncount('cancelled');
-        run.active.delete(file.path);
-        return;
-      }
-
-      // non-retryable, or out of attempts while the provider answers others: dead-letter queue
-      this.#forced.delete(file.path);
-      store.putDeadLetter({ path: file.path, runId: run.record.id, stage, code: e.code, message: e.message, attempts: attempt, at: endedAt });
-      store.patchDocument(file.path, { stage: 'dead-lettered', fingerprint: this.fingerprint, lastError: info, updatedAt: endedAt, ...totalsOf() }, { durable: true });
-      store.recordAttempt({ ...attemptRow, outcome: 'dead-lettered' });
-      run.stats.deadLettered++;
-      run.active.delete(file.path);
-      this.events.emit({ type: 'doc/dead-lettered', runId: run.record.id, path: file.path, error: info });
-    } catch (storeErr) {
-      // the checkpoint store could not record the failure: the run cannot go on (said once)
-      if (!run.fatalError) this.#log.error(storeErr instanceof Error ? storeErr : String(storeErr));
-      run.retryTimers.delete(file.path);
-      run.active.delete(file.path);
-      this.#stopFatal(run, errorInfoOf(storeErr, stage));
-    }
-  }
-
   /** Processes a document again after `delayMs` (0: as soon as a slot is free; an open circuit holds it). */
   #requeue(run: ActiveRun, file: ListedFile, delayMs: number): void {
     const timer = setTimeout(() => {
@@ -833,47 +608,6 @@ export class Pipeline {
         .finally(() => this.#maybeFinish(run));
     }, delayMs);
     run.retryTimers.set(file.path, timer);
-  }
-
-  /** The provider's outage as the run shows it; refunds, waiting and giving up. */
-  #onBreaker(run: ActiveRun, e: CircuitEvent): void {
-    if (run.finished) return;
-    switch (e.type) {
-      case 'opened': {
-        // the failures that revealed the outage do not count against their documents
-        for (const [p, n] of e.refunds) {
-          const doc = run.active.has(p) ? this.#o.store.getDocument(p) : undefined;
-          // a document waiting for its retry is pending again: its failure was the provider's
-          if (doc) this.#o.store.patchDocument(p, { attempts: Math.max(0, doc.attempts - n), ...(doc.stage === 'failed' ? { stage: 'pending' as const } : {}), updatedAt: this.#now() });
-        }
-        this.#log.warn(`The provider is failing ([${e.outage.lastCode}] ${e.outage.lastError}): documents wait while it is probed`);
-        this.#setWaiting(run, e.outage);
-        break;
-      }
-      case 'waiting':
-        this.#setWaiting(run, e.outage);
-        break;
-      case 'closed':
-        if (run.waiting) {
-          this.#log.info(`The provider answers again after ${Math.round((e.at - run.waiting.since) / 1000)} s: the run goes on`);
-          this.events.emit({ type: 'run/provider-recovered', runId: run.record.id, since: run.waiting.since, at: e.at });
-          run.waiting = undefined;
-          this.#emitProgress(run, true);
-        }
-        break;
-      case 'gave-up':
-        run.waiting = undefined;
-        this.#stopFatal(run, { code: e.error.code, message: e.error.message, stage: 'extracting', retryable: false });
-        break;
-      default:
-        break;
-    }
-  }
-
-  #setWaiting(run: ActiveRun, o: { since: number; nextProbeAt?: number; probes: number; lastCode: string; lastError: string }): void {
-    run.waiting = { since: o.since, probes: o.probes, code: o.lastCode, message: o.lastError, ...(o.nextProbeAt !== undefined ? { nextTryAt: o.nextProbeAt } : {}) };
-    this.events.emit({ type: 'run/provider-waiting', runId: run.record.id, ...run.waiting });
-    this.#emitProgress(run, true);
   }
 
   /** Stops the run for an error that concerns every document (once; the first error is the one reported). */

@@ -1,0 +1,49 @@
+/**
+ * The in-memory state of the run a {@link Pipeline} is working on: what is queued, in flight or waiting for a
+ * retry, what it has spent, why it stops, and the outage it waits through.
+ */
+import type { Disposable, ProviderWait } from './events';
+import { toExtractionError } from './errors';
+import type { RunSummary } from './pipelineOptions';
+import type { ErrorInfo, RunRecord, Stage } from './types';
+
+/** Tokens and cost spent by an attempt. */
+export interface Spent {
+  tokensIn: number;
+  tokensOut: number;
+  cost: number;
+}
+
+export function errorInfoOf(err: unknown, stage: Stage): ErrorInfo {
+  const e = toExtractionError(err, stage);
+  return { code: e.code, message: e.message, stage, retryable: e.retryable };
+}
+
+export interface ActiveRun {
+  record: RunRecord;
+  controller: AbortController;
+  listingDone: boolean;
+  /** Paths queued, in flight or waiting for a retry in this run. */
+  active: Set<string>;
+  /** Priorities other than normal, by path (kept for the model-slot queue). */
+  priorities: Map<string, number>;
+  retryTimers: Map<string, NodeJS.Timeout>;
+  resolve: (s: RunSummary) => void;
+  stopReason?: string;
+  /** Ended by shutdown() (window closed or reloaded, CLI interrupted), not by the user: to be resumed. */
+  interrupted?: boolean;
+  fatalError?: ErrorInfo;
+  stats: { done: number; deadLettered: number; skipped: number; rejected: number; rejectedTooLarge: number; tokensIn: number; tokensOut: number; cost: number };
+  lastProgressAt: number;
+  budgetReached?: boolean;
+  /** Documents being processed (holding a model slot or exporting), not those waiting for a slot. */
+  processing: number;
+  /** Documents a person asked for, processed outside the document queue (see #schedule). */
+  direct: number;
+  progressTimer?: NodeJS.Timeout;
+  finished: boolean;
+  /** Subscription to the circuit breaker's events. */
+  breakerEvents?: Disposable;
+  /** The provider outage the run waits through, if any. */
+  waiting?: ProviderWait;
+}
