@@ -4,10 +4,12 @@
  * fails the build; each line says PASS or FAIL against its target.
  *   BENCH_ONLY=store,pipeline,convert,grounding,dashboard   run a subset
  *   BENCH_PIPELINE_DOCS=10000           size of the pipeline run
+ *   BENCH_ONLY=outages                  a long run through a provider with outages (minutes; not by default)
  */
 import { runConvertBench } from './convert';
 import { printDashboardBench, runDashboardBench } from './dashboard';
 import { printGroundingBench, runGroundingBench } from './grounding';
+import { printOutageBench, runOutageBench } from './outages';
 import { printPipelineBench, runPipelineBench } from './pipeline';
 import { printStoreBench, runStoreBench } from './store';
 
@@ -33,6 +35,10 @@ async function main(): Promise<void> {
   if (only.has('dashboard')) {
     console.log('\n== run dashboard ==');
     printDashboardBench(await runDashboardBench());
+  }
+  if (only.has('outages')) {
+    console.log('\n== outages: a long run through a provider that fails every few minutes ==');
+    printOutageBench(await runOutageBench(Number(process.env.BENCH_OUTAGE_DOCS) || 10_000, { scale: Number(process.env.BENCH_OUTAGE_SCALE) || 1 }));
   }
   console.log(`\nbenchmarks finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }

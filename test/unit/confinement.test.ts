@@ -47,11 +47,32 @@ function workspace(docs: Record<string, string> = { 'inv0.txt': 'Invoice INV-0\n
   return { dir, root, schema, state: path.join(root, '.extraction') };
 }
 
+let cliCopy: string | undefined;
+/**
+ * The CLI bundle where `nobody` can read it: the checkout may sit in a folder only root can enter (a CI clone
+ * in a 0700 temp folder), so the bundle and its assets are copied once to a world-readable temp folder.
+ */
+function cliForNobody(): string {
+  if (!cliCopy) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ew-cli-copy-'));
+    fs.cpSync(path.dirname(CLI), dir, { recursive: true });
+    chmodTree(dir);
+    cliCopy = path.join(dir, path.basename(CLI));
+  }
+  return cliCopy;
+}
+
+function chmodTree(p: string): void {
+  const st = fs.lstatSync(p);
+  fs.chmodSync(p, st.isDirectory() ? 0o755 : 0o644);
+  if (st.isDirectory()) for (const name of fs.readdirSync(p)) chmodTree(path.join(p, name));
+}
+
 /** Runs the CLI as `nobody` (owner of `dir` then) when the tests run as root, where permissions stop nothing. */
 function runCliAsUser(dir: string, args: string[]): Promise<CliResult> {
   if (!AS_ROOT) return runCli(args);
   chownTree(dir, NOBODY);
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, OPENAI_API_KEY: '' }, uid: NOBODY, gid: NOBODY, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cliForNobody(), ...args], { env: { ...process.env, OPENAI_API_KEY: '' }, uid: NOBODY, gid: NOBODY, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -119,7 +119,7 @@ export class HealthMonitor extends Disposable implements RunSummarySource {
       details.unshift(`The provider is failing ([${h.waiting.code}] ${h.waiting.message}): ${describeWait(h.waiting, this.#o.now(), 'at')}. No document starts or uses up attempts meanwhile; the run goes on when it answers.`, '');
     }
     if (run) details.push('', `Run ${run.id} (${run.trigger}), ${h.running ? (h.paused ? 'paused' : 'running') : run.status}, started ${new Date(run.startedAt).toLocaleString()}`);
-    return { level: report.level, label, description: parts.join(' · '), details, ...(run ? { runId: run.id } : {}) };
+    return { level: report.level, label, description: parts.join(' · '), details, ...(run ? { runId: run.id } : {}), ...(h.running && h.waiting ? { waiting: true } : {}) };
   }
 
   // ------------------------------------------------------------------ internals

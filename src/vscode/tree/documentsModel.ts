@@ -90,6 +90,8 @@ export interface RunSummaryInfo {
   /** Tooltip lines (plain text). */
   details: string[];
   runId?: string;
+  /** The run waits for a failing provider (shown with its own icon). */
+  waiting?: boolean;
 }
 
 /** Source of run summaries, one per folder; fires with the folder whose summary changed (undefined: all). */

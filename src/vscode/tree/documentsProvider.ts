@@ -12,6 +12,9 @@ export const LOAD_MORE_COMMAND = 'extractionWorkbench.loadMore';
 export const OPEN_SOURCE_COMMAND = 'extractionWorkbench.openSource';
 export const OPEN_DASHBOARD_COMMAND = 'extractionWorkbench.openDashboard';
 
+/** The run waits for a failing provider. */
+const WAITING_ICON = new vscode.ThemeIcon('debug-disconnect', new vscode.ThemeColor('problemsWarningIcon.foreground'));
+
 const HEALTH_ICONS = {
   healthy: new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed')),
   degraded: new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground')),
@@ -120,7 +123,7 @@ export class DocumentsProvider extends Disposable implements vscode.TreeDataProv
     const item = new vscode.TreeItem(info.label, vscode.TreeItemCollapsibleState.None);
     item.id = node.id;
     item.description = info.description;
-    item.iconPath = HEALTH_ICONS[info.level];
+    item.iconPath = info.waiting ? WAITING_ICON : HEALTH_ICONS[info.level];
     item.contextValue = `runSummary.${info.level}`;
     item.tooltip = [...info.details, '', 'Click to open the run dashboard.'].join('\n');
     item.command = { command: OPEN_DASHBOARD_COMMAND, title: 'Open Run Dashboard', arguments: [node] };

@@ -58,6 +58,8 @@ export const outageScenario: Scenario = {
         await statusBarItem(page, /idle/).waitFor({ timeout: 30_000 });
         const pane = await showDocumentsView(page);
         await pane.locator('.monaco-list-row', { hasText: /Waiting for the provider/ }).waitFor({ state: 'detached', timeout: 20_000 });
+        // the tree converges: nothing pending or running any more
+        for (const group of ['Pending', 'Running']) await until(`no ${group} group`, async () => (await groupCount(pane, group)) === 0, 20_000);
         assert.strictEqual(await groupCount(pane, 'Dead-lettered'), deadBefore);
         for (const d of docs) assert.strictEqual(srv.requestsFor(d).filter((r) => r.status === 200).length, 1, `${d}: answered once`);
         await s.screenshot('16-outage-recovered');
