@@ -19,6 +19,7 @@ import type { Clock } from '../extract/rateLimiter';
 import { createValidator, validateUserSchema } from '../extract/schema';
 import { isWithin } from '../core/paths';
 import { checkOutputWritable, writeFileAtomic } from '../export/jsonExporter';
+import { acquireLock, OUTPUT_LOCK_FILE, releaseLock } from '../store/lock';
 import { createRequestLog } from '../store/requestLog';
 import { pruneHistoryOnRunStart } from '../store/retention';
 import { SqlJsCheckpointStore } from '../store/sqlStore';
@@ -235,6 +236,21 @@ export function loadSavedSettings(stateDir: string, options: { root?: string } =
   return saved;
 }
 
+/**
+ * Takes the output folder's lock for a run (`.extraction-output.lock`): two runs with different state
+ * folders on one folder would both write its results. Returns the release; throws StoreLockedError naming
+ * the other process.
+ */
+export function lockOutputFolder(outDir: string, logger?: Logger): () => void {
+  fs.mkdirSync(outDir, { recursive: true });
+  const lock = acquireLock(outDir, { warn: (m: string) => logger?.warn(m) }, {
+    fileName: OUTPUT_LOCK_FILE,
+    what: 'The output folder',
+    advice: 'Another run writes its results there: wait for it to finish, or choose another output folder',
+  });
+  return () => releaseLock(lock);
+}
+
 export interface SessionOptions {
   apiKey: string;
   logger?: Logger;
@@ -318,6 +334,7 @@ export async function openSession(settings: RunSettings, options: SessionOptions
     logger: options.logger,
     convertedCacheDir: convertedCacheDirOf(settings.stateDir),
     ground: grounding.ground,
+    lockOutput: () => lockOutputFolder(settings.outDir, options.logger),
   });
   saveSettings(settings);
   return {

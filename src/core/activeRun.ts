@@ -44,6 +44,8 @@ export interface ActiveRun {
   finished: boolean;
   /** Subscription to the circuit breaker's events. */
   breakerEvents?: Disposable;
+  /** Gives the output folder back (see PipelineOptions.lockOutput). */
+  releaseOutput?: () => void;
   /** The provider outage the run waits through, if any. */
   waiting?: ProviderWait;
 }

@@ -107,9 +107,9 @@ export class Pipeline {
   /** Starts a run. Throws when one is already active: use {@link enqueue} to add documents to it. */
   start(options: StartOptions): RunHandle {
     if (this.#run) throw new Error('A run is already active');
+    // one run writes into an output folder at a time (two state folders on one folder would both export)
+    const releaseOutput = this.#o.lockOutput?.();
     const store = this.#o.store;
-    const reset = store.resetInFlight();
-    if (reset) this.#log.info(`${reset} document(s) interrupted earlier are pending again`);
     const id = `${new Date(this.#now()).toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
     const record: RunRecord = {
       id,
@@ -120,7 +120,14 @@ export class Pipeline {
       fingerprint: this.fingerprint,
       model: this.#o.extractor.model,
     };
-    store.putRun(record, { durable: true });
+    try {
+      const reset = store.resetInFlight();
+      if (reset) this.#log.info(`${reset} document(s) interrupted earlier are pending again`);
+      store.putRun(record, { durable: true });
+    } catch (err) {
+      releaseOutput?.();
+      throw err;
+    }
     let resolve!: (s: RunSummary) => void;
     const done = new Promise<RunSummary>((r) => (resolve = r));
     const controller = new AbortController();
@@ -140,6 +147,7 @@ export class Pipeline {
       lastProgressAt: 0,
       finished: false,
     };
+    if (releaseOutput) run.releaseOutput = releaseOutput;
     this.#run = run;
     if (this.#breaker) run.breakerEvents = this.#breaker.onEvent((e) => followOutage({ ...this.#failures, emitProgress: (r) => this.#emitProgress(r, true) }, run, e));
     this.#modelSlots.start();
@@ -683,6 +691,7 @@ export class Pipeline {
     }
     run.breakerEvents?.dispose();
     this.#breaker?.reset();
+    run.releaseOutput?.();
     this.#run = undefined;
     const summary: RunSummary = {
       runId: run.record.id,

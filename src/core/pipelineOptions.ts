@@ -61,6 +61,11 @@ export interface PipelineOptions {
    * stops. It is reset when a run ends.
    */
   circuitBreaker?: CircuitBreaker;
+  /**
+   * Takes the output folder for a run and returns its release; throws when another run (another state
+   * folder, another process) writes results into the same folder. Called when a run starts.
+   */
+  lockOutput?: () => () => void;
 }
 
 export interface StartOptions {

@@ -82,12 +82,27 @@ export function lockHolder(dir: string): { pid?: number; hostname?: string } | u
   return { ...(info ? { pid: info.pid, hostname: info.hostname } : {}) };
 }
 
+/** The output folder's lock file: one run writes results into a folder at a time. */
+export const OUTPUT_LOCK_FILE = '.extraction-output.lock';
+
+export interface LockOptions {
+  /** Lock file name in `dir` (default the store's). */
+  fileName?: string;
+  /** What is locked, for messages (default "Checkpoint store"). */
+  what?: string;
+  /** What to do when it is in use (default: close the other window or CLI run). */
+  advice?: string;
+}
+
 /** Takes the lock of `dir` (throws {@link StoreLockedError} when a live process holds it). */
-export function acquireLock(dir: string, logger: Pick<StoreLogger, 'warn'>): HeldLock & { staleTakenOver: boolean } {
-  const file = path.join(dir, LOCK_FILE);
-  const key = fs.realpathSync(dir);
+export function acquireLock(dir: string, logger: Pick<StoreLogger, 'warn'>, options: LockOptions = {}): HeldLock & { staleTakenOver: boolean } {
+  const fileName = options.fileName ?? LOCK_FILE;
+  const what = options.what ?? 'Checkpoint store';
+  const file = path.join(dir, fileName);
+  const real = fs.realpathSync(dir);
+  const key = fileName === LOCK_FILE ? real : path.join(real, fileName);
   if (heldLocks.has(key)) {
-    throw new StoreLockedError(`Checkpoint store ${dir} is already open in this process.`, file, process.pid);
+    throw new StoreLockedError(`${what} ${dir} is already ${fileName === LOCK_FILE ? 'open' : 'in use'} in this process.`, file, process.pid);
   }
   let staleTakenOver = false;
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -110,13 +125,13 @@ export function acquireLock(dir: string, logger: Pick<StoreLogger, 'warn'>): Hel
     if (!stale) {
       const who = info ? `process ${info.pid} on ${info.hostname}${info.since ? ` since ${new Date(info.since).toISOString()}` : ''}` : 'another process';
       throw new StoreLockedError(
-        `Checkpoint store ${dir} is in use by ${who}. Close the other VS Code window or CLI run first` +
+        `${what} ${dir} is in use by ${who}. ${options.advice ?? 'Close the other VS Code window or CLI run first'}` +
           ` (if that process no longer exists, delete ${file}).`,
         file,
         info?.pid,
       );
     }
-    logger.warn(`checkpoint store: taking over stale lock ${file} (${stale})`);
+    logger.warn(`${what.toLowerCase()}: taking over stale lock ${file} (${stale})`);
     staleTakenOver = true;
     try {
       fs.unlinkSync(file);

@@ -46,6 +46,7 @@ export type Step = StepCommon &
     | { truncated: true; reply?: unknown } // half of the JSON, finish_reason 'length'
     | { refusal: string } // content null, message.refusal set
     | { reset: true } // destroys the socket without answering (connection error on the client)
+    | { stall: true } // sends the headers and half of a good answer, then nothing more (until the client goes away)
   );
 
 export interface RecordedRequest {
@@ -355,6 +356,12 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       return;
     }
     if ('hang' in step) return; // the response stays open until the client goes away or close()
+    if ('stall' in step) {
+      const text = JSON.stringify(completion(body, promptChars, JSON.stringify(sampleForSchema(requestSchema(body)) ?? {}), 'stop', step));
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.write(text.slice(0, Math.floor(text.length / 2)));
+      return; // the rest never comes
+    }
     if ('refusal' in step) {
       sendJson(res, 200, completion(body, promptChars, null, 'stop', step, step.refusal));
       return;
@@ -443,7 +450,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     const step = nextStep(document, part?.part) ?? (await responder({ ...record, body, userText }));
     const delay = step.latencyMs ?? latencyMs;
     const promptChars = messages.reduce((n, m) => n + messageText(m).length, 0);
-    if (delay > 0 && !('hang' in step)) {
+    if (delay > 0 && !('hang' in step) && !('stall' in step)) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => {
           pending.delete(t);

@@ -259,4 +259,43 @@ describe('CLI under faults', function () {
     assert.equal(failed?.requests, 1);
     assert.equal(h.attempts.find((a) => a.outcome === 'done')?.requests, 1);
   });
+  it('a second run on the folder while one runs: a second state folder is refused at once (the output folder is in use), the same state folder too — one line each, no stack trace', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    server.setResponder(async (req) => {
+      await held;
+      return { reply: { invoice_number: req.document } };
+    });
+    const w = workspace(3);
+    const first = startCli(args(w, '--concurrency', '1'));
+    for (const end = Date.now() + 30_000; !server.stats.total; ) {
+      assert.ok(Date.now() < end, 'the first run never reached the server');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const other = await runCli(args(w, '--state', path.join(w.root, 'other-state')));
+    assert.equal(other.code, 2, other.stderr);
+    assert.match(other.stderr, /^extraction-workbench: The output folder .*extracted is in use by process \d+ .*Another run writes its results there/m);
+    assert.doesNotMatch(other.stderr, /\n\s+at /, 'no stack trace');
+    const same = await runCli(args(w));
+    assert.equal(same.code, 2, same.stderr);
+    assert.match(same.stderr, /^extraction-workbench: Checkpoint store .* is in use by process \d+/m);
+    assert.doesNotMatch(same.stderr, /\n\s+at /, 'no stack trace');
+    release();
+    const r = await first.result;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(server.stats.total, 3, 'only the first run sent requests');
+    assert.equal(fs.existsSync(path.join(w.root, 'extracted', '.extraction-output.lock')), false, 'the output folder is given back');
+  });
+
+  it('a document too large to read makes the run exit 1 and say so (it was exit 0)', async () => {
+    const w = workspace(1);
+    const big = path.join(w.root, 'huge.txt');
+    fs.writeFileSync(big, '');
+    fs.truncateSync(big, 60 * 1024 * 1024); // sparse: no 60 MB written
+    const r = await runCli(args(w));
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /rejected huge\.txt: Too large: 60\.0 MB is over the 50\.0 MB limit/);
+    assert.match(r.stderr, /1 document\(s\) too large to read/);
+    assert.equal(server.requestsFor('huge.txt').length, 0);
+  });
 });
