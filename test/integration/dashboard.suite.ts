@@ -17,7 +17,7 @@ import type { DashboardPanel } from '../../src/vscode/dashboard/dashboardPanel';
 import { comparisonColumn } from '../../src/vscode/dashboard/runData';
 import type { DocNode, GroupNode, SummaryNode, TreeNode } from '../../src/vscode/tree/documentsModel';
 import type { FolderRuns } from '../../src/vscode/workspaceRuns';
-import { startModelServer, type ModelServer } from '../support/modelServer';
+import { requestSchema, sampleForSchema, startModelServer, type ModelServer } from '../support/modelServer';
 import { activateFirstFolder, removeSuiteDocuments, SuiteSettings, waitFor } from './support';
 
 const C = 'extractionWorkbench.';
@@ -26,6 +26,8 @@ const TOTAL = 30;
 const BAD = 12; // answered with HTTP 400: dead-lettered with BAD_REQUEST
 const EMPTY = `${DIR}/doc-30.txt`; // no text: dead-lettered with EMPTY_DOCUMENT
 const FLAKY = [`${DIR}/doc-13.txt`, `${DIR}/doc-14.txt`]; // a 500 first, then fine: retried
+/** Its answer waits until the dashboard has rendered the run live: the run cannot end before the page is up. */
+const HELD = `${DIR}/doc-29.txt`;
 
 
 
@@ -38,6 +40,8 @@ describe('Extraction Workbench: run dashboard and health', function () {
   let root: string;
   let panel: DashboardPanel;
   let firstRunId: string;
+  let releaseHeld!: () => void;
+  const heldUntilLive = new Promise<void>((r) => (releaseHeld = r));
   const docs = Array.from({ length: TOTAL }, (_, i) => `${DIR}/doc-${String(i + 1).padStart(2, '0')}.txt`);
   const settings = new SuiteSettings(() => folder);
   const store = () => {
@@ -60,9 +64,14 @@ describe('Extraction Workbench: run dashboard and health', function () {
       if (i < BAD) server.setScript(rel, [{ status: 400, message: 'The request is invalid' }]);
     }
     for (const rel of FLAKY) server.setScript(rel, [{ status: 500 }]);
+    server.setResponder(async (req) => {
+      if (req.document === HELD) await heldUntilLive;
+      return { reply: sampleForSchema(requestSchema(req.body)) ?? {} };
+    });
   });
 
   after(async () => {
+    releaseHeld();
     panel?.dispose();
     await folder?.stop().catch(() => undefined);
     await idle().catch(() => undefined);
@@ -85,6 +94,7 @@ describe('Extraction Workbench: run dashboard and health', function () {
     assert.ok(live.charts >= 5, `charts rendered: ${live.charts}`);
     firstRunId = live.runId ?? '';
     assert.equal(firstRunId, folder.pipeline?.runId);
+    releaseHeld(); // the run may end now (on a busy machine it used to end before the page was up)
     await idle();
     assert.ok((panel.posted['dashboard/update'] ?? 0) >= 1, 'live updates were posted');
     const final = await waitFor('the final render of the finished run', () => (panel.lastRendered && !panel.lastRendered.live && panel.lastRendered.errorCodes.includes('BAD_REQUEST') ? panel.lastRendered : undefined));
