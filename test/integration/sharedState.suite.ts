@@ -163,10 +163,16 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
     const held = `${DIR}/held-by-cli.txt`;
     const reply = { invoice_number: 'L-5', invoice_date: '2024-05-03', vendor: 'Shared State Ltd', total: 14, currency: 'EUR', line_items: [] };
     server.setScript(held, [{ reply, latencyMs: 60_000 }]); // the CLI is on it until it is stopped
+    // the last test's watch mode must be off (it would queue the new document in the window) and the window idle
+    await waitFor('watch mode off', () => !api.watchMode.watching.includes(folder.key), 20_000);
+    await waitFor('the window to be idle without the lock', () => !folder.running && !folder.writable, 20_000);
     fs.writeFileSync(path.join(root, ...held.split('/')), 'Invoice L-5\nVendor: Shared State Ltd\nTotal: 14.00 EUR\n');
     extra.push(held);
     const { exited, stderr } = runCli();
-    await waitFor('the CLI to be on the held document', () => server.requestsFor(held).length > 0, 20_000);
+    let ended = false;
+    void exited.then(() => (ended = true));
+    await waitFor('the CLI to be on the held document', () => server.requestsFor(held).length > 0 || ended, 30_000);
+    assert.ok(!ended, `the CLI run ended early: ${stderr.join('')}`);
     await waitFor('the window to see the CLI\'s run', () => folder.foreignRun()?.status === 'running', 20_000);
     assert.equal(folder.running, false, 'the run is not the window\'s');
     assert.equal(api.contextKeys.get('extractionWorkbench.running'), true, 'Pause and Stop are offered for the CLI\'s run');

@@ -116,10 +116,11 @@ export const dashboardScenario: Scenario = {
         const rows = frame.locator('#history tbody tr');
         await rows.nth(1).waitFor({ state: 'visible', timeout: 30_000 });
         await frame.locator('[data-live="true"]').waitFor({ state: 'detached', timeout: 30_000 });
-        // every reprocessed document succeeded, but the last 100 documents still hold the first run's failures
-        // (how many depends on what earlier scenarios left in the workspace): the run ended unhealthy, as the status bar says
-        assert.equal(await frame.locator('.health-badge').getAttribute('data-health'), 'unhealthy');
-        assert.match(await frame.locator('.reasons').innerText(), /of the last \d+ documents succeeded/);
+        // every reprocessed document succeeded: health counts each document by its latest outcome, so the
+        // first run's failures no longer make the run unhealthy
+        assert.notEqual(await frame.locator('.health-badge').getAttribute('data-health'), 'unhealthy');
+        const reasons = frame.locator('.reasons');
+        if ((await reasons.count()) > 0) assert.doesNotMatch(await reasons.innerText(), /of the last \d+ documents succeeded/);
         const boxes = frame.locator('#history input[type="checkbox"]');
         await boxes.nth(0).check();
         await boxes.nth(1).check();
