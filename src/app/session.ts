@@ -20,6 +20,7 @@ import { createValidator, validateUserSchema } from '../extract/schema';
 import { isWithin } from '../core/paths';
 import { checkOutputWritable, writeFileAtomic } from '../export/jsonExporter';
 import { acquireLock, OUTPUT_LOCK_FILE, releaseLock } from '../store/lock';
+import { openWhenReleased } from '../store/lockWait';
 import { createRequestLog } from '../store/requestLog';
 import { pruneHistoryOnRunStart } from '../store/retention';
 import { SqlJsCheckpointStore } from '../store/sqlStore';
@@ -260,6 +261,12 @@ export interface SessionOptions {
   store?: CheckpointStore;
   /** Time source of the rate limiter (tests move it by hand). */
   clock?: Clock;
+  /**
+   * How long to wait for a state folder that another process holds for a moment (a VS Code window keeps it
+   * for 2 s after a change), ms; default 0: fail at once. `onLockWait` is told once who holds it.
+   */
+  lockWaitMs?: number;
+  onLockWait?: (ownerPid: number) => void;
 }
 
 export interface Session {
@@ -305,7 +312,8 @@ export async function openSession(settings: RunSettings, options: SessionOptions
   const ownsStore = !options.store;
   let store: CheckpointStore;
   try {
-    store = options.store ?? (await openStore(settings.stateDir, { logger: options.logger, assetsDir }));
+    const open = () => openStore(settings.stateDir, { logger: options.logger, assetsDir });
+    store = options.store ?? (options.lockWaitMs ? await openWhenReleased(open, { waitMs: options.lockWaitMs, ...(options.onLockWait ? { onWait: options.onLockWait } : {}) }) : await open());
   } catch (err) {
     await converters.dispose();
     throw err;

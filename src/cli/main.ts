@@ -61,6 +61,12 @@ The API key comes from OPENAI_API_KEY (any value for local servers that ignore i
 
 class UsageError extends Error {}
 
+/** A window holds the state folder for a moment after each change: a run waits up to 10 s for it, as the window does. */
+const LOCK_WAIT = {
+  lockWaitMs: 10_000,
+  onLockWait: (pid: number) => process.stderr.write(`the state folder is in use by process ${pid}; waiting up to 10 s for it…\n`),
+};
+
 function stderrLogger(verbose: boolean): Logger {
   const w = (lvl: string) => (m: string | Error, ...a: unknown[]) => process.stderr.write(`[${lvl}] ${m instanceof Error ? m.message : m}${a.length ? ' ' + a.map(String).join(' ') : ''}\n`);
   const none = () => {};
@@ -292,7 +298,7 @@ async function drive(session: Session, start: () => { done: Promise<RunSummary> 
 
 async function cmdRun(argv: string[]): Promise<number> {
   const { settings, json, verbose } = resolveRunSettings(argv);
-  const session = await openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(verbose) });
+  const session = await openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(verbose), ...LOCK_WAIT });
   return drive(session, () => session.pipeline.start({ trigger: 'cli' }), json);
 }
 
@@ -409,7 +415,7 @@ async function sessionFromState(stateDir: string, flags: { root?: string; baseUR
     throw new UsageError(`The last run used ${baseURL} (saved in ${stateDir}); the API key is not sent there unless you say so: pass --base-url <url>`);
   }
   const settings: RunSettings = { ...saved, baseURL, model: flags.model ?? process.env.OPENAI_MODEL ?? job?.model ?? saved.model };
-  return openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(flags.verbose) });
+  return openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(flags.verbose), ...LOCK_WAIT });
 }
 
 /**
