@@ -17,6 +17,7 @@ import { Pipeline } from '../src/core/pipeline';
 import { OpenAIExtractor } from '../src/extract/openaiExtractor';
 import { SqlJsCheckpointStore } from '../src/store/sqlStore';
 import { startModelServer, type Step } from '../test/support/modelServer';
+import { seededRandom } from '../test/support/random';
 import { isEntryScript } from './entry';
 
 export interface OutageBenchResult {
@@ -41,23 +42,11 @@ export interface OutageBenchResult {
   pass: boolean;
 }
 
-/** A seeded PRNG (mulberry32): the same schedule on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function runOutageBench(docs = 10_000, options: { concurrency?: number; latencyMs?: number; scale?: number } = {}): Promise<OutageBenchResult> {
   const concurrency = options.concurrency ?? 4;
   const latencyMs = options.latencyMs ?? 100;
   const scale = options.scale ?? 1;
-  const random = seeded(17);
+  const random = seededRandom(17); // the same schedule on every run
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ew-bench-outage-'));
   const root = path.join(dir, 'docs');
   fs.mkdirSync(root);

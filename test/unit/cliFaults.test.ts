@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, ndjson, runCli, startCli } from '../support/cli';
+import { until } from '../support/assertions';
 import { startModelServer, type ModelServer } from '../support/modelServer';
 
 const SCHEMA = { type: 'object', properties: { invoice_number: { type: 'string' } }, required: ['invoice_number'] };
@@ -149,16 +150,11 @@ describe('CLI under faults', function () {
     });
     const w = workspace(5);
     const { child, result } = startCli([...args(w, '--concurrency', '1'), '--json']);
-    let events: Array<Record<string, unknown>> = [];
-    child.stdout!.on('data', () => undefined);
-    for (let t = Date.now(); Date.now() - t < 30_000; ) {
-      await new Promise((r) => setTimeout(r, 50));
-      if (server.requestsFor('inv001.txt').length) break;
-    }
+    await until(() => server.requestsFor('inv001.txt').length > 0, 'the run to be on inv001.txt', 30_000);
     child.kill('SIGHUP');
     const r = await result;
     release();
-    events = ndjson(r.stdout);
+    const events = ndjson(r.stdout);
     assert.equal(r.code, 130, r.stderr);
     assert.ok(events.some((e) => e.type === 'run/finished'));
     assert.equal(fs.existsSync(path.join(w.state, 'store.lock')), false, 'the lock was given back');
@@ -189,12 +185,7 @@ describe('CLI under faults', function () {
       await gates.get(req.document)?.opened;
       return { reply: { invoice_number: req.document } };
     });
-    const requested = async (doc: string): Promise<void> => {
-      for (const end = Date.now() + 30_000; !server.requestsFor(doc).length; ) {
-        assert.ok(Date.now() < end, `${doc} was never requested`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
+    const requested = (doc: string): Promise<void> => until(() => server.requestsFor(doc).length > 0, `${doc} to be requested`, 30_000);
     const w = workspace(12);
     const { result } = startCli(args(w, '--concurrency', '1'));
     const exited = { done: false };
@@ -268,10 +259,7 @@ describe('CLI under faults', function () {
     });
     const w = workspace(3);
     const first = startCli(args(w, '--concurrency', '1'));
-    for (const end = Date.now() + 30_000; !server.stats.total; ) {
-      assert.ok(Date.now() < end, 'the first run never reached the server');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(() => server.stats.total > 0, 'the first run to reach the server', 30_000);
     const other = await runCli(args(w, '--state', path.join(w.root, 'other-state')));
     assert.equal(other.code, 2, other.stderr);
     assert.match(other.stderr, /^extraction-workbench: The output folder .*extracted is in use by process \d+ .*Another run writes its results there/m);

@@ -12,20 +12,11 @@ import { createTextConverter } from '../../src/convert/text';
 import type { ConvertedDocument, Converter } from '../../src/convert/types';
 import { makeDocx, zipStored } from '../fixtures/convert/docx';
 import { tempDir } from '../fixtures/pdf/generate';
+import { rejectsWithCode } from '../support/assertions';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 function input(bytes: Uint8Array | string, p = 'x') {
   return { path: p, absPath: '/x/' + p, bytes: typeof bytes === 'string' ? enc(bytes) : bytes };
-}
-async function expectCode(p: Promise<unknown>, code: string): Promise<ExtractionError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof ExtractionError, String(err));
-    assert.strictEqual(err.code, code, err.message);
-    return err;
-  }
-  assert.fail(`expected ${code}`);
 }
 
 describe('convert/html', () => {
@@ -66,8 +57,8 @@ describe('convert/html', () => {
     const doc = await conv.convert(input('<div><p>unclosed <b>bold <i>both</div> tail', 'a.html'));
     assert.match(doc.text, /unclosed bold both/);
     assert.match(doc.text, /tail/);
-    await expectCode(conv.convert(input('<html><head><title>t</title></head><body> <script>x</script> </body></html>', 'e.html')), ErrorCodes.EMPTY_DOCUMENT);
-    await expectCode(conv.convert(input('', 'e.html')), ErrorCodes.EMPTY_DOCUMENT);
+    await rejectsWithCode(conv.convert(input('<html><head><title>t</title></head><body> <script>x</script> </body></html>', 'e.html')), ErrorCodes.EMPTY_DOCUMENT);
+    await rejectsWithCode(conv.convert(input('', 'e.html')), ErrorCodes.EMPTY_DOCUMENT);
   });
 
   it('honours a meta charset when bytes are not UTF-8', async () => {
@@ -112,7 +103,7 @@ describe('convert/csv', () => {
       doc.positions!.map((p) => doc.text.slice(p.start, p.end)),
       ['id\tname', '1\tAda', '2\tGrace'],
     );
-    await expectCode(createCsvConverter().convert(input(' \n \n', 'e.csv')), ErrorCodes.EMPTY_DOCUMENT);
+    await rejectsWithCode(createCsvConverter().convert(input(' \n \n', 'e.csv')), ErrorCodes.EMPTY_DOCUMENT);
     assert.strictEqual(convertCsvBytes(enc('a,b\n1,2'), undefined).format, 'csv');
   });
 
@@ -148,10 +139,10 @@ describe('convert/json', () => {
   });
 
   it('invalid JSON → CORRUPT_INPUT (non-retryable); empty → EMPTY_DOCUMENT', async () => {
-    const err = await expectCode(createJsonConverter().convert(input('{"a":1,', 'a.json')), ErrorCodes.CORRUPT_INPUT);
+    const err = await rejectsWithCode(createJsonConverter().convert(input('{"a":1,', 'a.json')), ErrorCodes.CORRUPT_INPUT);
     assert.strictEqual(err.retryable, false);
-    await expectCode(createJsonConverter().convert(input('   ', 'a.json')), ErrorCodes.EMPTY_DOCUMENT);
-    await expectCode(createJsonConverter().convert(input('{}', 'a.json')), ErrorCodes.EMPTY_DOCUMENT);
+    await rejectsWithCode(createJsonConverter().convert(input('   ', 'a.json')), ErrorCodes.EMPTY_DOCUMENT);
+    await rejectsWithCode(createJsonConverter().convert(input('{}', 'a.json')), ErrorCodes.EMPTY_DOCUMENT);
   });
 
   it('accepts a UTF-8 BOM', async () => {
@@ -169,15 +160,15 @@ describe('convert/docx (mammoth)', () => {
 
   it('corrupt or non-DOCX bytes → CORRUPT_INPUT; empty → EMPTY_DOCUMENT', async () => {
     const conv = createDocxConverter();
-    let err = await expectCode(conv.convert(input('this is not a zip file at all', 'a.docx')), ErrorCodes.CORRUPT_INPUT);
+    let err = await rejectsWithCode(conv.convert(input('this is not a zip file at all', 'a.docx')), ErrorCodes.CORRUPT_INPUT);
     assert.strictEqual(err.retryable, false);
     // a valid ZIP without word/document.xml
-    err = await expectCode(conv.convert(input(new Uint8Array(zipStored({ 'hello.txt': 'hi' })), 'a.docx')), ErrorCodes.CORRUPT_INPUT);
+    err = await rejectsWithCode(conv.convert(input(new Uint8Array(zipStored({ 'hello.txt': 'hi' })), 'a.docx')), ErrorCodes.CORRUPT_INPUT);
     // truncated DOCX
     const good = makeDocx(['x']);
-    await expectCode(conv.convert(input(new Uint8Array(good.subarray(0, good.length - 30)), 'a.docx')), ErrorCodes.CORRUPT_INPUT);
-    await expectCode(conv.convert(input(new Uint8Array(0), 'a.docx')), ErrorCodes.EMPTY_DOCUMENT);
-    await expectCode(conv.convert(input(new Uint8Array(makeDocx(['  ', ''])), 'a.docx')), ErrorCodes.EMPTY_DOCUMENT);
+    await rejectsWithCode(conv.convert(input(new Uint8Array(good.subarray(0, good.length - 30)), 'a.docx')), ErrorCodes.CORRUPT_INPUT);
+    await rejectsWithCode(conv.convert(input(new Uint8Array(0), 'a.docx')), ErrorCodes.EMPTY_DOCUMENT);
+    await rejectsWithCode(conv.convert(input(new Uint8Array(makeDocx(['  ', ''])), 'a.docx')), ErrorCodes.EMPTY_DOCUMENT);
   });
 });
 
@@ -297,7 +288,7 @@ describe('convert/cache', () => {
         throw new ExtractionError(ErrorCodes.EMPTY_DOCUMENT, 'empty');
       },
     };
-    await expectCode(cache.getOrConvert(failing, input(enc('   '))), ErrorCodes.EMPTY_DOCUMENT);
+    await rejectsWithCode(cache.getOrConvert(failing, input(enc('   '))), ErrorCodes.EMPTY_DOCUMENT);
     assert.strictEqual(await cache.get(sha256Hex(enc('   ')), 'text'), undefined);
   });
   it('converterCacheKey: id, version and the set options; order and unset options do not matter', () => {

@@ -5,7 +5,7 @@
  */
 import * as assert from 'assert';
 import * as crypto from 'crypto';
-import { ErrorCodes, ExtractionError } from '../../src/core/errors';
+import { ErrorCodes } from '../../src/core/errors';
 import { sniffBinary } from '../../src/convert/binary';
 import { docxUnpackLimitBytes } from '../../src/convert/docx';
 import { createConverterRegistry, type ConverterRegistry } from '../../src/convert/index';
@@ -14,21 +14,12 @@ import { MAX_JSON_DEPTH } from '../../src/convert/json';
 import { decodeText } from '../../src/convert/text';
 import { seededRandom } from '../support/random';
 import { docxBomb, makeDocx } from '../fixtures/convert/docx';
+import { rejectsWithCode } from '../support/assertions';
 
 function input(bytes: Uint8Array, path: string) {
   return { path, absPath: '/x/' + path, bytes };
 }
 
-async function expectCode(p: Promise<unknown>, code: string): Promise<ExtractionError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof ExtractionError, String(err));
-    assert.strictEqual(err.code, code, err.message);
-    return err;
-  }
-  assert.fail(`expected ${code}`);
-}
 
 /** A minimal ELF header followed by code-like bytes (NUL bytes included, as in every real ELF file). */
 function elfLike(): Uint8Array {
@@ -65,7 +56,7 @@ describe('convert: binary content under a text extension → UNSUPPORTED_CONTENT
     it(`${name}: every text-like converter refuses it (non-retryable, says what was seen)`, async () => {
       const bytes = make();
       for (const file of TEXT_EXTENSIONS) {
-        const err = await expectCode(registry.get(file)!.convert(input(bytes, file)), ErrorCodes.UNSUPPORTED_CONTENT);
+        const err = await rejectsWithCode(registry.get(file)!.convert(input(bytes, file)), ErrorCodes.UNSUPPORTED_CONTENT);
         assert.strictEqual(err.retryable, false);
         assert.strictEqual(err.stage, 'converting');
         assert.match(err.message, seen, `${file}: ${err.message}`);
@@ -125,7 +116,7 @@ describe('convert: deep nesting → CORRUPT_INPUT, not a stack overflow', () => 
     const deepArrays = '['.repeat(100_000) + ']'.repeat(100_000);
     const deepObjects = '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000);
     for (const json of [deepArrays, deepObjects, '['.repeat(100_000)]) {
-      const err = await expectCode(registry.get('.json')!.convert(input(Buffer.from(json), 'deep.json')), ErrorCodes.CORRUPT_INPUT);
+      const err = await rejectsWithCode(registry.get('.json')!.convert(input(Buffer.from(json), 'deep.json')), ErrorCodes.CORRUPT_INPUT);
       assert.strictEqual(err.retryable, false);
       assert.match(err.message, /nested deeper than 1000 levels/);
     }
@@ -142,7 +133,7 @@ describe('convert: deep nesting → CORRUPT_INPUT, not a stack overflow', () => 
 
   it('HTML nested 100,000 elements deep fails with CORRUPT_INPUT; ordinary nesting converts', async () => {
     const deep = '<div>'.repeat(100_000) + 'x' + '</div>'.repeat(100_000);
-    const err = await expectCode(registry.get('.html')!.convert(input(Buffer.from(deep), 'deep.html')), ErrorCodes.CORRUPT_INPUT);
+    const err = await rejectsWithCode(registry.get('.html')!.convert(input(Buffer.from(deep), 'deep.html')), ErrorCodes.CORRUPT_INPUT);
     assert.match(err.message, /nested deeper than 4096 elements.*deep\.html/);
     const fine = '<div>'.repeat(500) + '<p>inner text</p>' + '</div>'.repeat(500);
     assert.strictEqual((await registry.get('.html')!.convert(input(Buffer.from(fine), 'ok.html'))).text, 'inner text');
@@ -187,7 +178,7 @@ describe('convert/docx: zip bombs are refused before mammoth inflates them', () 
   it('a small DOCX declaring 50 MB of XML → TOO_LARGE naming the limit and how to raise it, without inflating it', async () => {
     const bomb = docxBomb(1_000_000); // ~52 MB of XML in ~100 KB
     assert.ok(bomb.length < 400_000, String(bomb.length));
-    const err = await expectCode(docx().convert(input(new Uint8Array(bomb), 'bomb.docx')), ErrorCodes.TOO_LARGE);
+    const err = await rejectsWithCode(docx().convert(input(new Uint8Array(bomb), 'bomb.docx')), ErrorCodes.TOO_LARGE);
     assert.strictEqual(err.retryable, false);
     assert.match(err.message, /bomb\.docx declares 49\.\d MB unpacked \(largest: word\/document\.xml/);
     assert.match(err.message, /4 MB of XML allowed under the memory limit of 64 MB/);
@@ -197,7 +188,7 @@ describe('convert/docx: zip bombs are refused before mammoth inflates them', () 
 
   it('an archive that understates its sizes is cut off while inflating (TOO_LARGE, not 50 MB unpacked)', async () => {
     const lying = docxBomb(1_000_000, { declaredXmlSize: 1000 });
-    const err = await expectCode(docx().convert(input(new Uint8Array(lying), 'lying.docx')), ErrorCodes.TOO_LARGE);
+    const err = await rejectsWithCode(docx().convert(input(new Uint8Array(lying), 'lying.docx')), ErrorCodes.TOO_LARGE);
     assert.match(err.message, /unpacks to more than 4\.0 MB \(at word\/document\.xml, which declares 1000 B\)/);
     assert.strictEqual(err.details?.declared, false);
   });
@@ -212,7 +203,7 @@ describe('convert/docx: zip bombs are refused before mammoth inflates them', () 
   it('a non-ZIP, a truncated directory or an unknown compression method → CORRUPT_INPUT', async () => {
     const good = makeDocx(['x']);
     for (const bytes of [Buffer.from('PK\x03\x04 but not really a zip'), good.subarray(0, good.length - 10)]) {
-      await expectCode(docx().convert(input(new Uint8Array(bytes), 'bad.docx')), ErrorCodes.CORRUPT_INPUT);
+      await rejectsWithCode(docx().convert(input(new Uint8Array(bytes), 'bad.docx')), ErrorCodes.CORRUPT_INPUT);
     }
     const bzip2 = Buffer.from(docxBomb(1));
     // set the method of every entry to 12 (bzip2) in the local and central headers
@@ -221,7 +212,7 @@ describe('convert/docx: zip bombs are refused before mammoth inflates them', () 
       if (sig === 0x04034b50) bzip2.writeUInt16LE(12, i + 8);
       if (sig === 0x02014b50) bzip2.writeUInt16LE(12, i + 10);
     }
-    const err = await expectCode(docx().convert(input(new Uint8Array(bzip2), 'bzip2.docx')), ErrorCodes.CORRUPT_INPUT);
+    const err = await rejectsWithCode(docx().convert(input(new Uint8Array(bzip2), 'bzip2.docx')), ErrorCodes.CORRUPT_INPUT);
     assert.match(err.message, /compression method 12/);
   });
 });

@@ -2,6 +2,7 @@ import * as assert from 'assert';
 import { ErrorCodes, ExtractionError } from '../../src/core/errors';
 import { createConverterRegistry, normalizeExtension } from '../../src/convert/index';
 import { convertTextBytes, createMarkdownConverter, createTextConverter, decodeText, linePositions } from '../../src/convert/text';
+import { rejectsWithCode } from '../support/assertions';
 
 function input(bytes: Uint8Array, path = 'a.txt', signal?: AbortSignal) {
   return { path, absPath: '/x/' + path, bytes, ...(signal ? { signal } : {}) };
@@ -13,16 +14,6 @@ function utf16(s: string, be: boolean): Uint8Array {
   return new Uint8Array(Buffer.concat([Buffer.from(be ? [0xfe, 0xff] : [0xff, 0xfe]), le]));
 }
 
-async function expectCode(p: Promise<unknown>, code: string): Promise<ExtractionError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof ExtractionError, String(err));
-    assert.strictEqual(err.code, code);
-    return err;
-  }
-  assert.fail(`expected ${code}`);
-}
 
 describe('convert/text: decoding', () => {
   const sample = 'Grüße, Zürich — 10 € ✓ 日本語 😀';
@@ -96,7 +87,7 @@ describe('convert/text: converters', () => {
   it('empty and whitespace-only files → EMPTY_DOCUMENT (non-retryable)', async () => {
     const conv = createTextConverter();
     for (const bytes of [new Uint8Array(0), new TextEncoder().encode(' \n\t\r\n  '), new Uint8Array([0xef, 0xbb, 0xbf]), utf16('   ', false)]) {
-      const err = await expectCode(conv.convert(input(bytes)), ErrorCodes.EMPTY_DOCUMENT);
+      const err = await rejectsWithCode(conv.convert(input(bytes)), ErrorCodes.EMPTY_DOCUMENT);
       assert.strictEqual(err.retryable, false);
     }
     assert.throws(() => convertTextBytes(new Uint8Array(0), 'text'), /no text/);
@@ -105,7 +96,7 @@ describe('convert/text: converters', () => {
   it('an aborted signal cancels', async () => {
     const ac = new AbortController();
     ac.abort();
-    await expectCode(createTextConverter().convert(input(new TextEncoder().encode('x'), 'a.txt', ac.signal)), ErrorCodes.CANCELLED);
+    await rejectsWithCode(createTextConverter().convert(input(new TextEncoder().encode('x'), 'a.txt', ac.signal)), ErrorCodes.CANCELLED);
   });
 });
 

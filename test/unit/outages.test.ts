@@ -14,6 +14,7 @@ import { Pipeline, type RunSummary } from '../../src/core/pipeline';
 import { OpenAIExtractor } from '../../src/extract/openaiExtractor';
 import { MemoryCheckpointStore } from '../fakes/memoryStore';
 import { startModelServer, type ModelServer, type RecordedRequest, type Step } from '../support/modelServer';
+import { seededRandom } from '../support/random';
 
 const text = createTextConverter();
 const converters = { get: (ext: string) => (ext === '.txt' ? text : undefined) };
@@ -142,8 +143,7 @@ describe('provider outages and poison documents (pipeline + OpenAI extractor + t
   });
 
   it("every document's first request fails and 5 % get 429 with Retry-After: 300/300 done, concurrency respected", async () => {
-    let seed = 42;
-    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = seededRandom(42);
     let rateLimited = 0;
     server.setResponder((req) => {
       if (req.document === '') return ok(req);

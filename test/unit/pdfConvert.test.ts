@@ -32,21 +32,12 @@ import {
   twoColumnPdf,
   rng,
 } from '../fixtures/pdf/generate';
+import { rejectsWithCode } from '../support/assertions';
 
 function input(bytes: Uint8Array, name = 'test.pdf', signal?: AbortSignal) {
   return { path: name, absPath: path.join('/nonexistent', name), bytes, ...(signal ? { signal } : {}) };
 }
 
-async function expectCode(p: Promise<unknown>, code: string): Promise<ExtractionError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof ExtractionError, `expected ExtractionError, got ${String(err)}`);
-    assert.strictEqual(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    return err;
-  }
-  assert.fail(`expected ${code}, but the conversion succeeded`);
-}
 
 describe('PDF converter (worker pool, real pdf.js)', function () {
   this.timeout(60_000);
@@ -154,7 +145,7 @@ describe('PDF converter (worker pool, real pdf.js)', function () {
   });
 
   it('all pages without text → NEEDS_OCR (non-retryable, details.pages)', async () => {
-    const err = await expectCode(pdf().convert(input(await mixedPdf(2, [1, 2]))), ErrorCodes.NEEDS_OCR);
+    const err = await rejectsWithCode(pdf().convert(input(await mixedPdf(2, [1, 2]))), ErrorCodes.NEEDS_OCR);
     assert.strictEqual(err.retryable, false);
     assert.deepStrictEqual(err.details?.pages, [1, 2]);
   });
@@ -166,7 +157,7 @@ describe('PDF converter (worker pool, real pdf.js)', function () {
       console.log('      (skipped: qpdf not installed)');
       this.skip();
     }
-    const err = await expectCode(pdf().convert(input(enc!)), ErrorCodes.PDF_ENCRYPTED);
+    const err = await rejectsWithCode(pdf().convert(input(enc!)), ErrorCodes.PDF_ENCRYPTED);
     assert.strictEqual(err.retryable, false);
     const owner = encryptOwnerOnly(plain, tmp)!;
     const doc = await pdf().convert(input(owner));
@@ -190,16 +181,16 @@ describe('PDF converter (worker pool, real pdf.js)', function () {
   it('truncated, garbage and empty inputs get classified errors', async () => {
     const bytes = await multiPagePdf(2);
     const truncated = bytes.slice(0, 300);
-    let err = await expectCode(pdf().convert(input(truncated)), ErrorCodes.PDF_CORRUPT);
+    let err = await rejectsWithCode(pdf().convert(input(truncated)), ErrorCodes.PDF_CORRUPT);
     assert.strictEqual(err.retryable, false);
     const r = rng(7);
     const garbage = new Uint8Array(4096).map(() => Math.floor(r() * 256));
-    err = await expectCode(pdf().convert(input(garbage)), ErrorCodes.PDF_CORRUPT);
+    err = await rejectsWithCode(pdf().convert(input(garbage)), ErrorCodes.PDF_CORRUPT);
     assert.strictEqual(err.retryable, false);
-    err = await expectCode(pdf().convert(input(new Uint8Array(0))), ErrorCodes.EMPTY_DOCUMENT);
+    err = await rejectsWithCode(pdf().convert(input(new Uint8Array(0))), ErrorCodes.EMPTY_DOCUMENT);
     assert.strictEqual(err.retryable, false);
     // text that is not a PDF at all
-    await expectCode(pdf().convert(input(new TextEncoder().encode('hello, I am not a PDF\n'))), ErrorCodes.PDF_CORRUPT);
+    await rejectsWithCode(pdf().convert(input(new TextEncoder().encode('hello, I am not a PDF\n'))), ErrorCodes.PDF_CORRUPT);
   });
 
   it('a PDF truncated in the middle either recovers some pages or fails as PDF_CORRUPT', async () => {
@@ -407,7 +398,7 @@ describe('PDF pool: one document split across workers', function () {
     assert.ok(pool.stats.splits >= 1 && pool.stats.completed === 2, 'the document was split before it finished');
     const replacedBefore = pool.stats.replaced;
     ac.abort();
-    await expectCode(running, ErrorCodes.CANCELLED);
+    await rejectsWithCode(running, ErrorCodes.CANCELLED);
     assert.strictEqual(pool.stats.replaced - replacedBefore, 2, 'both workers on the document were replaced');
     const doc = await two.convert(input(await multiPagePdf(2)));
     assert.match(doc.text, /tok2x/);
@@ -423,7 +414,7 @@ describe('PDF pool robustness', function () {
   it('tiny timeout → CONVERT_TIMEOUT, worker replaced, pool still works', async () => {
     conv = createPdfConverter({ workerPath: WORKER_PATH, assetsDir: ASSETS_DIR, poolSize: 1, timeoutMs: 1 });
     const bytes = await multiPagePdf(2);
-    const err = await expectCode(conv.convert(input(bytes)), ErrorCodes.CONVERT_TIMEOUT);
+    const err = await rejectsWithCode(conv.convert(input(bytes)), ErrorCodes.CONVERT_TIMEOUT);
     assert.strictEqual(err.retryable, false);
     const pool = conv.pool!;
     assert.strictEqual(pool.stats.timeouts, 1);
@@ -441,12 +432,12 @@ describe('PDF pool robustness', function () {
     const ac2 = new AbortController();
     const queued = conv.convert(input(bytes, 'b.pdf', ac2.signal));
     ac2.abort();
-    await expectCode(queued, ErrorCodes.CANCELLED);
+    await rejectsWithCode(queued, ErrorCodes.CANCELLED);
     setTimeout(() => ac.abort(), 20);
-    await expectCode(running, ErrorCodes.CANCELLED);
+    await rejectsWithCode(running, ErrorCodes.CANCELLED);
     const pre = new AbortController();
     pre.abort();
-    await expectCode(conv.convert(input(bytes, 'c.pdf', pre.signal)), ErrorCodes.CANCELLED);
+    await rejectsWithCode(conv.convert(input(bytes, 'c.pdf', pre.signal)), ErrorCodes.CANCELLED);
     const doc = await conv.convert(input(await multiPagePdf(2)));
     assert.match(doc.text, /tok2x/);
   });
@@ -477,7 +468,7 @@ describe('PDF pool robustness', function () {
 
   it('a worker that fails to start fails its documents with a clear error (no respawn loop)', async () => {
     conv = createPdfConverter({ workerPath: path.join(tempDir(), 'missing-worker.js'), assetsDir: ASSETS_DIR, poolSize: 1 });
-    const err = await expectCode(conv.convert(input(await multiPagePdf(1))), ErrorCodes.INTERNAL);
+    const err = await rejectsWithCode(conv.convert(input(await multiPagePdf(1))), ErrorCodes.INTERNAL);
     assert.match(err.message, /failed to start|Cannot find module/);
   });
 

@@ -11,21 +11,12 @@ import { ErrorCodes, ExtractionError } from '../../src/core/errors';
 import { createPdfConverter, type PdfConverter } from '../../src/convert/pdf/pdfConverter';
 import { ASSETS_DIR, mixedPdf, multiPagePdf, requireBuiltWorker, WORKER_PATH } from '../fixtures/pdf/generate';
 import { flateBombPdf, objectStreamBombPdf } from '../fixtures/pdf/hostile';
+import { rejectsWithCode } from '../support/assertions';
 
 function input(bytes: Uint8Array, name = 'test.pdf') {
   return { path: name, absPath: path.join('/nonexistent', name), bytes };
 }
 
-async function expectCode(p: Promise<unknown>, code: string): Promise<ExtractionError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof ExtractionError, `expected ExtractionError, got ${String(err)}`);
-    assert.strictEqual(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    return err;
-  }
-  assert.fail(`expected ${code}, but the conversion succeeded`);
-}
 
 describe('PDF flate bombs are bounded by the memory limit', function () {
   this.timeout(120_000);
@@ -67,7 +58,7 @@ describe('PDF flate bombs are bounded by the memory limit', function () {
 
   it('an object stream inflated by pdf.js itself (not through DecompressionStream) is bounded too', async () => {
     conv = createPdfConverter({ workerPath: WORKER_PATH, assetsDir: ASSETS_DIR, poolSize: 1, maxWorkerMemoryMb: 64, timeoutMs: 60_000 });
-    const err = await expectCode(conv.convert(input(objectStreamBombPdf(256), 'objstm.pdf')), ErrorCodes.TOO_LARGE);
+    const err = await rejectsWithCode(conv.convert(input(objectStreamBombPdf(256), 'objstm.pdf')), ErrorCodes.TOO_LARGE);
     assert.match(err.message, /memory limit of 64 MB/);
     const doc = await conv.convert(input(await multiPagePdf(1)));
     assert.match(doc.text, /tok1x/);
@@ -112,12 +103,12 @@ describe('PDF pages without text: scanned (an image) or blank', function () {
   });
 
   it('a PDF of blank pages → EMPTY_DOCUMENT (not NEEDS_OCR); blank + image pages → NEEDS_OCR naming the image page', async () => {
-    const blank = await expectCode(conv.convert(input(await mixedPdf(2, [], [1, 2]), 'blank.pdf')), ErrorCodes.EMPTY_DOCUMENT);
+    const blank = await rejectsWithCode(conv.convert(input(await mixedPdf(2, [], [1, 2]), 'blank.pdf')), ErrorCodes.EMPTY_DOCUMENT);
     assert.strictEqual(blank.retryable, false);
     assert.doesNotMatch(blank.message, /scanned|OCR/);
-    const vector = await expectCode(conv.convert(input(await mixedPdf(1, [], [], [1]), 'shapes.pdf')), ErrorCodes.EMPTY_DOCUMENT);
+    const vector = await rejectsWithCode(conv.convert(input(await mixedPdf(1, [], [], [1]), 'shapes.pdf')), ErrorCodes.EMPTY_DOCUMENT);
     assert.doesNotMatch(vector.message, /scanned|OCR/);
-    const scanned = await expectCode(conv.convert(input(await mixedPdf(3, [2], [1, 3]), 'scan.pdf')), ErrorCodes.NEEDS_OCR);
+    const scanned = await rejectsWithCode(conv.convert(input(await mixedPdf(3, [2], [1, 3]), 'scan.pdf')), ErrorCodes.NEEDS_OCR);
     assert.deepStrictEqual(scanned.details?.pages, [2]);
     assert.match(scanned.message, /1 page with images and no text/);
   });
