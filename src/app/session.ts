@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { z } from 'zod';
 import { createConverterRegistry, type ConverterRegistry } from '../convert';
 import type { PdfLimits } from '../convert/pdf/limits';
+import { DEFAULT_MAX_OUTAGE_MS } from '../core/circuitBreaker';
 import { ErrorCodes, ExtractionError } from '../core/errors';
 import type { ListOptions } from '../core/lister';
 import type { Logger } from '../core/logger';
@@ -85,10 +86,8 @@ export function retryPolicyOf(s: Pick<RunSettings, 'retry'>): Partial<RetryPolic
 
 /** The outage limit of run settings, ms. */
 export function maxOutageMsOf(s: Pick<RunSettings, 'maxOutageMinutes'>): number {
-  return (s.maxOutageMinutes ?? DEFAULT_MAX_OUTAGE_MINUTES) * 60_000;
+  return s.maxOutageMinutes !== undefined ? s.maxOutageMinutes * 60_000 : DEFAULT_MAX_OUTAGE_MS;
 }
-
-export const DEFAULT_MAX_OUTAGE_MINUTES = 30;
 
 export const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 export const DEFAULT_MODEL = 'gpt-4o-mini';

@@ -32,6 +32,9 @@ export const PROVIDER_FAILURE_CODES: ReadonlySet<string> = new Set([ErrorCodes.S
 /** Answers to a probe that no waiting fixes: the breaker gives up at once. */
 const HOPELESS_CODES: ReadonlySet<string> = new Set([ErrorCodes.AUTH_FAILED, ErrorCodes.FORBIDDEN, ErrorCodes.UNKNOWN_MODEL, ErrorCodes.QUOTA_EXCEEDED]);
 
+/** How long an outage may last before the breaker gives up, by default (30 minutes). */
+export const DEFAULT_MAX_OUTAGE_MS = 30 * 60_000;
+
 export function isProviderFailure(code: string): boolean {
   return PROVIDER_FAILURE_CODES.has(code);
 }
@@ -138,7 +141,7 @@ export class CircuitBreaker {
     this.probeMaxMs = Math.max(this.probeBaseMs, ms('probeMaxMs', options.probeMaxMs ?? 60_000));
     this.jitter = options.jitter ?? 0.2;
     if (!(this.jitter >= 0 && this.jitter <= 1)) throw new RangeError(`jitter must be within 0..1, got ${this.jitter}`);
-    this.maxOutageMs = ms('maxOutageMs', options.maxOutageMs ?? 30 * 60_000);
+    this.maxOutageMs = ms('maxOutageMs', options.maxOutageMs ?? DEFAULT_MAX_OUTAGE_MS);
     this.provider = options.provider ?? 'The provider';
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;

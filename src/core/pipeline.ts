@@ -26,7 +26,7 @@ import { emptyCounts, type DocumentState, type ErrorInfo, type RunRecord, type R
 import { errorInfoOf, type ActiveRun, type Spent } from './activeRun';
 import { isUnchanged, rejectionOf } from './admission';
 import { handleFailedAttempt, type FailureContext } from './attemptFailure';
-import { followOutage } from './outageFollower';
+import { followOutage, type OutageContext } from './outageFollower';
 import { PRIORITY_USER, type PipelineOptions, type RunHandle, type RunSummary, type StartOptions } from './pipelineOptions';
 
 export { isUnchanged, rejectionOf } from './admission';
@@ -53,6 +53,8 @@ export class Pipeline {
   readonly #forced = new Map<string, { instructions?: string }>();
   readonly #breaker: CircuitBreaker | undefined;
   readonly #failures: FailureContext;
+  /** What a run lends the following of a provider outage (the failure context, and its progress). */
+  readonly #outage: OutageContext;
   #run: ActiveRun | undefined;
 
   constructor(options: PipelineOptions) {
@@ -86,6 +88,7 @@ export class Pipeline {
       stopFatal: (run, info) => this.#stopFatal(run, info),
       forget: (p) => this.#forced.delete(p),
     };
+    this.#outage = { ...this.#failures, emitProgress: (run) => this.#emitProgress(run, true) };
   }
 
   get running(): boolean {
@@ -149,7 +152,7 @@ export class Pipeline {
     };
     if (releaseOutput) run.releaseOutput = releaseOutput;
     this.#run = run;
-    if (this.#breaker) run.breakerEvents = this.#breaker.onEvent((e) => followOutage({ ...this.#failures, emitProgress: (r) => this.#emitProgress(r, true) }, run, e));
+    if (this.#breaker) run.breakerEvents = this.#breaker.onEvent((e) => followOutage(this.#outage, run, e));
     this.#modelSlots.start();
     this.#queue.start();
     this.events.emit({ type: 'run/started', runId: id, root: this.#o.root, at: record.startedAt });

@@ -36,7 +36,7 @@ import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { sliceDocument } from '../convert/chunking';
 import type { ConvertedDocument } from '../convert/types';
-import { CircuitBreaker, type CircuitBreakerOptions } from '../core/circuitBreaker';
+import { CircuitBreaker, DEFAULT_MAX_OUTAGE_MS, type CircuitBreakerOptions } from '../core/circuitBreaker';
 import { systemClock, type Clock } from '../core/clock';
 import { CancelledError, ErrorCodes, ExtractionError } from '../core/errors';
 import { DEFAULT_RETRY_POLICY, validateRetryPolicy, type RetryPolicy } from '../core/retry';
@@ -73,8 +73,6 @@ export const MAX_SPLIT_DEPTH = 3;
 export const MAX_TRUNCATIONS = 8;
 /** Default bound of one answer's size: far above any real structured answer, far below what hurts. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
-/** Default time a request may be refused with 429s before it fails (the outage limit). */
-export const DEFAULT_MAX_RATE_LIMIT_WAIT_MS = 30 * 60_000;
 
 export interface OpenAIExtractorOptions {
   /** Base URL of the API, ending in `/v1` (default: OpenAI's). */
@@ -294,7 +292,8 @@ export class OpenAIExtractor implements Extractor {
       limiter,
       breaker,
       backoff,
-      maxRateLimitWaitMs: options.maxRateLimitWaitMs ?? DEFAULT_MAX_RATE_LIMIT_WAIT_MS,
+      // a request refused with 429s for as long as an outage may last fails
+      maxRateLimitWaitMs: options.maxRateLimitWaitMs ?? DEFAULT_MAX_OUTAGE_MS,
       timeoutMs: options.timeoutMs,
       maxTokensParam: options.maxTokensParam ?? 'max_completion_tokens',
       context: () => this.#context(),
@@ -304,7 +303,7 @@ export class OpenAIExtractor implements Extractor {
     });
   }
 
-  /** One minimal request that tells whether the provider answers (see {@link ProviderChannel.probe}). */
+  /** One minimal request for the circuit breaker (see {@link ProviderChannel.probe}). */
   probe(signal?: AbortSignal): Promise<void> {
     return this.#channel.probe(signal);
   }

@@ -84,19 +84,16 @@ export class ProviderChannel {
   }
 
   /**
-   * One minimal request (a one-token answer) that tells whether the provider answers: resolves when it
-   * does (any answer but a 5xx, 408 or a connection failure), rejects with the classified error otherwise.
-   * Used by the circuit breaker; costs a handful of tokens.
+   * One minimal request (a one-token answer) for the circuit breaker: resolves when it succeeds, rejects
+   * with the classified error otherwise (the breaker judges it: a 4xx about the request still shows the
+   * provider up, a 5xx or a connection failure does not). Costs a handful of tokens.
    */
   async probe(signal?: AbortSignal): Promise<void> {
     const body = { model: this.#o.model, messages: [{ role: 'user' as const, content: 'Reply with OK.' }], [this.#o.maxTokensParam]: 1 } as ChatCompletionCreateParamsNonStreaming;
     try {
       await this.#o.client.chat.completions.create(body, { ...(signal ? { signal } : {}), timeout: Math.min(this.#o.timeoutMs, 30_000) });
     } catch (err) {
-      const e = classifyOpenAIError(err, this.#o.context());
-      // a 4xx about the request itself still shows the provider up
-      if (e.code === ErrorCodes.BAD_REQUEST || e.code === ErrorCodes.TOO_LARGE || e.code === ErrorCodes.RATE_LIMITED) return;
-      throw e;
+      throw classifyOpenAIError(err, this.#o.context());
     }
   }
 

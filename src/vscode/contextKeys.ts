@@ -47,9 +47,9 @@ export class ContextKeysController extends Disposable {
   update(): void {
     const folders = this.#runs.folders();
     // a run held by another process (a CLI run) counts too: Pause, Resume and Stop reach it
-    const running = folders.filter((f) => f.running || f.foreignRun());
+    const running = folders.map((f) => ({ f, foreign: f.foreignRun() })).filter(({ f, foreign }) => f.running || foreign);
     this.#set(ContextKeys.running, running.length > 0);
-    this.#set(ContextKeys.paused, running.length > 0 && running.every((f) => f.paused || f.foreignRun()?.status === 'paused'));
+    this.#set(ContextKeys.paused, running.length > 0 && running.every(({ f, foreign }) => f.paused || foreign?.status === 'paused'));
     this.#set(ContextKeys.interrupted, running.length === 0 && folders.some((f) => f.interruptedRun() !== undefined));
     this.#set(ContextKeys.hasConfig, folders.some((f) => f.hasConfig()));
     this.#set(ContextKeys.hasState, folders.some((f) => (f.store?.counts().total ?? 0) > 0));
