@@ -26,7 +26,9 @@ const nodeCommon = {
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  sourcemap: production ? false : 'inline',
+  // linked (a .map file beside the bundle, left out of the .vsix): inline maps made each bundle 25 MB that
+  // node read and scanned at every start
+  sourcemap: production ? false : 'linked',
   minify: production,
   logLevel: 'warning',
   ...importMetaShim,
@@ -68,15 +70,31 @@ function copyAssets() {
   fs.copyFileSync(path.join(pdfjs, 'legacy/build/pdf.worker.min.mjs'), path.join(dist, 'webview', 'pdf.worker.min.mjs'));
 }
 
+/**
+ * gpt-tokenizer's rank table is ~2.7 MB of the 4 MB bundles, and V8 compiles a whole file when it is first
+ * required: kept inline it made `extraction-workbench --help` and the extension's activation pay ~200 ms for
+ * a table they never use. src/extract/tokens.ts requires it on the first count only; this plugin turns that
+ * require into one of `dist/tokenizer.js`, a bundle of its own beside the others.
+ */
+const TOKENIZER_MODULE = 'gpt-tokenizer/encoding/o200k_base';
+const tokenizerApart = {
+  name: 'tokenizer-apart',
+  setup(build) {
+    build.onResolve({ filter: /^gpt-tokenizer\/encoding\/o200k_base$/ }, () => ({ path: './tokenizer.js', external: true }));
+  },
+};
+
 function productConfigs() {
   const configs = [
-    { ...nodeCommon, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
+    { ...nodeCommon, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'], plugins: [tokenizerApart] },
     {
       ...nodeCommon,
       entryPoints: ['src/cli/main.ts'],
       outfile: 'dist/cli.js',
       banner: { js: '#!/usr/bin/env node\n' + importMetaShim.banner.js },
+      plugins: [tokenizerApart],
     },
+    { ...nodeCommon, entryPoints: [require.resolve(TOKENIZER_MODULE)], outfile: 'dist/tokenizer.js' },
   ];
   if (exists('src/convert/pdf/worker.ts')) {
     // pdf.js with the text-extraction patches of scripts/pdfjs-patches.js (exact, fail the build if stale)
