@@ -144,6 +144,7 @@ export class Pipeline {
       priorities: new Map(),
       processing: 0,
       direct: 0,
+      resultFolders: new Set(),
       retryTimers: new Map(),
       resolve,
       stats: { done: 0, deadLettered: 0, skipped: 0, rejected: 0, rejectedTooLarge: 0, tokensIn: 0, tokensOut: 0, cost: 0 },
@@ -551,7 +552,7 @@ export class Pipeline {
             ...(out.conflicts?.length ? { conflicts: out.conflicts } : {}),
           },
         };
-        await writeResult(this.#o.outDir, result);
+        await writeResult(this.#o.outDir, result, { verifiedFolders: run.resultFolders, changed: previous === undefined });
       }
       this.#forced.delete(file.path);
       const endedAt = this.#now();
