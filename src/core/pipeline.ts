@@ -491,7 +491,9 @@ export class Pipeline {
       stageMs[stage] = (stageMs[stage] ?? 0) + (t - stageStart);
       stage = next;
       stageStart = t;
-      store.patchDocument(file.path, { stage: next, updatedAt: t });
+      // Validating and exporting take milliseconds: they are events, not checkpoints (two journal writes
+      // per document saved; the store shows such a document as extracting until it is done).
+      if (next !== 'validating' && next !== 'exporting') store.patchDocument(file.path, { stage: next, updatedAt: t });
       this.events.emit({ type: 'doc/stage', runId: run.record.id, path: file.path, stage: next });
     };
     try {
