@@ -71,30 +71,37 @@ function copyAssets() {
 }
 
 /**
- * gpt-tokenizer's rank table is ~2.7 MB of the 4 MB bundles, and V8 compiles a whole file when it is first
- * required: kept inline it made `extraction-workbench --help` and the extension's activation pay ~200 ms for
- * a table they never use. src/extract/tokens.ts requires it on the first count only; this plugin turns that
- * require into one of `dist/tokenizer.js`, a bundle of its own beside the others.
+ * Large libraries used by some documents only, each a bundle of its own beside the others (module → file in
+ * dist/). V8 compiles a whole file when it is first required: kept inline, gpt-tokenizer's rank table alone
+ * (2.7 MB of a 4 MB bundle) made `extraction-workbench --help` and the extension's activation pay ~200 ms for
+ * code they never run. The sources require them on first use only (src/extract/tokens.ts, the DOCX, XLSX and
+ * e-mail converters); this plugin turns those requires into requires of the separate bundles.
  */
-const TOKENIZER_MODULE = 'gpt-tokenizer/encoding/o200k_base';
-const tokenizerApart = {
-  name: 'tokenizer-apart',
+const APART = {
+  'gpt-tokenizer/encoding/o200k_base': 'tokenizer.js',
+  exceljs: 'exceljs.js',
+  mailparser: 'mailparser.js',
+  mammoth: 'mammoth.js',
+};
+const apartFilter = new RegExp(`^(${Object.keys(APART).map((m) => m.replace(/[/.]/g, (c) => '\\' + c)).join('|')})$`);
+const librariesApart = {
+  name: 'libraries-apart',
   setup(build) {
-    build.onResolve({ filter: /^gpt-tokenizer\/encoding\/o200k_base$/ }, () => ({ path: './tokenizer.js', external: true }));
+    build.onResolve({ filter: apartFilter }, (args) => ({ path: `./${APART[args.path]}`, external: true }));
   },
 };
 
 function productConfigs() {
   const configs = [
-    { ...nodeCommon, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'], plugins: [tokenizerApart] },
+    { ...nodeCommon, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'], plugins: [librariesApart] },
     {
       ...nodeCommon,
       entryPoints: ['src/cli/main.ts'],
       outfile: 'dist/cli.js',
       banner: { js: '#!/usr/bin/env node\n' + importMetaShim.banner.js },
-      plugins: [tokenizerApart],
+      plugins: [librariesApart],
     },
-    { ...nodeCommon, entryPoints: [require.resolve(TOKENIZER_MODULE)], outfile: 'dist/tokenizer.js' },
+    ...Object.entries(APART).map(([mod, file]) => ({ ...nodeCommon, entryPoints: [require.resolve(mod)], outfile: `dist/${file}` })),
   ];
   if (exists('src/convert/pdf/worker.ts')) {
     // pdf.js with the text-extraction patches of scripts/pdfjs-patches.js (exact, fail the build if stale)

@@ -2,16 +2,18 @@
  * Converter registry: maps file extensions to converters.
  *
  * Importing this module is cheap: pdf.js is only loaded inside the PDF worker threads (started on the
- * first PDF), mammoth and htmlparser2 only on the first DOCX / HTML document.
+ * first PDF), mammoth, htmlparser2, exceljs and mailparser only on the first DOCX / HTML / XLSX / e-mail.
  */
 import * as path from 'path';
 import { createCsvConverter } from './csv';
 import { createDocxConverter } from './docx';
+import { createEmlConverter } from './eml';
 import { createHtmlConverter } from './html';
 import { createJsonConverter } from './json';
 import { createPdfConverter } from './pdf/pdfConverter';
 import { createMarkdownConverter, createTextConverter } from './text';
 import type { Converter } from './types';
+import { createXlsxConverter } from './xlsx';
 
 export type { BBox, ConvertedDocument, ConvertInput, Converter, PageInfo, PositionSpan } from './types';
 export { decodeText, convertTextBytes, createTextConverter, createMarkdownConverter } from './text';
@@ -82,6 +84,9 @@ export function createConverterRegistry(options: ConverterRegistryOptions = {}):
     createCsvConverter(),
     createJsonConverter(),
     createDocxConverter({ memoryMb: options.maxWorkerMemoryMb }),
+    createXlsxConverter({ memoryMb: options.maxWorkerMemoryMb }),
+    // attachments are converted by the converter their name calls for (an .eml inside an .eml is named only)
+    createEmlConverter({ converterFor: (name) => (normalizeExtension(name) === '.eml' ? undefined : byExt.get(normalizeExtension(name))) }),
   ];
   const byExt = new Map<string, Converter>();
   for (const c of converters) for (const e of c.extensions) byExt.set(e.toLowerCase(), c);
