@@ -116,7 +116,7 @@ describe('convert/index: registry', () => {
       assert.strictEqual(reg.get('.doc'), undefined);
       assert.deepStrictEqual(
         [...reg.supportedExtensions],
-        ['.csv', '.docx', '.htm', '.html', '.json', '.markdown', '.md', '.pdf', '.text', '.tsv', '.txt', '.xhtml'],
+        ['.csv', '.docx', '.eml', '.htm', '.html', '.json', '.markdown', '.md', '.pdf', '.text', '.tsv', '.txt', '.xhtml', '.xlsm', '.xlsx'],
       );
     } finally {
       await reg.dispose();

@@ -287,7 +287,8 @@ describe('grounding in the pipeline', () => {
       const extractor = new FakeExtractor();
       extractor.script('a.txt', { data: { number: 'INV-9', total: 1249.5, note: 'not in the text' } }, { data: { number: 'INV-9', total: 1249.5, note: null } });
       const cacheDir = path.join(dir, 'state', 'converted');
-      const text = createTextConverter();
+      // a converter whose output is worth caching (plain text itself skips the cache: convertFormats.test.ts)
+      const text = { ...createTextConverter(), cacheable: true };
       const seen: (string | undefined)[] = [];
       const spy = { ...extractor, model: extractor.model, extract: (input: Parameters<FakeExtractor['extract']>[0]) => (seen.push(input.instructions), extractor.extract(input)) };
       const make = () =>
