@@ -1,5 +1,5 @@
 /**
- * Headless CLI: `extraction-workbench run|estimate|status|dlq|retry`. Same core and state as the extension.
+ * Headless CLI: `extraction-workbench run|estimate|status|dlq|retry|export`. Same core and state as the extension.
  * Exit codes: 0 all done · 1 finished with failed, dead-lettered, unfinished or too large documents · 2 usage
  * or configuration error, or a run stopped by an error that concerns every document (key, quota, model,
  * provider outage over the limit, full disk) · 130 interrupted.
@@ -22,6 +22,7 @@ import { SNAPSHOT_FILE } from '../store/sqlStore';
 import type { CheckpointStore } from '../store/types';
 import type { RunSummary } from '../core/pipeline';
 import { cmdControl } from './control';
+import { cmdExport, EXPORT_USAGE } from './export';
 import { cmdHistory } from './history';
 import { ProgressReporter } from './progress';
 
@@ -49,6 +50,7 @@ const USAGE = `Usage:
   extraction-workbench pause|resume|stop [--state <dir>]             # a run held by another process (CLI or VS Code)
   extraction-workbench retry <path>... [--state <dir>] [--root <folder>] [--base-url <url>] [--model <name>] [--json]
   extraction-workbench history <path> [--state <dir>] [--json]      # a document's attempts, errors and raw replies
+${EXPORT_USAGE}
 
 Without --schema, the job (first one, or --job) of <folder>/${CONFIG_FILE} is used; flags win over its fields.
 --price is per 1,000,000 input and output tokens (e.g. --price 0.15,0.6); --budget stops the run at that cost.
@@ -530,6 +532,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdControl(cmd, rest, (m) => new UsageError(m));
       case 'history':
         return await cmdHistory(rest);
+      case 'export':
+        return await cmdExport(rest, (m) => new UsageError(m));
       case '--help':
       case '-h':
       case 'help':
