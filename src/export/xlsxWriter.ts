@@ -3,8 +3,13 @@
  * table and no styles, so a large table does not sit in memory. Sheets are written one after the other
  * (each gets its own pass over the rows). Numbers and booleans keep their cell types; text is written as
  * text, never as a formula, so a value like `=1+1` stays the text it was.
+ *
+ * exceljs is large (2.5 MB bundled): the build makes it a bundle of its own, `dist/exceljs.js`, loaded on
+ * the first XLSX export, so the CLI and the extension start without reading it. Unbundled (tests), it comes
+ * from node_modules.
  */
-import ExcelJS from 'exceljs';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ErrorCodes, ExtractionError } from '../core/errors';
 import type { Cell } from './datasetLayout';
 
@@ -39,7 +44,16 @@ export function sheetName(wanted: string, taken: ReadonlySet<string>): string {
   return name;
 }
 
+type ExcelJsModule = typeof import('exceljs');
+
+function loadExcelJs(): ExcelJsModule {
+  const bundled = path.join(__dirname, 'exceljs.js');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (fs.existsSync(bundled) ? require(bundled) : require('exceljs')) as ExcelJsModule;
+}
+
 export async function writeXlsx(file: string, sheets: readonly XlsxSheet[]): Promise<XlsxReport> {
+  const ExcelJS = loadExcelJs();
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: file, useStyles: false, useSharedStrings: false });
   const report: XlsxReport = { sheets: [], truncatedCells: 0 };
   const taken = new Set<string>();
