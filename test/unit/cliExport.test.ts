@@ -25,7 +25,7 @@ const REPLIES: Record<string, unknown> = {
 };
 
 describe('CLI export', function () {
-  this.timeout(60_000);
+  this.timeout(120_000); // several CLI processes per test (each starts a Node bundle)
   let server: ModelServer;
   let root: string;
   let state: string;
