@@ -43,7 +43,7 @@ const USAGE = `Usage:
                            [--max-output-tokens <n>] [--max-output-tokens-cap <n>] [--max-tokens-param max_completion_tokens|max_tokens]
                            [--requests-per-minute <n>] [--tokens-per-minute <n>] [--max-reasks <n>] [--price <input>,<output>]
                            [--pdf-max-pages <n>] [--pdf-timeout-seconds <n>] [--pdf-max-memory-mb <n>] [--pdf-workers <n>]
-                           [--timeout-ms <n>] [--max-outage-minutes <n>]
+                           [--timeout-ms <n>] [--max-outage-minutes <n>] [--max-file-size-mb <n>]
                            [--retry-base-seconds <s>] [--retry-max-seconds <s>] [--retry-jitter <0..1>]
                            [--log-requests] [--history-retention-runs <n>] [--history-retention-days <n>] [--verbose|-v]
   extraction-workbench estimate <folder> [same options as run]      # tokens and cost before a run; sends nothing
@@ -65,7 +65,8 @@ only after --max-outage-minutes (default 30). 429s slow the run down; they do no
 retry and dlq retry use --base-url/--model, else OPENAI_BASE_URL/OPENAI_MODEL, else the folder's job, else the last run's;
 --root names the folder of a state folder kept outside it (run with --state elsewhere).
 The API key comes from OPENAI_API_KEY (any value for local servers that ignore it).
---timeout-ms is per model request (default 120000); --verbose logs progress details on stderr.
+--timeout-ms is per model request (default 120000); --max-file-size-mb rejects larger files unread (default 50);
+--verbose logs progress details on stderr.
 ${ENV_HELP}`;
 
 class UsageError extends Error {}
@@ -87,6 +88,13 @@ function int(name: string, v: string | undefined): number | undefined {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a whole number ≥ 1, got "${v}"`);
   return n;
+}
+
+/** `--max-file-size-mb`: larger files are rejected before they are read (the window's maxFileSizeMb, 1–4096, default 50). */
+function maxFileMb(raw: string | undefined): number {
+  const mb = int('max-file-size-mb', raw) ?? 50;
+  if (mb > 4096) throw new UsageError(`--max-file-size-mb must be at most 4096, got "${raw}"`);
+  return mb;
 }
 
 function apiKeyFor(baseURL: string): string {
@@ -205,7 +213,7 @@ function settingsFromFlags(argv: string[]): { settings: RunSettings; json: boole
     concurrency: int('concurrency', values.concurrency) ?? job?.concurrency ?? 4,
     maxAttempts: int('max-attempts', values['max-attempts']) ?? job?.maxAttempts ?? 4,
     timeoutMs: int('timeout-ms', values['timeout-ms']) ?? 120_000,
-    maxFileBytes: 50 * 1024 * 1024,
+    maxFileBytes: maxFileMb(values['max-file-size-mb']) * 1024 * 1024,
     ...(job?.temperature !== undefined ? { temperature: job.temperature } : {}),
     ...(Object.fromEntries(Object.entries(provider).filter(([, v]) => v !== undefined)) as Partial<RunSettings>),
     ...(job ? { jobName: job.name } : {}),

@@ -17,6 +17,7 @@ export const RUN_OPTIONS = {
   concurrency: { type: 'string' },
   'max-attempts': { type: 'string' },
   'timeout-ms': { type: 'string' },
+  'max-file-size-mb': { type: 'string' },
   include: { type: 'string', multiple: true },
   exclude: { type: 'string', multiple: true },
   instructions: { type: 'string' },

@@ -84,6 +84,14 @@ describe('CLI parity with the window: list, dlq remove, EXTRACTION_* variables, 
       assert.equal(JSON.parse(byEnv.stdout).documents, 2);
       const byFlag = await runCli(['estimate', fresh, '--json', '--include', 'x.txt'], { EXTRACTION_SCHEMA: schema, EXTRACTION_INCLUDE: '*.txt' });
       assert.equal(JSON.parse(byFlag.stdout).documents, 1, '--include wins over EXTRACTION_INCLUDE');
+      // --max-file-size-mb (here from its variable): a larger file is left out unread
+      fs.writeFileSync(path.join(fresh, 'big.txt'), 'Invoice big\n'.repeat(110_000));
+      const small = await runCli(['estimate', fresh, '--json'], { EXTRACTION_SCHEMA: schema, EXTRACTION_MAX_FILE_SIZE_MB: '1' });
+      const skipped = JSON.parse(small.stdout).skipped as Array<{ path: string; reason: string }>;
+      assert.deepEqual(skipped.map((x) => x.path), ['big.txt']);
+      assert.match(skipped[0].reason, /Too large: .* over the 1(\.0)? MB limit/);
+      const roomy = await runCli(['estimate', fresh, '--json', '--max-file-size-mb', '2'], { EXTRACTION_SCHEMA: schema, EXTRACTION_MAX_FILE_SIZE_MB: '1' });
+      assert.deepEqual(JSON.parse(roomy.stdout).skipped, [], 'the flag wins');
     } finally {
       fs.rmSync(fresh, { recursive: true, force: true });
     }
@@ -91,6 +99,7 @@ describe('CLI parity with the window: list, dlq remove, EXTRACTION_* variables, 
       [{ EXTRACTION_CONCURRENCY: 'lots' }, /--concurrency must be a whole number ≥ 1, got "lots" \(set by EXTRACTION_CONCURRENCY\)/],
       [{ EXTRACTION_MODE: 'yaml' }, /--mode "yaml": .* \(set by EXTRACTION_MODE\)/],
       [{ EXTRACTION_RETRY_JITTER: '7' }, /--retry-\*: .* \(set by EXTRACTION_RETRY_JITTER\)/],
+      [{ EXTRACTION_MAX_FILE_SIZE_MB: '5000' }, /--max-file-size-mb must be at most 4096, got "5000" \(set by EXTRACTION_MAX_FILE_SIZE_MB\)/],
       [{ EXTRACTION_LOG_REQUESTS: 'maybe' }, /EXTRACTION_LOG_REQUESTS "maybe": expected 1\/0, true\/false/],
     ];
     for (const [env, message] of cases) {
