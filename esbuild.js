@@ -26,7 +26,9 @@ const nodeCommon = {
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  sourcemap: production ? false : 'inline',
+  // linked (a .map file beside the bundle, left out of the .vsix): inline maps made each bundle 25 MB that
+  // node read and scanned at every start
+  sourcemap: production ? false : 'linked',
   minify: production,
   logLevel: 'warning',
   ...importMetaShim,
@@ -68,18 +70,42 @@ function copyAssets() {
   fs.copyFileSync(path.join(pdfjs, 'legacy/build/pdf.worker.min.mjs'), path.join(dist, 'webview', 'pdf.worker.min.mjs'));
 }
 
+/**
+ * gpt-tokenizer's rank table is ~2.7 MB of the 4 MB bundles, and V8 compiles a whole file when it is first
+ * required: kept inline it made `extraction-workbench --help` and the extension's activation pay ~200 ms for
+ * a table they never use. src/extract/tokens.ts requires it on the first count only; this plugin turns that
+ * require into one of `dist/tokenizer.js`, a bundle of its own beside the others.
+ */
+const TOKENIZER_MODULE = 'gpt-tokenizer/encoding/o200k_base';
+const tokenizerApart = {
+  name: 'tokenizer-apart',
+  setup(build) {
+    build.onResolve({ filter: /^gpt-tokenizer\/encoding\/o200k_base$/ }, () => ({ path: './tokenizer.js', external: true }));
+  },
+};
+
+/**
+ * exceljs (2.5 MB bundled) the same way: only an XLSX export requires it (src/export/xlsxWriter.ts), so the
+ * extension and the CLI start without it; the require goes to `dist/exceljs.js`.
+ */
+const exceljsApart = {
+  name: 'exceljs-apart',
+  setup(build) {
+    build.onResolve({ filter: /^exceljs$/ }, () => ({ path: './exceljs.js', external: true }));
+  },
+};
+
 function productConfigs() {
   const configs = [
-    // exceljs (2.5 MB) is a bundle of its own, loaded only by an XLSX export (src/export/xlsxWriter.ts):
-    // the extension and every CLI command start without reading it
-    { ...nodeCommon, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode', 'exceljs'] },
+    { ...nodeCommon, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'], plugins: [tokenizerApart, exceljsApart] },
     {
       ...nodeCommon,
       entryPoints: ['src/cli/main.ts'],
       outfile: 'dist/cli.js',
-      external: ['exceljs'],
       banner: { js: '#!/usr/bin/env node\n' + importMetaShim.banner.js },
+      plugins: [tokenizerApart, exceljsApart],
     },
+    { ...nodeCommon, entryPoints: [require.resolve(TOKENIZER_MODULE)], outfile: 'dist/tokenizer.js' },
     { ...nodeCommon, entryPoints: [require.resolve('exceljs')], outfile: 'dist/exceljs.js' },
   ];
   if (exists('src/convert/pdf/worker.ts')) {

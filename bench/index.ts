@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark in one process, one after the other, printing figures and the ratios
  * measured in the same run. Benchmarks, not tests: the machines are shared and noisy, so nothing here
  * fails the build; each line says PASS or FAIL against its target.
- *   BENCH_ONLY=store,pipeline,convert,grounding,dashboard   run a subset
+ *   BENCH_ONLY=store,pipeline,overhead,convert,grounding,dashboard   run a subset
  *   BENCH_PIPELINE_DOCS=10000           size of the pipeline run
  *   BENCH_ONLY=outages                  a long run through a provider with outages (minutes; not by default)
  *   BENCH_ONLY=dataset                  dataset export of BENCH_DATASET_DOCS (100000) results (not by default)
@@ -12,11 +12,12 @@ import { printDatasetBench, runDatasetBench } from './dataset';
 import { printDashboardBench, runDashboardBench } from './dashboard';
 import { printGroundingBench, runGroundingBench } from './grounding';
 import { printOutageBench, runOutageBench } from './outages';
+import { printOverheadBench, runOverheadBench } from './overhead';
 import { printPipelineBench, runPipelineBench } from './pipeline';
 import { printStoreBench, runStoreBench } from './store';
 
 async function main(): Promise<void> {
-  const only = new Set((process.env.BENCH_ONLY ?? 'store,pipeline,convert,grounding,dashboard').split(',').map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? 'store,pipeline,overhead,convert,grounding,dashboard').split(',').map((s) => s.trim()));
   const t0 = Date.now();
   if (only.has('store')) {
     console.log('\n== checkpoint store ==');
@@ -25,6 +26,10 @@ async function main(): Promise<void> {
   if (only.has('pipeline')) {
     console.log('\n== pipeline efficiency ==');
     printPipelineBench(await runPipelineBench(Number(process.env.BENCH_PIPELINE_DOCS) || 10_000, 100, 16));
+  }
+  if (only.has('overhead')) {
+    console.log('\n== per-document overhead: the CLI against a bare openai-client loop ==');
+    printOverheadBench(await runOverheadBench());
   }
   if (only.has('convert')) {
     console.log('\n== conversion ==');

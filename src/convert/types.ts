@@ -58,6 +58,12 @@ export interface Converter {
    * Two converters with equal keys must give equal output for equal bytes. Default: `id`.
    */
   readonly cacheKey?: string;
+  /**
+   * False when converting costs less than a cache lookup (plain text, JSON, CSV: the bytes are decoded, not
+   * parsed at length), so the converted-text cache is skipped: a cache entry per document cost an open, a
+   * write and a rename for nothing. Default true.
+   */
+  readonly cacheable?: boolean;
   /** Lower-case file extensions with the dot, e.g. `.txt`. */
   readonly extensions: readonly string[];
   convert(input: ConvertInput): Promise<ConvertedDocument>;

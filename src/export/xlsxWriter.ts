@@ -4,12 +4,9 @@
  * (each gets its own pass over the rows). Numbers and booleans keep their cell types; text is written as
  * text, never as a formula, so a value like `=1+1` stays the text it was.
  *
- * exceljs is large (2.5 MB bundled): the build makes it a bundle of its own, `dist/exceljs.js`, loaded on
- * the first XLSX export, so the CLI and the extension start without reading it. Unbundled (tests), it comes
- * from node_modules.
+ * exceljs is large (2.5 MB bundled): it is required on the first XLSX export, and the build makes it a
+ * bundle of its own (`dist/exceljs.js`, see esbuild.js), so the CLI and the extension start without it.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { ErrorCodes, ExtractionError } from '../core/errors';
 import type { Cell } from './datasetLayout';
 
@@ -46,10 +43,12 @@ export function sheetName(wanted: string, taken: ReadonlySet<string>): string {
 
 type ExcelJsModule = typeof import('exceljs');
 
+let excelJs: ExcelJsModule | undefined;
+
 function loadExcelJs(): ExcelJsModule {
-  const bundled = path.join(__dirname, 'exceljs.js');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (fs.existsSync(bundled) ? require(bundled) : require('exceljs')) as ExcelJsModule;
+  excelJs ??= require('exceljs') as ExcelJsModule;
+  return excelJs;
 }
 
 export async function writeXlsx(file: string, sheets: readonly XlsxSheet[]): Promise<XlsxReport> {
