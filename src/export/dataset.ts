@@ -17,8 +17,8 @@
 import * as path from 'node:path';
 import { ErrorCodes, ExtractionError } from '../core/errors';
 import { AtomicFiles, checkTarget } from './atomicTarget';
-import { writeCsv } from './csvWriter';
-import { DatasetLayout, type Cell } from './datasetLayout';
+import { CsvFile } from './csvWriter';
+import { DatasetLayout, type Cell, type FlatRecord } from './datasetLayout';
 import { DatasetSource, type DatasetRecord, type DatasetSourceOptions, type DatasetStatus } from './datasetRecords';
 import { writeJsonl } from './jsonlWriter';
 import { writeXlsx } from './xlsxWriter';
@@ -99,34 +99,27 @@ export async function exportDataset(o: DatasetExportOptions): Promise<DatasetExp
   const report: DatasetExportReport = { documents, withResult, files: [], tables: [], truncatedCells: 0 };
   const withStatus = !!o.withStatus;
   const mainHeader = ['source', ...(withStatus ? STATUS_COLUMNS : []), ...layout.columns.map((c) => header(c, ['source']))];
-  const mainRows = async function* (): AsyncGenerator<Cell[]> {
-    for await (const r of source.records()) {
-      const cells = layout.flatten(r.data, false).cells;
-      yield [r.source, ...(withStatus ? statusCells(r.status) : []), ...layout.columns.map((c) => cells.get(c) ?? null)];
-    }
-  };
-  const tables = [...layout.tables].map(([field, columns]) => ({
+  const tables: Table[] = [...layout.tables].map(([field, columns]) => ({
     field,
+    columns,
     header: ['source', 'index', ...columns.map((c) => header(c, ['source', 'index']))],
-    rows: async function* (): AsyncGenerator<Cell[]> {
-      for await (const r of source.records()) {
-        const items = layout.flatten(r.data, false).items.get(field) ?? [];
-        for (let i = 0; i < items.length; i++) yield [r.source, i, ...columns.map((c) => items[i].get(c) ?? null)];
-      }
-    },
   }));
+  const mainRow = (r: DatasetRecord, flat: FlatRecord): Cell[] => [r.source, ...(withStatus ? statusCells(r.status) : []), ...layout.columns.map((c) => flat.cells.get(c) ?? null)];
   try {
     if (o.format === 'jsonl') {
       await writeJsonl(files.temp(to), jsonlObjects(source, withStatus));
     } else if (o.format === 'csv') {
-      await writeCsv(files.temp(to), mainHeader, mainRows(), { bom: o.bom });
-      for (const t of tables) {
-        const file = lineItemFile(to, t.field);
-        const rows = await writeCsv(files.temp(file), t.header, t.rows(), { bom: o.bom });
-        report.tables.push({ field: t.field, target: file, rows });
-      }
+      report.tables = await writeCsvTables(to, files, source, layout, { header: mainHeader, row: mainRow }, tables, o.bom ?? false);
     } else {
-      const xlsx = await writeXlsx(files.temp(to), [{ name: 'documents', header: mainHeader, rows: mainRows }, ...tables.map((t) => ({ name: t.field, header: t.header, rows: t.rows }))]);
+      // a streaming workbook writes its sheets one after the other: one pass over the documents per sheet
+      const mainRows = async function* (): AsyncGenerator<Cell[]> {
+        for await (const r of source.records()) yield mainRow(r, layout.flatten(r.data, false));
+      };
+      const tableRows = (t: Table) =>
+        async function* (): AsyncGenerator<Cell[]> {
+          for await (const r of source.records()) yield* itemRows(r, layout.flatten(r.data, false), t);
+        };
+      const xlsx = await writeXlsx(files.temp(to), [{ name: 'documents', header: mainHeader, rows: mainRows }, ...tables.map((t) => ({ name: t.field, header: t.header, rows: tableRows(t) }))]);
       report.truncatedCells = xlsx.truncatedCells;
       report.tables = tables.map((t, i) => ({ field: t.field, target: xlsx.sheets[i + 1].name, rows: xlsx.sheets[i + 1].rows }));
     }
@@ -137,6 +130,50 @@ export async function exportDataset(o: DatasetExportOptions): Promise<DatasetExp
     throw new ExtractionError(ErrorCodes.EXPORT_FAILED, `Cannot write the export to ${to}: ${(err as Error).message}`, { cause: err, retryable: false });
   }
   return report;
+}
+
+/** A line-item table: its field, item columns, and header. */
+interface Table {
+  field: string;
+  columns: readonly string[];
+  header: string[];
+}
+
+/** The rows of one document in a line-item table. */
+function itemRows(r: DatasetRecord, flat: FlatRecord, t: Table): Cell[][] {
+  return (flat.items.get(t.field) ?? []).map((item, i) => [r.source, i, ...t.columns.map((c) => item.get(c) ?? null)]);
+}
+
+/** CSV: the document table and each line-item table in files of their own, written in one pass. */
+async function writeCsvTables(
+  to: string,
+  files: AtomicFiles,
+  source: DatasetSource,
+  layout: DatasetLayout,
+  main: { header: string[]; row: (r: DatasetRecord, flat: FlatRecord) => Cell[] },
+  tables: readonly Table[],
+  bom: boolean,
+): Promise<DatasetExportReport['tables']> {
+  const open: CsvFile[] = [];
+  const csv = (file: string, header: readonly string[]) => {
+    const f = new CsvFile(files.temp(file), header, { bom });
+    open.push(f);
+    return f;
+  };
+  try {
+    const mainFile = csv(to, main.header);
+    const itemFiles = tables.map((t) => ({ table: t, target: lineItemFile(to, t.field), file: csv(lineItemFile(to, t.field), t.header) }));
+    for await (const r of source.records()) {
+      const flat = layout.flatten(r.data, false);
+      await mainFile.write(main.row(r, flat));
+      for (const f of itemFiles) for (const row of itemRows(r, flat, f.table)) await f.file.write(row);
+    }
+    for (const f of open) await f.close();
+    return itemFiles.map((f) => ({ field: f.table.field, target: f.target, rows: f.file.rows }));
+  } catch (err) {
+    for (const f of open) f.destroy();
+    throw err;
+  }
 }
 
 /** JSONL lines: `{ source, data, status? }`; `data` is absent for a document without a result. */
