@@ -5,8 +5,10 @@
  *   BENCH_ONLY=store,pipeline,overhead,convert,grounding,dashboard   run a subset
  *   BENCH_PIPELINE_DOCS=10000           size of the pipeline run
  *   BENCH_ONLY=outages                  a long run through a provider with outages (minutes; not by default)
+ *   BENCH_ONLY=dataset                  dataset export of BENCH_DATASET_DOCS (100000) results (not by default)
  */
 import { runConvertBench } from './convert';
+import { printDatasetBench, runDatasetBench } from './dataset';
 import { printDashboardBench, runDashboardBench } from './dashboard';
 import { printGroundingBench, runGroundingBench } from './grounding';
 import { printOutageBench, runOutageBench } from './outages';
@@ -44,6 +46,10 @@ async function main(): Promise<void> {
   if (only.has('outages')) {
     console.log('\n== outages: a long run through a provider that fails every few minutes ==');
     printOutageBench(await runOutageBench(Number(process.env.BENCH_OUTAGE_DOCS) || 10_000, { scale: Number(process.env.BENCH_OUTAGE_SCALE) || 1 }));
+  }
+  if (only.has('dataset')) {
+    console.log('\n== dataset export ==');
+    printDatasetBench(await runDatasetBench(Number(process.env.BENCH_DATASET_DOCS) || 100_000));
   }
   console.log(`\nbenchmarks finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
