@@ -22,6 +22,7 @@ import { SNAPSHOT_FILE } from '../store/sqlStore';
 import type { CheckpointStore } from '../store/types';
 import type { RunSummary } from '../core/pipeline';
 import { cmdControl } from './control';
+import { cmdEval, EVAL_HELP, EVAL_USAGE } from './eval';
 import { cmdHistory } from './history';
 import { ProgressReporter } from './progress';
 
@@ -49,6 +50,7 @@ const USAGE = `Usage:
   extraction-workbench pause|resume|stop [--state <dir>]             # a run held by another process (CLI or VS Code)
   extraction-workbench retry <path>... [--state <dir>] [--root <folder>] [--base-url <url>] [--model <name>] [--json]
   extraction-workbench history <path> [--state <dir>] [--json]      # a document's attempts, errors and raw replies
+${EVAL_USAGE}
 
 Without --schema, the job (first one, or --job) of <folder>/${CONFIG_FILE} is used; flags win over its fields.
 --price is per 1,000,000 input and output tokens (e.g. --price 0.15,0.6); --budget stops the run at that cost.
@@ -57,7 +59,8 @@ A provider outage pauses the run and probes the provider (2 s, doubling to 60 s)
 only after --max-outage-minutes (default 30). 429s slow the run down; they do not use up attempts.
 retry and dlq retry use --base-url/--model, else OPENAI_BASE_URL/OPENAI_MODEL, else the folder's job, else the last run's;
 --root names the folder of a state folder kept outside it (run with --state elsewhere).
-The API key comes from OPENAI_API_KEY (any value for local servers that ignore it).`;
+The API key comes from OPENAI_API_KEY (any value for local servers that ignore it).
+${EVAL_HELP}`;
 
 class UsageError extends Error {}
 
@@ -530,6 +533,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdControl(cmd, rest, (m) => new UsageError(m));
       case 'history':
         return await cmdHistory(rest);
+      case 'eval':
+        return await cmdEval(rest, (m) => new UsageError(m));
       case '--help':
       case '-h':
       case 'help':
