@@ -134,7 +134,7 @@ describe('CLI: eval', function () {
     const corrections = new CorrectionsStore(state(1), { author: () => 'tester' });
     const b = await readResult(o, 'b.txt');
     corrections.add('b.txt', b, 'set', '/total', 250.5, 205.5);
-    corrections.add('b.txt', b, 'add', '/items/-', { sku: 'Z', amount: 250.5 });
+    corrections.add('b.txt', b, 'add', '/items/-', { sku: 'Z', amount: 250.5 }, undefined);
     await corrections.exportToResult(root, o, 'b.txt');
     corrections.setReviewed('a.txt', true);
     await corrections.exportToResult(root, o, 'a.txt');
