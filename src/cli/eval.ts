@@ -12,9 +12,9 @@
  */
 import { parseArgs } from 'node:util';
 import { compareReports, formatComparison, runCosts, type RunCosts } from '../eval/compareRuns';
-import { evaluate, resolveTruth, type EvalRequest } from '../eval/evaluate';
+import { evaluate, resolveTruth, UnknownFieldsError, type EvalRequest } from '../eval/evaluate';
 import { DEFAULT_TOLERANCE, type DateOrder } from '../eval/normalise';
-import { formatReport, percent, reportJson } from '../eval/report';
+import { formatReport, percent, reportJson, type EvalReport } from '../eval/report';
 
 const EXIT_OK = 0;
 const EXIT_BELOW = 1;
@@ -72,7 +72,12 @@ export async function cmdEval(argv: string[], usageError: (m: string) => Error):
   };
   const req: EvalRequest = { ...base, outDir: values.out, ...(values.state ? { stateDir: values.state } : {}) };
   const truth = resolveTruth(req);
-  const report = evaluate(req, truth);
+  let report: EvalReport;
+  try {
+    report = evaluate(req, truth);
+  } catch (err) {
+    throw err instanceof UnknownFieldsError ? usageError(err.message) : err;
+  }
   const below = minAccuracy !== undefined && (report.overall.accuracy ?? 0) < minAccuracy;
   if (values['compare-out']) {
     // the same truth for both (with --truth corrections: the corrections of the --out documents)

@@ -6,7 +6,8 @@
 import * as path from 'node:path';
 import { DEFAULT_NORMALISE, type NormaliseOptions } from './normalise';
 import { buildReport, type EvalReport } from './report';
-import { scoreCases } from './score';
+import { scoreCases, truthFields } from './score';
+import { selected } from './shape';
 import { correctionsTruth, loadResults, loadTruthFolder, matchCases, type LoadedResults } from './sources';
 
 /** `--truth corrections`: the reviewers' corrections are the truth. */
@@ -20,6 +21,11 @@ export interface EvalRequest {
   stateDir?: string;
   fields?: string[];
   options?: Partial<NormaliseOptions>;
+}
+
+/** Fields asked for (`--fields`) that no truth document has. */
+export class UnknownFieldsError extends Error {
+  override readonly name = 'UnknownFieldsError';
 }
 
 export interface ResolvedTruth {
@@ -42,6 +48,14 @@ export function evaluate(req: EvalRequest, truth?: ResolvedTruth): EvalReport {
   const loaded = loadResults(req.outDir);
   const t = truth ?? resolveTruth(req, loaded);
   const input = matchCases(t.byDocument, loaded);
+  if (req.fields?.length) {
+    const known = truthFields(input.cases);
+    const unknown = req.fields.filter((n) => !known.some((f) => selected(f, [n])));
+    if (unknown.length) {
+      const tops = [...new Set(known.map((f) => f.split(/[.[]/)[0]))];
+      throw new UnknownFieldsError(`--fields: no field ${unknown.map((n) => `"${n}"`).join(', ')} in the truth (its fields: ${tops.join(', ') || 'none'})`);
+    }
+  }
   const scores = scoreCases(input.cases, { ...o, ...(req.fields?.length ? { fields: req.fields } : {}) });
   return buildReport(t.label, input, scores, o);
 }

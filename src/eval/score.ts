@@ -154,6 +154,13 @@ function leafFields(shape: Shape, field: string, out: string[]): string[] {
   return out;
 }
 
+/** The leaf fields of the expected values (their union over the documents), as the report names them. */
+export function truthFields(cases: readonly EvalCase[]): string[] {
+  let shape: Shape = { kind: 'leaf' };
+  for (const c of cases) shape = learnShape(c.expected, shape);
+  return shape.kind === 'leaf' ? [] : leafFields(shape, '', []);
+}
+
 /** Scores all cases; fields come from the expected values (their union over the documents). */
 export function scoreCases(cases: readonly EvalCase[], o: ScoreOptions): Scores {
   let shape: Shape = { kind: 'leaf' };

@@ -120,6 +120,9 @@ describe('CLI: eval', function () {
     const badOrder = await runCli(['eval', '--out', out(1), '--truth', truth, '--date-order', 'ymd']);
     assert.equal(badOrder.code, 2);
     assert.match(badOrder.stderr, /--date-order must be dmy or mdy/);
+    const unknownField = await runCli(['eval', '--out', out(1), '--truth', truth, '--fields', 'total,totl']);
+    assert.equal(unknownField.code, 2);
+    assert.match(unknownField.stderr, /--fields: no field "totl" in the truth \(its fields: number, total, date, items\)/);
     const bad = path.join(dir, 'truth-bad');
     fs.mkdirSync(path.join(bad, 'sub'), { recursive: true });
     fs.writeFileSync(path.join(bad, 'sub', 'x.pdf.json'), '{"total": 1,');
