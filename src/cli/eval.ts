@@ -25,7 +25,7 @@ export const EVAL_USAGE = `  extraction-workbench eval --out <dir> --truth <dir>
 
 export const EVAL_HELP = `eval compares the model's values (a result's "data", not a reviewer's corrected copy) with <truth>/<document path>.json
 (an object or a one-element array); --truth corrections uses the documents a person corrected or marked reviewed
-(with --state, from its corrections; else from the result files). Numbers agree within --tolerance (default ${DEFAULT_TOLERANCE},
+(with --state, from its corrections; else from the result files; a truth folder named corrections: ./corrections). Numbers agree within --tolerance (default ${DEFAULT_TOLERANCE},
 absolute), dates by day, strings trimmed with whitespace collapsed; line items are paired by the most agreeing
 sub-fields (Hungarian algorithm). Exit 1 when the overall accuracy is below --min-accuracy.
 --compare-out scores a second output folder (another run or model) side by side; --state/--compare-state add their cost and time.`;
