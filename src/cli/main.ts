@@ -23,6 +23,7 @@ import type { CheckpointStore } from '../store/types';
 import type { RunSummary } from '../core/pipeline';
 import { cmdControl } from './control';
 import { cmdExport, EXPORT_USAGE } from './export';
+import { cmdEval, EVAL_HELP, EVAL_USAGE } from './eval';
 import { cmdHistory } from './history';
 import { ProgressReporter } from './progress';
 import { normalisePaths } from './docPaths';
@@ -56,6 +57,7 @@ const USAGE = `Usage:
   extraction-workbench retry <path>... [--state <dir>] [--root <folder>] [--base-url <url>] [--model <name>] [--json]
   extraction-workbench history <path> [--state <dir>] [--json]      # a document's attempts, errors and raw replies
 ${EXPORT_USAGE}
+${EVAL_USAGE}
 
 Without --schema, the job (first one, or --job) of <folder>/${CONFIG_FILE} is used; flags win over its fields.
 --price is per 1,000,000 input and output tokens (e.g. --price 0.15,0.6); --budget stops the run at that cost.
@@ -67,7 +69,9 @@ retry and dlq retry use --base-url/--model, else OPENAI_BASE_URL/OPENAI_MODEL, e
 The API key comes from OPENAI_API_KEY (any value for local servers that ignore it).
 --timeout-ms is per model request (default 120000); --max-file-size-mb rejects larger files unread (default 50);
 --verbose logs progress details on stderr.
-${ENV_HELP}`;
+${ENV_HELP}
+${EVAL_HELP}`;
+
 
 class UsageError extends Error {}
 
@@ -509,6 +513,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdHistory(rest);
       case 'export':
         return await cmdExport(rest, (m) => new UsageError(m));
+      case 'eval':
+        return await cmdEval(rest, (m) => new UsageError(m));
       case '--help':
       case '-h':
       case 'help':
