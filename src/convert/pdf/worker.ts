@@ -29,6 +29,7 @@ import { assembleParts, PAGE_SEPARATOR, SpanWriter, type PartResult } from './as
 import { layoutPage, type LayoutItem } from './layout';
 import type { WorkerConvertRequest, WorkerErrorPayload, WorkerInit, WorkerRequest, WorkerResponse } from './protocol';
 import { pagesToGiveAway } from './splitPolicy';
+import { scannedPageImage } from './pageImage';
 import { decodeLimitExceeded, DecodeLimitError, installDecodeBudget, startDecodeBudget, type DecodeLimitExceeded } from './decodeBudget';
 import { installSyncDecompressionStream } from './syncInflate';
 
@@ -323,6 +324,8 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 export interface ConvertHooks {
   /** Called once the document is open. */
   opened?(numPages: number, lastPage: number): void;
+  /** OCR on: a page's image to recognise (or the size of one over the pixel limit). */
+  pageImage?(msg: Omit<Extract<WorkerResponse, { type: 'page-image' }>, 'type' | 'id'>): void;
 }
 
 /** Converts pages `firstPage..lastPage` (default: all, up to `maxPages`) of a PDF. */
@@ -394,7 +397,14 @@ export async function convertPart(req: WorkerConvertRequest, init: WorkerInit, h
           for (const s of laid.spans) spans.add(start + s.start, start + s.end, n, s.bbox);
           throwIfOverDecodeLimit();
           // (the page's own text: slicing the growing document text would flatten it, a copy per page)
-          if (pageText.trim() === '') hasImages = await pageHasImages(page, pdfjs);
+          if (req.ocr && (req.ocr.mode === 'always' || pageText.trim() === '')) {
+            const scan = await scannedPageImage(page, pdfjs, viewport.transform, req.ocr.maxPixels);
+            hasImages = scan.hasImages;
+            if (scan.image) hooks.pageImage?.({ page: n, image: scan.image });
+            else if (scan.tooLarge) hooks.pageImage?.({ page: n, tooLarge: scan.tooLarge });
+          } else if (pageText.trim() === '') {
+            hasImages = await pageHasImages(page, pdfjs);
+          }
         } finally {
           page.cleanup();
         }
@@ -473,7 +483,10 @@ if (parentPort) {
         return;
       }
       try {
-        const part = await convertPart(req, init, { opened: (numPages, lastPage) => send({ type: 'opened', id: req.id, numPages, lastPage }) });
+        const part = await convertPart(req, init, {
+          opened: (numPages, lastPage) => send({ type: 'opened', id: req.id, numPages, lastPage }),
+          pageImage: (m) => port.postMessage({ type: 'page-image', id: req.id, ...m } satisfies WorkerResponse, m.image ? [m.image.gray.buffer] : []),
+        });
         port.postMessage({ type: 'result', id: req.id, part } satisfies WorkerResponse, [part.spans.buffer, part.boxes.buffer]);
       } catch (err) {
         send({ type: 'error', id: req.id, error: classify(err) });
