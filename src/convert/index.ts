@@ -12,7 +12,7 @@ import { createJsonConverter } from './json';
 import { createPdfConverter } from './pdf/pdfConverter';
 import { checkPdfLimits } from './pdf/limits';
 import { createImageConverter } from './ocr/imageConverter';
-import { createOcr, type OcrMode } from './ocr/ocr';
+import { createOcr, type Ocr, type OcrMode } from './ocr/ocr';
 import { createMarkdownConverter, createTextConverter } from './text';
 import type { Converter } from './types';
 
@@ -75,6 +75,8 @@ export interface ConverterRegistry {
   /** Lower-case extensions with the dot, sorted. */
   readonly supportedExtensions: readonly string[];
   readonly converters: readonly Converter[];
+  /** OCR shared by the PDF and image converters (mode, pool once started). */
+  readonly ocr: Ocr;
   /** Terminates the PDF workers and releases everything else. Idempotent. */
   dispose(): Promise<void>;
 }
@@ -124,6 +126,7 @@ export function createConverterRegistry(options: ConverterRegistryOptions = {}):
     get: (ext) => byExt.get(normalizeExtension(ext)),
     supportedExtensions,
     converters,
+    ocr,
     dispose() {
       disposed ??= Promise.all([...converters.map((c) => c.dispose?.()), ocr.dispose()]).then(() => undefined);
       return disposed;

@@ -24,6 +24,7 @@
  * Pure: no I/O, no `vscode`. Cost: one pass per kind of index (normalized text, number tokens, date
  * tokens), built lazily and shared by all fields of a {@link Grounder}.
  */
+import { LOW_OCR_CONFIDENCE, minOcrConfidence } from '../convert/ocr/ocrText';
 import { locate, pageAt } from '../convert/pdf/layout';
 import type { BBox, ConvertedDocument, PositionSpan } from '../convert/types';
 
@@ -56,6 +57,10 @@ export interface FieldGrounding {
   line?: number;
   /** Similarity 0..1: 1 for exact and normalized matches, 1 − edits/length for fuzzy ones. */
   score?: number;
+  /** Text recognised by OCR: the lowest word confidence (0–100) of the match. */
+  ocrConfidence?: number;
+  /** Some word of the match was recognised with an OCR confidence below {@link LOW_OCR_CONFIDENCE}. */
+  lowConfidence?: boolean;
 }
 
 export interface GroundingSummary {
@@ -393,6 +398,11 @@ export class Grounder {
     if (boxes.length) g.boxes = boxes.map((b) => ({ page: b.page, bbox: b.bbox.map((v) => Math.round(v * 100) / 100) as BBox }));
     if (!this.#doc.pages?.length) g.line = this.#lineAt(c.start);
     g.score = Math.round(c.score * 1000) / 1000;
+    const conf = minOcrConfidence(this.#doc, c.start, c.end);
+    if (conf !== undefined) {
+      g.ocrConfidence = conf;
+      if (conf < LOW_OCR_CONFIDENCE) g.lowConfidence = true;
+    }
     return g;
   }
 

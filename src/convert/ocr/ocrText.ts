@@ -95,8 +95,18 @@ export function spliceOcrPages(doc: ConvertedDocument, ocr: ReadonlyMap<number, 
 
 /** Lowest OCR confidence among the spans overlapping `[start, end)`, or undefined when none carries one. */
 export function minOcrConfidence(doc: ConvertedDocument, start: number, end: number): number | undefined {
+  const spans = doc.positions ?? [];
+  // spans are sorted by start: skip to the first one that may overlap (binary search on end ≤ start is
+  // not possible for unsorted ends, but spans do not overlap, so ends are sorted too)
+  let lo = 0, hi = spans.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (spans[mid].end <= start) lo = mid + 1;
+    else hi = mid;
+  }
   let min: number | undefined;
-  for (const s of doc.positions ?? []) {
+  for (let k = lo; k < spans.length; k++) {
+    const s = spans[k];
     if (s.start >= end) break;
     if (s.end <= start || s.confidence === undefined) continue;
     min = min === undefined ? s.confidence : Math.min(min, s.confidence);
