@@ -16,6 +16,8 @@ import { groundValues } from '../../src/extract/grounding';
 import { ASSETS_DIR, REPO_ROOT, WORKER_PATH, requireBuiltWorker, tempDir } from '../fixtures/pdf/generate';
 import { INVOICE_LINES, ghostscript, invoicePdf, joinPdfs, pngHeader, scannedPdf, tiffWithCompression } from '../fixtures/ocr/scans';
 import { rejectsWithCode } from '../support/assertions';
+import { runCli } from '../support/cli';
+import { startModelServer } from '../support/modelServer';
 
 const OCR_WORKER = path.join(REPO_ROOT, 'dist', 'ocrWorker.js');
 
@@ -161,6 +163,38 @@ describe('OCR (tesseract.js in worker threads)', function () {
     assert.notEqual(other.get('.png')!.cacheKey, png.cacheKey);
     assert.notEqual(other.get('.pdf')!.cacheKey, registry.get('.pdf')!.cacheKey);
     await other.dispose();
+  });
+
+  it('the CLI extracts a folder of scans: the model sees the OCR text, the result is grounded on the scan', async () => {
+    const root = path.join(tmp, 'cli');
+    fs.mkdirSync(root);
+    const page = await invoicePdf(1);
+    fs.writeFileSync(path.join(root, 'scan.pdf'), scannedPdf(page, tmp, 120));
+    fs.writeFileSync(path.join(root, 'photo.png'), ghostscript(page, 'png16m', tmp, 'png', 120));
+    const schema = path.join(tmp, 'invoice.schema.json');
+    fs.writeFileSync(schema, JSON.stringify({ type: 'object', properties: { invoice_number: { type: ['string', 'null'] }, total: { type: ['number', 'null'] } }, required: ['invoice_number', 'total'] }));
+    const server = await startModelServer();
+    // answers only what the document text it was sent contains
+    server.setResponder((req) => ({
+      reply: { invoice_number: /INV-\d+/.exec(req.userText)?.[0] ?? null, total: Number(/Total due: ([\d.]+)/.exec(req.userText)?.[1] ?? NaN) || null },
+    }));
+    try {
+      const r = await runCli(['run', root, '--schema', schema, '--base-url', server.url, '--ocr-workers', '2', '--pdf-workers', '1'], { OPENAI_API_KEY: 'test' });
+      assert.equal(r.code, 0, r.stderr);
+      for (const name of ['scan.pdf', 'photo.png']) {
+        const result = JSON.parse(fs.readFileSync(path.join(root, 'extracted', `${name}.json`), 'utf8'));
+        assert.deepEqual(result.data, { invoice_number: 'INV-20417', total: 1234.56 }, name);
+        const g = (result.grounding?.fields ?? []).find((f: { pointer: string }) => f.pointer === '/invoice_number');
+        assert.equal(g?.status, 'grounded', `${name}: ${JSON.stringify(result.grounding)}`);
+        assert.equal(g.page, 1);
+        assert.ok(g.boxes?.length && typeof g.ocrConfidence === 'number', JSON.stringify(g));
+      }
+      const off = await runCli(['run', root, '--schema', schema, '--base-url', server.url, '--ocr', 'off', '--state', path.join(tmp, 'cli-state-off'), '--out', path.join(tmp, 'cli-out-off')], { OPENAI_API_KEY: 'test' });
+      assert.notEqual(off.code, 0);
+      assert.match(off.stderr + off.stdout, /NEEDS_OCR/);
+    } finally {
+      await server.close();
+    }
   });
 
   it('grounding: values found in OCR text carry their word confidence; low confidence words mark the value', () => {
