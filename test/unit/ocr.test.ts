@@ -14,7 +14,7 @@ import { LOW_OCR_CONFIDENCE, spliceOcrPages } from '../../src/convert/ocr/ocrTex
 import type { ConvertedDocument } from '../../src/convert/types';
 import { groundValues } from '../../src/extract/grounding';
 import { ASSETS_DIR, REPO_ROOT, WORKER_PATH, requireBuiltWorker, tempDir } from '../fixtures/pdf/generate';
-import { INVOICE_LINES, ghostscript, invoicePdf, joinPdfs, pngHeader, scannedPdf, tiffWithCompression } from '../fixtures/ocr/scans';
+import { INVOICE_LINES, ghostscript, invoicePdf, joinPdfs, pngHeader, scanWithTextLayerPdf, scannedPdf, tiffWithCompression } from '../fixtures/ocr/scans';
 import { rejectsWithCode } from '../support/assertions';
 import { runCli } from '../support/cli';
 import { startModelServer } from '../support/modelServer';
@@ -88,6 +88,24 @@ describe('OCR (tesseract.js in worker threads)', function () {
       const pg = doc.pages![s.page! - 1];
       assert.ok(s.start >= pg.start && s.end <= pg.end, `span ${s.start}-${s.end} outside page ${s.page}`);
     }
+  });
+
+  it("ocr 'always' replaces the text layer of a scan with one of its own, not of a page with a logo; 'auto' keeps it", async () => {
+    const bytes = await scanWithTextLayerPdf(ghostscript(await invoicePdf(1), 'png16m', tmp, 'png', 150));
+    const always = createConverterRegistry({ pdfWorkerPath: WORKER_PATH, pdfAssetsDir: ASSETS_DIR, poolSize: 1, ocrWorkers: 1, ocr: 'always' });
+    try {
+      const doc = await always.get('.pdf')!.convert(input(bytes, 'layered.pdf'));
+      const page = (n: number) => doc.text.slice(doc.pages![n - 1].start, doc.pages![n - 1].end);
+      assert.match(page(1), /INV-20417/);
+      assert.doesNotMatch(page(1), /WRONG/);
+      assert.equal(page(2), 'Delivery note DN-5521');
+      assert.deepEqual(doc.meta?.ocrPages, [1]);
+    } finally {
+      await always.dispose();
+    }
+    const auto = await registry.get('.pdf')!.convert(input(bytes, 'layered.pdf'));
+    assert.match(auto.text, /WRONG LAYER/);
+    assert.equal(auto.meta?.ocrPages, undefined);
   });
 
   it('images are documents: PNG, JPEG, BMP, G4 TIFF and every page of a multi-page TIFF', async () => {

@@ -4,9 +4,9 @@
  * thread is spawned and nothing is fetched: the language data comes from the files named in `workerData`
  * (ocr/languages.ts resolves them), the core's .wasm files sit beside this bundle (esbuild.js copies them).
  *
- * Images: encoded files (PNG, JPEG, WebP, BMP) go to Leptonica as they are; a TIFF page is decoded here
- * with UTIF (multi-page TIFF, and compressions Leptonica's build may lack) and, like the raw pixels of a
- * scanned PDF page, handed over as an 8-bit grey PGM. The pool terminates this thread when a page passes
+ * Images: encoded files (PNG, JPEG, WebP, BMP, and the grey PNG of a scanned PDF page) go to Leptonica as
+ * they are; a TIFF page is decoded here with UTIF (multi-page TIFF, and compressions Leptonica's build may
+ * lack) and handed over as an 8-bit grey PGM. The pool terminates this thread when a page passes
  * its time limit.
  */
 import * as fs from 'fs';
@@ -89,7 +89,7 @@ function tiffPageGray(bytes: Uint8Array, page: number): { gray: Uint8Array; widt
 
 function imageBytes(image: OcrImage): { bytes: Uint8Array; width?: number; height?: number } {
   if (image.kind === 'encoded') return { bytes: image.bytes };
-  const px = image.kind === 'gray' ? image : tiffPageGray(image.bytes, image.page);
+  const px = tiffPageGray(image.bytes, image.page);
   return { bytes: pgm(px.gray, px.width, px.height), width: px.width, height: px.height };
 }
 

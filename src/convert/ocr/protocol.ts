@@ -3,12 +3,11 @@
  * thread). One page image per `ocr` request.
  */
 
-/** What a worker recognises: an image file it decodes itself, a page of a TIFF, or raw grey pixels (PDF scans). */
+/** What a worker recognises: an image file Leptonica decodes (PNG, JPEG, WebP, BMP; PDF scans come as grey PNG), or a page of a TIFF. */
 export type OcrImage =
   | { kind: 'encoded'; bytes: Uint8Array<ArrayBuffer> }
   /** Page `page` (0-based, among the TIFF's full-size images) of a TIFF, decoded with UTIF in the worker. */
-  | { kind: 'tiff'; bytes: Uint8Array<ArrayBuffer>; page: number }
-  | { kind: 'gray'; gray: Uint8Array<ArrayBuffer>; width: number; height: number };
+  | { kind: 'tiff'; bytes: Uint8Array<ArrayBuffer>; page: number };
 
 export interface OcrRequest {
   type: 'ocr';

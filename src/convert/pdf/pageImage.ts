@@ -4,10 +4,12 @@
  * A scanned page is one image XObject drawn over the page. pdf.js decodes it while it builds the page's
  * operator list (with the patch of scripts/pdfjs-patches.js only while `__extractionWorkbenchDecodeImages`
  * holds a pixel limit) and hands it over in `page.objs` as raw pixels (`{ width, height, kind, data }`),
- * so no canvas and no native library is needed: the largest image of the page is turned into 8-bit grey
- * here and sent to the OCR pool with the matrix that maps its pixels to page (viewport) units, so OCR word
+ * so no canvas and no native library is needed: the largest image of the page is turned into 8-bit grey,
+ * encoded as PNG (grayPng.ts: what waits for OCR stays small) here and sent to the OCR pool with the matrix that maps its pixels to page (viewport) units, so OCR word
  * boxes land in the same space as text-layer boxes.
  */
+import { grayPng } from '../ocr/grayPng';
+
 type PdfJs = typeof import('pdfjs-dist/legacy/build/pdf.mjs');
 
 export interface PageImageLike {
@@ -22,7 +24,9 @@ export interface ScannedPage {
   /** Whether the page paints any image. */
   hasImages: boolean;
   /** The largest image, in grey, with its pixel → viewport matrix; absent when there is none or it was too large. */
-  image?: { width: number; height: number; gray: Uint8Array<ArrayBuffer>; toPage: number[] };
+  image?: { width: number; height: number; png: Uint8Array<ArrayBuffer>; toPage: number[] };
+  /** Share of the page (viewport) the largest image covers, 0..1. */
+  coverage?: number;
   /** Size of the largest image when it has more pixels than the limit. */
   tooLarge?: { width: number; height: number };
 }
@@ -76,7 +80,14 @@ function getObj(objs: ObjsLike, id: string): Promise<unknown> {
  * Reads the page's operator list with image decoding on (up to `maxPixels` per image) and returns its
  * largest image. `viewportTransform` maps PDF user space to the viewport (pdf.js `PageViewport.transform`).
  */
-export async function scannedPageImage(page: PageLike, pdfjs: PdfJs, viewportTransform: number[], maxPixels: number): Promise<ScannedPage> {
+export async function scannedPageImage(
+  page: PageLike,
+  pdfjs: PdfJs,
+  viewport: { transform: number[]; width: number; height: number },
+  maxPixels: number,
+  minCoverage = 0,
+): Promise<ScannedPage> {
+  const viewportTransform = viewport.transform;
   const OPS = pdfjs.OPS as Record<string, number>;
   const g = globalThis as { __extractionWorkbenchDecodeImages?: number };
   g.__extractionWorkbenchDecodeImages = maxPixels;
@@ -118,17 +129,27 @@ export async function scannedPageImage(page: PageLike, pdfjs: PdfJs, viewportTra
     }
   }
   if (!best) return { hasImages };
+  // the unit square the image is drawn in, on the page
+  const m = mulMatrix(viewportTransform, best.ctm);
+  const xs = [0, 1].flatMap((x) => [0, 1].map((y) => m[0] * x + m[2] * y + m[4]));
+  const ys = [0, 1].flatMap((x) => [0, 1].map((y) => m[1] * x + m[3] * y + m[5]));
+  const clip = (v: number, max: number) => Math.min(max, Math.max(0, v));
+  const w = clip(Math.max(...xs), viewport.width) - clip(Math.min(...xs), viewport.width);
+  const h = clip(Math.max(...ys), viewport.height) - clip(Math.min(...ys), viewport.height);
+  const coverage = viewport.width > 0 && viewport.height > 0 ? (w * h) / (viewport.width * viewport.height) : 0;
+  // a logo on a page with text is no scan: nothing to recognise (the 'always' mode asks with a minimum)
+  if (coverage < minCoverage) return { hasImages, coverage };
   let img: PageImageLike | undefined;
   if (best.inline) img = best.args[0] as PageImageLike;
   else {
     const id = best.args[0];
     const w = Number(best.args[1]), h = Number(best.args[2]);
-    if (typeof id !== 'string') return w * h > maxPixels ? { hasImages, tooLarge: { width: w, height: h } } : { hasImages };
+    if (typeof id !== 'string') return w * h > maxPixels ? { hasImages, coverage, tooLarge: { width: w, height: h } } : { hasImages, coverage };
     img = (await getObj(id.startsWith('g_') ? page.commonObjs : page.objs, id)) as PageImageLike | undefined;
   }
-  if (!img || !img.data || !(img.width > 0) || !(img.height > 0) || ![1, 2, 3].includes(img.kind)) return { hasImages };
+  if (!img || !img.data || !(img.width > 0) || !(img.height > 0) || ![1, 2, 3].includes(img.kind)) return { hasImages, coverage };
   // pixel (px, py), row 0 at the top → image unit square (row 0 at y = 1) → user space → viewport
   const pixelToUnit = [1 / img.width, 0, 0, -1 / img.height, 0, 1];
   const toPage = mulMatrix(viewportTransform, mulMatrix(best.ctm, pixelToUnit));
-  return { hasImages, image: { width: img.width, height: img.height, gray: toGray(img), toPage } };
+  return { hasImages, coverage, image: { width: img.width, height: img.height, png: grayPng(toGray(img), img.width, img.height), toPage } };
 }

@@ -106,11 +106,11 @@ async function convertWithOcr(pool: PdfWorkerPool, ocr: Ocr, input: ConvertInput
             ),
           );
         } else if (msg.image) {
-          const { gray, width, height, toPage } = msg.image;
+          const { png, toPage } = msg.image;
           pending.set(
             msg.page,
             ocr
-              .recognize({ kind: 'gray', gray, width, height }, { signal: stop.signal, label: `${input.path} page ${msg.page}` })
+              .recognize({ kind: 'encoded', bytes: png }, { signal: stop.signal, label: `${input.path} page ${msg.page}` })
               .then((r) => ocrPageText(r, msg.page, toPage), (e: unknown) => (e instanceof Error ? e : new Error(String(e)))),
           );
         }
@@ -125,7 +125,7 @@ async function convertWithOcr(pool: PdfWorkerPool, ocr: Ocr, input: ConvertInput
       if (r instanceof Error) {
         firstError ??= r;
         warnings.push(`Page ${page}: OCR failed: ${r.message}`);
-      } else if (r.text.trim() !== '' || ocr.mode === 'always') {
+      } else if (r.text.trim() !== '') {
         texts.set(page, r);
       }
     }

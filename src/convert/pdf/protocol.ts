@@ -52,8 +52,8 @@ export type WorkerResponse =
 export interface PageImageMessage {
   width: number;
   height: number;
-  /** 8-bit grey, row by row. */
-  gray: Uint8Array<ArrayBuffer>;
+  /** The image in 8-bit grey, as a PNG file. */
+  png: Uint8Array<ArrayBuffer>;
   /** Pixel → page viewport matrix. */
   toPage: number[];
 }

@@ -318,6 +318,9 @@ export function splitRunning(id: number): { from?: number; to?: number } {
   return { from, to };
 }
 
+/** Under OCR `always`, share of a page with text that an image must cover to be recognised. */
+const ALWAYS_MIN_COVERAGE = 0.5;
+
 /** Lets queued messages (a `split` request) in between two pages: pdf.js' in-thread worker runs on microtasks only. */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -398,7 +401,10 @@ export async function convertPart(req: WorkerConvertRequest, init: WorkerInit, h
           throwIfOverDecodeLimit();
           // (the page's own text: slicing the growing document text would flatten it, a copy per page)
           if (req.ocr && (req.ocr.mode === 'always' || pageText.trim() === '')) {
-            const scan = await scannedPageImage(page, pdfjs, viewport.transform, req.ocr.maxPixels);
+            // under 'always' a page with text is recognised only when an image covers most of it (a scan
+            // with a text layer of its own), not for a logo
+            const hasText = pageText.trim() !== '';
+            const scan = await scannedPageImage(page, pdfjs, viewport, req.ocr.maxPixels, hasText ? ALWAYS_MIN_COVERAGE : 0);
             hasImages = scan.hasImages;
             if (scan.image) hooks.pageImage?.({ page: n, image: scan.image });
             else if (scan.tooLarge) hooks.pageImage?.({ page: n, tooLarge: scan.tooLarge });
@@ -485,7 +491,7 @@ if (parentPort) {
       try {
         const part = await convertPart(req, init, {
           opened: (numPages, lastPage) => send({ type: 'opened', id: req.id, numPages, lastPage }),
-          pageImage: (m) => port.postMessage({ type: 'page-image', id: req.id, ...m } satisfies WorkerResponse, m.image ? [m.image.gray.buffer] : []),
+          pageImage: (m) => port.postMessage({ type: 'page-image', id: req.id, ...m } satisfies WorkerResponse, m.image ? [m.image.png.buffer] : []),
         });
         port.postMessage({ type: 'result', id: req.id, part } satisfies WorkerResponse, [part.spans.buffer, part.boxes.buffer]);
       } catch (err) {
