@@ -129,7 +129,7 @@ describe('OCR (tesseract.js in worker threads)', function () {
     assert.match(multi.text.slice(multi.pages![1].start, multi.pages![1].end), /Harbour/);
   });
 
-  it('bad images get a code and the converter goes on: empty, truncated, pixel bomb, unsupported TIFF compression', async () => {
+  it('bad images get a code and the converter goes on: empty, truncated, pixel bomb (image and PDF scan), unsupported TIFF compression', async () => {
     const png = registry.get('.png')!;
     await rejectsWithCode(png.convert(input(new Uint8Array(0), 'empty.png')), ErrorCodes.EMPTY_DOCUMENT);
     const good = ghostscript(await invoicePdf(1), 'png16m', tmp, 'png', 100);
@@ -141,6 +141,15 @@ describe('OCR (tesseract.js in worker threads)', function () {
     assert.match(jp2.message, /compression 34712/);
     // still working afterwards
     assert.match((await png.convert(input(good, 'good.png'))).text, /INV-20417/);
+    // a scanned PDF page whose image is over the pixel limit: TOO_LARGE before anything is recognised
+    const small = createConverterRegistry({ pdfWorkerPath: WORKER_PATH, pdfAssetsDir: ASSETS_DIR, poolSize: 1, ocrMaxPixels: 10_000 });
+    try {
+      const big = await rejectsWithCode(small.get('.pdf')!.convert(input(scannedPdf(await invoicePdf(1), tmp, 72), 'big-scan.pdf')), ErrorCodes.TOO_LARGE);
+      assert.match(big.message, /OCR limit of 10000/);
+      assert.equal(small.ocr.pool, undefined, 'no OCR worker was started');
+    } finally {
+      await small.dispose();
+    }
   });
 
   it('OCR time limit per page → CONVERT_TIMEOUT, the worker is replaced; ocr off → NEEDS_OCR; a missing language names its package', async () => {
