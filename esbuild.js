@@ -68,6 +68,15 @@ function copyAssets() {
   fs.mkdirSync(path.join(dist, 'webview'), { recursive: true });
   fs.copyFileSync(path.join(pdfjs, 'legacy/build/pdf.min.mjs'), path.join(dist, 'webview', 'pdf.min.mjs'));
   fs.copyFileSync(path.join(pdfjs, 'legacy/build/pdf.worker.min.mjs'), path.join(dist, 'webview', 'pdf.worker.min.mjs'));
+  // OCR: tesseract.js' WebAssembly cores (LSTM-only builds, the ones dist/ocrWorker.js loads; each reads
+  // its .wasm from beside the bundle) and the English language data (more languages: README, OCR)
+  const core = path.dirname(require.resolve('tesseract.js-core/package.json'));
+  for (const v of ['tesseract-core-relaxedsimd-lstm', 'tesseract-core-simd-lstm', 'tesseract-core-lstm']) {
+    fs.copyFileSync(path.join(core, `${v}.wasm`), path.join(dist, `${v}.wasm`));
+  }
+  fs.mkdirSync(path.join(dist, 'tessdata'), { recursive: true });
+  const eng = path.dirname(require.resolve('@tesseract.js-data/eng/package.json'));
+  fs.copyFileSync(path.join(eng, '4.0.0_best_int', 'eng.traineddata.gz'), path.join(dist, 'tessdata', 'eng.traineddata.gz'));
 }
 
 /**
@@ -108,6 +117,7 @@ function productConfigs() {
     configs.push({ ...nodeCommon, entryPoints: ['src/convert/pdf/worker.ts'], outfile: 'dist/pdfWorker.js', plugins: [pdfjsPatchPlugin] });
   }
   configs.push({ ...nodeCommon, entryPoints: ['src/extract/groundingWorker.ts'], outfile: 'dist/groundingWorker.js' });
+  configs.push({ ...nodeCommon, entryPoints: ['src/convert/ocr/ocrWorker.ts'], outfile: 'dist/ocrWorker.js' });
   const webviews = walk(path.join(root, 'media'), (p) => /[\\/]main\.ts$/.test(p));
   for (const w of webviews) {
     const name = path.basename(path.dirname(w));

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
-import { CONFIG_FILE, jobOptionSchemas, loadConfig, pdfLimitsOf, pdfOptionSchemas, selectJob, type RetryBackoff } from '../app/config';
+import { CONFIG_FILE, converterLimitsOf, jobOptionSchemas, loadConfig, ocrOptionSchemas, pdfOptionSchemas, selectJob, type RetryBackoff } from '../app/config';
 import { describeEstimate, estimateRun, type RunEstimate } from '../app/estimateRun';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
 import { watchControl } from '../app/runControl';
@@ -44,6 +44,7 @@ const USAGE = `Usage:
                            [--max-output-tokens <n>] [--max-output-tokens-cap <n>] [--max-tokens-param max_completion_tokens|max_tokens]
                            [--requests-per-minute <n>] [--tokens-per-minute <n>] [--max-reasks <n>] [--price <input>,<output>]
                            [--pdf-max-pages <n>] [--pdf-timeout-seconds <n>] [--pdf-max-memory-mb <n>] [--pdf-workers <n>]
+                           [--ocr auto|always|off] [--ocr-languages eng,deu] [--ocr-timeout-seconds <n>] [--ocr-workers <n>] [--ocr-data-dir <dir>]
                            [--timeout-ms <n>] [--max-outage-minutes <n>] [--max-file-size-mb <n>]
                            [--retry-base-seconds <s>] [--retry-max-seconds <s>] [--retry-jitter <0..1>]
                            [--log-requests] [--history-retention-runs <n>] [--history-retention-days <n>] [--verbose|-v]
@@ -198,12 +199,20 @@ function settingsFromFlags(argv: string[]): { settings: RunSettings; json: boole
   };
   // PDF limits: the same rule, field by field over the job's `pdf` object (pdfLimitsOf leaves out unset ones)
   const p = pdfOptionSchemas;
-  const pdf = pdfLimitsOf({
+  const oc = ocrOptionSchemas;
+  const ocr = {
+    mode: option('ocr', oc.mode, values.ocr, identity) ?? job?.ocr?.mode,
+    languages: option('ocr-languages', oc.languages, values['ocr-languages'], (v) => v.split(/[,+]/).map((x) => x.trim()).filter(Boolean)) ?? job?.ocr?.languages,
+    timeoutSeconds: option('ocr-timeout-seconds', oc.timeoutSeconds, values['ocr-timeout-seconds']) ?? job?.ocr?.timeoutSeconds,
+    workers: option('ocr-workers', oc.workers, values['ocr-workers']) ?? job?.ocr?.workers,
+    dataDir: values['ocr-data-dir'] ? path.resolve(values['ocr-data-dir']) : job?.ocr?.dataDir ? path.resolve(root, job.ocr.dataDir) : undefined,
+  };
+  const pdf = converterLimitsOf({
     maxPages: option('pdf-max-pages', p.maxPages, values['pdf-max-pages']) ?? job?.pdf?.maxPages,
     timeoutSeconds: option('pdf-timeout-seconds', p.timeoutSeconds, values['pdf-timeout-seconds']) ?? job?.pdf?.timeoutSeconds,
     maxMemoryMb: option('pdf-max-memory-mb', p.maxMemoryMb, values['pdf-max-memory-mb']) ?? job?.pdf?.maxMemoryMb,
     workers: option('pdf-workers', p.workers, values['pdf-workers']) ?? job?.pdf?.workers,
-  });
+  }, ocr);
   const settings: RunSettings = {
     root,
     outDir: path.resolve(root, values.out ?? job?.outDir ?? 'extracted'),

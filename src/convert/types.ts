@@ -15,6 +15,8 @@ export interface PositionSpan {
   bbox?: BBox;
   /** 1-based line in the source file (text formats). */
   line?: number;
+  /** OCR word confidence 0–100 (text recognised from an image). */
+  confidence?: number;
 }
 
 export interface PageInfo {
@@ -27,6 +29,9 @@ export interface PageInfo {
   height?: number;
   /** True when the page has no text layer (probably scanned). */
   needsOcr?: boolean;
+  /** The page's text was recognised by OCR (mean word confidence 0–100 in `ocrConfidence`). */
+  ocr?: boolean;
+  ocrConfidence?: number;
 }
 
 export interface ConvertedDocument {

@@ -27,6 +27,7 @@
  * Pure: no I/O, no `vscode`. Cost: one pass per kind of index (normalized text, number tokens, date
  * tokens), built lazily and shared by all fields of a {@link Grounder}.
  */
+import { LOW_OCR_CONFIDENCE, minOcrConfidence } from '../convert/ocr/ocrText';
 import { locate, pageAt } from '../convert/pdf/layout';
 import type { BBox, ConvertedDocument, PositionSpan } from '../convert/types';
 import { anchorCost, chooseRow } from './groundingRows';
@@ -62,6 +63,10 @@ export interface FieldGrounding {
   score?: number;
   /** Several occurrences were equally plausible (array items: by row and siblings); this one is the nearest. */
   ambiguous?: boolean;
+  /** Text recognised by OCR: the lowest word confidence (0–100) of the match. */
+  ocrConfidence?: number;
+  /** Some word of the match was recognised with an OCR confidence below {@link LOW_OCR_CONFIDENCE}. */
+  lowConfidence?: boolean;
 }
 
 export interface GroundingSummary {
@@ -432,6 +437,11 @@ export class Grounder {
     if (!this.#doc.pages?.length) g.line = this.#lineAt(c.start);
     g.score = Math.round(c.score * 1000) / 1000;
     if (ambiguous) g.ambiguous = true;
+    const conf = minOcrConfidence(this.#doc, c.start, c.end);
+    if (conf !== undefined) {
+      g.ocrConfidence = conf;
+      if (conf < LOW_OCR_CONFIDENCE) g.lowConfidence = true;
+    }
     return g;
   }
 
