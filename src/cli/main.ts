@@ -12,7 +12,9 @@ import { CONFIG_FILE, jobOptionSchemas, loadConfig, pdfLimitsOf, pdfOptionSchema
 import { describeEstimate, estimateRun, type RunEstimate } from '../app/estimateRun';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
 import { watchControl } from '../app/runControl';
-import { DEFAULT_BASE_URL, DEFAULT_MODEL, defaultStateDir, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
+import { stateTargetOf, type StateTarget } from './stateTarget';
+import { redactUrl } from '../store/pg/url';
+import { DEFAULT_BASE_URL, DEFAULT_MODEL, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
 import { ExtractionError, isStorageError, toExtractionError } from '../core/errors';
 import { isWithin, relPathProblem, resolveInside } from '../core/paths';
 import { evaluateHealth, formatHealth, healthInputFromStore, healthSummary } from '../core/health';
@@ -131,7 +133,7 @@ function optionalCount<K extends string>(flag: string, raw: string | undefined, 
   return { [field]: n } as Partial<Record<K, number>>;
 }
 
-function resolveRunSettings(argv: string[]): { settings: RunSettings; json: boolean; verbose: boolean } {
+function resolveRunSettings(argv: string[]): { settings: RunSettings; json: boolean; verbose: boolean; stateUrl?: string } {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -169,6 +171,7 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
       'log-requests': { type: 'boolean', default: false },
       'history-retention-runs': { type: 'string' },
       'history-retention-days': { type: 'string' },
+      'lease-seconds': { type: 'string' },
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', short: 'v', default: false },
     },
@@ -212,10 +215,16 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
     maxMemoryMb: option('pdf-max-memory-mb', p.maxMemoryMb, values['pdf-max-memory-mb']) ?? job?.pdf?.maxMemoryMb,
     workers: option('pdf-workers', p.workers, values['pdf-workers']) ?? job?.pdf?.workers,
   });
+  const target = stateTargetOf(values.state, root, (m) => new UsageError(m));
+  const leaseSeconds = values['lease-seconds'] === undefined ? undefined : Number(values['lease-seconds']);
+  if (leaseSeconds !== undefined && !(Number.isFinite(leaseSeconds) && leaseSeconds >= 1)) throw new UsageError(`--lease-seconds must be a number ≥ 1, got "${values['lease-seconds']}"`);
+  if (leaseSeconds !== undefined && !target.url) throw new UsageError('--lease-seconds is for workers sharing a PostgreSQL state (--state postgres://…)');
   const settings: RunSettings = {
     root,
     outDir: path.resolve(root, values.out ?? job?.outDir ?? 'extracted'),
-    stateDir: values.state ? path.resolve(values.state) : defaultStateDir(root),
+    stateDir: target.stateDir,
+    ...(target.url ? { stateUrl: redactUrl(target.url) } : {}),
+    ...(leaseSeconds !== undefined ? { leaseSeconds } : {}),
     schemaPath,
     instructions: values.instructions ?? job?.instructions,
     include: values.include ?? job?.include,
@@ -234,7 +243,7 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
     ...optionalCount('history-retention-runs', values['history-retention-runs'], 'historyRetentionRuns'),
     ...optionalCount('history-retention-days', values['history-retention-days'], 'historyRetentionDays'),
   };
-  return { settings, json: values.json ?? false, verbose: values.verbose ?? false };
+  return { settings, json: values.json ?? false, verbose: values.verbose ?? false, ...(target.url ? { stateUrl: target.url } : {}) };
 }
 
 export function exitCodeOf(summary: RunSummary, interrupted: boolean): number {
@@ -297,8 +306,8 @@ async function drive(session: Session, start: () => { done: Promise<RunSummary> 
 }
 
 async function cmdRun(argv: string[]): Promise<number> {
-  const { settings, json, verbose } = resolveRunSettings(argv);
-  const session = await openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(verbose), ...LOCK_WAIT });
+  const { settings, json, verbose, stateUrl } = resolveRunSettings(argv);
+  const session = await openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(verbose), ...LOCK_WAIT, ...(stateUrl ? { stateUrl } : {}) });
   return drive(session, () => session.pipeline.start({ trigger: 'cli' }), json);
 }
 
@@ -337,16 +346,20 @@ async function cmdEstimate(argv: string[]): Promise<number> {
   return EXIT_OK;
 }
 
-function stateDirOf(values: { state?: string }): string {
-  return values.state ? path.resolve(values.state) : defaultStateDir(process.cwd());
+function stateOf(values: { state?: string }): StateTarget {
+  return stateTargetOf(values.state, process.cwd(), (m) => new UsageError(m));
+}
+
+/** The state to look at, read-only (works while runs have it open). */
+async function openStateReadOnly(target: StateTarget): Promise<CheckpointStore> {
+  if (!target.url && !fs.existsSync(target.stateDir)) throw new UsageError(`No extraction state in ${target.stateDir} (use --state <dir>)`);
+  return openStore(target.stateDir, { logger: stderrLogger(false), readOnly: true, ...(target.url ? { url: target.url } : {}) });
 }
 
 async function cmdStatus(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { state: { type: 'string' }, json: { type: 'boolean', default: false } } });
-  const stateDir = stateDirOf(values);
-  if (!fs.existsSync(stateDir)) throw new UsageError(`No extraction state in ${stateDir} (use --state <dir>)`);
   // read-only: works while a run (this CLI elsewhere, or VS Code) has the store open
-  const store = await openStore(stateDir, { logger: stderrLogger(false), readOnly: true });
+  const store = await openStateReadOnly(stateOf(values));
   try {
     const counts = store.counts();
     const run = store.latestRun();
@@ -402,7 +415,8 @@ const RETRY_OPTIONS = {
  * the folder's extraction.config.json, and only then the saved ones. The saved endpoint is data of the state
  * folder: the API key goes to it only when it is a local server or the endpoint a run would use anyway.
  */
-async function sessionFromState(stateDir: string, flags: { root?: string; baseURL?: string; model?: string; verbose: boolean }): Promise<Session> {
+async function sessionFromState(target: StateTarget, flags: { root?: string; baseURL?: string; model?: string; verbose: boolean }): Promise<Session> {
+  const stateDir = target.stateDir;
   const root = flags.root === undefined ? undefined : path.resolve(flags.root);
   // the saved root is taken when it holds the state folder, or when --root names it
   const saved = loadSavedSettings(stateDir, root ? { root } : {});
@@ -415,7 +429,7 @@ async function sessionFromState(stateDir: string, flags: { root?: string; baseUR
     throw new UsageError(`The last run used ${baseURL} (saved in ${stateDir}); the API key is not sent there unless you say so: pass --base-url <url>`);
   }
   const settings: RunSettings = { ...saved, baseURL, model: flags.model ?? process.env.OPENAI_MODEL ?? job?.model ?? saved.model };
-  return openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(flags.verbose), ...LOCK_WAIT });
+  return openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(flags.verbose), ...LOCK_WAIT, ...(target.url ? { stateUrl: target.url } : {}) });
 }
 
 /**
@@ -439,10 +453,9 @@ async function cmdDlq(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: { ...RETRY_OPTIONS, all: { type: 'boolean', default: false }, note: { type: 'string' } },
   });
-  const stateDir = stateDirOf(values);
+  const target = stateOf(values);
   if (sub === 'list') {
-    if (!fs.existsSync(stateDir)) throw new UsageError(`No extraction state in ${stateDir} (use --state <dir>)`);
-    const store = await openStore(stateDir, { logger: stderrLogger(false), readOnly: true });
+    const store = await openStateReadOnly(target);
     try {
       const letters = store.listDeadLetters();
       if (values.json) for (const l of letters) process.stdout.write(JSON.stringify(l) + '\n');
@@ -455,7 +468,7 @@ async function cmdDlq(argv: string[]): Promise<number> {
   }
   if (sub === 'retry') {
     if (!values.all && !positionals.length) throw new UsageError('dlq retry needs <path>... or --all');
-    const session = await sessionFromState(stateDir, { root: values.root, baseURL: values['base-url'], model: values.model, verbose: values.verbose ?? false });
+    const session = await sessionFromState(target, { root: values.root, baseURL: values['base-url'], model: values.model, verbose: values.verbose ?? false });
     let paths: string[];
     try {
       paths = values.all ? session.store.listDeadLetters().map((l) => l.path) : normalisePaths(positionals, session.settings.root);
@@ -493,7 +506,7 @@ async function cmdRetry(argv: string[]): Promise<number> {
     options: RETRY_OPTIONS,
   });
   if (!positionals.length) throw new UsageError('retry needs at least one <path>');
-  const session = await sessionFromState(stateDirOf(values), { root: values.root, baseURL: values['base-url'], model: values.model, verbose: values.verbose ?? false });
+  const session = await sessionFromState(stateOf(values), { root: values.root, baseURL: values['base-url'], model: values.model, verbose: values.verbose ?? false });
   let paths: string[];
   try {
     paths = normalisePaths(positionals, session.settings.root);

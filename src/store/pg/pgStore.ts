@@ -112,7 +112,11 @@ export class PgCheckpointStore implements CheckpointStore {
         othersOnly ? [this.#lastSeq, PAGE, this.workerId] : [this.#lastSeq, PAGE],
       );
       if (!r.rows.length) return n;
-      n += this.#mirror.applyChanges(r.rows.map((row) => ({ op: row.op, data: JSON.parse(row.data) }) as JournalOp));
+      let entries = r.rows.map((row) => ({ op: row.op, data: JSON.parse(row.data) }) as JournalOp);
+      // Another worker's change to a document this worker wrote later (it took the document over) is
+      // older than what the read model holds: the newer state stays (a document has one writer at a time).
+      if (othersOnly) entries = entries.filter((e) => e.op !== 'doc' || !((this.#mirror.getDocument(e.data.path)?.updatedAt ?? -Infinity) > e.data.updatedAt));
+      n += this.#mirror.applyChanges(entries);
       this.#lastSeq = Number(r.rows[r.rows.length - 1].seq);
       if (r.rows.length < PAGE) return n;
     }
@@ -264,8 +268,11 @@ export class PgCheckpointStore implements CheckpointStore {
   /** Flushes, closes and waits until the connections are closed. */
   async closeAndWait(): Promise<void> {
     if (!this.#closed) {
-      await this.#writer?.flush();
-      this.close();
+      try {
+        await this.#writer?.flush();
+      } finally {
+        this.close();
+      }
     }
     await this.#ended;
   }
