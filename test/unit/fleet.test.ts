@@ -93,6 +93,42 @@ describe('fleet on PostgreSQL (CLI workers)', function () {
     assert.ok(again.length <= CONCURRENCY, `asked more than once: ${again.map(([p, n]) => `${p}×${n}`).join(', ')}`);
   });
 
+  it('the database goes away mid-run and comes back: workers wait, then finish; nothing lost or done twice', async () => {
+    const url = cluster.database('fleet_outage');
+    const n = 60;
+    const f = folder(n);
+    const args = ['run', f.docs, '--schema', f.schema, '--base-url', server.url, '--out', f.out, '--state', url, '--lease-seconds', '30', '--concurrency', String(CONCURRENCY), '--json'];
+    const workers = [0, 1].map(() => startCli(args));
+    const out = ['', ''];
+    const err = ['', ''];
+    workers.forEach((w, i) => {
+      w.child.stdout!.on('data', (d: string) => (out[i] += d));
+      w.child.stderr!.on('data', (d: string) => (err[i] += d));
+    });
+    const completed = () => out.flatMap((o) => ndjson(o).filter((e) => e.type === 'doc/completed')).length;
+    await until(() => completed() >= 10 || workers.some((w) => w.child.exitCode !== null), 'ten documents done', 60_000);
+    assert.ok(completed() < n, 'the run is under way when the database goes');
+    cluster.stop();
+    try {
+      await until(() => err.some((e) => /state database is unreachable/.test(e)) || workers.some((w) => w.child.exitCode !== null), 'a worker to notice the outage', 60_000);
+    } finally {
+      cluster.start();
+    }
+    const results = await Promise.all(workers.map((w) => w.result));
+    for (const r of results) assert.equal(r.code, 0, r.stderr);
+    assert.ok(results.some((r) => /state database is unreachable/.test(r.stderr)), 'a worker noticed the outage');
+    assert.ok(results.some((r) => /reachable again/.test(r.stderr)), 'and went on when it was back');
+    const done = results.flatMap((r) => ndjson(r.stdout).filter((e) => e.type === 'doc/completed').map((e) => String(e.path)));
+    assert.equal(done.length, n);
+    assert.equal(new Set(done).size, n);
+    const status = JSON.parse((await runCli(['status', '--state', url, '--json'])).stdout);
+    assert.equal(status.done, n);
+    assert.equal(status.total, n);
+    assert.equal(fs.readdirSync(f.out).filter((x) => x.endsWith('.json')).length, n);
+    for (const [p, k] of server.stats.perDocument) assert.equal(k, 1, `${p} asked ${k} times`);
+    assert.equal(server.stats.perDocument.size, n);
+  });
+
   it('a database that is down at start: a clear error and exit 2', async () => {
     const f = folder(2);
     const port = await freePort();

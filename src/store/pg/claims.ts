@@ -14,7 +14,7 @@
 import type { Pool } from 'pg';
 import { LeaseLostError, type ClaimVerdict, type WorkClaims } from '../../core/workClaims';
 import type { StoreLogger } from '../options';
-import { isConnectionError } from './connect';
+import { retryOnDisconnect } from './connect';
 
 export const DEFAULT_LEASE_SECONDS = 60;
 
@@ -30,7 +30,6 @@ export class PgWorkClaims implements WorkClaims {
   readonly #renewal: NodeJS.Timeout;
   readonly #logger: StoreLogger | undefined;
   #disposed = false;
-  #outage = false;
   /** Round trips, for the bench. */
   readonly stats = { queries: 0, retries: 0 };
 
@@ -139,24 +138,14 @@ export class PgWorkClaims implements WorkClaims {
     }
   }
 
-  /** A query that waits through a lost connection (retries with backoff, up to 5 s apart). */
-  async #query<R extends object = Record<string, unknown>>(sql: string, params: unknown[]): Promise<{ rows: R[] }> {
-    let backoff = 100;
-    for (;;) {
-      this.stats.queries++;
-      try {
-        const r = await this.pool.query<R & Record<string, unknown>>(sql, params);
-        if (this.#outage) this.#logger?.warn('The state database is reachable again; claiming goes on.');
-        this.#outage = false;
-        return r;
-      } catch (e) {
-        if (!isConnectionError(e) || this.#disposed) throw e;
-        if (!this.#outage) this.#logger?.warn(`The state database is unreachable (${(e as Error).message}); this worker waits for it…`);
-        this.#outage = true;
-        this.stats.retries++;
-        await new Promise((r) => setTimeout(r, backoff));
-        backoff = Math.min(5000, backoff * 2);
-      }
-    }
+  /** A query that waits through a lost connection (see retryOnDisconnect). */
+  #query<R extends object = Record<string, unknown>>(sql: string, params: unknown[]): Promise<{ rows: R[] }> {
+    return retryOnDisconnect(
+      () => {
+        this.stats.queries++;
+        return this.pool.query<R & Record<string, unknown>>(sql, params);
+      },
+      { logger: this.#logger, what: 'claiming documents', gaveUp: () => this.#disposed, onRetry: () => this.stats.retries++ },
+    );
   }
 }

@@ -28,3 +28,27 @@ export async function connectPool(url: string, logger: StoreLogger, options: { m
   }
   return pool;
 }
+
+/**
+ * Runs `fn` until it succeeds or fails for another reason than a lost connection: through an outage of
+ * the database it is retried with backoff (100 ms doubling to 5 s); the first failure and the recovery are
+ * logged once. `gaveUp()` true ends the waiting with the last error (a worker shutting down).
+ */
+export async function retryOnDisconnect<T>(fn: () => Promise<T>, o: { logger?: StoreLogger; what: string; gaveUp?: () => boolean; onRetry?: () => void }): Promise<T> {
+  let backoff = 100;
+  let failed = false;
+  for (;;) {
+    try {
+      const r = await fn();
+      if (failed) o.logger?.warn(`The state database is reachable again; ${o.what} goes on.`);
+      return r;
+    } catch (e) {
+      if (!isConnectionError(e) || o.gaveUp?.()) throw e;
+      if (!failed) o.logger?.warn(`The state database is unreachable (${(e as Error).message}); ${o.what} waits for it…`);
+      failed = true;
+      o.onRetry?.();
+      await new Promise((r) => setTimeout(r, backoff));
+      backoff = Math.min(5000, backoff * 2);
+    }
+  }
+}

@@ -22,7 +22,7 @@ import { defaultLogger, type AttemptStats, type StoreLogger } from '../options';
 import { SqlJsCheckpointStore } from '../sqlStore';
 import type { CheckpointStore, DocumentQuery, WriteOptions } from '../types';
 import { ChangeWriter } from './changeWriter';
-import { connectPool } from './connect';
+import { connectPool, retryOnDisconnect } from './connect';
 import { migratePg, PG_SCHEMA_VERSION } from './migrations';
 import { redactUrl } from './url';
 import { StoreSchemaError } from '../migrations';
@@ -107,9 +107,13 @@ export class PgCheckpointStore implements CheckpointStore {
   async #pull(othersOnly: boolean): Promise<number> {
     let n = 0;
     for (;;) {
-      const r = await this.pool.query<{ seq: string; op: JournalOp['op']; data: string }>(
-        `SELECT seq, op, data FROM ew_changes WHERE seq > $1 ${othersOnly ? 'AND writer <> $3' : ''} ORDER BY seq LIMIT $2`,
-        othersOnly ? [this.#lastSeq, PAGE, this.workerId] : [this.#lastSeq, PAGE],
+      const r = await retryOnDisconnect(
+        () =>
+          this.pool.query<{ seq: string; op: JournalOp['op']; data: string }>(
+            `SELECT seq, op, data FROM ew_changes WHERE seq > $1 ${othersOnly ? 'AND writer <> $3' : ''} ORDER BY seq LIMIT $2`,
+            othersOnly ? [this.#lastSeq, PAGE, this.workerId] : [this.#lastSeq, PAGE],
+          ),
+        { logger: this.#logger, what: 'reading the other workers’ changes', gaveUp: () => this.#closed },
       );
       if (!r.rows.length) return n;
       let entries = r.rows.map((row) => ({ op: row.op, data: JSON.parse(row.data) }) as JournalOp);
