@@ -11,7 +11,9 @@ import type { z } from 'zod';
 import { CONFIG_FILE, jobOptionSchemas, loadConfig, pdfLimitsOf, pdfOptionSchemas, selectJob, type RetryBackoff } from '../app/config';
 import { describeEstimate, estimateRun, type RunEstimate } from '../app/estimateRun';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
-import { watchControl } from '../app/runControl';
+import { watchControl, type ControlRecord } from '../app/runControl';
+import { PgCheckpointStore } from '../store/pg/pgStore';
+import { watchPgControl } from '../store/pg/control';
 import { stateTargetOf, type StateTarget } from './stateTarget';
 import { redactUrl } from '../store/pg/url';
 import { DEFAULT_BASE_URL, DEFAULT_MODEL, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
@@ -278,13 +280,19 @@ async function drive(session: Session, start: () => { done: Promise<RunSummary> 
   };
   process.once('beforeExit', onBeforeExit);
   // pause, resume and stop from another process (`extraction-workbench pause`, a VS Code window)
-  const control = watchControl(session.settings.stateDir, (r) => {
+  const onControl = (r: ControlRecord) => {
     const by = `from ${r.by}`;
     if (r.command === 'pause') session.pipeline.pause(`Paused ${by}`);
     else if (r.command === 'resume') session.pipeline.resume();
     else void session.pipeline.stop(`Stopped ${by}`);
     process.stderr.write(`${r.command} requested ${by}\n`);
-  }, { keepAlive: true });
+  };
+  // a fleet on PostgreSQL takes its commands from the database (every worker), a state folder from its file
+  const store = session.store;
+  const control =
+    store instanceof PgCheckpointStore
+      ? watchPgControl(store.pool, store.workerId, onControl, () => (session.pipeline.paused ? 'paused' : 'running'), { logger: { warn: (m) => process.stderr.write(`[warn] ${m}\n`) } })
+      : watchControl(session.settings.stateDir, onControl, { keepAlive: true });
   // headless: a budget pause would wait forever, so the run stops (state saved; run again to go on)
   const budgetWatch = session.pipeline.events.on((e) => {
     if (e.type === 'run/budget-reached') void session.pipeline.stop(`Budget of ${e.budget} reached (spent ${e.cost.toFixed(4)})`);

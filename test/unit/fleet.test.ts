@@ -129,6 +129,56 @@ describe('fleet on PostgreSQL (CLI workers)', function () {
     assert.equal(server.stats.perDocument.size, n);
   });
 
+  it('pause, resume and stop reach every worker; status, dlq list and history read the database; a late worker finishes the folder', async () => {
+    const url = cluster.database('fleet_control');
+    const n = 40;
+    const f = folder(n);
+    // slow answers: the run lasts longer than the three commands take to start (a loaded machine)
+    server.setLatency(2000);
+    const args = ['run', f.docs, '--schema', f.schema, '--base-url', server.url, '--out', f.out, '--state', url, '--concurrency', '1', '--json'];
+    const workers = [0, 1].map(() => startCli(args));
+    const out = ['', ''];
+    workers.forEach((w, i) => w.child.stdout!.on('data', (d: string) => (out[i] += d)));
+    const completed = () => out.flatMap((o) => ndjson(o).filter((e) => e.type === 'doc/completed')).length;
+    try {
+      await until(() => completed() >= 2, 'two documents done', 60_000);
+      // each worker registered when it started; the command waits until every one has carried it out
+      const paused = await runCli(['pause', '--state', url]);
+      assert.equal(paused.code, 0, paused.stderr);
+      assert.match(paused.stdout, /Paused 2 worker\(s\)/);
+      const resumed = await runCli(['resume', '--state', url]);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      const stopped = await runCli(['stop', '--state', url]);
+      assert.equal(stopped.code, 0, stopped.stderr);
+    } finally {
+      server.setLatency(40);
+    }
+    const results = await Promise.all(workers.map((w) => w.result));
+    for (const r of results) {
+      assert.match(r.stderr, /pause requested from/);
+      assert.match(r.stderr, /stop requested from/);
+    }
+    const mid = JSON.parse((await runCli(['status', '--state', url, '--json'])).stdout);
+    assert.equal(mid.done, completed());
+    assert.ok(mid.done < n, `stopped before the end (${mid.done} done)`);
+    const dlq = await runCli(['dlq', 'list', '--state', url]);
+    assert.equal(dlq.code, 0, dlq.stderr);
+    assert.match(dlq.stdout, /dead-letter queue is empty/);
+    const firstDone = ndjson(out.join('')).find((e) => e.type === 'doc/completed')!.path as string;
+    const history = await runCli(['history', firstDone, '--state', url, '--json'], {});
+    assert.equal(history.code, 0, history.stderr);
+    assert.ok(JSON.parse(history.stdout).attempts.some((a: { outcome: string }) => a.outcome === 'done'));
+
+    // a late worker: takes over what the stopped ones gave back and finishes the folder
+    const late = await runCli(args);
+    assert.equal(late.code, 0, late.stderr);
+    const all = [...out, late.stdout].flatMap((o) => ndjson(o).filter((e) => e.type === 'doc/completed').map((e) => String(e.path)));
+    assert.equal(new Set(all).size, all.length, 'no document completed twice');
+    assert.equal(all.length, n);
+    const end = JSON.parse((await runCli(['status', '--state', url, '--json'])).stdout);
+    assert.equal(end.done, n);
+  });
+
   it('a database that is down at start: a clear error and exit 2', async () => {
     const f = folder(2);
     const port = await freePort();

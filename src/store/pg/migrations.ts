@@ -10,6 +10,8 @@
  *               `change_id` (writer + counter) makes a batch sent again after a lost reply a no-op.
  *   ew_claims   one row per document a worker claimed: owner, lease end, fencing token, and whether it
  *               was finished (done / dead-lettered) for which version of the file and configuration.
+ *   ew_control  pause / resume / stop commands for every worker (v2).
+ *   ew_workers  the workers that listen for them: status, last command carried out, last seen (v2).
  */
 import type { PoolClient } from 'pg';
 import { StoreSchemaError } from '../migrations';
@@ -44,6 +46,24 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
       CREATE INDEX ew_claims_state_lease ON ew_claims (state, lease_until);
       CREATE INDEX ew_claims_owner ON ew_claims (owner) WHERE state = 'claimed';
+    `,
+  },
+  {
+    version: 2,
+    description: 'pause, resume and stop for a fleet; the workers that listen',
+    sql: `
+      CREATE TABLE ew_control (
+        seq bigserial PRIMARY KEY,
+        command text NOT NULL CHECK (command IN ('pause', 'resume', 'stop')),
+        sender text NOT NULL,
+        sent_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE ew_workers (
+        worker text PRIMARY KEY,
+        status text NOT NULL,
+        control_seq bigint NOT NULL DEFAULT 0,
+        seen_at timestamptz NOT NULL DEFAULT now()
+      );
     `,
   },
 ];
