@@ -5,8 +5,10 @@
  *   BENCH_ONLY=store,pipeline,convert,grounding,dashboard   run a subset
  *   BENCH_PIPELINE_DOCS=10000           size of the pipeline run
  *   BENCH_ONLY=outages                  a long run through a provider with outages (minutes; not by default)
+ *   BENCH_ONLY=fleet                    1, 2, 4 workers sharing a PostgreSQL state (not by default: needs PostgreSQL)
  */
 import { runConvertBench } from './convert';
+import { printFleetBench, runFleetBench } from './fleet';
 import { printDashboardBench, runDashboardBench } from './dashboard';
 import { printGroundingBench, runGroundingBench } from './grounding';
 import { printOutageBench, runOutageBench } from './outages';
@@ -39,6 +41,10 @@ async function main(): Promise<void> {
   if (only.has('outages')) {
     console.log('\n== outages: a long run through a provider that fails every few minutes ==');
     printOutageBench(await runOutageBench(Number(process.env.BENCH_OUTAGE_DOCS) || 10_000, { scale: Number(process.env.BENCH_OUTAGE_SCALE) || 1 }));
+  }
+  if (only.has('fleet')) {
+    console.log('\n== fleet: workers sharing one PostgreSQL state ==');
+    printFleetBench(await runFleetBench(Number(process.env.BENCH_FLEET_DOCS) || 120));
   }
   console.log(`\nbenchmarks finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }

@@ -50,24 +50,26 @@ export class PgWorkClaims implements WorkClaims {
   }
 
   async claim(path: string, version: string, options: { force?: boolean } = {}): Promise<ClaimVerdict> {
-    const r = await this.#query<{ token: string }>(
-      `INSERT INTO ew_claims AS c (path, version, state, owner, token, lease_until)
-       VALUES ($1, $2, 'claimed', $3, 1, now() + make_interval(secs => $4))
-       ON CONFLICT (path) DO UPDATE SET version = EXCLUDED.version, state = 'claimed', owner = EXCLUDED.owner,
-         token = c.token + 1, lease_until = EXCLUDED.lease_until, updated_at = now()
-       WHERE (c.state = 'claimed' AND (c.owner = EXCLUDED.owner OR c.lease_until < now()))
-          OR c.state = 'released'
-          OR (c.state IN ('done', 'dead') AND (c.version <> EXCLUDED.version OR $5))
-       RETURNING c.token`,
+    // one round trip: the claim, and when it is refused, the row's state as it was (the same snapshot)
+    const r = await this.#query<{ token: string | null; state: string | null }>(
+      `WITH claimed AS (
+         INSERT INTO ew_claims AS c (path, version, state, owner, token, lease_until)
+         VALUES ($1, $2, 'claimed', $3, 1, now() + make_interval(secs => $4))
+         ON CONFLICT (path) DO UPDATE SET version = EXCLUDED.version, state = 'claimed', owner = EXCLUDED.owner,
+           token = c.token + 1, lease_until = EXCLUDED.lease_until, updated_at = now()
+         WHERE (c.state = 'claimed' AND (c.owner = EXCLUDED.owner OR c.lease_until < now()))
+            OR c.state = 'released'
+            OR (c.state IN ('done', 'dead') AND (c.version <> EXCLUDED.version OR $5))
+         RETURNING c.token)
+       SELECT (SELECT token FROM claimed) AS token, (SELECT state FROM ew_claims WHERE path = $1) AS state`,
       [path, version, this.workerId, this.leaseSeconds, !!options.force],
     );
-    if (r.rows.length) {
-      this.#tokens.set(path, r.rows[0].token);
+    const row = r.rows[0];
+    if (row.token !== null) {
+      this.#tokens.set(path, row.token);
       return 'granted';
     }
-    const s = await this.#query<{ state: string }>('SELECT state FROM ew_claims WHERE path = $1', [path]);
-    const state = s.rows[0]?.state;
-    return state === 'done' ? 'done' : state === 'dead' ? 'dead' : 'held';
+    return row.state === 'done' ? 'done' : row.state === 'dead' ? 'dead' : 'held';
   }
 
   async fence(path: string): Promise<void> {

@@ -16,7 +16,7 @@ export function isConnectionError(e: unknown): boolean {
 /** A pool on the state database; connects once to check it can (StoreDatabaseError naming the URL without its password). */
 export async function connectPool(url: string, logger: StoreLogger, options: { max?: number } = {}): Promise<Pool> {
   checkStateUrl(url);
-  const pool = new Pool({ connectionString: url, max: options.max ?? 4, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000, application_name: 'extraction-workbench' });
+  const pool = new Pool({ connectionString: url, max: options.max ?? 8, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000, application_name: 'extraction-workbench' });
   // an idle connection dropped by the server must not crash the process; the next query reconnects
   pool.on('error', (e) => logger.warn(`state database connection lost: ${e.message}`));
   try {
