@@ -54,6 +54,9 @@ const USAGE = `Usage:
   extraction-workbench retry <path>... [--state <dir>] [--root <folder>] [--base-url <url>] [--model <name>] [--json]
   extraction-workbench history <path> [--state <dir>] [--json]      # a document's attempts, errors and raw replies
 
+--state postgres://user@host:port/db (or EXTRACTION_STATE_URL) keeps the state in PostgreSQL: many run workers on
+one or many machines share the folder's run, each document claimed by one; run --lease-seconds <s> (default 60).
+
 Without --schema, the job (first one, or --job) of <folder>/${CONFIG_FILE} is used; flags win over its fields.
 --price is per 1,000,000 input and output tokens (e.g. --price 0.15,0.6); --budget stops the run at that cost.
 --requests-per-minute / --tokens-per-minute limit requests to the provider's limits (no 429s).
