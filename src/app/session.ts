@@ -377,6 +377,8 @@ export async function openSession(settings: RunSettings, options: SessionOptions
       await Promise.all([converters.dispose(), grounding.dispose()]);
       requestLog.close();
       if (claims) {
+        // this worker's last changes land before its documents can be taken over
+        await store.flush().catch(() => undefined);
         // unfinished documents go back at once (no waiting for the lease): another worker takes them
         await claims.releaseAll().catch((e: Error) => options.logger?.warn(`Giving back this worker's claims failed (they run out with the lease): ${e.message}`));
         await claims.dispose();

@@ -255,6 +255,35 @@ describe('store conformance: PostgreSQL', function () {
     }
   });
 
+  it('a late change of a worker whose document was taken over does not undo the newer state', async () => {
+    const url = cluster.database('late_writer');
+    const a = await PgCheckpointStore.open({ url, logger: quiet, workerId: 'a' });
+    const b = await PgCheckpointStore.open({ url, logger: quiet, workerId: 'b' });
+    try {
+      // b took x.txt over and finished it; a (cut off meanwhile) sends its older state afterwards
+      b.putDocument(mkDoc('x.txt', { stage: 'done', updatedAt: 20 }));
+      await b.flush();
+      a.putDocument(mkDoc('x.txt', { stage: 'extracting', updatedAt: 10 }));
+      // within one writer, order decides (a clock that went back does not matter)
+      a.putDocument(mkDoc('y.txt', { stage: 'done', updatedAt: 30 }));
+      a.patchDocument('y.txt', { stage: 'pending', updatedAt: 25 });
+      await a.flush();
+      await b.refresh();
+      assert.equal(b.getDocument('x.txt')?.stage, 'done');
+      assert.equal(b.getDocument('y.txt')?.stage, 'pending');
+    } finally {
+      await a.closeAndWait();
+      await b.closeAndWait();
+    }
+    const fresh = await PgCheckpointStore.open({ url, logger: quiet, readOnly: true });
+    try {
+      assert.equal(fresh.getDocument('x.txt')?.stage, 'done');
+      assert.equal(fresh.getDocument('y.txt')?.stage, 'pending');
+    } finally {
+      await fresh.closeAndWait();
+    }
+  });
+
   it('refuses a database written by a newer schema version, with a message that says so, and changes nothing', async () => {
     const url = cluster.database('newer_schema');
     const s = await PgCheckpointStore.open({ url, logger: quiet });

@@ -55,10 +55,22 @@ export class PgCheckpointStore implements CheckpointStore {
   readonly #writer: ChangeWriter | undefined;
   readonly #logger: StoreLogger;
   #lastSeq: number;
+  /** Writer and time of the last document change applied from the log, by path (see #isStale). */
+  readonly #docWriters: Map<string, { writer: string; updatedAt: number }>;
   #closed = false;
   #ended: Promise<void> | undefined;
 
-  private constructor(pool: Pool, mirror: SqlJsCheckpointStore, writer: ChangeWriter | undefined, url: string, workerId: string, lastSeq: number, logger: StoreLogger) {
+  private constructor(
+    pool: Pool,
+    mirror: SqlJsCheckpointStore,
+    writer: ChangeWriter | undefined,
+    url: string,
+    workerId: string,
+    lastSeq: number,
+    logger: StoreLogger,
+    docWriters: Map<string, { writer: string; updatedAt: number }>,
+  ) {
+    this.#docWriters = docWriters;
     this.pool = pool;
     this.#mirror = mirror;
     this.#writer = writer;
@@ -93,8 +105,13 @@ export class PgCheckpointStore implements CheckpointStore {
         }
       }
       const writer = options.readOnly ? undefined : new ChangeWriter(pool, workerId, logger);
-      const mirror = await SqlJsCheckpointStore.open({ wasmPath: options.wasmPath, logger, ...(writer ? { onChange: (e: JournalOp) => writer.push(e) } : {}) });
-      const store = new PgCheckpointStore(pool, mirror, writer, redactUrl(options.url), workerId, 0, logger);
+      const docWriters = new Map<string, { writer: string; updatedAt: number }>();
+      const onChange = (e: JournalOp) => {
+        writer!.push(e);
+        if (e.op === 'doc') docWriters.set(e.data.path, { writer: workerId, updatedAt: e.data.updatedAt });
+      };
+      const mirror = await SqlJsCheckpointStore.open({ wasmPath: options.wasmPath, logger, ...(writer ? { onChange } : {}) });
+      const store = new PgCheckpointStore(pool, mirror, writer, redactUrl(options.url), workerId, 0, logger, docWriters);
       if (version > 0) await store.#pull(false);
       return store;
     } catch (e) {
@@ -109,21 +126,36 @@ export class PgCheckpointStore implements CheckpointStore {
     for (;;) {
       const r = await retryOnDisconnect(
         () =>
-          this.pool.query<{ seq: string; op: JournalOp['op']; data: string }>(
-            `SELECT seq, op, data FROM ew_changes WHERE seq > $1 ${othersOnly ? 'AND writer <> $3' : ''} ORDER BY seq LIMIT $2`,
+          this.pool.query<{ seq: string; writer: string; op: JournalOp['op']; data: string }>(
+            `SELECT seq, writer, op, data FROM ew_changes WHERE seq > $1 ${othersOnly ? 'AND writer <> $3' : ''} ORDER BY seq LIMIT $2`,
             othersOnly ? [this.#lastSeq, PAGE, this.workerId] : [this.#lastSeq, PAGE],
           ),
         { logger: this.#logger, what: 'reading the other workers’ changes', gaveUp: () => this.#closed },
       );
       if (!r.rows.length) return n;
-      let entries = r.rows.map((row) => ({ op: row.op, data: JSON.parse(row.data) }) as JournalOp);
-      // Another worker's change to a document this worker wrote later (it took the document over) is
-      // older than what the read model holds: the newer state stays (a document has one writer at a time).
-      if (othersOnly) entries = entries.filter((e) => e.op !== 'doc' || !((this.#mirror.getDocument(e.data.path)?.updatedAt ?? -Infinity) > e.data.updatedAt));
+      const entries: JournalOp[] = [];
+      for (const row of r.rows) {
+        const entry = { op: row.op, data: JSON.parse(row.data) } as JournalOp;
+        if (entry.op === 'doc' && this.#isStale(entry.data, row.writer)) continue;
+        entries.push(entry);
+      }
       n += this.#mirror.applyChanges(entries);
       this.#lastSeq = Number(r.rows[r.rows.length - 1].seq);
       if (r.rows.length < PAGE) return n;
     }
+  }
+
+  /**
+   * A document has one writer at a time (its claim), but a worker's queued changes can land after its
+   * document was taken over (it was cut off, then came back): such a change of another writer, older than
+   * the state already applied, is left out. Within one writer, order decides. This worker's own changes
+   * count as applied when made (see open). Clocks of the machines must agree to well within a lease.
+   */
+  #isStale(doc: DocumentState, writer: string): boolean {
+    const last = this.#docWriters.get(doc.path);
+    if (last && last.writer !== writer && last.updatedAt > doc.updatedAt) return true;
+    this.#docWriters.set(doc.path, { writer, updatedAt: doc.updatedAt });
+    return false;
   }
 
   /** Reads the changes other workers wrote since the open (or the last refresh) into the read model. */
