@@ -45,7 +45,9 @@
 //    scanned page — images, no text — from a blank one) decoded every image it met. It now records a
 //    `paintImageXObject` op with the image's size and returns before decoding. `getTextContent` never
 //    reaches this code for page images (it skips them); glyphs of Type3 fonts that are images no longer
-//    get a compiled image, which text extraction does not read.
+//    get a compiled image, which text extraction does not read. While OCR reads a scanned page's
+//    operator list (`globalThis.__extractionWorkbenchDecodeImages` = its pixel limit), images within the
+//    limit are decoded as upstream does.
 //
 // Each patch must match exactly once, or the build fails: a pdfjs-dist upgrade that changes the code
 // cannot silently drop or misapply it — re-check the patch then (or drop it if upstream got faster).
@@ -188,8 +190,12 @@ const PATCHES = [
     name: 'images noted in the operator list, not decoded',
     file: WORKER,
     find: '    if (maxImageSize !== -1 && w * h > maxImageSize) {\n',
-    replace: '    operatorList.addOp(OPS.paintImageXObject, [null, w, h]);\n    return;\n    if (maxImageSize !== -1 && w * h > maxImageSize) {\n',
-    built: 'operatorList.addOp(OPS.paintImageXObject, [null, w, h]); return;',
+    // OCR (src/convert/pdf/pageImage.ts) sets __extractionWorkbenchDecodeImages to a pixel limit while it
+    // reads a scanned page's operator list: images within it are decoded as pdf.js would, larger ones are
+    // noted with their size only (the worker reports them TOO_LARGE)
+    replace:
+      '    if (!(globalThis.__extractionWorkbenchDecodeImages >= w * h)) {\n      operatorList.addOp(OPS.paintImageXObject, [null, w, h]);\n      return;\n    }\n    if (maxImageSize !== -1 && w * h > maxImageSize) {\n',
+    built: 'if (!(globalThis.__extractionWorkbenchDecodeImages >= w * h)) { operatorList.addOp(OPS.paintImageXObject, [null, w, h]); return; }',
   },
 ];
 

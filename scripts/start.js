@@ -14,6 +14,9 @@
  *   npm start -- --no-build           skip `node esbuild.js`
  *   npm start -- --no-sample-replies  never start the offline "sample replies" endpoint
  *
+ * System packages code-server needs (ripgrep, build-essential, python3) are installed first when missing (as
+ * root or with passwordless sudo, see scripts/system-packages.js); otherwise it stops with the exact command.
+ *
  * Model: without a model endpoint, `npm start` also starts the offline "sample replies" endpoint
  * (scripts/sample-replies.js: canned answers from samples/sample-replies.json, ONLY for the documents
  * in samples/invoices) on a free 127.0.0.1 port and points the profile at it
@@ -40,6 +43,7 @@ const path = require('path');
 const { ensureCodeServer, startCodeServer, isPortFree, freePort } = require('../test/harness/code-server');
 const { REPO_ROOT, EXTENSION_ID, esbuild, parseArgs } = require('../test/harness/project');
 const { startSampleReplies, MODEL: SAMPLE_MODEL } = require('./sample-replies');
+const { ensureSystemPackages } = require('./system-packages');
 
 const DEFAULT_PORT = 8765;
 /** The extension's defaults (src/app/session.ts), for the messages. */
@@ -205,6 +209,7 @@ async function main() {
   const workspace = path.resolve(args.workspace || path.join(REPO_ROOT, 'samples', 'invoices'));
   if (!fs.existsSync(workspace)) throw new Error(`workspace ${workspace} does not exist`);
 
+  ensureSystemPackages('start', { log: (line) => console.log(line) });
   if (!args['no-build']) {
     console.log('[start] building the extension (node esbuild.js)');
     esbuild();

@@ -14,12 +14,16 @@
  * exit code is non-zero if anything failed, a suite crashed, a suite other than `unit` ran 0 tests, or
  * nothing passed at all. (`unit` may legitimately have no test files yet: that is 0 tests, not a crash.)
  *
+ * System packages (chromium, ripgrep, poppler-utils…, see scripts/system-packages.js) are installed first
+ * when missing (as root or with passwordless sudo), or the exact apt-get command is printed.
+ *
  * Quick local runs:  node scripts/test-all.js vscode ui      only these suites
  *                    EW_SKIP=ui,vsix npm test                 skip suites (also EW_SKIP_UI=1 etc.)
  */
 const { spawn } = require('child_process');
 const fs = require('fs');
 const path = require('path');
+const { ensureSystemPackages } = require('./system-packages');
 
 const ROOT = path.resolve(__dirname, '..');
 const SUMMARY_DIR = path.join(ROOT, 'test-results', 'summary');
@@ -124,6 +128,14 @@ function evaluate(suite, run, summary) {
 
 async function main() {
   const t0 = Date.now();
+  try {
+    ensureSystemPackages('test', { log: (line) => console.log(line) });
+  } catch (e) {
+    console.error(e.message);
+    console.log('0 passed, 1 failed');
+    process.exitCode = 1;
+    return;
+  }
   fs.rmSync(SUMMARY_DIR, { recursive: true, force: true });
   fs.mkdirSync(SUMMARY_DIR, { recursive: true });
   const rows = [];

@@ -304,7 +304,8 @@ export class SchemaForm {
     const kind = g.match ?? 'exact';
     const where = g.page ? ` on page ${g.page}` : g.line ? ` on line ${g.line}` : '';
     const text = kind === 'fuzzy' && g.score !== undefined ? `fuzzy ${Math.round(g.score * 100)}%` : kind;
-    return h('span', { class: `badge ${kind}`, title: `${MATCH_TITLES[kind]}${where}${g.text ? `: ${preview(g.text, 80)}` : ''}` }, text);
+    const ambiguous = g.ambiguous ? ' — ambiguous: the value occurs several times here and this is the nearest occurrence; check it' : '';
+    return h('span', { class: `badge ${kind}${g.ambiguous ? ' ambiguous' : ''}`, title: `${MATCH_TITLES[kind]}${where}${g.text ? `: ${preview(g.text, 80)}` : ''}${ambiguous}` }, g.ambiguous ? `${text}?` : text);
   }
 
   #correctedBadge(pointer: string): HTMLElement | undefined {

@@ -120,6 +120,49 @@ export function pdfLimitsOf(o: PdfOptions | undefined): PdfLimits | undefined {
   return Object.keys(limits).length ? limits : undefined;
 }
 
+/** OCR of scanned pages and images, in a user's units (seconds). {@link ocrLimitsOf} turns them into the converter's options. */
+export const ocrOptionSchemas = {
+  mode: z.enum(['auto', 'always', 'off']).describe('OCR: `auto` (default) recognises PDF pages without a text layer and image files; `always` also replaces the text layer of pages that show an image; `off` leaves scans failing with NEEDS_OCR.'),
+  languages: z
+    .array(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{1,31}$/))
+    .min(1)
+    .describe('Tesseract language codes (default ["eng"]); each needs its data installed: `npm install @tesseract.js-data/<code>` or a file in dataDir.'),
+  timeoutSeconds: z.number().int().min(0).max(86_400).describe('Time limit of OCR per page, in seconds (default 120; 0: none). A page over it fails with CONVERT_TIMEOUT.'),
+  workers: z.number().int().min(1).max(64).describe('OCR worker threads (default: the number of cores).'),
+  dataDir: z.string().min(1).describe('Folder searched first for `<code>.traineddata.gz` language data.'),
+};
+
+export const ocrOptionsSchema = z
+  .object({
+    mode: ocrOptionSchemas.mode.optional(),
+    languages: ocrOptionSchemas.languages.optional(),
+    timeoutSeconds: ocrOptionSchemas.timeoutSeconds.optional(),
+    workers: ocrOptionSchemas.workers.optional(),
+    dataDir: ocrOptionSchemas.dataDir.optional(),
+  })
+  .strict();
+
+export type OcrOptions = z.infer<typeof ocrOptionsSchema>;
+
+/** The converter's OCR options (they travel with the PDF limits) for user-facing ones; unset fields are left out. */
+export function ocrLimitsOf(o: OcrOptions | undefined): PdfLimits | undefined {
+  if (!o) return undefined;
+  const limits: PdfLimits = {
+    ...(o.mode !== undefined ? { ocr: o.mode } : {}),
+    ...(o.languages !== undefined ? { ocrLanguages: o.languages } : {}),
+    ...(o.timeoutSeconds !== undefined ? { ocrTimeoutMs: o.timeoutSeconds * 1000 } : {}),
+    ...(o.workers !== undefined ? { ocrWorkers: o.workers } : {}),
+    ...(o.dataDir !== undefined ? { ocrDataDir: o.dataDir } : {}),
+  };
+  return Object.keys(limits).length ? limits : undefined;
+}
+
+/** PDF limits and OCR options together (what `RunSettings.pdf` holds). */
+export function converterLimitsOf(pdf: PdfOptions | undefined, ocr: OcrOptions | undefined): PdfLimits | undefined {
+  const merged = { ...pdfLimitsOf(pdf), ...ocrLimitsOf(ocr) };
+  return Object.keys(merged).length ? merged : undefined;
+}
+
 export const jobSchema = z
   .object({
     name: z.string().min(1).describe('Name shown in the UI and used with `--job`.'),
@@ -169,6 +212,7 @@ export const jobSchema = z
       .optional()
       .describe('Where result files go, relative to the workspace folder (default `extracted`).'),
     pdf: pdfOptionsSchema.optional().describe('Limits of PDF conversion (override the extractionWorkbench.pdf.* settings field by field).'),
+    ocr: ocrOptionsSchema.optional().describe('OCR of scanned PDF pages and images (overrides the extractionWorkbench.ocr.* settings field by field).'),
   })
   .strict()
   .superRefine((job, ctx) => {

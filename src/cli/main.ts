@@ -1,5 +1,5 @@
 /**
- * Headless CLI: `extraction-workbench run|estimate|status|dlq|retry`. Same core and state as the extension.
+ * Headless CLI: `extraction-workbench run|estimate|status|dlq|retry|export`. Same core and state as the extension.
  * Exit codes: 0 all done · 1 finished with failed, dead-lettered, unfinished or too large documents · 2 usage
  * or configuration error, or a run stopped by an error that concerns every document (key, quota, model,
  * provider outage over the limit, full disk) · 130 interrupted.
@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
-import { CONFIG_FILE, jobOptionSchemas, loadConfig, pdfLimitsOf, pdfOptionSchemas, selectJob, type RetryBackoff } from '../app/config';
+import { CONFIG_FILE, converterLimitsOf, jobOptionSchemas, loadConfig, ocrOptionSchemas, pdfOptionSchemas, selectJob, type RetryBackoff } from '../app/config';
 import { describeEstimate, estimateRun, type RunEstimate } from '../app/estimateRun';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
 import { watchControl, type ControlRecord } from '../app/runControl';
@@ -18,7 +18,7 @@ import { stateTargetOf, type StateTarget } from './stateTarget';
 import { redactUrl } from '../store/pg/url';
 import { DEFAULT_BASE_URL, DEFAULT_MODEL, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
 import { ExtractionError, isStorageError, toExtractionError } from '../core/errors';
-import { isWithin, relPathProblem, resolveInside } from '../core/paths';
+import { relPathProblem } from '../core/paths';
 import { evaluateHealth, formatHealth, healthInputFromStore, healthSummary } from '../core/health';
 import type { Logger } from '../core/logger';
 import { listJournalFiles } from '../store/journal';
@@ -26,8 +26,13 @@ import { SNAPSHOT_FILE } from '../store/sqlStore';
 import type { CheckpointStore } from '../store/types';
 import type { RunSummary } from '../core/pipeline';
 import { cmdControl } from './control';
+import { cmdExport, EXPORT_USAGE } from './export';
+import { cmdEval, EVAL_HELP, EVAL_USAGE } from './eval';
 import { cmdHistory } from './history';
 import { ProgressReporter } from './progress';
+import { normalisePaths } from './docPaths';
+import { cmdDlqRemove, cmdList } from './documents';
+import { argvWithEnv, ENV_HELP, RUN_OPTIONS, withEnvNames } from './runEnv';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURES = 1;
@@ -43,16 +48,21 @@ const USAGE = `Usage:
                            [--max-output-tokens <n>] [--max-output-tokens-cap <n>] [--max-tokens-param max_completion_tokens|max_tokens]
                            [--requests-per-minute <n>] [--tokens-per-minute <n>] [--max-reasks <n>] [--price <input>,<output>]
                            [--pdf-max-pages <n>] [--pdf-timeout-seconds <n>] [--pdf-max-memory-mb <n>] [--pdf-workers <n>]
-                           [--timeout-ms <n>] [--max-outage-minutes <n>]
+                           [--ocr auto|always|off] [--ocr-languages eng,deu] [--ocr-timeout-seconds <n>] [--ocr-workers <n>] [--ocr-data-dir <dir>]
+                           [--timeout-ms <n>] [--max-outage-minutes <n>] [--max-file-size-mb <n>]
                            [--retry-base-seconds <s>] [--retry-max-seconds <s>] [--retry-jitter <0..1>]
-                           [--log-requests] [--history-retention-runs <n>] [--history-retention-days <n>]
+                           [--log-requests] [--history-retention-runs <n>] [--history-retention-days <n>] [--verbose|-v]
   extraction-workbench estimate <folder> [same options as run]      # tokens and cost before a run; sends nothing
   extraction-workbench status [--state <dir>] [--json]
+  extraction-workbench list [--stage pending|running|failed|done|dead-lettered|rejected] [--limit <n>] [--state <dir>] [--json]
   extraction-workbench dlq list [--state <dir>] [--json]
+  extraction-workbench dlq remove <path>...|--all [--state <dir>] [--json]   # out of the queue without a retry (back to pending)
   extraction-workbench dlq retry [<path>...|--all] [--state <dir>] [--root <folder>] [--note <text>] [--base-url <url>] [--model <name>] [--json]
   extraction-workbench pause|resume|stop [--state <dir>]             # a run held by another process (CLI or VS Code)
   extraction-workbench retry <path>... [--state <dir>] [--root <folder>] [--base-url <url>] [--model <name>] [--json]
   extraction-workbench history <path> [--state <dir>] [--json]      # a document's attempts, errors and raw replies
+${EXPORT_USAGE}
+${EVAL_USAGE}
 
 --state postgres://user@host:port/db (or EXTRACTION_STATE_URL) keeps the state in PostgreSQL: many run workers on
 one or many machines share the folder's run, each document claimed by one; run --lease-seconds <s> (default 60).
@@ -64,7 +74,12 @@ A provider outage pauses the run and probes the provider (2 s, doubling to 60 s)
 only after --max-outage-minutes (default 30). 429s slow the run down; they do not use up attempts.
 retry and dlq retry use --base-url/--model, else OPENAI_BASE_URL/OPENAI_MODEL, else the folder's job, else the last run's;
 --root names the folder of a state folder kept outside it (run with --state elsewhere).
-The API key comes from OPENAI_API_KEY (any value for local servers that ignore it).`;
+The API key comes from OPENAI_API_KEY (any value for local servers that ignore it).
+--timeout-ms is per model request (default 120000); --max-file-size-mb rejects larger files unread (default 50);
+--verbose logs progress details on stderr.
+${ENV_HELP}
+${EVAL_HELP}`;
+
 
 class UsageError extends Error {}
 
@@ -85,6 +100,13 @@ function int(name: string, v: string | undefined): number | undefined {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a whole number ≥ 1, got "${v}"`);
   return n;
+}
+
+/** `--max-file-size-mb`: larger files are rejected before they are read (the window's maxFileSizeMb, 1–4096, default 50). */
+function maxFileMb(raw: string | undefined): number {
+  const mb = int('max-file-size-mb', raw) ?? 50;
+  if (mb > 4096) throw new UsageError(`--max-file-size-mb must be at most 4096, got "${raw}"`);
+  return mb;
 }
 
 function apiKeyFor(baseURL: string): string {
@@ -138,49 +160,19 @@ function optionalCount<K extends string>(flag: string, raw: string | undefined, 
   return { [field]: n } as Partial<Record<K, number>>;
 }
 
+/** Run settings from the flags of `run`/`estimate`, and for flags not given their `EXTRACTION_*` variables. */
 function resolveRunSettings(argv: string[]): { settings: RunSettings; json: boolean; verbose: boolean; stateUrl?: string } {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      schema: { type: 'string' },
-      job: { type: 'string' },
-      out: { type: 'string' },
-      state: { type: 'string' },
-      'base-url': { type: 'string' },
-      model: { type: 'string' },
-      concurrency: { type: 'string' },
-      'max-attempts': { type: 'string' },
-      'timeout-ms': { type: 'string' },
-      include: { type: 'string', multiple: true },
-      exclude: { type: 'string', multiple: true },
-      instructions: { type: 'string' },
-      budget: { type: 'string' },
-      mode: { type: 'string' },
-      'context-tokens': { type: 'string' },
-      'max-output-tokens': { type: 'string' },
-      'max-output-tokens-cap': { type: 'string' },
-      'max-tokens-param': { type: 'string' },
-      'requests-per-minute': { type: 'string' },
-      'tokens-per-minute': { type: 'string' },
-      'max-reasks': { type: 'string' },
-      price: { type: 'string' },
-      'pdf-max-pages': { type: 'string' },
-      'pdf-timeout-seconds': { type: 'string' },
-      'pdf-max-memory-mb': { type: 'string' },
-      'pdf-workers': { type: 'string' },
-      'max-outage-minutes': { type: 'string' },
-      'retry-base-seconds': { type: 'string' },
-      'retry-max-seconds': { type: 'string' },
-      'retry-jitter': { type: 'string' },
-      'log-requests': { type: 'boolean', default: false },
-      'history-retention-runs': { type: 'string' },
-      'history-retention-days': { type: 'string' },
-      'lease-seconds': { type: 'string' },
-      json: { type: 'boolean', default: false },
-      verbose: { type: 'boolean', short: 'v', default: false },
-    },
-  });
+  const { argv: args, fromEnv } = argvWithEnv(argv, process.env, (m) => new UsageError(m));
+  try {
+    return settingsFromFlags(args);
+  } catch (err) {
+    if (err instanceof UsageError && fromEnv.size) throw new UsageError(withEnvNames(err.message, fromEnv));
+    throw err;
+  }
+}
+
+function settingsFromFlags(argv: string[]): { settings: RunSettings; json: boolean; verbose: boolean; stateUrl?: string } {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: RUN_OPTIONS });
   if (positionals.length !== 1) throw new UsageError('run needs exactly one <folder>');
   const root = path.resolve(positionals[0]);
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new UsageError(`Folder not found: ${root}`);
@@ -214,12 +206,20 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
   };
   // PDF limits: the same rule, field by field over the job's `pdf` object (pdfLimitsOf leaves out unset ones)
   const p = pdfOptionSchemas;
-  const pdf = pdfLimitsOf({
+  const oc = ocrOptionSchemas;
+  const ocr = {
+    mode: option('ocr', oc.mode, values.ocr, identity) ?? job?.ocr?.mode,
+    languages: option('ocr-languages', oc.languages, values['ocr-languages'], (v) => v.split(/[,+]/).map((x) => x.trim()).filter(Boolean)) ?? job?.ocr?.languages,
+    timeoutSeconds: option('ocr-timeout-seconds', oc.timeoutSeconds, values['ocr-timeout-seconds']) ?? job?.ocr?.timeoutSeconds,
+    workers: option('ocr-workers', oc.workers, values['ocr-workers']) ?? job?.ocr?.workers,
+    dataDir: values['ocr-data-dir'] ? path.resolve(values['ocr-data-dir']) : job?.ocr?.dataDir ? path.resolve(root, job.ocr.dataDir) : undefined,
+  };
+  const pdf = converterLimitsOf({
     maxPages: option('pdf-max-pages', p.maxPages, values['pdf-max-pages']) ?? job?.pdf?.maxPages,
     timeoutSeconds: option('pdf-timeout-seconds', p.timeoutSeconds, values['pdf-timeout-seconds']) ?? job?.pdf?.timeoutSeconds,
     maxMemoryMb: option('pdf-max-memory-mb', p.maxMemoryMb, values['pdf-max-memory-mb']) ?? job?.pdf?.maxMemoryMb,
     workers: option('pdf-workers', p.workers, values['pdf-workers']) ?? job?.pdf?.workers,
-  });
+  }, ocr);
   const target = stateTargetOf(values.state, root, (m) => new UsageError(m));
   const leaseSeconds = values['lease-seconds'] === undefined ? undefined : Number(values['lease-seconds']);
   if (leaseSeconds !== undefined && !(Number.isFinite(leaseSeconds) && leaseSeconds >= 1)) throw new UsageError(`--lease-seconds must be a number ≥ 1, got "${values['lease-seconds']}"`);
@@ -239,7 +239,7 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
     concurrency: int('concurrency', values.concurrency) ?? job?.concurrency ?? 4,
     maxAttempts: int('max-attempts', values['max-attempts']) ?? job?.maxAttempts ?? 4,
     timeoutMs: int('timeout-ms', values['timeout-ms']) ?? 120_000,
-    maxFileBytes: 50 * 1024 * 1024,
+    maxFileBytes: maxFileMb(values['max-file-size-mb']) * 1024 * 1024,
     ...(job?.temperature !== undefined ? { temperature: job.temperature } : {}),
     ...(Object.fromEntries(Object.entries(provider).filter(([, v]) => v !== undefined)) as Partial<RunSettings>),
     ...(job ? { jobName: job.name } : {}),
@@ -443,22 +443,9 @@ async function sessionFromState(target: StateTarget, flags: { root?: string; bas
   return openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(flags.verbose), ...LOCK_WAIT, ...(target.url ? { stateUrl: target.url } : {}) });
 }
 
-/**
- * Document paths given on the command line, root-relative with `/`: a path to an existing file inside the
- * root is made relative to it, anything else is taken as a document path; PATH_OUTSIDE_ROOT when one leads
- * out of the root.
- */
-function normalisePaths(paths: string[], root: string): string[] {
-  return paths.map((p) => {
-    const abs = path.resolve(p);
-    const rel = (fs.existsSync(abs) && abs !== root && isWithin(root, abs) ? path.relative(root, abs) : p).split(path.sep).join('/');
-    resolveInside(root, rel);
-    return rel;
-  });
-}
-
 async function cmdDlq(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub === 'remove') return cmdDlqRemove(rest, (m) => new UsageError(m));
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
@@ -507,7 +494,7 @@ async function cmdDlq(argv: string[]): Promise<number> {
     }
     return drive(session, () => handle, values.json ?? false);
   }
-  throw new UsageError(`Unknown dlq command "${sub ?? ''}" (list or retry)`);
+  throw new UsageError(`Unknown dlq command "${sub ?? ''}" (list, retry or remove)`);
 }
 
 async function cmdRetry(argv: string[]): Promise<number> {
@@ -544,6 +531,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdEstimate(rest);
       case 'status':
         return await cmdStatus(rest);
+      case 'list':
+        return await cmdList(rest, (m) => new UsageError(m));
       case 'dlq':
         return await cmdDlq(rest);
       case 'retry':
@@ -554,6 +543,10 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdControl(cmd, rest, (m) => new UsageError(m));
       case 'history':
         return await cmdHistory(rest);
+      case 'export':
+        return await cmdExport(rest, (m) => new UsageError(m));
+      case 'eval':
+        return await cmdEval(rest, (m) => new UsageError(m));
       case '--help':
       case '-h':
       case 'help':

@@ -202,8 +202,12 @@ export class ConvertCache {
     return { removed, totalBytes: total };
   }
 
-  /** Cached result for `input.bytes` if present, else converts, stores and returns it. */
+  /**
+   * Cached result for `input.bytes` if present, else converts, stores and returns it. A converter that is
+   * not {@link Converter.cacheable} just converts.
+   */
   async getOrConvert(converter: Converter, input: ConvertInput, hash = sha256Hex(input.bytes)): Promise<ConvertedDocument> {
+    if (converter.cacheable === false) return converter.convert(input);
     const key = converter.cacheKey ?? converter.id;
     const cached = await this.get(hash, key);
     if (cached) return cached;

@@ -146,6 +146,7 @@ export function createCsvConverter(): Converter {
     id: 'csv',
     cacheKey: converterCacheKey('csv', CSV_CONVERTER_VERSION),
     extensions: ['.csv', '.tsv'],
+    cacheable: false,
     async convert(input: ConvertInput): Promise<ConvertedDocument> {
       throwIfAborted(input.signal);
       const delimiter = input.path.toLowerCase().endsWith('.tsv') ? '\t' : undefined;

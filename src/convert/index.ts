@@ -2,16 +2,21 @@
  * Converter registry: maps file extensions to converters.
  *
  * Importing this module is cheap: pdf.js is only loaded inside the PDF worker threads (started on the
- * first PDF), mammoth and htmlparser2 only on the first DOCX / HTML document.
+ * first PDF), mammoth, htmlparser2, exceljs and mailparser only on the first DOCX / HTML / XLSX / e-mail.
  */
 import * as path from 'path';
 import { createCsvConverter } from './csv';
 import { createDocxConverter } from './docx';
+import { createEmlConverter } from './eml';
 import { createHtmlConverter } from './html';
 import { createJsonConverter } from './json';
 import { createPdfConverter } from './pdf/pdfConverter';
+import { checkPdfLimits } from './pdf/limits';
+import { createImageConverter } from './ocr/imageConverter';
+import { createOcr, type Ocr, type OcrMode } from './ocr/ocr';
 import { createMarkdownConverter, createTextConverter } from './text';
 import type { Converter } from './types';
+import { createXlsxConverter } from './xlsx';
 
 export type { BBox, ConvertedDocument, ConvertInput, Converter, PageInfo, PositionSpan } from './types';
 export { decodeText, convertTextBytes, createTextConverter, createMarkdownConverter } from './text';
@@ -24,6 +29,9 @@ export { createPdfConverter, PDF_CONVERTER_VERSION } from './pdf/pdfConverter';
 export { pdfLimitsSchema, checkPdfLimits } from './pdf/limits';
 export type { PdfLimits } from './pdf/limits';
 export type { PdfConverter, PdfConverterOptions } from './pdf/pdfConverter';
+export { createOcr, OCR_MODES, OCR_ENGINE, DEFAULT_OCR_MAX_PIXELS } from './ocr/ocr';
+export type { Ocr, OcrMode, OcrOptions } from './ocr/ocr';
+export { IMAGE_EXTENSIONS } from './ocr/imageConverter';
 export { chunkByPages, chunkByChars, sliceDocument } from './chunking';
 export type { TextChunk, CharChunkOptions } from './chunking';
 export { ConvertCache, sha256Hex, converterCacheKey, CONVERT_CACHE_VERSION, DEFAULT_CONVERT_CACHE_MAX_BYTES } from './cache';
@@ -46,6 +54,21 @@ export interface ConverterRegistryOptions {
   maxWorkerMemoryMb?: number;
   /** Convert at most this many pages of each PDF (a warning names the limit). Default: all pages. Part of the cache key. */
   maxPages?: number;
+  // OCR (ocr/ocr.ts): scanned PDF pages and image files
+  /** `auto` (default): pages without a text layer; `always`: every page showing an image; `off`: NEEDS_OCR. */
+  ocr?: OcrMode;
+  /** Tesseract languages, default `['eng']`; one without installed data → INVALID_CONFIG naming its npm package. */
+  ocrLanguages?: string[];
+  /** Time limit of OCR per page, in ms (0: none). Default 120 000; exceeded → CONVERT_TIMEOUT. */
+  ocrTimeoutMs?: number;
+  /** OCR worker threads. Default: the number of cores. */
+  ocrWorkers?: number;
+  /** Pixel limit of one page image (width × height). Default 100 000 000; more → TOO_LARGE. */
+  ocrMaxPixels?: number;
+  /** Folder searched first for `<lang>.traineddata[.gz]`. */
+  ocrDataDir?: string;
+  /** Bundled OCR worker script. Default: `path.join(__dirname, 'ocrWorker.js')`. */
+  ocrWorkerPath?: string;
 }
 
 export interface ConverterRegistry {
@@ -54,6 +77,8 @@ export interface ConverterRegistry {
   /** Lower-case extensions with the dot, sorted. */
   readonly supportedExtensions: readonly string[];
   readonly converters: readonly Converter[];
+  /** OCR shared by the PDF and image converters (mode, pool once started). */
+  readonly ocr: Ocr;
   /** Terminates the PDF workers and releases everything else. Idempotent. */
   dispose(): Promise<void>;
 }
@@ -67,6 +92,16 @@ export function normalizeExtension(extensionOrPath: string): string {
 
 /** Throws INVALID_CONFIG naming the option when a PDF limit is out of range (see pdf/limits.ts). */
 export function createConverterRegistry(options: ConverterRegistryOptions = {}): ConverterRegistry {
+  checkPdfLimits({ ...options });
+  const ocr = createOcr({
+    mode: options.ocr,
+    languages: options.ocrLanguages,
+    pageTimeoutMs: options.ocrTimeoutMs,
+    workers: options.ocrWorkers,
+    maxPixels: options.ocrMaxPixels,
+    workerPath: options.ocrWorkerPath ?? path.join(options.pdfWorkerPath ? path.dirname(options.pdfWorkerPath) : __dirname, 'ocrWorker.js'),
+    ...(options.ocrDataDir ? { dataDirs: [options.ocrDataDir] } : {}),
+  });
   const converters: Converter[] = [
     createTextConverter(),
     createMarkdownConverter(),
@@ -77,11 +112,16 @@ export function createConverterRegistry(options: ConverterRegistryOptions = {}):
       timeoutMs: options.timeoutMs,
       maxWorkerMemoryMb: options.maxWorkerMemoryMb,
       maxPages: options.maxPages,
+      ocrEngine: ocr,
     }),
+    createImageConverter(ocr),
     createHtmlConverter(),
     createCsvConverter(),
     createJsonConverter(),
     createDocxConverter({ memoryMb: options.maxWorkerMemoryMb }),
+    createXlsxConverter({ memoryMb: options.maxWorkerMemoryMb }),
+    // attachments are converted by the converter their name calls for (an .eml inside an .eml is named only)
+    createEmlConverter({ converterFor: (name) => (normalizeExtension(name) === '.eml' ? undefined : byExt.get(normalizeExtension(name))) }),
   ];
   const byExt = new Map<string, Converter>();
   for (const c of converters) for (const e of c.extensions) byExt.set(e.toLowerCase(), c);
@@ -91,8 +131,9 @@ export function createConverterRegistry(options: ConverterRegistryOptions = {}):
     get: (ext) => byExt.get(normalizeExtension(ext)),
     supportedExtensions,
     converters,
+    ocr,
     dispose() {
-      disposed ??= Promise.all(converters.map((c) => c.dispose?.())).then(() => undefined);
+      disposed ??= Promise.all([...converters.map((c) => c.dispose?.()), ocr.dispose()]).then(() => undefined);
       return disposed;
     },
   };

@@ -75,6 +75,7 @@ export function createJsonConverter(): Converter {
     id: 'json',
     cacheKey: converterCacheKey('json', JSON_CONVERTER_VERSION),
     extensions: ['.json'],
+    cacheable: false,
     async convert(input: ConvertInput): Promise<ConvertedDocument> {
       throwIfAborted(input.signal);
       return convertJsonBytes(input.bytes, input.path);

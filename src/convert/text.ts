@@ -118,6 +118,7 @@ export function createTextConverter(options: TextConverterOptions = {}): Convert
     // the format is part of the output (`ConvertedDocument.format`)
     cacheKey: converterCacheKey(id, TEXT_CONVERTER_VERSION, format === id ? {} : { format }),
     extensions: options.extensions ?? ['.txt', '.text'],
+    cacheable: false,
     async convert(input: ConvertInput): Promise<ConvertedDocument> {
       throwIfAborted(input.signal);
       return convertTextBytes(input.bytes, format, input.path);

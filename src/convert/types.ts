@@ -15,6 +15,8 @@ export interface PositionSpan {
   bbox?: BBox;
   /** 1-based line in the source file (text formats). */
   line?: number;
+  /** OCR word confidence 0–100 (text recognised from an image). */
+  confidence?: number;
 }
 
 export interface PageInfo {
@@ -27,6 +29,9 @@ export interface PageInfo {
   height?: number;
   /** True when the page has no text layer (probably scanned). */
   needsOcr?: boolean;
+  /** The page's text was recognised by OCR (mean word confidence 0–100 in `ocrConfidence`). */
+  ocr?: boolean;
+  ocrConfidence?: number;
 }
 
 export interface ConvertedDocument {
@@ -58,6 +63,12 @@ export interface Converter {
    * Two converters with equal keys must give equal output for equal bytes. Default: `id`.
    */
   readonly cacheKey?: string;
+  /**
+   * False when converting costs less than a cache lookup (plain text, JSON, CSV: the bytes are decoded, not
+   * parsed at length), so the converted-text cache is skipped: a cache entry per document cost an open, a
+   * write and a rename for nothing. Default true.
+   */
+  readonly cacheable?: boolean;
   /** Lower-case file extensions with the dot, e.g. `.txt`. */
   readonly extensions: readonly string[];
   convert(input: ConvertInput): Promise<ConvertedDocument>;

@@ -48,4 +48,6 @@ export interface ActiveRun {
   releaseOutput?: () => void;
   /** The provider outage the run waits through, if any. */
   waiting?: ProviderWait;
+  /** Result folders this run created or checked to lie inside the output folder (see writeResult). */
+  resultFolders: Set<string>;
 }

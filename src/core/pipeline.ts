@@ -154,6 +154,7 @@ export class Pipeline {
       priorities: new Map(),
       processing: 0,
       direct: 0,
+      resultFolders: new Set(),
       retryTimers: new Map(),
       resolve,
       stats: { done: 0, deadLettered: 0, skipped: 0, rejected: 0, rejectedTooLarge: 0, tokensIn: 0, tokensOut: 0, cost: 0 },
@@ -528,7 +529,9 @@ export class Pipeline {
       stageMs[stage] = (stageMs[stage] ?? 0) + (t - stageStart);
       stage = next;
       stageStart = t;
-      store.patchDocument(file.path, { stage: next, updatedAt: t });
+      // Validating and exporting take milliseconds: they are events, not checkpoints (two journal writes
+      // per document saved; the store shows such a document as extracting until it is done).
+      if (next !== 'validating' && next !== 'exporting') store.patchDocument(file.path, { stage: next, updatedAt: t });
       this.events.emit({ type: 'doc/stage', runId: run.record.id, path: file.path, stage: next });
     };
     try {
@@ -591,7 +594,7 @@ export class Pipeline {
         };
         // fencing: a worker whose lease ran out (and whose document another took over) writes nothing
         await this.#o.claims?.fence(file.path);
-        await writeResult(this.#o.outDir, result);
+        await writeResult(this.#o.outDir, result, { verifiedFolders: run.resultFolders, changed: previous === undefined });
       }
       this.#forced.delete(file.path);
       const endedAt = this.#now();

@@ -9,6 +9,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCodes, ExtractionError, toExtractionError } from '../core/errors';
 import { isWithin, resolveInside } from '../core/paths';
+import { syncDirectory } from './dirSync';
 
 export const RESULT_FORMAT_VERSION = 1;
 
@@ -110,19 +111,31 @@ export function writeFileAtomic(file: string, content: string, options: { fsync?
   return true;
 }
 
+export interface AtomicWriteOptions {
+  /** fsync the file and its directory (default true). */
+  fsync?: boolean;
+  /** The caller knows the file's folder exists: it is not created. */
+  dirExists?: boolean;
+  /** The caller knows the file is absent or different: it is written without reading it first. */
+  changed?: boolean;
+}
+
 /**
  * Async twin of {@link writeFileAtomic}: the fsyncs run on libuv's thread pool, so many documents can be
- * written at once without blocking the event loop (a synchronous fsync costs milliseconds).
+ * written at once without blocking the event loop (a synchronous fsync costs milliseconds). Writers into
+ * the same folder share its directory fsync ({@link syncDirectory}).
  */
-export async function writeFileAtomicAsync(file: string, content: string, options: { fsync?: boolean } = {}): Promise<boolean> {
+export async function writeFileAtomicAsync(file: string, content: string, options: AtomicWriteOptions = {}): Promise<boolean> {
   const fsync = options.fsync ?? true;
-  try {
-    if ((await fsp.readFile(file, 'utf8')) === content) return false;
-  } catch {
-    /* absent or unreadable: write it */
+  if (!options.changed) {
+    try {
+      if ((await fsp.readFile(file, 'utf8')) === content) return false;
+    } catch {
+      /* absent or unreadable: write it */
+    }
   }
   const dir = path.dirname(file);
-  await fsp.mkdir(dir, { recursive: true });
+  if (!options.dirExists) await fsp.mkdir(dir, { recursive: true });
   const tmp = tempFileIn(dir);
   const fh = await fsp.open(tmp, 'w');
   try {
@@ -137,18 +150,7 @@ export async function writeFileAtomicAsync(file: string, content: string, option
     await fsp.rm(tmp, { force: true });
     throw err;
   }
-  if (fsync) {
-    try {
-      const dh = await fsp.open(dir, 'r');
-      try {
-        await dh.sync();
-      } finally {
-        await dh.close();
-      }
-    } catch {
-      /* directories cannot be fsynced on every platform */
-    }
-  }
+  if (fsync) await syncDirectory(dir);
   return true;
 }
 
@@ -157,7 +159,14 @@ export async function writeFileAtomicAsync(file: string, content: string, option
  * inside the real output folder: a link in the output folder is not written (nor created) through.
  * Returns the first level that leads out, with its real path, or undefined.
  */
-async function ensureFolderInside(outDir: string, dir: string): Promise<{ link: string; real: string } | undefined> {
+async function ensureFolderInside(outDir: string, dir: string, verified?: Set<string>): Promise<{ link: string; real: string } | undefined> {
+  if (verified?.has(dir)) return undefined;
+  const outside = await checkFolderInside(outDir, dir);
+  if (!outside) verified?.add(dir);
+  return outside;
+}
+
+async function checkFolderInside(outDir: string, dir: string): Promise<{ link: string; real: string } | undefined> {
   await fsp.mkdir(outDir, { recursive: true });
   const outReal = await fsp.realpath(outDir);
   try {
@@ -180,22 +189,34 @@ async function ensureFolderInside(outDir: string, dir: string): Promise<{ link: 
   return undefined;
 }
 
+export interface WriteResultOptions {
+  /** fsync the file and its folder (default true). */
+  fsync?: boolean;
+  /**
+   * Folders already created and checked to lie inside `outDir` by earlier writes of the same run: not
+   * checked again (a run writes thousands of results into a few folders). Checked ones are added.
+   */
+  verifiedFolders?: Set<string>;
+  /** The caller has read the result file and it is absent or different: it is not compared again. */
+  changed?: boolean;
+}
+
 /**
  * Writes the result file of `result.source` inside `outDir`. A path that leads out of it (PATH_OUTSIDE_ROOT)
  * or a link in the output folder that leads out of it (EXPORT_FAILED naming the link) is never written
  * through.
  */
-export async function writeResult(outDir: string, result: ResultFile, options: { fsync?: boolean } = {}): Promise<string> {
+export async function writeResult(outDir: string, result: ResultFile, options: WriteResultOptions = {}): Promise<string> {
   const file = resultAbsPath(outDir, result.source);
   try {
-    const outside = await ensureFolderInside(outDir, path.dirname(file));
+    const outside = await ensureFolderInside(outDir, path.dirname(file), options.verifiedFolders);
     if (outside) {
       throw new ExtractionError(ErrorCodes.EXPORT_FAILED, `Cannot write result ${file}: ${outside.link} is a link out of the output folder (to ${outside.real}); results are not written through it`, {
         stage: 'exporting',
         retryable: false,
       });
     }
-    await writeFileAtomicAsync(file, JSON.stringify(result, null, 2) + '\n', options);
+    await writeFileAtomicAsync(file, JSON.stringify(result, null, 2) + '\n', { fsync: options.fsync, dirExists: true, changed: options.changed });
   } catch (err) {
     if (err instanceof ExtractionError) throw err;
     // a full disk is no document's fault: DISK_FULL stops the run (a rerun writes the result)

@@ -15,7 +15,10 @@
  * find and get no entry.
  *
  * When a value occurs several times, matches on word boundaries win, then the one nearest to (and
- * preferably after) the previous grounded value: line items are found row by row.
+ * preferably after) the previous grounded value: line items are found row by row. Within an array item
+ * (a line item) the occurrence consistent with the item's other values wins — on their row, not the one a
+ * sibling already took — and a value left with several equally plausible occurrences is marked
+ * `ambiguous` (src/extract/groundingRows.ts).
  *
  * Every entry carries the JSON Pointer of the field, character offsets into `ConvertedDocument.text`,
  * the page and boxes (viewport units, top-left origin, scale 1; interpolated within position spans by
@@ -24,8 +27,10 @@
  * Pure: no I/O, no `vscode`. Cost: one pass per kind of index (normalized text, number tokens, date
  * tokens), built lazily and shared by all fields of a {@link Grounder}.
  */
+import { LOW_OCR_CONFIDENCE, minOcrConfidence } from '../convert/ocr/ocrText';
 import { locate, pageAt } from '../convert/pdf/layout';
 import type { BBox, ConvertedDocument, PositionSpan } from '../convert/types';
+import { anchorCost, chooseRow } from './groundingRows';
 
 export const GROUNDING_VERSION = 1;
 
@@ -56,6 +61,12 @@ export interface FieldGrounding {
   line?: number;
   /** Similarity 0..1: 1 for exact and normalized matches, 1 − edits/length for fuzzy ones. */
   score?: number;
+  /** Several occurrences were equally plausible (array items: by row and siblings); this one is the nearest. */
+  ambiguous?: boolean;
+  /** Text recognised by OCR: the lowest word confidence (0–100) of the match. */
+  ocrConfidence?: number;
+  /** Some word of the match was recognised with an OCR confidence below {@link LOW_OCR_CONFIDENCE}. */
+  lowConfidence?: boolean;
 }
 
 export interface GroundingSummary {
@@ -282,17 +293,11 @@ interface Candidate {
   score: number;
 }
 
-/** Lower is better: word boundaries first, then distance to the anchor (after it preferred). */
-function cost(c: Candidate, anchor: number): number {
-  const d = c.start >= anchor ? c.start - anchor : 2 * (anchor - c.start) + 1;
-  return (c.boundary ? 0 : 1e12) + d;
-}
-
 function best(cands: Candidate[], anchor: number): Candidate | undefined {
   let out: Candidate | undefined;
   let bestCost = Infinity;
   for (const c of cands) {
-    const k = cost(c, anchor);
+    const k = anchorCost(c, anchor);
     if (k < bestCost) {
       bestCost = k;
       out = c;
@@ -351,26 +356,64 @@ export class Grounder {
    * Returns undefined for values that have nothing to find (null, booleans, empty strings, objects).
    */
   groundLeaf(pointer: string, value: unknown, anchor = 0): FieldGrounding | undefined {
+    const cands = this.#candidates(value);
+    if (!cands) return undefined;
+    const found = best(cands, anchor);
+    if (!found) return { pointer, status: 'ungrounded' };
+    return this.#describe(pointer, found);
+  }
+
+  /** The occurrences of a leaf in its best match kind; undefined for values with nothing to find. */
+  #candidates(value: unknown): Candidate[] | undefined {
     if (typeof value === 'string') {
       if (value.trim() === '') return undefined;
     } else if (typeof value !== 'number' || !Number.isFinite(value)) {
       return undefined;
     }
-    let found: Candidate | undefined;
     try {
-      found = typeof value === 'number' ? this.#findNumber(value, anchor) : this.#findString(value, anchor);
+      return typeof value === 'number' ? this.#numberOccurrences(value) : this.#stringOccurrences(value);
     } catch {
-      found = undefined; // a bug in one search must not fail the document
+      return []; // a bug in one search must not fail the document
     }
-    if (!found) return { pointer, status: 'ungrounded' };
-    return this.#describe(pointer, found);
+  }
+
+  /** An array item: its values placed as one row (src/extract/groundingRows.ts), nested values after. */
+  #walkRow(item: Record<string, unknown>, pointer: string, anchor: number, out: FieldGrounding[], depth: number): number {
+    const entries = Object.entries(item);
+    const leaves: { index: number; cands: Candidate[] }[] = [];
+    entries.forEach(([, v], index) => {
+      if (v !== null && typeof v === 'object') return;
+      const cands = this.#candidates(v);
+      if (cands) leaves.push({ index, cands });
+    });
+    const { choices, anchor: next } = chooseRow(
+      leaves.map((l) => l.cands),
+      anchor,
+      (o) => this.#lineAt(o),
+    );
+    const byIndex = new Map(leaves.map((l, i) => [l.index, choices[i]]));
+    let a = next;
+    entries.forEach(([k, v], index) => {
+      const p = `${pointer}/${seg(k)}`;
+      if (v !== null && typeof v === 'object') {
+        a = this.#walk(v, p, a, out, depth + 1);
+        return;
+      }
+      if (!byIndex.has(index)) return;
+      const ch = byIndex.get(index);
+      out.push(ch ? this.#describe(p, ch.candidate, ch.ambiguous) : { pointer: p, status: 'ungrounded' });
+    });
+    return a;
   }
 
   #walk(value: unknown, pointer: string, anchor: number, out: FieldGrounding[], depth: number): number {
     if (depth > 64 || value === null || value === undefined) return anchor;
     if (Array.isArray(value)) {
       let a = anchor;
-      value.forEach((item, i) => (a = this.#walk(item, `${pointer}/${i}`, a, out, depth + 1)));
+      value.forEach((item, i) => {
+        const p = `${pointer}/${i}`;
+        a = item !== null && typeof item === 'object' && !Array.isArray(item) ? this.#walkRow(item as Record<string, unknown>, p, a, out, depth + 1) : this.#walk(item, p, a, out, depth + 1);
+      });
       return a;
     }
     if (typeof value === 'object') {
@@ -384,7 +427,7 @@ export class Grounder {
     return g.status === 'grounded' && g.start !== undefined ? g.start : anchor;
   }
 
-  #describe(pointer: string, c: Candidate): FieldGrounding {
+  #describe(pointer: string, c: Candidate, ambiguous = false): FieldGrounding {
     const g: FieldGrounding = { pointer, status: 'grounded', match: c.kind, start: c.start, end: c.end };
     g.text = this.#text.slice(c.start, Math.min(c.end, c.start + MAX_SNIPPET));
     const boxes = locate(this.#doc, c.start, c.end);
@@ -393,23 +436,29 @@ export class Grounder {
     if (boxes.length) g.boxes = boxes.map((b) => ({ page: b.page, bbox: b.bbox.map((v) => Math.round(v * 100) / 100) as BBox }));
     if (!this.#doc.pages?.length) g.line = this.#lineAt(c.start);
     g.score = Math.round(c.score * 1000) / 1000;
+    if (ambiguous) g.ambiguous = true;
+    const conf = minOcrConfidence(this.#doc, c.start, c.end);
+    if (conf !== undefined) {
+      g.ocrConfidence = conf;
+      if (conf < LOW_OCR_CONFIDENCE) g.lowConfidence = true;
+    }
     return g;
   }
 
   // ------------------------------------------------------------------ strings
 
-  #findString(value: string, anchor: number): Candidate | undefined {
+  #stringOccurrences(value: string): Candidate[] {
     const trimmed = value.trim();
     const exact = this.#exact(trimmed);
-    if (exact.length) return best(exact, anchor);
+    if (exact.length) return exact;
     const normalized = this.#normalized(trimmed);
     const days = dateValues(trimmed);
     if (days.length) normalized.push(...this.#dateCandidates(days));
     if (/^[-+]?[\d.,'\s\u00a0\u202f]*\d$/.test(trimmed)) {
       for (const n of numberValues(trimmed.replace(/^[-+]/, ''))) normalized.push(...this.#numberCandidates(n, trimmed));
     }
-    if (normalized.length) return best(normalized, anchor);
-    return best(this.#fuzzy(trimmed), anchor);
+    if (normalized.length) return normalized;
+    return this.#fuzzy(trimmed);
   }
 
   #exact(needle: string): Candidate[] {
@@ -511,11 +560,11 @@ export class Grounder {
     }));
   }
 
-  #findNumber(value: number, anchor: number): Candidate | undefined {
+  #numberOccurrences(value: number): Candidate[] {
     const literal = String(Math.abs(value));
     const cands = this.#numberCandidates(value, literal);
     const exact = cands.filter((c) => c.kind === 'exact');
-    return best(exact.length ? exact : cands, anchor);
+    return exact.length ? exact : cands;
   }
 
   #dateIndex(): Map<string, DateToken[]> {

@@ -340,7 +340,9 @@ export class OpenAIExtractor implements Extractor {
   async #extract(input: ExtractInput, compiled: Compiled, spend: Spend): Promise<ExtractOutput> {
     const doc = input.document;
     const docKey = documentKey({ text: doc.text, schema: input.schema, instructions: input.instructions, model: this.model });
-    let minChunks = this.#plans.get(docKey) ?? (this.#cache ? await this.#cache.getPlan(docKey) : undefined);
+    // A chunk plan on disk comes from an earlier attempt: a first attempt has none to look for.
+    const mayHavePlan = this.#cache !== undefined && (input.attempt ?? 2) > 1;
+    let minChunks = this.#plans.get(docKey) ?? (mayHavePlan ? await this.#cache!.getPlan(docKey) : undefined);
     // Most documents fit by their size in bytes alone (a token is at least a byte): no tokenizer needed.
     if (minChunks === undefined && (this.#fitsByBytes(input, compiled) || fitsTokens(doc.text, this.#textBudget(input, compiled)))) {
       try {

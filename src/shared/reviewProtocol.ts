@@ -37,6 +37,7 @@ export const fieldGroundingSchema = z.object({
   boxes: z.array(z.object({ page: z.number().int().positive(), bbox })).optional(),
   line: z.number().int().positive().optional(),
   score: z.number().min(0).max(1).optional(),
+  ambiguous: z.boolean().optional(),
 });
 export type FieldGroundingView = z.infer<typeof fieldGroundingSchema>;
 

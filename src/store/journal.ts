@@ -141,6 +141,32 @@ function countTrailingIssues(issues: JournalLineIssue[], lastLine: number): numb
 // ---------------------------------------------------------------------------------------------------------
 // Files
 
+/**
+ * The last record of a journal file, read from its end (up to 64 KiB), or undefined when its last line is
+ * torn, corrupt or longer than that, or the file cannot be read. Lines are appended in seq order, so a
+ * file whose last record is covered by a snapshot is covered entirely and need not be parsed.
+ */
+export function lastRecordOf(file: string): JournalRecord | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const size = fs.fstatSync(fd).size;
+    const len = Math.min(size, 64 * 1024);
+    if (len === 0) return undefined;
+    const buf = Buffer.alloc(len);
+    fs.readSync(fd, buf, 0, len, size - len);
+    if (buf[len - 1] !== 0x0a) return undefined; // torn tail: the full parse reports it
+    const start = buf.lastIndexOf(0x0a, len - 2) + 1;
+    if (start === 0 && len < size) return undefined; // the line is longer than what was read
+    const rec = decodeLine(buf.subarray(start, len - 1));
+    return typeof rec === 'string' ? undefined : rec;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
 export interface JournalFile {
   file: string;
   /** First sequence number the file was opened for. */

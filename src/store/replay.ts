@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { JournalOp } from './changes';
-import { parseJournal, type JournalFile } from './journal';
+import { lastRecordOf, parseJournal, type JournalFile } from './journal';
 import type { OpenReport } from './options';
 import { copyAside } from './snapshot';
 
@@ -30,8 +30,10 @@ export function replayJournals(journals: readonly JournalFile[], from: ReplayFro
   const accepted: { seq: number; op: string; data: unknown; file: string }[] = [];
   for (let i = 0; i < journals.length; i++) {
     const j = journals[i];
-    // Entirely covered by the snapshot: the next file starts at or below snapSeq + 1.
+    // Entirely covered by the snapshot: the next file starts at or below snapSeq + 1, or (the last file, kept
+    // after a final compaction for the backup snapshot) its last line is.
     if (i + 1 < journals.length && journals[i + 1].startSeq <= snapSeq + 1) continue;
+    if (i + 1 === journals.length && j.startSeq <= snapSeq && (lastRecordOf(j.file)?.seq ?? Infinity) <= snapSeq) continue;
     const name = path.basename(j.file);
     let buf: Buffer;
     try {

@@ -33,6 +33,13 @@ function oneOf<T extends string>(c: vscode.WorkspaceConfiguration, key: keyof Ex
   return typeof v === 'string' && (allowed as readonly string[]).includes(v) ? (v as T) : (DEFAULT_SETTINGS[key] as T);
 }
 
+/** Tesseract language codes; anything else (or an empty list) gives the default. */
+function languages(c: vscode.WorkspaceConfiguration): string[] {
+  const v = c.get<unknown>('ocr.languages');
+  const codes = Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && /^[A-Za-z][A-Za-z0-9_]{1,31}$/.test(x.trim())).map((x) => x.trim()) : [];
+  return codes.length ? codes : [...DEFAULT_SETTINGS.ocrLanguages];
+}
+
 function globs(c: vscode.WorkspaceConfiguration, key: 'include' | 'exclude'): string[] {
   const v = c.get<unknown>(key);
   return Array.isArray(v) ? v.filter((g): g is string => typeof g === 'string' && g.trim() !== '') : [];
@@ -65,6 +72,11 @@ export function readSettings(scope?: vscode.ConfigurationScope): ExtensionSettin
     pdfTimeoutSeconds: int(c, 'pdfTimeoutSeconds', 0, 86_400, 'pdf.timeoutSeconds'),
     pdfMaxMemoryMb: int(c, 'pdfMaxMemoryMb', 32, 65_536, 'pdf.maxMemoryMb'),
     pdfWorkers: int(c, 'pdfWorkers', 0, 64, 'pdf.workers'),
+    ocrMode: ((v) => (v === 'auto' || v === 'always' || v === 'off' ? v : DEFAULT_SETTINGS.ocrMode))(c.get<unknown>('ocr.mode')),
+    ocrLanguages: languages(c),
+    ocrTimeoutSeconds: int(c, 'ocrTimeoutSeconds', 0, 86_400, 'ocr.timeoutSeconds'),
+    ocrWorkers: int(c, 'ocrWorkers', 0, 64, 'ocr.workers'),
+    ocrDataDir: ((v) => (typeof v === 'string' ? v.trim() : ''))(c.get<unknown>('ocr.dataDir')),
     maxOutageMinutes: amount(c, 'maxOutageMinutes', 'maxOutageMinutes', 10_080),
     retryBaseDelaySeconds: amount(c, 'retryBaseDelaySeconds', 'retry.baseDelaySeconds', 3600),
     retryMaxDelaySeconds: amount(c, 'retryMaxDelaySeconds', 'retry.maxDelaySeconds', 86_400),

@@ -42,6 +42,12 @@ export interface ExtensionSettings {
   pdfTimeoutSeconds: number;
   pdfMaxMemoryMb: number;
   pdfWorkers: number;
+  /** `ocr.*` settings: OCR of scanned pages and images (0 / empty = the converter's default). */
+  ocrMode: 'auto' | 'always' | 'off';
+  ocrLanguages: string[];
+  ocrTimeoutSeconds: number;
+  ocrWorkers: number;
+  ocrDataDir: string;
   /** How long a run waits through a provider outage before it stops, minutes. */
   maxOutageMinutes: number;
   /** `retry.*` settings: backoff between attempts, seconds and share of jitter. */
@@ -80,6 +86,11 @@ export const DEFAULT_SETTINGS: Readonly<ExtensionSettings> = Object.freeze({
   pdfTimeoutSeconds: 120,
   pdfMaxMemoryMb: 1024,
   pdfWorkers: 0,
+  ocrMode: 'auto',
+  ocrLanguages: ['eng'],
+  ocrTimeoutSeconds: 120,
+  ocrWorkers: 0,
+  ocrDataDir: '',
   maxOutageMinutes: 30,
   retryBaseDelaySeconds: 1,
   retryMaxDelaySeconds: 60,

@@ -1,6 +1,6 @@
 /**
  * Feedback around runs: window progress (ProgressLocation.Window) while a folder runs, and an end-of-run
- * summary notification with "Show Failed" and "Open Report". Runs triggered by watch mode only log.
+ * summary notification with "Show Failed", "Open Report" and "Export Dataset…". Runs triggered by watch mode only log.
  *
  * Window progress always spins (the API has no paused or determinate form), so a paused run ends it and
  * Resume starts it again: while paused, the status-bar item's pause icon ("3/8 · paused") is the only sign.
@@ -112,6 +112,7 @@ export class RunFeedback extends Disposable {
     const troubled = summary.counts.failed + summary.counts.deadLettered;
     if (troubled) actions['Show Failed'] = () => this.#o.showFailed();
     actions['Open Report'] = () => this.#o.openReport();
+    if (summary.counts.done) actions['Export Dataset…'] = () => vscode.commands.executeCommand(CommandIds.exportDataset);
     if (summary.fatalError) {
       const fatal = `Extraction stopped: [${summary.fatalError.code}] ${summary.fatalError.message}`;
       const fatalActions: Record<string, () => unknown> = { 'Show Log': () => vscode.commands.executeCommand(CommandIds.showLog) };

@@ -3,7 +3,7 @@
  * core's {@link RunSettings}. Pure: no `vscode` import, no I/O besides what callers pass in.
  */
 import * as path from 'node:path';
-import { pdfLimitsOf, type JobConfig, type PdfOptions } from '../app/config';
+import { converterLimitsOf, type JobConfig, type OcrOptions, type PdfOptions } from '../app/config';
 import type { RunSettings } from '../app/session';
 import type { ExtensionSettings } from './extensionSettings';
 
@@ -37,15 +37,22 @@ function providerOptions(settings: ExtensionSettings, job: ProviderOptions = {})
   };
 }
 
-/** PDF limits: the `pdf.*` settings, overridden field by field by the job's `pdf` object. */
-function pdfLimits(settings: ExtensionSettings, job: PdfOptions = {}): Pick<RunSettings, 'pdf'> {
+/** PDF limits and OCR: the `pdf.*` and `ocr.*` settings, overridden field by field by the job's `pdf` and `ocr` objects. */
+function pdfLimits(settings: ExtensionSettings, job: PdfOptions = {}, jobOcr: OcrOptions = {}): Pick<RunSettings, 'pdf'> {
   const fromSettings: PdfOptions = {
     ...(settings.pdfMaxPages > 0 ? { maxPages: settings.pdfMaxPages } : {}),
     timeoutSeconds: settings.pdfTimeoutSeconds,
     maxMemoryMb: settings.pdfMaxMemoryMb,
     ...(settings.pdfWorkers > 0 ? { workers: settings.pdfWorkers } : {}),
   };
-  const pdf = pdfLimitsOf({ ...fromSettings, ...job });
+  const ocrFromSettings: OcrOptions = {
+    mode: settings.ocrMode,
+    languages: settings.ocrLanguages,
+    timeoutSeconds: settings.ocrTimeoutSeconds,
+    ...(settings.ocrWorkers > 0 ? { workers: settings.ocrWorkers } : {}),
+    ...(settings.ocrDataDir ? { dataDir: settings.ocrDataDir } : {}),
+  };
+  const pdf = converterLimitsOf({ ...fromSettings, ...job }, { ...ocrFromSettings, ...jobOcr });
   return pdf ? { pdf } : {};
 }
 
@@ -104,7 +111,7 @@ export function resolveRunSettings(root: string, settings: ExtensionSettings, so
     concurrency: job.concurrency ?? settings.concurrency,
     maxAttempts: job.maxAttempts ?? settings.maxAttempts,
     ...providerOptions(settings, job),
-    ...pdfLimits(settings, job.pdf),
+    ...pdfLimits(settings, job.pdf, job.ocr ? { ...job.ocr, ...(job.ocr.dataDir ? { dataDir: path.resolve(source.configDir, job.ocr.dataDir) } : {}) } : {}),
     ...(job.temperature !== undefined ? { temperature: job.temperature } : {}),
     ...(job.maxOutputTokens !== undefined ? { maxOutputTokens: job.maxOutputTokens } : {}),
     ...(job.maxOutputTokensCap !== undefined ? { maxOutputTokensCap: job.maxOutputTokensCap } : {}),

@@ -9,7 +9,7 @@ export function exampleConfig(): ExtractionConfig {
       {
         name: 'example',
         schema: EXAMPLE_SCHEMA_PATH,
-        include: ['**/*.{pdf,docx,txt,md,html}'],
+        include: ['**/*.{pdf,docx,txt,md,html,png,jpg,jpeg,tif,tiff}'],
         exclude: ['schema/**'],
         instructions: 'Extract the fields described by the schema. Leave a field null when the document does not say.',
       },

@@ -1,7 +1,7 @@
 /**
  * End-to-end runs in a real VS Code against the sample workspace (a temp copy of samples/invoices) and a
  * local OpenAI-compatible test server: Extract Workspace, the Documents tree model, pause/resume, retry,
- * Retry Failed, dead letters, Copy Error, Open Result, Export Report, resume after an interrupted run.
+ * Retry Failed, dead letters, Copy Error, Open Result, Export Report, Export Dataset, resume after an interrupted run.
  *
  * The server is loopback, so no API key is needed. Everything goes through `vscode.commands.executeCommand`
  * and the API object that `activate()` returns.
@@ -10,6 +10,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import ExcelJS from 'exceljs';
 import * as vscode from 'vscode';
 import { createMatcher, listFiles } from '../../src/core/lister';
 import type { ExtensionApi } from '../../src/vscode/api';
@@ -352,6 +354,28 @@ describe('Extraction Workbench: runs, tree and commands', function () {
     }
     const retried = byPath.get('failing/bad-1.txt');
     assert.equal(retried?.[1], 'Done');
+  });
+
+  it('exports the dataset (CSV with line items beside it, and XLSX) without a dialog when given a target', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ew-dataset-'));
+    const target = vscode.Uri.file(path.join(dir, 'dataset.csv'));
+    const written = await vscode.commands.executeCommand<vscode.Uri>(`${C}exportDataset`, target);
+    assert.equal(written?.fsPath, target.fsPath);
+    const rows = parse(fs.readFileSync(target.fsPath, 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    const done = store().listDocuments({ stages: ['done'] }).map((d) => d.path).sort();
+    assert.deepEqual(rows.map((r) => r.source), done, 'one row per document with a result, in path order');
+    const schema = JSON.parse(fs.readFileSync(folder.runSettings().schemaPath, 'utf8')) as { properties: Record<string, unknown> };
+    const firstField = Object.keys(schema.properties)[0];
+    assert.equal(Object.keys(rows[0])[0], 'source');
+    assert.ok(Object.keys(rows[0])[1].startsWith(firstField), `the schema's first field comes first (${Object.keys(rows[0]).join(', ')})`);
+    const withStatus = vscode.Uri.file(path.join(dir, 'status.xlsx'));
+    await vscode.commands.executeCommand(`${C}exportDataset`, { to: withStatus, withStatus: true });
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.readFile(withStatus.fsPath);
+    const sheet = wb.getWorksheet('documents');
+    assert.ok(sheet);
+    assert.deepEqual((sheet.getRow(1).values as unknown[]).slice(1, 3), ['source', '_stage']);
+    assert.equal(sheet.rowCount - 1, store().listDocuments({ limit: 100_000 }).length, 'with status: every document, results or not');
   });
 
   it('leaves the status bar idle and the context keys off after the runs', async () => {

@@ -12,7 +12,7 @@ import * as vscode from 'vscode';
 import { readResult } from '../../src/export/jsonExporter';
 import type { HostMessage } from '../../src/shared/reviewProtocol';
 import type { ExtensionApi } from '../../src/vscode/api';
-import type { ReviewedResultFile } from '../../src/vscode/review/corrections';
+import type { ReviewedResultFile } from '../../src/app/corrections';
 import type { ReviewPanel } from '../../src/vscode/review/reviewPanel';
 import type { FolderRuns } from '../../src/vscode/workspaceRuns';
 import { startModelServer, type ModelServer } from '../support/modelServer';

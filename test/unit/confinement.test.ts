@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadSavedSettings, openSession, openStore } from '../../src/app/session';
 import { ErrorCodes, ExtractionError, isRunFatalCode } from '../../src/core/errors';
-import { CorrectionsStore } from '../../src/vscode/review/corrections';
+import { CorrectionsStore } from '../../src/app/corrections';
 import { rerunBackupFile, saveRerunBackup } from '../../src/vscode/review/reviewData';
 import { checkOutputWritable, resultNameProblem, writeFileAtomic, writeResult, type ResultFile } from '../../src/export/jsonExporter';
 import { CLI, ndjson, REPO_ROOT, runCli, type CliResult } from '../support/cli';

@@ -273,6 +273,22 @@ describe('convert/cache', () => {
     assert.strictEqual(again?.text, 'hello cache');
   });
 
+  it('plain text, JSON and CSV are converted every time and leave no cache entry (cheaper than a lookup)', async () => {
+    const empty = tempDir('convert-cache-plain-');
+    const cache = new ConvertCache(empty);
+    for (const [converter, name, text] of [
+      [createTextConverter(), 'a.txt', 'plain words'],
+      [createJsonConverter(), 'a.json', '{"a": 1}'],
+      [createCsvConverter(), 'a.csv', 'a,b\n1,2\n'],
+    ] as const) {
+      assert.strictEqual(converter.cacheable, false, converter.id);
+      const a = await cache.getOrConvert(converter, input(enc(text), name));
+      assert.deepStrictEqual(await cache.getOrConvert(converter, input(enc(text), name)), a);
+    }
+    assert.deepStrictEqual(fs.readdirSync(empty), [], 'nothing written');
+    assert.deepStrictEqual([cache.hits, cache.misses], [0, 0], 'not even looked up');
+  });
+
   it('a corrupt entry is a miss; converter key separates entries; errors are not cached', async () => {
     const cache = new ConvertCache(dir);
     const hash = sha256Hex('zzz');

@@ -112,11 +112,12 @@ describe('convert/index: registry', () => {
       assert.strictEqual(reg.get('.tsv')?.id, 'csv');
       assert.strictEqual(reg.get('.json')?.id, 'json');
       assert.strictEqual(reg.get('.docx')?.id, 'docx');
+      assert.strictEqual(reg.get('scan.TIFF')?.id, 'image');
       assert.strictEqual(reg.get('.exe'), undefined);
       assert.strictEqual(reg.get('.doc'), undefined);
       assert.deepStrictEqual(
         [...reg.supportedExtensions],
-        ['.csv', '.docx', '.htm', '.html', '.json', '.markdown', '.md', '.pdf', '.text', '.tsv', '.txt', '.xhtml'],
+        ['.bmp', '.csv', '.docx', '.eml', '.htm', '.html', '.jpeg', '.jpg', '.json', '.markdown', '.md', '.pdf', '.png', '.text', '.tif', '.tiff', '.tsv', '.txt', '.webp', '.xhtml', '.xlsm', '.xlsx'],
       );
     } finally {
       await reg.dispose();

@@ -133,6 +133,48 @@ describe('grounding: text documents', () => {
     assert.strictEqual(matched(doc, field(g, '/items/0/quantity')), '10');
   });
 
+  it('places a line item\'s value on its own row when the value also occurs elsewhere, and flags the ambiguous ones', () => {
+    // 3 × 640.00 = 1,920.00 and 2 × 320.00 = 640.00: the chair's amount is also the desk's unit price
+    const table = textDoc(
+      ['Invoice 2024-117', '', 'Description        Qty   Unit price      Amount', 'Standing desk        3       640.00    1,920.00', 'Office chair         2       320.00      640.00', 'Cable tray           1         5.00        5.00', '', 'Total: 2,565.00', ''].join(
+        '\n',
+      ),
+    );
+    // keys in alphabetical order (as some schemas list them): the amount is looked for before its siblings
+    const data = {
+      line_items: [
+        { amount: 1920, description: 'Standing desk', quantity: 3, unit_price: 640 },
+        { amount: 640, description: 'Office chair', quantity: 2, unit_price: 320 },
+        { amount: 5, description: 'Cable tray', quantity: 1, unit_price: 5 },
+      ],
+      total: 2565,
+    };
+    const g = groundValues(data, table);
+    const col = (p: string) => {
+      const f = field(g, p);
+      const lineStart = table.text.lastIndexOf('\n', f.start! - 1) + 1;
+      return { line: f.line, column: f.start! - lineStart, text: matched(table, f), ambiguous: f.ambiguous ?? false };
+    };
+    const header = table.text.split('\n')[2];
+    const amountEnd = header.indexOf('Amount') + 'Amount'.length;
+    const unitEnd = header.indexOf('Unit price') + 'Unit price'.length;
+    const chairAmount = col('/line_items/1/amount');
+    assert.deepStrictEqual([chairAmount.line, chairAmount.text, chairAmount.ambiguous], [5, '640.00', false], "the chair's amount, on the chair's row");
+    assert.strictEqual(chairAmount.column + chairAmount.text.length, amountEnd, 'in the Amount column');
+    const deskPrice = col('/line_items/0/unit_price');
+    assert.deepStrictEqual([deskPrice.line, deskPrice.ambiguous], [4, false]);
+    assert.strictEqual(deskPrice.column + deskPrice.text.length, unitEnd, "the desk's unit price, in the Unit price column");
+    assert.deepStrictEqual([col('/line_items/1/unit_price').line, col('/line_items/0/amount').line, col('/line_items/1/quantity').line], [5, 4, 5]);
+    // the cable tray: 1 × 5.00 = 5.00, two equally plausible 5.00 on its row: both used once, flagged
+    const trayAmount = col('/line_items/2/amount');
+    const trayPrice = col('/line_items/2/unit_price');
+    assert.deepStrictEqual([trayAmount.line, trayPrice.line], [6, 6]);
+    assert.notStrictEqual(trayAmount.column, trayPrice.column, 'not the same 5.00 twice');
+    assert.strictEqual(trayAmount.ambiguous, true);
+    assert.strictEqual(field(g, '/total').line, 8);
+    assert.ok(!g.fields.some((f) => f.ambiguous && !f.pointer.startsWith('/line_items/2/')), 'only the tray is ambiguous');
+  });
+
   it('finds near misses fuzzily, but never with different digits', () => {
     const g = groundValues({ vendor: 'ACME Ofice Suplies GmbH', wrong_number: 'INV-2024-0171', absent: 'Globex Corporation' }, doc);
     const vendor = field(g, '/vendor');
@@ -287,7 +329,8 @@ describe('grounding in the pipeline', () => {
       const extractor = new FakeExtractor();
       extractor.script('a.txt', { data: { number: 'INV-9', total: 1249.5, note: 'not in the text' } }, { data: { number: 'INV-9', total: 1249.5, note: null } });
       const cacheDir = path.join(dir, 'state', 'converted');
-      const text = createTextConverter();
+      // a converter whose output is worth caching (plain text itself skips the cache: convertFormats.test.ts)
+      const text = { ...createTextConverter(), cacheable: true };
       const seen: (string | undefined)[] = [];
       const spy = { ...extractor, model: extractor.model, extract: (input: Parameters<FakeExtractor['extract']>[0]) => (seen.push(input.instructions), extractor.extract(input)) };
       const make = () =>

@@ -47,7 +47,7 @@ describe('PDF converter (worker pool, real pdf.js)', function () {
   before(() => {
     requireBuiltWorker();
     tmp = tempDir('pdf-test-');
-    registry = createConverterRegistry({ pdfWorkerPath: WORKER_PATH, pdfAssetsDir: ASSETS_DIR, poolSize: 2, timeoutMs: 30_000 });
+    registry = createConverterRegistry({ pdfWorkerPath: WORKER_PATH, pdfAssetsDir: ASSETS_DIR, poolSize: 2, timeoutMs: 30_000, ocr: 'off' });
   });
   after(async () => {
     await registry.dispose();

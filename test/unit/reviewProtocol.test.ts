@@ -27,7 +27,7 @@ import {
   type DocumentView,
   type JsonValue,
 } from '../../src/shared/reviewProtocol';
-import { CorrectionsStore, replay, type ReviewedResultFile } from '../../src/vscode/review/corrections';
+import { CorrectionsStore, replay, type ReviewedResultFile } from '../../src/app/corrections';
 import { neighbour, position, rerunState, type RerunBackup } from '../../src/vscode/review/reviewData';
 import { MemoryCheckpointStore } from '../fakes/memoryStore';
 

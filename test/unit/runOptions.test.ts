@@ -95,9 +95,20 @@ describe('provider and limit options', function () {
 
     it('PDF limits: the pdf.* settings, overridden field by field by the job, in the converter\'s units', () => {
       const defaults = editorRunSettings(folder(0, {}));
-      assert.deepEqual(defaults.pdf, { timeoutMs: 120_000, maxWorkerMemoryMb: 1024 }, '0 pages / 0 workers in the settings: the converter\'s defaults');
-      const s = editorRunSettings(folder(0, { pdf: { maxPages: 5, workers: 1 } }), { pdfMaxPages: 50, pdfTimeoutSeconds: 30, pdfWorkers: 3 });
-      assert.deepEqual(s.pdf, { maxPages: 5, timeoutMs: 30_000, maxWorkerMemoryMb: 1024, poolSize: 1 });
+      assert.deepEqual(
+        defaults.pdf,
+        { timeoutMs: 120_000, maxWorkerMemoryMb: 1024, ocr: 'auto', ocrLanguages: ['eng'], ocrTimeoutMs: 120_000 },
+        '0 pages / 0 workers in the settings: the converter\'s defaults',
+      );
+      const s = editorRunSettings(folder(0, { pdf: { maxPages: 5, workers: 1 }, ocr: { mode: 'always', languages: ['eng', 'deu'] } }), {
+        pdfMaxPages: 50,
+        pdfTimeoutSeconds: 30,
+        pdfWorkers: 3,
+        ocrMode: 'off',
+        ocrWorkers: 2,
+        ocrTimeoutSeconds: 10,
+      });
+      assert.deepEqual(s.pdf, { maxPages: 5, timeoutMs: 30_000, maxWorkerMemoryMb: 1024, poolSize: 1, ocr: 'always', ocrLanguages: ['eng', 'deu'], ocrTimeoutMs: 10_000, ocrWorkers: 2 });
     });
 
     it('settings saved by an earlier run keep the job\'s fields, while the provider options follow today\'s settings', () => {

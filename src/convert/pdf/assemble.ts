@@ -66,7 +66,7 @@ function fail(code: string, message: string, details?: Record<string, unknown>):
  * The converted document of `parts` (any order; together they must cover pages 1..limit exactly once).
  * The page objects of the parts are reused (those of later parts get their offsets shifted).
  */
-export function assembleParts(parts: readonly PartResult[]): ConvertedDocument {
+export function assembleParts(parts: readonly PartResult[], options: { ocr?: boolean } = {}): ConvertedDocument {
   if (parts.length === 0) fail(ErrorCodes.INTERNAL, 'PDF conversion returned no pages');
   const sorted = [...parts].sort((a, b) => a.firstPage - b.firstPage);
   const { numPages, limit } = sorted[0];
@@ -105,19 +105,20 @@ export function assembleParts(parts: readonly PartResult[]): ConvertedDocument {
   if (failedPages.length === limit) {
     fail(ErrorCodes.PDF_CORRUPT, `No page of the PDF could be read (${warnings[0] ?? ''})`, { pages: failedPages });
   }
-  if (text.trim() === '') {
+  if (text.trim() === '' && !(options.ocr && ocrPages.length > 0)) {
     if (ocrPages.length === 0) {
       fail(ErrorCodes.EMPTY_DOCUMENT, `PDF has no text and no images (${blankPages.length} blank page${blankPages.length === 1 ? '' : 's'})`, {
         pages: blankPages,
         pageCount: numPages,
       });
     }
-    fail(ErrorCodes.NEEDS_OCR, `PDF has no text layer (${ocrPages.length} page${ocrPages.length === 1 ? '' : 's'} with images and no text, probably scanned); OCR needed`, {
+    fail(ErrorCodes.NEEDS_OCR, `PDF has no text layer (${ocrPages.length} page${ocrPages.length === 1 ? '' : 's'} with images and no text, probably scanned) and OCR is off: turn it on (setting extractionWorkbench.ocr.mode, CLI --ocr auto) to read it`, {
       pages: ocrPages,
       pageCount: numPages,
     });
   }
-  if (ocrPages.length > 0) warnings.push(`${ocrPages.length} of ${limit} pages have no text layer (need OCR): ${ocrPages.join(', ')}`);
+  // with OCR on the converter recognises those pages (and warns about the ones it could not)
+  if (ocrPages.length > 0 && !options.ocr) warnings.push(`${ocrPages.length} of ${limit} pages have no text layer (need OCR): ${ocrPages.join(', ')}`);
   if (limit < numPages) warnings.push(`Only the first ${limit} of ${numPages} pages were converted`);
   const meta: Record<string, unknown> = { pageCount: numPages, ...sorted[0].info };
   if (ocrPages.length) meta.needsOcrPages = ocrPages;

@@ -18,6 +18,19 @@ export const pdfLimitsSchema = z.object({
   maxWorkerMemoryMb: z.number().int('must be a whole number of MB').min(32, 'must be at least 32 (MB)').max(65_536, 'must be at most 65536 (MB)').optional(),
   /** PDF worker threads. Default min(2, cores). */
   poolSize: z.number().int('must be a whole number').min(1, 'must be at least 1').max(64, 'must be at most 64').optional(),
+  // OCR of scanned pages and images (src/convert/ocr/ocr.ts); here so they travel with the PDF limits
+  /** `auto` (default) | `always` | `off`. */
+  ocr: z.enum(['auto', 'always', 'off'], 'must be auto, always or off').optional(),
+  /** Tesseract language codes, default ["eng"]. */
+  ocrLanguages: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{1,31}$/, 'must be Tesseract language codes (eng, deu, chi_sim, …)')).min(1, 'must name at least one language').optional(),
+  /** Time limit of OCR per page, in ms (0: none). Default 120 000. */
+  ocrTimeoutMs: z.number().int('must be a whole number of ms').min(0, 'must be 0 (no limit) or more').max(86_400_000, 'must be at most 86400000 (one day)').optional(),
+  /** OCR worker threads. Default: the number of cores. */
+  ocrWorkers: z.number().int('must be a whole number').min(1, 'must be at least 1').max(64, 'must be at most 64').optional(),
+  /** Pixel limit of one page image. Default 100 000 000. */
+  ocrMaxPixels: z.number().int('must be a whole number').min(10_000, 'must be at least 10000').max(2_000_000_000, 'must be at most 2000000000').optional(),
+  /** Folder searched first for language data. */
+  ocrDataDir: z.string().min(1).optional(),
 });
 
 export type PdfLimits = z.infer<typeof pdfLimitsSchema>;
@@ -29,6 +42,12 @@ export function checkPdfLimits(options: Record<string, unknown>): PdfLimits {
     timeoutMs: options.timeoutMs,
     maxWorkerMemoryMb: options.maxWorkerMemoryMb,
     poolSize: options.poolSize,
+    ocr: options.ocr,
+    ocrLanguages: options.ocrLanguages,
+    ocrTimeoutMs: options.ocrTimeoutMs,
+    ocrWorkers: options.ocrWorkers,
+    ocrMaxPixels: options.ocrMaxPixels,
+    ocrDataDir: options.ocrDataDir,
   };
   const parsed = pdfLimitsSchema.safeParse(picked);
   if (parsed.success) return parsed.data;
@@ -37,5 +56,5 @@ export function checkPdfLimits(options: Record<string, unknown>): PdfLimits {
     const value: unknown = picked[name as keyof typeof picked];
     return `${name} ${i.message} (got ${typeof value === 'string' ? JSON.stringify(value) : String(value)})`;
   });
-  throw new ExtractionError(ErrorCodes.INVALID_CONFIG, `Invalid PDF converter option: ${problems.join('; ')}`, { retryable: false });
+  throw new ExtractionError(ErrorCodes.INVALID_CONFIG, `Invalid PDF/OCR converter option: ${problems.join('; ')}`, { retryable: false });
 }

@@ -46,6 +46,10 @@ export interface PdfJobOptions {
   /** For messages. */
   path?: string;
   maxPages?: number;
+  /** OCR on: which pages the workers send as images (protocol.ts). */
+  ocr?: WorkerConvertRequest['ocr'];
+  /** Called with each page image the workers send (OCR on), before the document settles. */
+  onPageImage?(msg: Extract<WorkerResponse, { type: 'page-image' }>): void;
 }
 
 /** One document. */
@@ -263,13 +267,16 @@ export class PdfWorkerPool {
         }
         this.pump();
         return;
+      case 'page-image':
+        if (!job.settled) job.opts.onPageImage?.(msg);
+        return;
       case 'result':
         slot.part = undefined;
         part.result = msg.part;
         if (!job.settled && job.parts.every((p) => p.result)) {
           let doc: ConvertedDocument | Error;
           try {
-            doc = assembleParts(job.parts.map((p) => p.result!));
+            doc = assembleParts(job.parts.map((p) => p.result!), { ocr: !!job.opts.ocr });
           } catch (err) {
             doc = err instanceof Error ? err : new Error(String(err));
           }
@@ -468,6 +475,7 @@ export class PdfWorkerPool {
       id: part.id,
       bytes: copy,
       maxPages: job.opts.maxPages,
+      ...(job.opts.ocr ? { ocr: job.opts.ocr } : {}),
       firstPage: part.firstPage,
       ...(part.lastPage !== undefined ? { lastPage: part.lastPage } : {}),
     };

@@ -19,6 +19,8 @@ export interface WorkerConvertRequest {
   firstPage?: number;
   /** 1-based last page of the part (inclusive). Default: the last page (after `maxPages`). */
   lastPage?: number;
+  /** OCR on: pages to send to OCR as `page-image` (`auto`: pages without text; `always`: every page with an image). */
+  ocr?: { mode: 'auto' | 'always'; maxPixels: number };
 }
 
 /** Give away some of the pages not started yet (answered with `split-ack`; see splitPolicy.ts). */
@@ -42,8 +44,19 @@ export type WorkerResponse =
   | { type: 'opened'; id: number; numPages: number; lastPage: number }
   /** Answer to `split`: pages `from..to` are given away (the part now ends at `from - 1`); absent when refused. */
   | { type: 'split-ack'; id: number; from?: number; to?: number }
+  /** The largest image of a page for OCR (pageImage.ts), or the size of one over the pixel limit. */
+  | { type: 'page-image'; id: number; page: number; image?: PageImageMessage; tooLarge?: { width: number; height: number } }
   | { type: 'result'; id: number; part: PartResult }
   | { type: 'error'; id: number; error: WorkerErrorPayload };
+
+export interface PageImageMessage {
+  width: number;
+  height: number;
+  /** The image in 8-bit grey, as a PNG file. */
+  png: Uint8Array<ArrayBuffer>;
+  /** Pixel → page viewport matrix. */
+  toPage: number[];
+}
 
 export interface WorkerInit {
   /** Directory with pdf.js `standard_fonts/` and `cmaps/`. */

@@ -29,6 +29,7 @@ import { assembleParts, PAGE_SEPARATOR, SpanWriter, type PartResult } from './as
 import { layoutPage, type LayoutItem } from './layout';
 import type { WorkerConvertRequest, WorkerErrorPayload, WorkerInit, WorkerRequest, WorkerResponse } from './protocol';
 import { pagesToGiveAway } from './splitPolicy';
+import { scannedPageImage } from './pageImage';
 import { decodeLimitExceeded, DecodeLimitError, installDecodeBudget, startDecodeBudget, type DecodeLimitExceeded } from './decodeBudget';
 import { installSyncDecompressionStream } from './syncInflate';
 
@@ -317,12 +318,17 @@ export function splitRunning(id: number): { from?: number; to?: number } {
   return { from, to };
 }
 
+/** Under OCR `always`, share of a page with text that an image must cover to be recognised. */
+const ALWAYS_MIN_COVERAGE = 0.5;
+
 /** Lets queued messages (a `split` request) in between two pages: pdf.js' in-thread worker runs on microtasks only. */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export interface ConvertHooks {
   /** Called once the document is open. */
   opened?(numPages: number, lastPage: number): void;
+  /** OCR on: a page's image to recognise (or the size of one over the pixel limit). */
+  pageImage?(msg: Omit<Extract<WorkerResponse, { type: 'page-image' }>, 'type' | 'id'>): void;
 }
 
 /** Converts pages `firstPage..lastPage` (default: all, up to `maxPages`) of a PDF. */
@@ -394,7 +400,17 @@ export async function convertPart(req: WorkerConvertRequest, init: WorkerInit, h
           for (const s of laid.spans) spans.add(start + s.start, start + s.end, n, s.bbox);
           throwIfOverDecodeLimit();
           // (the page's own text: slicing the growing document text would flatten it, a copy per page)
-          if (pageText.trim() === '') hasImages = await pageHasImages(page, pdfjs);
+          if (req.ocr && (req.ocr.mode === 'always' || pageText.trim() === '')) {
+            // under 'always' a page with text is recognised only when an image covers most of it (a scan
+            // with a text layer of its own), not for a logo
+            const hasText = pageText.trim() !== '';
+            const scan = await scannedPageImage(page, pdfjs, viewport, req.ocr.maxPixels, hasText ? ALWAYS_MIN_COVERAGE : 0);
+            hasImages = scan.hasImages;
+            if (scan.image) hooks.pageImage?.({ page: n, image: scan.image });
+            else if (scan.tooLarge) hooks.pageImage?.({ page: n, tooLarge: scan.tooLarge });
+          } else if (pageText.trim() === '') {
+            hasImages = await pageHasImages(page, pdfjs);
+          }
         } finally {
           page.cleanup();
         }
@@ -473,7 +489,10 @@ if (parentPort) {
         return;
       }
       try {
-        const part = await convertPart(req, init, { opened: (numPages, lastPage) => send({ type: 'opened', id: req.id, numPages, lastPage }) });
+        const part = await convertPart(req, init, {
+          opened: (numPages, lastPage) => send({ type: 'opened', id: req.id, numPages, lastPage }),
+          pageImage: (m) => port.postMessage({ type: 'page-image', id: req.id, ...m } satisfies WorkerResponse, m.image ? [m.image.png.buffer] : []),
+        });
         port.postMessage({ type: 'result', id: req.id, part } satisfies WorkerResponse, [part.spans.buffer, part.boxes.buffer]);
       } catch (err) {
         send({ type: 'error', id: req.id, error: classify(err) });

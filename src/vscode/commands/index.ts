@@ -1,5 +1,7 @@
 /** The whole command table, split by feature. */
+import { datasetCommands } from './dataset';
 import { documentCommands } from './documents';
+import { evaluateCommands } from './evaluate';
 import { reportCommands } from './report';
 import { reviewCommands } from './review';
 import { runCommands } from './run';
@@ -10,7 +12,7 @@ import type { DashboardFeature } from '../dashboard/feature';
 import type { ReviewPanels } from '../review/reviewPanels';
 
 export function commandTable(s: CommandServices, review?: ReviewPanels, dashboard?: DashboardFeature): CommandSpec[] {
-  return [...runCommands(s), ...documentCommands(s), ...setupCommands(s), ...reportCommands(s), ...(review ? reviewCommands(s, review) : []), ...(dashboard ? dashboardCommands(s, dashboard) : [])];
+  return [...runCommands(s), ...documentCommands(s), ...setupCommands(s), ...reportCommands(s), ...datasetCommands(s), ...evaluateCommands(s), ...(review ? reviewCommands(s, review) : []), ...(dashboard ? dashboardCommands(s, dashboard) : [])];
 }
 
 export { CommandIds, registerCommands, reportError } from './register';

@@ -31,6 +31,7 @@ export const CommandIds = {
   selectJob: 'extractionWorkbench.selectJob',
   showLog: 'extractionWorkbench.showLog',
   exportReport: 'extractionWorkbench.exportReport',
+  exportDataset: 'extractionWorkbench.exportDataset',
   createConfig: 'extractionWorkbench.createConfig',
   loadMore: 'extractionWorkbench.loadMore',
   refresh: 'extractionWorkbench.refresh',

@@ -18,7 +18,7 @@ import { Grounder, type Grounding } from '../../extract/grounding';
 import { createValidator, type Validator } from '../../extract/schema';
 import { diffValues, groundingSchema, type GroundingView, type JsonValue, type NavFilter, type RerunView } from '../../shared/reviewProtocol';
 import type { CheckpointStore } from '../../store/types';
-import { CorrectionsStore, type ReviewStatus } from './corrections';
+import { CorrectionsStore, type ReviewStatus } from '../../app/corrections';
 
 /** Converted document of a file: from the cache when the pipeline saved it, else converted (and saved). */
 export async function loadConverted(

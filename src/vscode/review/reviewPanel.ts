@@ -31,7 +31,7 @@ import {
 } from '../../shared/reviewProtocol';
 import { Disposable, type IDisposable } from '../dispose';
 import type { FolderRuns } from '../workspaceRuns';
-import { CorrectionsStore } from './corrections';
+import { CorrectionsStore } from '../../app/corrections';
 import { reviewHtml, reviewResourceRoots } from './html';
 import { deleteRerunBackup, loadRerunBackup, neighbour, position, ReviewData, saveRerunBackup } from './reviewData';
 

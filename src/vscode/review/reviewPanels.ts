@@ -12,7 +12,7 @@ import type { Logger } from '../../core/logger';
 import { webviewStateSchema } from '../../shared/reviewProtocol';
 import { Disposable } from '../dispose';
 import type { FolderRuns, WorkspaceRuns } from '../workspaceRuns';
-import { CorrectionsStore, type ReviewStatus } from './corrections';
+import { CorrectionsStore, type ReviewStatus } from '../../app/corrections';
 import { createReviewWebviewPanel, ReviewPanel, type ReviewPanelHost } from './reviewPanel';
 
 export interface ReviewPanelsOptions {

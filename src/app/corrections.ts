@@ -30,9 +30,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { resolveInside } from '../../core/paths';
-import { readResult, writeFileAtomic, writeResult, type ResultFile } from '../../export/jsonExporter';
-import { applyCorrection, ProtocolError, type CorrectionOp, type JsonValue, type ReviewInfo } from '../../shared/reviewProtocol';
+import { resolveInside } from '../core/paths';
+import { readResult, writeFileAtomic, writeResult, type ResultFile } from '../export/jsonExporter';
+import { applyCorrection, ProtocolError, type CorrectionOp, type JsonValue, type ReviewInfo } from '../shared/reviewProtocol';
 
 export const CORRECTIONS_FORMAT_VERSION = 1;
 export const CORRECTIONS_DIR = 'corrections';
