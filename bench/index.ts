@@ -6,10 +6,12 @@
  *   BENCH_PIPELINE_DOCS=10000           size of the pipeline run
  *   BENCH_ONLY=ocr                      OCR pages/s vs the native tesseract CLI, word accuracy
  *   BENCH_ONLY=outages                  a long run through a provider with outages (minutes; not by default)
+ *   BENCH_ONLY=fleet                    1, 2, 4 workers sharing a PostgreSQL state (not by default: needs PostgreSQL)
  *   BENCH_ONLY=dataset                  dataset export of BENCH_DATASET_DOCS (100000) results (not by default)
  */
 import { runConvertBench } from './convert';
 import { printDatasetBench, runDatasetBench } from './dataset';
+import { printFleetBench, runFleetBench } from './fleet';
 import { runOcrBench } from './ocr';
 import { printDashboardBench, runDashboardBench } from './dashboard';
 import { printGroundingBench, runGroundingBench } from './grounding';
@@ -52,6 +54,10 @@ async function main(): Promise<void> {
   if (only.has('outages')) {
     console.log('\n== outages: a long run through a provider that fails every few minutes ==');
     printOutageBench(await runOutageBench(Number(process.env.BENCH_OUTAGE_DOCS) || 10_000, { scale: Number(process.env.BENCH_OUTAGE_SCALE) || 1 }));
+  }
+  if (only.has('fleet')) {
+    console.log('\n== fleet: workers sharing one PostgreSQL state ==');
+    printFleetBench(await runFleetBench(Number(process.env.BENCH_FLEET_DOCS) || 120));
   }
   if (only.has('dataset')) {
     console.log('\n== dataset export ==');

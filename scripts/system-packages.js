@@ -35,6 +35,7 @@ const TEST = [
   { name: 'groff', bin: 'groff', why: 'PDF fixtures' },
   { name: 'libtasn1-doc', file: '/usr/share/doc/libtasn1-doc', why: 'a real PDF manual (conversion tests, bench)' },
   { name: 'shared-mime-info', bin: 'update-mime-database', why: 'a real PDF manual (conversion tests, bench)' },
+  { name: 'postgresql', file: '/usr/lib/postgresql', why: 'the PostgreSQL store and fleet tests (a throwaway cluster), bench part fleet' },
 ];
 const PURPOSES = { start: START, test: TEST };
 

@@ -25,6 +25,9 @@ import { openWhenReleased } from '../store/lockWait';
 import { createRequestLog } from '../store/requestLog';
 import { pruneHistoryOnRunStart } from '../store/retention';
 import { SqlJsCheckpointStore } from '../store/sqlStore';
+import { PgWorkClaims } from '../store/pg/claims';
+import { PgCheckpointStore } from '../store/pg/pgStore';
+import { redactUrl } from '../store/pg/url';
 import type { CheckpointStore } from '../store/types';
 import type { RetryPolicy } from '../core/retry';
 import { jobOptionSchemas, readSchemaFile, type RetryBackoff } from './config';
@@ -72,6 +75,13 @@ export interface RunSettings {
   logRequests?: boolean;
   historyRetentionRuns?: number;
   historyRetentionDays?: number;
+  /**
+   * The state is in this PostgreSQL database (without its password) instead of `stateDir`, shared by every
+   * worker on the folder; `stateDir` then holds only this machine's caches and settings.
+   */
+  stateUrl?: string;
+  /** How long a worker's claim on a document lasts without renewal, s (default 60; PostgreSQL state only). */
+  leaseSeconds?: number;
 }
 
 /** The pipeline's and the extractor's backoff for run settings (ms). */
@@ -266,6 +276,8 @@ export interface SessionOptions {
    */
   lockWaitMs?: number;
   onLockWait?: (ownerPid: number) => void;
+  /** The state database URL as given (it may carry a password, never saved); default `settings.stateUrl`. */
+  stateUrl?: string;
 }
 
 export interface Session {
@@ -282,7 +294,15 @@ export interface Session {
  * Opens the state store of a folder. `readOnly`: without the lock, for looking only (status, DLQ
  * listing) — works while another process (a run) has the store open, and shows its state as of now.
  */
-export async function openStore(stateDir: string, options: { logger?: Logger; assetsDir?: string; readOnly?: boolean } = {}): Promise<CheckpointStore> {
+export async function openStore(stateDir: string, options: { logger?: Logger; assetsDir?: string; readOnly?: boolean; url?: string } = {}): Promise<CheckpointStore> {
+  if (options.url) {
+    return PgCheckpointStore.open({
+      url: options.url,
+      wasmPath: options.assetsDir ? path.join(options.assetsDir, 'sql-wasm.wasm') : undefined,
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.readOnly ? { readOnly: true } : {}),
+    });
+  }
   return SqlJsCheckpointStore.open({
     dir: stateDir,
     wasmPath: options.assetsDir ? path.join(options.assetsDir, 'sql-wasm.wasm') : undefined,
@@ -311,13 +331,16 @@ export async function openSession(settings: RunSettings, options: SessionOptions
   const ownsStore = !options.store;
   let store: CheckpointStore;
   try {
-    const open = () => openStore(settings.stateDir, { logger: options.logger, assetsDir });
+    const url = options.stateUrl ?? settings.stateUrl;
+    const open = () => openStore(settings.stateDir, { logger: options.logger, assetsDir, ...(url ? { url } : {}) });
     store = options.store ?? (options.lockWaitMs ? await openWhenReleased(open, { waitMs: options.lockWaitMs, ...(options.onLockWait ? { onWait: options.onLockWait } : {}) }) : await open());
   } catch (err) {
     await converters.dispose();
     throw err;
   }
-  pruneHistoryOnRunStart(store, settings, options.logger);
+  // workers sharing a database claim documents; the database keeps its history (no pruning by one worker)
+  const claims = store instanceof PgCheckpointStore ? new PgWorkClaims(store.pool, store.workerId, { leaseSeconds: settings.leaseSeconds, ...(options.logger ? { logger: options.logger } : {}) }) : undefined;
+  if (!claims) pruneHistoryOnRunStart(store, settings, options.logger);
   // long documents are grounded off this thread (the extension host must not freeze)
   const grounding = new GroundingThread({ workerPath: path.join(assetsDir, 'groundingWorker.js'), logger: options.logger });
   const pipeline = new Pipeline({
@@ -341,9 +364,10 @@ export async function openSession(settings: RunSettings, options: SessionOptions
     logger: options.logger,
     convertedCacheDir: convertedCacheDirOf(settings.stateDir),
     ground: grounding.ground,
-    lockOutput: () => lockOutputFolder(settings.outDir, options.logger),
+    // a fleet writes into one output folder on purpose: its claims keep workers off each other's documents
+    ...(claims ? { claims } : { lockOutput: () => lockOutputFolder(settings.outDir, options.logger) }),
   });
-  saveSettings(settings);
+  saveSettings({ ...settings, ...(settings.stateUrl ? { stateUrl: redactUrl(settings.stateUrl) } : {}) });
   return {
     settings,
     store,
@@ -352,7 +376,15 @@ export async function openSession(settings: RunSettings, options: SessionOptions
     async close() {
       await Promise.all([converters.dispose(), grounding.dispose()]);
       requestLog.close();
-      if (ownsStore) store.close();
+      if (claims) {
+        // this worker's last changes land before its documents can be taken over
+        await store.flush().catch(() => undefined);
+        // unfinished documents go back at once (no waiting for the lease): another worker takes them
+        await claims.releaseAll().catch((e: Error) => options.logger?.warn(`Giving back this worker's claims failed (they run out with the lease): ${e.message}`));
+        await claims.dispose();
+      }
+      if (ownsStore && store instanceof PgCheckpointStore) await store.closeAndWait();
+      else if (ownsStore) store.close();
     },
   };
 }

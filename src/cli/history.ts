@@ -11,7 +11,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatHistoryText, readDocumentHistory, type DocumentHistory } from '../app/documentHistory';
-import { defaultStateDir, loadSavedSettings, openStore } from '../app/session';
+import { redactUrl } from '../store/pg/url';
+import { stateTargetOf, type StateTarget } from './stateTarget';
+import { loadSavedSettings, openStore } from '../app/session';
 import type { CheckpointStore } from '../store/types';
 
 const EXIT_OK = 0;
@@ -42,15 +44,21 @@ function historyOf(store: CheckpointStore, given: string, stateDir: string): Doc
 export async function cmdHistory(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { state: { type: 'string' }, json: { type: 'boolean', default: false } } });
   if (positionals.length !== 1) return fail('history needs exactly one <path> (as `status` and `dlq list` show it)');
-  const stateDir = values.state ? path.resolve(values.state) : defaultStateDir(process.cwd());
-  if (!fs.existsSync(stateDir)) return fail(`No extraction state in ${stateDir} (use --state <dir>)`);
+  let target: StateTarget;
+  try {
+    target = stateTargetOf(values.state, process.cwd(), (m) => new Error(m));
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  const stateDir = target.stateDir;
+  if (!target.url && !fs.existsSync(stateDir)) return fail(`No extraction state in ${stateDir} (use --state <dir>)`);
   const none = () => undefined;
   const logger = { trace: none, debug: none, info: none, warn: (m: string | Error) => process.stderr.write(`[warn] ${m instanceof Error ? m.message : m}\n`), error: none };
   // read-only: works while a run has the store open
-  const store = await openStore(stateDir, { logger, readOnly: true });
+  const store = await openStore(stateDir, { logger, readOnly: true, ...(target.url ? { url: target.url } : {}) });
   try {
     const history = historyOf(store, positionals[0], stateDir);
-    if (!history) return fail(`No document "${positionals[0]}" in ${stateDir}`);
+    if (!history) return fail(`No document "${positionals[0]}" in ${target.url ? redactUrl(target.url) : stateDir}`);
     if (values.json) process.stdout.write(JSON.stringify(history) + '\n');
     else process.stdout.write(formatHistoryText(history, { relativeTo: process.cwd() }));
     return EXIT_OK;

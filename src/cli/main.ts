@@ -11,8 +11,12 @@ import type { z } from 'zod';
 import { CONFIG_FILE, converterLimitsOf, jobOptionSchemas, loadConfig, ocrOptionSchemas, pdfOptionSchemas, selectJob, type RetryBackoff } from '../app/config';
 import { describeEstimate, estimateRun, type RunEstimate } from '../app/estimateRun';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
-import { watchControl } from '../app/runControl';
-import { DEFAULT_BASE_URL, DEFAULT_MODEL, defaultStateDir, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
+import { watchControl, type ControlRecord } from '../app/runControl';
+import { PgCheckpointStore } from '../store/pg/pgStore';
+import { watchPgControl } from '../store/pg/control';
+import { stateTargetOf, type StateTarget } from './stateTarget';
+import { redactUrl } from '../store/pg/url';
+import { DEFAULT_BASE_URL, DEFAULT_MODEL, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
 import { ExtractionError, isStorageError, toExtractionError } from '../core/errors';
 import { relPathProblem } from '../core/paths';
 import { evaluateHealth, formatHealth, healthInputFromStore, healthSummary } from '../core/health';
@@ -59,6 +63,9 @@ const USAGE = `Usage:
   extraction-workbench history <path> [--state <dir>] [--json]      # a document's attempts, errors and raw replies
 ${EXPORT_USAGE}
 ${EVAL_USAGE}
+
+--state postgres://user@host:port/db (or EXTRACTION_STATE_URL) keeps the state in PostgreSQL: many run workers on
+one or many machines share the folder's run, each document claimed by one; run --lease-seconds <s> (default 60).
 
 Without --schema, the job (first one, or --job) of <folder>/${CONFIG_FILE} is used; flags win over its fields.
 --price is per 1,000,000 input and output tokens (e.g. --price 0.15,0.6); --budget stops the run at that cost.
@@ -154,7 +161,7 @@ function optionalCount<K extends string>(flag: string, raw: string | undefined, 
 }
 
 /** Run settings from the flags of `run`/`estimate`, and for flags not given their `EXTRACTION_*` variables. */
-function resolveRunSettings(argv: string[]): { settings: RunSettings; json: boolean; verbose: boolean } {
+function resolveRunSettings(argv: string[]): { settings: RunSettings; json: boolean; verbose: boolean; stateUrl?: string } {
   const { argv: args, fromEnv } = argvWithEnv(argv, process.env, (m) => new UsageError(m));
   try {
     return settingsFromFlags(args);
@@ -164,7 +171,7 @@ function resolveRunSettings(argv: string[]): { settings: RunSettings; json: bool
   }
 }
 
-function settingsFromFlags(argv: string[]): { settings: RunSettings; json: boolean; verbose: boolean } {
+function settingsFromFlags(argv: string[]): { settings: RunSettings; json: boolean; verbose: boolean; stateUrl?: string } {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: RUN_OPTIONS });
   if (positionals.length !== 1) throw new UsageError('run needs exactly one <folder>');
   const root = path.resolve(positionals[0]);
@@ -213,10 +220,16 @@ function settingsFromFlags(argv: string[]): { settings: RunSettings; json: boole
     maxMemoryMb: option('pdf-max-memory-mb', p.maxMemoryMb, values['pdf-max-memory-mb']) ?? job?.pdf?.maxMemoryMb,
     workers: option('pdf-workers', p.workers, values['pdf-workers']) ?? job?.pdf?.workers,
   }, ocr);
+  const target = stateTargetOf(values.state, root, (m) => new UsageError(m));
+  const leaseSeconds = values['lease-seconds'] === undefined ? undefined : Number(values['lease-seconds']);
+  if (leaseSeconds !== undefined && !(Number.isFinite(leaseSeconds) && leaseSeconds >= 1)) throw new UsageError(`--lease-seconds must be a number ≥ 1, got "${values['lease-seconds']}"`);
+  if (leaseSeconds !== undefined && !target.url) throw new UsageError('--lease-seconds is for workers sharing a PostgreSQL state (--state postgres://…)');
   const settings: RunSettings = {
     root,
     outDir: path.resolve(root, values.out ?? job?.outDir ?? 'extracted'),
-    stateDir: values.state ? path.resolve(values.state) : defaultStateDir(root),
+    stateDir: target.stateDir,
+    ...(target.url ? { stateUrl: redactUrl(target.url) } : {}),
+    ...(leaseSeconds !== undefined ? { leaseSeconds } : {}),
     schemaPath,
     instructions: values.instructions ?? job?.instructions,
     include: values.include ?? job?.include,
@@ -235,7 +248,7 @@ function settingsFromFlags(argv: string[]): { settings: RunSettings; json: boole
     ...optionalCount('history-retention-runs', values['history-retention-runs'], 'historyRetentionRuns'),
     ...optionalCount('history-retention-days', values['history-retention-days'], 'historyRetentionDays'),
   };
-  return { settings, json: values.json ?? false, verbose: values.verbose ?? false };
+  return { settings, json: values.json ?? false, verbose: values.verbose ?? false, ...(target.url ? { stateUrl: target.url } : {}) };
 }
 
 export function exitCodeOf(summary: RunSummary, interrupted: boolean): number {
@@ -270,13 +283,19 @@ async function drive(session: Session, start: () => { done: Promise<RunSummary> 
   };
   process.once('beforeExit', onBeforeExit);
   // pause, resume and stop from another process (`extraction-workbench pause`, a VS Code window)
-  const control = watchControl(session.settings.stateDir, (r) => {
+  const onControl = (r: ControlRecord) => {
     const by = `from ${r.by}`;
     if (r.command === 'pause') session.pipeline.pause(`Paused ${by}`);
     else if (r.command === 'resume') session.pipeline.resume();
     else void session.pipeline.stop(`Stopped ${by}`);
     process.stderr.write(`${r.command} requested ${by}\n`);
-  }, { keepAlive: true });
+  };
+  // a fleet on PostgreSQL takes its commands from the database (every worker), a state folder from its file
+  const store = session.store;
+  const control =
+    store instanceof PgCheckpointStore
+      ? watchPgControl(store.pool, store.workerId, onControl, () => (session.pipeline.paused ? 'paused' : 'running'), { logger: { warn: (m) => process.stderr.write(`[warn] ${m}\n`) } })
+      : watchControl(session.settings.stateDir, onControl, { keepAlive: true });
   // headless: a budget pause would wait forever, so the run stops (state saved; run again to go on)
   const budgetWatch = session.pipeline.events.on((e) => {
     if (e.type === 'run/budget-reached') void session.pipeline.stop(`Budget of ${e.budget} reached (spent ${e.cost.toFixed(4)})`);
@@ -298,8 +317,8 @@ async function drive(session: Session, start: () => { done: Promise<RunSummary> 
 }
 
 async function cmdRun(argv: string[]): Promise<number> {
-  const { settings, json, verbose } = resolveRunSettings(argv);
-  const session = await openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(verbose), ...LOCK_WAIT });
+  const { settings, json, verbose, stateUrl } = resolveRunSettings(argv);
+  const session = await openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(verbose), ...LOCK_WAIT, ...(stateUrl ? { stateUrl } : {}) });
   return drive(session, () => session.pipeline.start({ trigger: 'cli' }), json);
 }
 
@@ -338,16 +357,20 @@ async function cmdEstimate(argv: string[]): Promise<number> {
   return EXIT_OK;
 }
 
-function stateDirOf(values: { state?: string }): string {
-  return values.state ? path.resolve(values.state) : defaultStateDir(process.cwd());
+function stateOf(values: { state?: string }): StateTarget {
+  return stateTargetOf(values.state, process.cwd(), (m) => new UsageError(m));
+}
+
+/** The state to look at, read-only (works while runs have it open). */
+async function openStateReadOnly(target: StateTarget): Promise<CheckpointStore> {
+  if (!target.url && !fs.existsSync(target.stateDir)) throw new UsageError(`No extraction state in ${target.stateDir} (use --state <dir>)`);
+  return openStore(target.stateDir, { logger: stderrLogger(false), readOnly: true, ...(target.url ? { url: target.url } : {}) });
 }
 
 async function cmdStatus(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { state: { type: 'string' }, json: { type: 'boolean', default: false } } });
-  const stateDir = stateDirOf(values);
-  if (!fs.existsSync(stateDir)) throw new UsageError(`No extraction state in ${stateDir} (use --state <dir>)`);
   // read-only: works while a run (this CLI elsewhere, or VS Code) has the store open
-  const store = await openStore(stateDir, { logger: stderrLogger(false), readOnly: true });
+  const store = await openStateReadOnly(stateOf(values));
   try {
     const counts = store.counts();
     const run = store.latestRun();
@@ -403,7 +426,8 @@ const RETRY_OPTIONS = {
  * the folder's extraction.config.json, and only then the saved ones. The saved endpoint is data of the state
  * folder: the API key goes to it only when it is a local server or the endpoint a run would use anyway.
  */
-async function sessionFromState(stateDir: string, flags: { root?: string; baseURL?: string; model?: string; verbose: boolean }): Promise<Session> {
+async function sessionFromState(target: StateTarget, flags: { root?: string; baseURL?: string; model?: string; verbose: boolean }): Promise<Session> {
+  const stateDir = target.stateDir;
   const root = flags.root === undefined ? undefined : path.resolve(flags.root);
   // the saved root is taken when it holds the state folder, or when --root names it
   const saved = loadSavedSettings(stateDir, root ? { root } : {});
@@ -416,7 +440,7 @@ async function sessionFromState(stateDir: string, flags: { root?: string; baseUR
     throw new UsageError(`The last run used ${baseURL} (saved in ${stateDir}); the API key is not sent there unless you say so: pass --base-url <url>`);
   }
   const settings: RunSettings = { ...saved, baseURL, model: flags.model ?? process.env.OPENAI_MODEL ?? job?.model ?? saved.model };
-  return openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(flags.verbose), ...LOCK_WAIT });
+  return openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(flags.verbose), ...LOCK_WAIT, ...(target.url ? { stateUrl: target.url } : {}) });
 }
 
 async function cmdDlq(argv: string[]): Promise<number> {
@@ -427,10 +451,9 @@ async function cmdDlq(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: { ...RETRY_OPTIONS, all: { type: 'boolean', default: false }, note: { type: 'string' } },
   });
-  const stateDir = stateDirOf(values);
+  const target = stateOf(values);
   if (sub === 'list') {
-    if (!fs.existsSync(stateDir)) throw new UsageError(`No extraction state in ${stateDir} (use --state <dir>)`);
-    const store = await openStore(stateDir, { logger: stderrLogger(false), readOnly: true });
+    const store = await openStateReadOnly(target);
     try {
       const letters = store.listDeadLetters();
       if (values.json) for (const l of letters) process.stdout.write(JSON.stringify(l) + '\n');
@@ -443,7 +466,7 @@ async function cmdDlq(argv: string[]): Promise<number> {
   }
   if (sub === 'retry') {
     if (!values.all && !positionals.length) throw new UsageError('dlq retry needs <path>... or --all');
-    const session = await sessionFromState(stateDir, { root: values.root, baseURL: values['base-url'], model: values.model, verbose: values.verbose ?? false });
+    const session = await sessionFromState(target, { root: values.root, baseURL: values['base-url'], model: values.model, verbose: values.verbose ?? false });
     let paths: string[];
     try {
       paths = values.all ? session.store.listDeadLetters().map((l) => l.path) : normalisePaths(positionals, session.settings.root);
@@ -481,7 +504,7 @@ async function cmdRetry(argv: string[]): Promise<number> {
     options: RETRY_OPTIONS,
   });
   if (!positionals.length) throw new UsageError('retry needs at least one <path>');
-  const session = await sessionFromState(stateDirOf(values), { root: values.root, baseURL: values['base-url'], model: values.model, verbose: values.verbose ?? false });
+  const session = await sessionFromState(stateOf(values), { root: values.root, baseURL: values['base-url'], model: values.model, verbose: values.verbose ?? false });
   let paths: string[];
   try {
     paths = normalisePaths(positionals, session.settings.root);

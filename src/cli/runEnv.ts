@@ -47,6 +47,7 @@ export const RUN_OPTIONS = {
   'log-requests': { type: 'boolean', default: false },
   'history-retention-runs': { type: 'string' },
   'history-retention-days': { type: 'string' },
+  'lease-seconds': { type: 'string' },
   json: { type: 'boolean', default: false },
   verbose: { type: 'boolean', short: 'v', default: false },
 } as const;

@@ -27,6 +27,8 @@ import { errorInfoOf, type ActiveRun, type Spent } from './activeRun';
 import { isUnchanged, rejectionOf } from './admission';
 import { handleFailedAttempt, type FailureContext } from './attemptFailure';
 import { followOutage, type OutageContext } from './outageFollower';
+import { sweepFleet } from './fleetSweep';
+import { claimVersion, LeaseLostError } from './workClaims';
 import { PRIORITY_USER, type PipelineOptions, type RunHandle, type RunSummary, type StartOptions } from './pipelineOptions';
 
 export { isUnchanged, rejectionOf } from './admission';
@@ -89,6 +91,13 @@ export class Pipeline {
       forget: (p) => this.#forced.delete(p),
     };
     this.#outage = { ...this.#failures, emitProgress: (run) => this.#emitProgress(run, true) };
+    const claims = options.claims;
+    if (claims) {
+      // a dead letter is final for this version of the file: no other worker picks it up
+      this.events.on((e) => {
+        if (e.type === 'doc/dead-lettered') void claims.finish(e.path, 'dead').catch((err: Error) => this.#log.warn(err.message));
+      });
+    }
   }
 
   get running(): boolean {
@@ -124,7 +133,8 @@ export class Pipeline {
       model: this.#o.extractor.model,
     };
     try {
-      const reset = store.resetInFlight();
+      // with workers sharing the state, documents in an active stage may be another worker's, live
+      const reset = this.#o.claims ? 0 : store.resetInFlight();
       if (reset) this.#log.info(`${reset} document(s) interrupted earlier are pending again`);
       store.putRun(record, { durable: true });
     } catch (err) {
@@ -347,6 +357,24 @@ export class Pipeline {
       // backpressure: the lister waits while the queue is full
       if (this.#queue.size >= highWater) await this.#queue.onSizeLessThan(highWater / 2);
     }
+    const claims = this.#o.claims;
+    if (claims && !run.controller.signal.aborted) {
+      await sweepFleet({
+        claims,
+        signal: run.controller.signal,
+        busy: () => this.#queue.size + this.#queue.pending + run.retryTimers.size + run.direct > 0,
+        admit: async (taken) => {
+          for (const p of taken) {
+            await this.#consider(run, this.#fileFor(p), PRIORITY_NORMAL, false);
+            // not processed again (done as far as this worker knows, or rejected): settled for this version
+            if (!run.active.has(p)) await claims.finish(p, 'done').catch((err: Error) => this.#log.warn(err.message));
+          }
+        },
+        ...(this.#o.store.refresh ? { refresh: () => this.#o.store.refresh!() } : {}),
+        pollMs: this.#o.fleetPollMs ?? 500,
+        log: this.#log,
+      });
+    }
     run.listingDone = true;
     this.events.emit({ type: 'run/listed', runId: run.record.id, total: listed });
     this.#maybeFinish(run);
@@ -397,6 +425,16 @@ export class Pipeline {
     }
     if (existing && unchanged && existing.stage === 'dead-lettered' && !explicit) {
       return; // stays in the dead-letter queue until reprocessed
+    }
+    const claims = this.#o.claims;
+    if (claims) {
+      // another worker's document, or finished by one: nothing is written about it here
+      const verdict = await claims.claim(file.path, claimVersion(file.size, file.mtimeMs, this.fingerprint), { force: explicit });
+      if (verdict !== 'granted') {
+        if (verdict === 'done') run.stats.skipped++;
+        return;
+      }
+      if (run.active.has(file.path) || run.finished) return;
     }
     if (!existing) store.putDocument(this.#newDoc(file, now));
     else if (existing.readiness !== 'ready' || existing.stage === 'done' || existing.stage === 'dead-lettered') {
@@ -554,6 +592,8 @@ export class Pipeline {
             ...(out.conflicts?.length ? { conflicts: out.conflicts } : {}),
           },
         };
+        // fencing: a worker whose lease ran out (and whose document another took over) writes nothing
+        await this.#o.claims?.fence(file.path);
         await writeResult(this.#o.outDir, result, { verifiedFolders: run.resultFolders, changed: previous === undefined });
       }
       this.#forced.delete(file.path);
@@ -580,12 +620,18 @@ export class Pipeline {
       );
       // group commit: "done" reaches the disk before the document counts as done
       await store.flush();
+      await this.#o.claims?.finish(file.path, 'done');
       store.recordAttempt({ runId: run.record.id, path: file.path, attempt, stageReached: 'done', startedAt, endedAt, durationMs: endedAt - startedAt, stageMs, outcome: 'done', ...spent, ...made });
       run.stats.done++;
       this.#addSpent(run, spent);
       run.active.delete(file.path);
       this.events.emit({ type: 'doc/completed', runId: run.record.id, path: file.path, resultPath: resultRelPath(file.path), durationMs: endedAt - startedAt, ...spent });
     } catch (err) {
+      if (err instanceof LeaseLostError) {
+        this.#log.warn(err.message);
+        run.active.delete(file.path);
+        return;
+      }
       await handleFailedAttempt(this.#failures, run, file, { attempt, startedAt, stage, stageMs, stageStart, spent }, err);
     } finally {
       release(); // no-op when already released

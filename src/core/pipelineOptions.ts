@@ -5,6 +5,7 @@
 import type { Converter } from '../convert/types';
 import type { GroundFn } from '../extract/groundingThread';
 import type { Extractor, JsonSchema } from '../extract/types';
+import type { WorkClaims } from './workClaims';
 import type { CheckpointStore } from '../store/types';
 import type { CircuitBreaker } from './circuitBreaker';
 import type { Logger } from './logger';
@@ -66,6 +67,14 @@ export interface PipelineOptions {
    * folder, another process) writes results into the same folder. Called when a run starts.
    */
   lockOutput?: () => () => void;
+  /**
+   * Workers sharing one state (PostgreSQL): a document is processed only by the worker that claimed it,
+   * and a run ends only when no worker holds a live claim (see workClaims.ts and fleetSweep.ts). Without
+   * it, the pipeline is the only writer of its state.
+   */
+  claims?: WorkClaims;
+  /** How often a worker that has nothing left looks for work to take over, ms (default 500). */
+  fleetPollMs?: number;
 }
 
 export interface StartOptions {

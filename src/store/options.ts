@@ -1,6 +1,7 @@
 /** Options of the sql.js checkpoint store and what it reports (open report, counters, logger). */
 import type { AttemptTotals } from './types';
 import type { Stage } from '../core/types';
+import type { JournalOp } from './changes';
 
 export interface StoreLogger {
   warn(message: string): void;
@@ -35,6 +36,12 @@ export interface SqlStoreOptions {
    * appending right now and is skipped silently.
    */
   readOnly?: boolean;
+  /**
+   * In-memory stores only: told every change as it is applied (the journal entry a store on disk would
+   * write). A store that keeps its state elsewhere (PostgreSQL) uses an in-memory store as its read model
+   * and writes these changes behind it.
+   */
+  onChange?: (entry: JournalOp) => void;
 }
 
 export type CompactionStep = 'journal-closed' | 'exported' | 'temp-written' | 'backup-linked' | 'renamed' | 'journal-created' | 'journals-deleted';

@@ -97,6 +97,7 @@ export class SqlJsCheckpointStore implements CheckpointStore {
   private broken: Error | undefined;
   private inTx = false;
   private onCompactionStep: ((step: CompactionStep) => void) | undefined;
+  private onChange: ((entry: JournalOp) => void) | undefined;
   private readonly counters = { journalWrites: 0, fdatasyncs: 0, compactions: 0, lastCompactionMs: 0, lastSnapshotBytes: 0 };
 
   private constructor(db: Database, dir: string | undefined, compactEvery: number, compactRatio: number, logger: StoreLogger, report: OpenReport) {
@@ -135,6 +136,7 @@ export class SqlJsCheckpointStore implements CheckpointStore {
       const db = new SQL.Database();
       applyMigrations(db);
       const store = new SqlJsCheckpointStore(db, undefined, compactEvery, compactRatio, logger, report);
+      store.onChange = options.onChange;
       store.beginTx();
       report.openMs = performance.now() - t0;
       return store;
@@ -504,6 +506,22 @@ export class SqlJsCheckpointStore implements CheckpointStore {
     if (failure) throw failure;
   }
 
+  /**
+   * Applies changes recorded elsewhere (another process's, read back from a shared database), in order,
+   * without reporting them to `onChange`; then recounts. In-memory stores only.
+   */
+  applyChanges(entries: Iterable<JournalOp>): number {
+    this.assertWritable();
+    if (this.dir) throw new Error('applyChanges is for in-memory stores');
+    let n = 0;
+    for (const entry of entries) {
+      applyChange(this.st, this.db, entry);
+      n++;
+    }
+    if (n) this.recount();
+    return n;
+  }
+
   /** Counters for tests, benchmarks and diagnostics. */
   get stats(): StoreStats {
     return {
@@ -546,7 +564,10 @@ export class SqlJsCheckpointStore implements CheckpointStore {
 
   /** Appends a change to the journal (in-memory stores: nothing). Must run before the change is applied. */
   private log(entry: JournalOp, durable?: boolean): void {
-    if (!this.dir) return;
+    if (!this.dir) {
+      this.onChange?.(entry);
+      return;
+    }
     const journal = this.journal;
     if (!journal) throw new StoreIoError('journal is not open');
     const seq = this.seq + 1;

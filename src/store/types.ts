@@ -78,6 +78,12 @@ export interface CheckpointStore {
    */
   pruneHistory?(options: PruneOptions): PruneReport;
 
+  /**
+   * Stores shared with other processes (PostgreSQL): reads the changes the others made since the open or
+   * the last refresh. Resolves with how many. Optional: a state folder has one writer.
+   */
+  refresh?(): Promise<number>;
+
   /** Flushes the journal to disk. */
   sync(): void;
   /**

@@ -1,0 +1,103 @@
+/**
+ * Versioned schema of the PostgreSQL store. `ew_schema` holds the version; each migration runs in one
+ * transaction under an advisory lock (workers starting together migrate once). A database written by a
+ * newer version of Extraction Workbench is refused with a message saying so: an older worker must not
+ * write into a layout it does not know.
+ *
+ * Tables:
+ *   ew_changes  the change log: one row per store change (the same changes the sql.js store journals),
+ *               applied in `seq` order they rebuild the state; `writer` names the worker that wrote it,
+ *               `change_id` (writer + counter) makes a batch sent again after a lost reply a no-op.
+ *   ew_claims   one row per document a worker claimed: owner, lease end, fencing token, and whether it
+ *               was finished (done / dead-lettered) for which version of the file and configuration.
+ *   ew_control  pause / resume / stop commands for every worker (v2).
+ *   ew_workers  the workers that listen for them: status, last command carried out, last seen (v2).
+ */
+import type { PoolClient } from 'pg';
+import { StoreSchemaError } from '../migrations';
+
+export interface PgMigration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const PG_MIGRATIONS: readonly PgMigration[] = [
+  {
+    version: 1,
+    description: 'change log and document claims',
+    sql: `
+      CREATE TABLE ew_changes (
+        seq bigserial PRIMARY KEY,
+        writer text NOT NULL,
+        change_id text NOT NULL UNIQUE,
+        op text NOT NULL,
+        data text NOT NULL,
+        written_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE ew_claims (
+        path text PRIMARY KEY,
+        version text NOT NULL,
+        state text NOT NULL CHECK (state IN ('claimed', 'released', 'done', 'dead')),
+        owner text,
+        token bigint NOT NULL DEFAULT 1,
+        lease_until timestamptz,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX ew_claims_state_lease ON ew_claims (state, lease_until);
+      CREATE INDEX ew_claims_owner ON ew_claims (owner) WHERE state = 'claimed';
+    `,
+  },
+  {
+    version: 2,
+    description: 'pause, resume and stop for a fleet; the workers that listen',
+    sql: `
+      CREATE TABLE ew_control (
+        seq bigserial PRIMARY KEY,
+        command text NOT NULL CHECK (command IN ('pause', 'resume', 'stop')),
+        sender text NOT NULL,
+        sent_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE ew_workers (
+        worker text PRIMARY KEY,
+        status text NOT NULL,
+        control_seq bigint NOT NULL DEFAULT 0,
+        seen_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
+];
+
+export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1].version;
+
+/** Arbitrary constant: the advisory lock that serialises migrations of one database. */
+const MIGRATION_LOCK = 0x45_57_4d_31; // "EWM1"
+
+/** Brings the database to {@link PG_SCHEMA_VERSION}; refuses one written by a newer schema. Returns the versions. */
+export async function migratePg(client: PoolClient, migrations: readonly PgMigration[] = PG_MIGRATIONS): Promise<{ from: number; to: number }> {
+  const latest = migrations[migrations.length - 1].version;
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query('CREATE TABLE IF NOT EXISTS ew_schema (version integer NOT NULL)');
+    const r = await client.query<{ version: number }>('SELECT max(version) AS version FROM ew_schema');
+    const from = r.rows[0]?.version ?? 0;
+    if (from > latest) {
+      throw new StoreSchemaError(
+        `This database holds extraction state of schema version ${from}, written by a newer version of Extraction Workbench; this one knows up to version ${latest}. Upgrade Extraction Workbench on this machine (nothing was changed).`,
+        from,
+        latest,
+      );
+    }
+    for (const m of migrations) {
+      if (m.version <= from) continue;
+      await client.query(m.sql);
+      await client.query('INSERT INTO ew_schema (version) VALUES ($1)', [m.version]);
+    }
+    await client.query('COMMIT');
+    return { from, to: Math.max(from, latest) };
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * A fleet on PostgreSQL: three `extraction-workbench run` workers share one folder's state in a database;
+ * one is killed with SIGKILL in the middle. The other two take its documents over once its lease ran out,
+ * and every document ends done exactly once: one result file, one done attempt, one completion event, and
+ * no document asked from the model again except those the killed worker had in flight.
+ */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PgCheckpointStore } from '../../src/store/pg/pgStore';
+import { until } from '../support/assertions';
+import { ndjson, runCli, startCli } from '../support/cli';
+import { startModelServer, type ModelServer } from '../support/modelServer';
+import { freePort, startPostgres, type PgCluster } from '../support/postgres';
+
+const DOCS = 90;
+const CONCURRENCY = 2;
+
+describe('fleet on PostgreSQL (CLI workers)', function () {
+  this.timeout(180_000);
+  let cluster: PgCluster;
+  let server: ModelServer;
+  let root: string;
+  before(async () => {
+    cluster = await startPostgres();
+    server = await startModelServer({ latencyMs: 40, recordBodies: false });
+  });
+  after(async () => {
+    await server?.close();
+    cluster?.destroy();
+  });
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'ew-fleet-'));
+    server.reset();
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  function folder(n: number): { docs: string; schema: string; out: string } {
+    const docs = path.join(root, 'docs');
+    fs.mkdirSync(docs, { recursive: true });
+    for (let i = 0; i < n; i++) fs.writeFileSync(path.join(docs, `d${String(i).padStart(3, '0')}.txt`), `Document ${i}\nAmount ${i}\n`);
+    const schema = path.join(root, 'schema.json');
+    fs.writeFileSync(schema, JSON.stringify({ type: 'object', properties: { amount: { type: 'number' } }, required: ['amount'] }));
+    return { docs, schema, out: path.join(root, 'out') };
+  }
+
+  it('three workers, one killed with SIGKILL mid-run: every document done exactly once', async () => {
+    const url = cluster.database('fleet_kill');
+    const f = folder(DOCS);
+    const args = ['run', f.docs, '--schema', f.schema, '--base-url', server.url, '--out', f.out, '--state', url, '--lease-seconds', '2', '--concurrency', String(CONCURRENCY), '--json', '-v'];
+    const workers = [0, 1, 2].map(() => startCli(args));
+    // kill the first worker once it is under way: it has finished documents and holds claims in flight
+    const victim = workers[0];
+    let victimStdout = '';
+    victim.child.stdout!.on('data', (d: string) => (victimStdout += d));
+    await until(() => ndjson(victimStdout).filter((e) => e.type === 'doc/completed').length >= 3 || victim.child.exitCode !== null, 'the first worker to complete documents', 60_000);
+    victim.child.kill('SIGKILL');
+    const results = await Promise.all(workers.map((w) => w.result));
+    assert.equal(results[0].signal, 'SIGKILL', 'the first worker was killed');
+    for (const r of results.slice(1)) assert.equal(r.code, 0, r.stderr);
+    assert.ok(
+      results.slice(1).some((r) => /Taking over \d+ document/.test(r.stderr)),
+      `a surviving worker took the killed worker's documents over:\n${results[1].stderr}\n${results[2].stderr}`,
+    );
+
+    // completion events: each document once, across all workers
+    const completed = results.flatMap((r) => ndjson(r.stdout).filter((e) => e.type === 'doc/completed').map((e) => String(e.path)));
+    assert.equal(new Set(completed).size, completed.length, 'no document completed twice');
+    // the shared state: every document done, one done attempt each
+    const status = JSON.parse((await runCli(['status', '--state', url, '--json'])).stdout);
+    assert.equal(status.total, DOCS);
+    assert.equal(status.done, DOCS);
+    const store = await PgCheckpointStore.open({ url, readOnly: true, logger: { warn: () => undefined } });
+    try {
+      const doneAttempts = store.listAttempts().filter((a) => a.outcome === 'done');
+      const perPath = new Map<string, number>();
+      for (const a of doneAttempts) perPath.set(a.path, (perPath.get(a.path) ?? 0) + 1);
+      for (const [p, n] of perPath) assert.equal(n, 1, `${p} has ${n} done attempts`);
+      // the killed worker's last done attempts may not have reached the database; none is missing elsewhere
+      assert.ok(perPath.size >= DOCS - CONCURRENCY * 2, `${perPath.size} done attempts`);
+    } finally {
+      await store.closeAndWait();
+    }
+    // one result file per document
+    const files = fs.readdirSync(f.out).filter((x) => x.endsWith('.json'));
+    assert.equal(files.length, DOCS);
+    for (const x of files) assert.equal(`${JSON.parse(fs.readFileSync(path.join(f.out, x), 'utf8')).source}.json`, x);
+    // model requests: each document asked, and asked again only when the killed worker had it in flight
+    const asked = server.stats.perDocument;
+    assert.equal(asked.size, DOCS);
+    const again = [...asked].filter(([, n]) => n > 1);
+    assert.ok(again.length <= CONCURRENCY, `asked more than once: ${again.map(([p, n]) => `${p}×${n}`).join(', ')}`);
+  });
+
+  it('the database goes away mid-run and comes back: workers wait, then finish; nothing lost or done twice', async () => {
+    const url = cluster.database('fleet_outage');
+    const n = 60;
+    const f = folder(n);
+    const args = ['run', f.docs, '--schema', f.schema, '--base-url', server.url, '--out', f.out, '--state', url, '--lease-seconds', '30', '--concurrency', String(CONCURRENCY), '--json'];
+    const workers = [0, 1].map(() => startCli(args));
+    const out = ['', ''];
+    const err = ['', ''];
+    workers.forEach((w, i) => {
+      w.child.stdout!.on('data', (d: string) => (out[i] += d));
+      w.child.stderr!.on('data', (d: string) => (err[i] += d));
+    });
+    const completed = () => out.flatMap((o) => ndjson(o).filter((e) => e.type === 'doc/completed')).length;
+    await until(() => completed() >= 10 || workers.some((w) => w.child.exitCode !== null), 'ten documents done', 60_000);
+    assert.ok(completed() < n, 'the run is under way when the database goes');
+    cluster.stop();
+    try {
+      await until(() => err.some((e) => /state database is unreachable/.test(e)) || workers.some((w) => w.child.exitCode !== null), 'a worker to notice the outage', 60_000);
+    } finally {
+      cluster.start();
+    }
+    const results = await Promise.all(workers.map((w) => w.result));
+    for (const r of results) assert.equal(r.code, 0, r.stderr);
+    assert.ok(results.some((r) => /state database is unreachable/.test(r.stderr)), 'a worker noticed the outage');
+    assert.ok(results.some((r) => /reachable again/.test(r.stderr)), 'and went on when it was back');
+    const done = results.flatMap((r) => ndjson(r.stdout).filter((e) => e.type === 'doc/completed').map((e) => String(e.path)));
+    assert.equal(done.length, n);
+    assert.equal(new Set(done).size, n);
+    const status = JSON.parse((await runCli(['status', '--state', url, '--json'])).stdout);
+    assert.equal(status.done, n);
+    assert.equal(status.total, n);
+    assert.equal(fs.readdirSync(f.out).filter((x) => x.endsWith('.json')).length, n);
+    for (const [p, k] of server.stats.perDocument) assert.equal(k, 1, `${p} asked ${k} times`);
+    assert.equal(server.stats.perDocument.size, n);
+  });
+
+  it('pause, resume and stop reach every worker; status, dlq list and history read the database; a late worker finishes the folder', async () => {
+    const url = cluster.database('fleet_control');
+    const n = 40;
+    const f = folder(n);
+    // slow answers: the run lasts longer than the three commands take to start (a loaded machine)
+    server.setLatency(2000);
+    const args = ['run', f.docs, '--schema', f.schema, '--base-url', server.url, '--out', f.out, '--state', url, '--concurrency', '1', '--json'];
+    const workers = [0, 1].map(() => startCli(args));
+    const out = ['', ''];
+    workers.forEach((w, i) => w.child.stdout!.on('data', (d: string) => (out[i] += d)));
+    const completed = () => out.flatMap((o) => ndjson(o).filter((e) => e.type === 'doc/completed')).length;
+    try {
+      await until(() => completed() >= 2, 'two documents done', 60_000);
+      // each worker registered when it started; the command waits until every one has carried it out
+      const paused = await runCli(['pause', '--state', url]);
+      assert.equal(paused.code, 0, paused.stderr);
+      assert.match(paused.stdout, /Paused 2 worker\(s\)/);
+      const resumed = await runCli(['resume', '--state', url]);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      const stopped = await runCli(['stop', '--state', url]);
+      assert.equal(stopped.code, 0, stopped.stderr);
+    } finally {
+      server.setLatency(40);
+    }
+    const results = await Promise.all(workers.map((w) => w.result));
+    for (const r of results) {
+      assert.match(r.stderr, /pause requested from/);
+      assert.match(r.stderr, /stop requested from/);
+    }
+    const mid = JSON.parse((await runCli(['status', '--state', url, '--json'])).stdout);
+    assert.equal(mid.done, completed());
+    assert.ok(mid.done < n, `stopped before the end (${mid.done} done)`);
+    const dlq = await runCli(['dlq', 'list', '--state', url]);
+    assert.equal(dlq.code, 0, dlq.stderr);
+    assert.match(dlq.stdout, /dead-letter queue is empty/);
+    const firstDone = ndjson(out.join('')).find((e) => e.type === 'doc/completed')!.path as string;
+    const history = await runCli(['history', firstDone, '--state', url, '--json'], {});
+    assert.equal(history.code, 0, history.stderr);
+    assert.ok(JSON.parse(history.stdout).attempts.some((a: { outcome: string }) => a.outcome === 'done'));
+
+    // a late worker: takes over what the stopped ones gave back and finishes the folder
+    const late = await runCli(args);
+    assert.equal(late.code, 0, late.stderr);
+    const all = [...out, late.stdout].flatMap((o) => ndjson(o).filter((e) => e.type === 'doc/completed').map((e) => String(e.path)));
+    assert.equal(new Set(all).size, all.length, 'no document completed twice');
+    assert.equal(all.length, n);
+    const end = JSON.parse((await runCli(['status', '--state', url, '--json'])).stdout);
+    assert.equal(end.done, n);
+  });
+
+  it('a database that is down at start: a clear error and exit 2', async () => {
+    const f = folder(2);
+    const port = await freePort();
+    const r = await runCli(['run', f.docs, '--schema', f.schema, '--base-url', server.url, '--out', f.out, '--state', `postgres://ew:secret@127.0.0.1:${port}/x`]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`Cannot open the state database postgres://ew@127.0.0.1:${port}/x`));
+    assert.doesNotMatch(r.stderr, /secret/);
+    assert.equal(server.stats.total, 0);
+  });
+});
