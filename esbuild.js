@@ -163,6 +163,8 @@ async function main() {
   else if (args.has('--bench')) configs = benchConfigs();
   else {
     copyAssets();
+    // a production build writes no source maps: remove those a dev build left, so none is packaged
+    if (production) for (const map of walk(path.join(root, 'dist'), (p) => p.endsWith('.map'))) fs.rmSync(map);
     configs = productConfigs();
   }
   if (watch) {
