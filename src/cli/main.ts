@@ -523,6 +523,12 @@ async function cmdRetry(argv: string[]): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  // `extraction-workbench <command> --help` shows the usage (before `--`, which ends the options)
+  const options = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (cmd && (options.includes('--help') || options.includes('-h'))) {
+    process.stdout.write(USAGE + '\n');
+    return EXIT_OK;
+  }
   try {
     switch (cmd) {
       case 'run':

@@ -130,5 +130,11 @@ describe('CLI parity with the window: list, dlq remove, EXTRACTION_* variables, 
     }
     for (const text of [help.stdout, readme]) assert.match(text, /EXTRACTION_MAX_ATTEMPTS/);
     for (const cmd of ['list', 'dlq remove', 'export']) assert.match(help.stdout, new RegExp(`extraction-workbench ${cmd} `));
+    // a command's --help shows the same usage instead of "Unknown option"
+    for (const cmd of ['estimate', 'run', 'dlq', 'eval']) {
+      const r = await runCli([cmd, '--help']);
+      assert.equal(r.code, 0, `${cmd} --help: ${r.stderr}`);
+      assert.equal(r.stdout, help.stdout);
+    }
   });
 });
