@@ -19,9 +19,10 @@ import { reloadScenario } from './scenarios/reload.scenario';
 import { restrictedScenario } from './scenarios/restricted.scenario';
 import { runScenario } from './scenarios/run.scenario';
 import { reviewScenario } from './scenarios/review.scenario';
+import { scanScenario } from './scenarios/scan.scenario';
 import { workbenchScenario } from './scenarios/workbench.scenario';
 
-export const scenarios = [workbenchScenario, runScenario, dashboardScenario, reviewScenario, outageScenario, reloadScenario];
+export const scenarios = [workbenchScenario, runScenario, dashboardScenario, reviewScenario, scanScenario, outageScenario, reloadScenario];
 export const untrustedScenarios = [restrictedScenario, multiRootScenario];
 
 export function selected(list: readonly Scenario[]): Scenario[] {

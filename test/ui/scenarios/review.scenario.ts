@@ -86,7 +86,7 @@ function readJson(file: string): ResultJson | undefined {
 }
 
 /** The review webview's document (the iframe VS Code puts inside its own webview iframe). */
-function reviewFrame(page: Page): FrameLocator {
+export function reviewFrame(page: Page): FrameLocator {
   return page.locator('iframe.webview.ready').last().contentFrame().locator('#active-frame').contentFrame();
 }
 
