@@ -13,6 +13,7 @@
  */
 import { runScenarios, type Scenario, type UiContext, type UiResults } from './scenario';
 import { dashboardScenario } from './scenarios/dashboard.scenario';
+import { datasetScenario } from './scenarios/dataset.scenario';
 import { multiRootScenario } from './scenarios/multiRoot.scenario';
 import { outageScenario } from './scenarios/outage.scenario';
 import { reloadScenario } from './scenarios/reload.scenario';
@@ -22,7 +23,7 @@ import { reviewScenario } from './scenarios/review.scenario';
 import { scanScenario } from './scenarios/scan.scenario';
 import { workbenchScenario } from './scenarios/workbench.scenario';
 
-export const scenarios = [workbenchScenario, runScenario, dashboardScenario, reviewScenario, scanScenario, outageScenario, reloadScenario];
+export const scenarios = [workbenchScenario, runScenario, dashboardScenario, reviewScenario, scanScenario, datasetScenario, outageScenario, reloadScenario];
 export const untrustedScenarios = [restrictedScenario, multiRootScenario];
 
 export function selected(list: readonly Scenario[]): Scenario[] {
