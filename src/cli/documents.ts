@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { defaultStateDir, loadSavedSettings, openStore } from '../app/session';
 import type { Logger } from '../core/logger';
 import { ACTIVE_STAGES, type DocumentState, type Stage } from '../core/types';
+import { releaseDeadLetter } from '../core/deadLetters';
 import { openWhenReleased } from '../store';
 import type { DocumentQuery } from '../store/types';
 import { normalisePaths } from './docPaths';
@@ -109,11 +110,8 @@ export async function cmdDlqRemove(argv: string[], usageError: (m: string) => Er
       process.stderr.write(`extraction-workbench: not in the dead-letter queue (nothing removed): ${unknown.join(', ')}\n`);
       return 1;
     }
-    for (const p of paths) {
-      // the same two steps as the window's "Remove from Dead-Letter Queue": out of the queue, back to pending
-      store.removeDeadLetter(p);
-      if (store.getDocument(p)?.stage === 'dead-lettered') store.patchDocument(p, { stage: 'pending', attempts: 0, updatedAt: Date.now() });
-    }
+    // as the window's "Remove from Dead-Letter Queue": out of the queue, back to pending
+    for (const p of paths) releaseDeadLetter(store, p, Date.now());
     await store.flush();
     if (values.json) for (const p of paths) process.stdout.write(JSON.stringify({ removed: p }) + '\n');
     else if (!paths.length) process.stdout.write('The dead-letter queue is empty.\n');

@@ -27,6 +27,7 @@ import { errorInfoOf, type ActiveRun, type Spent } from './activeRun';
 import { isUnchanged, rejectionOf } from './admission';
 import { handleFailedAttempt, type FailureContext } from './attemptFailure';
 import { followOutage, type OutageContext } from './outageFollower';
+import { releaseDeadLetter } from './deadLetters';
 import { sweepFleet } from './fleetSweep';
 import { claimVersion, LeaseLostError } from './workClaims';
 import { PRIORITY_USER, type PipelineOptions, type RunHandle, type RunSummary, type StartOptions } from './pipelineOptions';
@@ -239,9 +240,7 @@ export class Pipeline {
 
   /** Removes a dead letter without reprocessing it; the document goes back to pending. */
   removeDeadLetter(p: string): void {
-    const store = this.#o.store;
-    store.removeDeadLetter(p);
-    if (store.getDocument(p)?.stage === 'dead-lettered') store.patchDocument(p, { stage: 'pending', attempts: 0, updatedAt: this.#now() });
+    releaseDeadLetter(this.#o.store, p, this.#now());
     this.events.emit({ type: 'doc/requeued', runId: this.#run?.record.id ?? '', path: p });
   }
 

@@ -17,6 +17,7 @@ import { CONFIG_FILE, loadConfig, selectJob, type ExtractionConfig } from '../ap
 import { estimateRun, type EstimateProgress, type RunEstimate } from '../app/estimateRun';
 import { sendControl, type ControlCommand } from '../app/runControl';
 import { listOptionsOf, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
+import { releaseDeadLetter } from '../core/deadLetters';
 import { EventBus, type PipelineEvent } from '../core/events';
 import { isListed, listFiles, toPosix, type ListOptions } from '../core/lister';
 import type { Logger } from '../core/logger';
@@ -490,11 +491,8 @@ export class FolderRuns extends Disposable implements ModelFolder {
       this.#session.pipeline.removeDeadLetter(relPath);
       return;
     }
-    // no session (e.g. no API key yet, restricted mode): the same two store steps the pipeline takes
-    await this.withWritableStore((store) => {
-      store.removeDeadLetter(relPath);
-      if (store.getDocument(relPath)?.stage === 'dead-lettered') store.patchDocument(relPath, { stage: 'pending', attempts: 0, updatedAt: Date.now() });
-    });
+    // no session (e.g. no API key yet, restricted mode): the same store steps the pipeline takes
+    await this.withWritableStore((store) => releaseDeadLetter(store, relPath, Date.now()));
     this.events.emit({ type: 'doc/requeued', runId: '', path: relPath });
   }
 
