@@ -59,10 +59,10 @@ describe('fleet on PostgreSQL (CLI workers)', function () {
     const results = await Promise.all(workers.map((w) => w.result));
     assert.equal(results[0].signal, 'SIGKILL', 'the first worker was killed');
     for (const r of results.slice(1)) assert.equal(r.code, 0, r.stderr);
-    assert.ok(
-      results.slice(1).some((r) => /Taking over \d+ document/.test(r.stderr)),
-      `a surviving worker took the killed worker's documents over:\n${results[1].stderr}\n${results[2].stderr}`,
-    );
+    // The killed worker's claims in flight end with their leases and the survivors take them: by the sweep at
+    // the end ("Taking over …"), or — when a survivor's listing reaches such a document after its lease ran
+    // out, as happens on a slow machine — by the ordinary claim. Either way every document ends done once,
+    // which the checks below show (the message alone was a race on when the listing got there).
 
     // completion events: each document once, across all workers
     const completed = results.flatMap((r) => ndjson(r.stdout).filter((e) => e.type === 'doc/completed').map((e) => String(e.path)));

@@ -8,6 +8,7 @@ import type { PipelineEvent } from '../../src/core/events';
 import { Pipeline, type PipelineOptions } from '../../src/core/pipeline';
 import { readResult } from '../../src/export/jsonExporter';
 import { FakeExtractor } from '../fakes/fakeExtractor';
+import { until } from '../support/assertions';
 import { MemoryCheckpointStore } from '../fakes/memoryStore';
 
 const text = createTextConverter();
@@ -244,8 +245,7 @@ describe('Pipeline', () => {
     f.extractor.script('doc000.txt', { hang: true });
     const p = f.make({ concurrency: 1 });
     const handle = p.start({ trigger: 'test' });
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(f.extractor.inFlight, 1);
+    await until(() => f.extractor.inFlight === 1, 'the hanging request');
     const finished: string[] = [];
     p.events.on((e) => e.type === 'run/finished' && finished.push(e.status));
     await p.shutdown(1000);
@@ -262,7 +262,7 @@ describe('Pipeline', () => {
     f.extractor.script('doc000.txt', { hang: true });
     const p = f.make({ concurrency: 1 });
     const handle = p.start({ trigger: 'test' });
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => f.extractor.inFlight === 1, 'the hanging request');
     const stopping = p.stop();
     await p.shutdown(1000);
     assert.equal((await stopping)?.status, 'stopped');
@@ -276,8 +276,7 @@ describe('Pipeline', () => {
     f.extractor.script('doc001.txt', { hang: true });
     const p = f.make({ concurrency: 2 });
     const handle = p.start({ trigger: 'test' });
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(f.extractor.inFlight, 2);
+    await until(() => f.extractor.inFlight === 2, 'both hanging requests');
     const stopped = await p.stop();
     assert.equal(stopped?.status, 'stopped');
     assert.equal((await handle.done).status, 'stopped');
