@@ -325,7 +325,7 @@ describe('test model server', function () {
     assert.match(((await res.json()) as Json).error.message, /Invalid URL/);
   });
 
-  it('serves 10,000 requests quickly over keep-alive', async () => {
+  it('serves 10,000 requests over keep-alive, 32 at a time, each answered for its own document', async () => {
     // 2 ms latency so requests overlap (without it each answer is written before the next request is read).
     await start({ latencyMs: 2, responder: (req) => ({ reply: { doc: req.document } }) });
     const total = 10_000;
@@ -359,7 +359,7 @@ describe('test model server', function () {
     assert.equal(server.requests.length, total);
     assert.ok(server.stats.maxConcurrency <= concurrency && server.stats.maxConcurrency >= concurrency / 2, `maxConcurrency ${server.stats.maxConcurrency}`);
     assert.equal(server.stats.inFlight, 0);
-    assert.ok(ms < 10_000, `took ${ms} ms`);
+    // the time is printed for information only (a timed assertion fails on a loaded machine)
     console.log(`      10,000 requests in ${ms} ms (${Math.round(total / (ms / 1000))} req/s)`);
   });
 });
