@@ -288,14 +288,15 @@ describe('test model server', function () {
   });
 
   it('latency: per step and global', async () => {
-    await start({ latencyMs: 120 });
+    // a global latency far above what a loaded machine adds, so "without it" cannot be mistaken for "with it"
+    await start({ latencyMs: 3000 });
     let t0 = Date.now();
     await post(server, chatBody('d'));
-    assert.ok(Date.now() - t0 >= 110, 'global latency');
+    assert.ok(Date.now() - t0 >= 2990, 'global latency');
     server.setScript('d', [{ reply: {}, latencyMs: 0 }]);
     t0 = Date.now();
     await post(server, chatBody('d'));
-    assert.ok(Date.now() - t0 < 100, 'step latency overrides the global one');
+    assert.ok(Date.now() - t0 < 1500, 'step latency overrides the global one');
     server.setLatency(0);
     server.setScript('d', [{ reply: {}, latencyMs: 200 }]);
     t0 = Date.now();
