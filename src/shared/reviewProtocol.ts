@@ -119,6 +119,8 @@ export const documentViewSchema = z.object({
   hasResult: z.boolean(),
   /** Whether runs are allowed (trusted workspace) — rerun is disabled otherwise. */
   canRun: z.boolean(),
+  /** `review.confidenceThreshold`: values below it are the ones "Next to check" goes through. */
+  confidenceThreshold: z.number().min(0).max(1).optional(),
   source: sourceViewSchema,
   schema: z.record(z.string(), z.unknown()),
   /** The model's output (`data` of the result file), null without a result. */
