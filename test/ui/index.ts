@@ -17,11 +17,12 @@ import { multiRootScenario } from './scenarios/multiRoot.scenario';
 import { outageScenario } from './scenarios/outage.scenario';
 import { reloadScenario } from './scenarios/reload.scenario';
 import { restrictedScenario } from './scenarios/restricted.scenario';
+import { needsReviewScenario } from './scenarios/needsReview.scenario';
 import { runScenario } from './scenarios/run.scenario';
 import { reviewScenario } from './scenarios/review.scenario';
 import { workbenchScenario } from './scenarios/workbench.scenario';
 
-export const scenarios = [workbenchScenario, runScenario, dashboardScenario, reviewScenario, outageScenario, reloadScenario];
+export const scenarios = [workbenchScenario, runScenario, dashboardScenario, reviewScenario, outageScenario, reloadScenario, needsReviewScenario];
 export const untrustedScenarios = [restrictedScenario, multiRootScenario];
 
 export function selected(list: readonly Scenario[]): Scenario[] {

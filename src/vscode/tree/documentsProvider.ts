@@ -144,7 +144,7 @@ export class DocumentsProvider extends Disposable implements vscode.TreeDataProv
   }
 
   #groupItem(node: GroupNode): vscode.TreeItem {
-    const item = new vscode.TreeItem(node.label, node.group === 'running' || node.group === 'failed' || node.group === 'needsReview' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
+    const item = new vscode.TreeItem(node.label, node.group === 'running' || node.group === 'failed' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
     item.id = node.id;
     item.description = String(node.count);
     item.iconPath = GROUP_ICONS[node.group];
