@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { startModelServer, type ModelServer } from '../../support/modelServer';
 import type { Scenario } from '../scenario';
-import { runCommand, showDocumentsView, sleep, startRunAgainst, until, writeFolderSettings } from '../workbench';
+import { runCommand, showDocumentsView, sleep, startRunAgainst, statusBarItem, until, writeFolderSettings } from '../workbench';
 
 const DOC = 'needs-review/harbour-lights.txt';
 const NAME = 'harbour-lights.txt';
@@ -31,6 +31,8 @@ export const needsReviewScenario: Scenario = {
       const result = path.join(s.ctx.workspace, 'extracted', ...`${DOC}.json`.split('/'));
 
       await s.check('a done document with an ungrounded value is listed under "Needs review"', async () => {
+        // alone (EW_UI_SCENARIOS), the extension may still be activating
+        await statusBarItem(page).waitFor({ state: 'visible', timeout: 60_000 });
         const pane = await showDocumentsView(page);
         await startRunAgainst(page, () => srv.requestsFor(DOC).length > 0);
         await until(`${DOC} result`, () => fs.existsSync(result), 60_000);
