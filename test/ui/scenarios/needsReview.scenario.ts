@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { startModelServer, type ModelServer } from '../../support/modelServer';
 import type { Scenario } from '../scenario';
-import { runCommand, showDocumentsView, sleep, startRunAgainst, statusBarItem, until, writeFolderSettings } from '../workbench';
+import { contextMenuItem, runCommand, showDocumentsView, sideBarPane, sleep, startRunAgainst, statusBarItem, until, writeFolderSettings } from '../workbench';
 
 const DOC = 'needs-review/harbour-lights.txt';
 const NAME = 'harbour-lights.txt';
@@ -46,6 +46,20 @@ export const needsReviewScenario: Scenario = {
         await sleep(300); // let the selection paint before the screenshot
         await s.screenshot('30-needs-review-group');
       });
+
+      await s.check('the Review panel opens on the value to check; "Next to check" stays on the only one', async () => {
+        const row = sideBarPane(page, 'Documents').locator('.monaco-list-row', { hasText: NAME }).first();
+        await contextMenuItem(page, row, 'Review Side by Side');
+        const frame = page.locator('iframe.webview.ready').last().contentFrame().locator('#active-frame').contentFrame();
+        await frame.locator(`#app[data-loaded="${DOC}"]`).waitFor({ timeout: 30_000 });
+        const info = frame.locator('.selection-info');
+        await until('the vendor selected', async () => /vendor: UNGROUNDED.*confidence 0\.20/.test(await info.innerText()), 10_000);
+        const next = frame.locator('button.next-check');
+        assert.match(await next.innerText(), /Next to check \(1\)/);
+        await next.click();
+        assert.match(await info.innerText(), /vendor: UNGROUNDED/);
+        await s.screenshot('31-review-next-to-check');
+      }, 90_000);
     } finally {
       await server?.close();
       await runCommand(page, 'Notifications: Clear All Notifications').catch(() => undefined);
