@@ -31,6 +31,8 @@ const nodeCommon = {
   sourcemap: production ? false : 'linked',
   minify: production,
   logLevel: 'warning',
+  // jsonc-parser's main (UMD) loads its parts with a require() a bundle cannot follow: bundle its ESM build
+  alias: { 'jsonc-parser': './node_modules/jsonc-parser/lib/esm/main.js' },
   ...importMetaShim,
 };
 

@@ -63,7 +63,11 @@ function compose(context: vscode.ExtensionContext, channel: vscode.LogOutputChan
   runs = workspaceRuns;
 
   const health = own(createHealthMonitor(workspaceRuns, logger));
-  const treeModel = own(new DocumentsModel(workspaceRuns, { summary: health }));
+  const reviewPanels = own(new ReviewPanels({ extensionUri: context.extensionUri, runs: workspaceRuns, logger, assetsDir: path.join(context.extensionPath, 'dist') }));
+  const treeModel = own(new DocumentsModel(workspaceRuns, { summary: health, review: reviewPanels }));
+  // marked reviewed (or corrected, rerun accepted): the "Needs review" group follows
+  own(reviewPanels.onDidChangeReview((e) => treeModel.reviewChanged(e.folderKey)));
+  own(vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('extractionWorkbench.review.confidenceThreshold') && treeModel.reviewChanged()));
   const treeProvider = own(new DocumentsProvider(treeModel));
   const treeView = own(vscode.window.createTreeView<TreeNode>(DOCUMENTS_VIEW_ID, { treeDataProvider: treeProvider, showCollapseAll: true, canSelectMany: true }));
   const updateBadge = () => {
@@ -89,7 +93,6 @@ function compose(context: vscode.ExtensionContext, channel: vscode.LogOutputChan
   const watchMode = own(new WatchMode(workspaceRuns, logger, { onDidChangeConfigFile: contextKeys.onDidChangeConfigFile }));
   own(apiKeys.onDidChange(() => logger.info('API key changed')));
 
-  const reviewPanels = own(new ReviewPanels({ extensionUri: context.extensionUri, runs: workspaceRuns, logger, assetsDir: path.join(context.extensionPath, 'dist') }));
   own(vscode.window.registerWebviewPanelSerializer(REVIEW_VIEW_TYPE, reviewPanels));
   treeProvider.setDescriptionSuffix((node) => describeReview(reviewPanels.status(node.folderKey, node.doc.path)), reviewPanels.onDidChangeReview);
 

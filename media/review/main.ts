@@ -9,6 +9,8 @@
  * Keyboard: j / Alt+↓ next document, k / Alt+↑ previous, ] and [ next / previous field, r mark
  * reviewed, z undo the last correction, + / − / 0 zoom the PDF.
  */
+import { confidenceOf, DEFAULT_CONFIDENCE_THRESHOLD, toCheck } from '../../src/extract/confidence';
+import type { FieldGrounding } from '../../src/extract/grounding';
 import { createValidator, type Validator } from '../../src/extract/schema';
 import {
   parseHostMessage,
@@ -91,6 +93,7 @@ filterSel.addEventListener('change', () => {
 const position = h('span', { class: 'nav-pos', 'aria-live': 'polite' });
 const docTitle = h('span', { class: 'doc-path' });
 const stageBadge = h('span', { class: 'stage' });
+const checkBtn = btn('⚑ Next to check', 'Select the next value to check: lowest confidence first, ungrounded before grounded (n)', () => nextToCheck(), 'next-check');
 const reviewedBtn = btn('✓ Mark reviewed', 'Mark this document reviewed (r)', () => post({ type: 'review/markReviewed', reviewed: !review?.reviewed }), 'reviewed-toggle');
 const undoBtn = btn('↶ Undo', 'Undo the last correction (z)', () => post({ type: 'review/undo' }), 'undo');
 const openBtn = btn('Open file', 'Open the document in an editor', () => post({ type: 'review/openSource' }), 'open-source');
@@ -126,7 +129,7 @@ replaceChildren(
     { class: 'toolbar' },
     h('span', { class: 'group', role: 'group', 'aria-label': 'Documents' }, prevBtn, nextBtn, filterSel, position),
     h('span', { class: 'title' }, docTitle, stageBadge),
-    h('span', { class: 'group', role: 'group', 'aria-label': 'Review' }, zoomGroup, openBtn, undoBtn, reviewedBtn),
+    h('span', { class: 'group', role: 'group', 'aria-label': 'Review' }, zoomGroup, openBtn, checkBtn, undoBtn, reviewedBtn),
   ),
   notice,
   errorBanner,
@@ -177,6 +180,24 @@ function navigate(direction: 'next' | 'previous'): void {
   post({ type: 'review/navigate', direction, filter });
 }
 
+/** The values below the confidence threshold, in the order to check them. */
+function valuesToCheck(): string[] {
+  return toCheck((grounding?.fields ?? []) as FieldGrounding[], doc?.confidenceThreshold ?? DEFAULT_CONFIDENCE_THRESHOLD).map((f) => f.pointer);
+}
+
+/** Selects the value to check after the selected one (the first when the selection is not one of them). */
+function nextToCheck(): void {
+  const list = valuesToCheck();
+  if (!list.length) {
+    selection.textContent = 'No value below the confidence threshold: nothing left to check.';
+    return;
+  }
+  const i = selected ? list.indexOf(selected) : -1;
+  const next = list[(i + 1) % list.length];
+  select(next, true);
+  form.select(next, true);
+}
+
 function describeSelection(p: string): void {
   const g = groundingOf(p);
   const name = nameOf(p);
@@ -186,6 +207,10 @@ function describeSelection(p: string): void {
   else {
     const where = g.page ? `page ${g.page}` : g.line ? `line ${g.line}` : 'the document';
     text = `${name}: ${g.match ?? 'exact'} match on ${where}${g.text !== undefined ? `: ${preview(g.text, 100)}` : ''}`;
+  }
+  if (g) {
+    const c = confidenceOf(g as FieldGrounding);
+    text += ` · confidence ${c.toFixed(2)}${g.confidenceSource === 'logprobs' ? ' (model)' : ''}`;
   }
   selection.textContent = text;
 }
@@ -235,6 +260,7 @@ function renderReviewState(): void {
 function renderSummary(): void {
   const s = grounding?.summary;
   if (!s) {
+    checkBtn.disabled = true;
     summary.textContent = doc?.hasResult ? 'Grounding unavailable for this document.' : 'No result yet.';
     return;
   }
@@ -248,6 +274,10 @@ function renderSummary(): void {
   add(s.normalized, 'normalized', 'normalized');
   add(s.fuzzy, 'fuzzy', 'fuzzy');
   add(s.ungrounded, 'ungrounded', 'UNGROUNDED');
+  const check = valuesToCheck().length;
+  checkBtn.disabled = !check;
+  checkBtn.textContent = check ? `⚑ Next to check (${check})` : '⚑ Nothing to check';
+  if (check) parts.push(' · ', h('span', { class: 'count to-check' }, `${check} to check`));
   if (review?.corrections) parts.push(` · ${review.corrections} correction${review.corrections === 1 ? '' : 's'}`);
   replaceChildren(summary, ...parts);
 }
@@ -371,7 +401,8 @@ async function load(d: DocumentView, selectedFromHost: string | undefined): Prom
     validator = undefined;
   }
   if (!sameDoc) {
-    selected = selectedFromHost ?? (samePlace ? saved.selected : undefined);
+    // a document opened afresh starts on the first value to check
+    selected = selectedFromHost ?? (samePlace ? saved.selected : valuesToCheck()[0]);
     delete source.dataset.pdfReady;
     hideError();
   }
@@ -467,6 +498,9 @@ document.addEventListener('keydown', (e) => {
       break;
     case '[':
       moveField(-1);
+      break;
+    case 'n':
+      nextToCheck();
       break;
     case 'r':
       if (doc?.hasResult) post({ type: 'review/markReviewed', reviewed: !review?.reviewed });

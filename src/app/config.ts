@@ -51,6 +51,11 @@ export const jobOptionSchemas = {
   requestsPerMinute: positiveInt.describe('Client-side limit of model requests per minute (default: none). Set it to the provider\'s RPM limit to avoid 429 errors.'),
   tokensPerMinute: positiveInt.describe('Client-side limit of tokens (prompt + output budget) per minute (default: none). Set it to the provider\'s TPM limit.'),
   maxReasks: z.number().int().min(0).max(10).describe('Follow-up requests when an answer breaks the schema (default 2; 0: none).'),
+  confidence: z
+    .enum(['grounding', 'logprobs'])
+    .describe(
+      'Where value confidences (review routing) come from. `grounding` (default): how each value was found in the document. `logprobs`: also the model\'s token log-probabilities (asks for `logprobs: true`; a provider that rejects it falls back to grounding).',
+    ),
   price: z
     .object({
       inputPer1M: z.number().min(0).describe('Price of 1,000,000 input (prompt) tokens.'),
@@ -194,6 +199,7 @@ export const jobSchema = z
     requestsPerMinute: jobOptionSchemas.requestsPerMinute.optional(),
     tokensPerMinute: jobOptionSchemas.tokensPerMinute.optional(),
     maxReasks: jobOptionSchemas.maxReasks.optional(),
+    confidence: jobOptionSchemas.confidence.optional(),
     price: jobOptionSchemas.price.optional(),
     budget: jobOptionSchemas.budget.optional(),
     maxOutageMinutes: jobOptionSchemas.maxOutageMinutes.optional(),

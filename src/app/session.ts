@@ -12,6 +12,7 @@ import { ErrorCodes, ExtractionError } from '../core/errors';
 import type { ListOptions } from '../core/lister';
 import type { Logger } from '../core/logger';
 import { Pipeline } from '../core/pipeline';
+import type { ConfidenceOption } from '../extract/confidence';
 import { GroundingThread } from '../extract/groundingThread';
 import type { MaxTokensParam, ModeOption } from '../extract/modes';
 import { OpenAIExtractor, type OpenAIExtractorOptions } from '../extract/openaiExtractor';
@@ -62,6 +63,8 @@ export interface RunSettings {
   tokensPerMinute?: number;
   /** Follow-up requests when an answer breaks the schema (extractor default 2). */
   maxReasks?: number;
+  /** Where value confidences come from (default 'grounding'). */
+  confidence?: ConfidenceOption;
   price?: ModelPrice;
   jobName?: string;
   /** Cost at which the run pauses (the CLI stops). */
@@ -179,6 +182,7 @@ export function extractorOptions(settings: RunSettings, apiKey: string, clock?: 
     ...(s.mode !== undefined ? { mode: s.mode } : {}),
     ...(s.contextTokens !== undefined ? { contextTokens: s.contextTokens } : {}),
     ...(s.maxReasks !== undefined ? { maxReasks: s.maxReasks } : {}),
+    ...(s.confidence !== undefined ? { confidence: s.confidence } : {}),
     ...(s.price ? { price: s.price } : {}),
   };
 }
@@ -324,7 +328,7 @@ export async function openSession(settings: RunSettings, options: SessionOptions
   await checkOutputWritable(settings.outDir);
   // opt-in: every request and reply in <state>/requests/<run>.ndjson, the API key scrubbed
   const requestLog = createRequestLog(settings, { apiKey: options.apiKey, onError: (e: Error) => options.logger?.warn(`The request log is off after a write failure: ${e.message}`) });
-  const extractor = new OpenAIExtractor({ ...extractorOptions(settings, options.apiKey, options.clock), requestLog });
+  const extractor = new OpenAIExtractor({ ...extractorOptions(settings, options.apiKey, options.clock), requestLog, onNotice: (m) => options.logger?.warn(m) });
   const assetsDir = options.assetsDir ?? __dirname;
   // also checks the PDF limits (INVALID_CONFIG) before the store is opened
   const converters = createConverters(assetsDir, settings.pdf);

@@ -199,6 +199,7 @@ function settingsFromFlags(argv: string[]): { settings: RunSettings; json: boole
     requestsPerMinute: option('requests-per-minute', o.requestsPerMinute, values['requests-per-minute']) ?? job?.requestsPerMinute,
     tokensPerMinute: option('tokens-per-minute', o.tokensPerMinute, values['tokens-per-minute']) ?? job?.tokensPerMinute,
     maxReasks: option('max-reasks', o.maxReasks, values['max-reasks']) ?? job?.maxReasks,
+    confidence: job?.confidence,
     price: option('price', o.price, values.price, parsePrice) ?? job?.price,
     budget: option('budget', o.budget, values.budget) ?? job?.budget,
     maxOutageMinutes: option('max-outage-minutes', o.maxOutageMinutes, values['max-outage-minutes']) ?? job?.maxOutageMinutes,

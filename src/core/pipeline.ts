@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import PQueue from 'p-queue';
 import { ConvertCache } from '../convert/cache';
 import { readResult, resultRelPath, writeResult, type ResultFile } from '../export/jsonExporter';
+import { withConfidence } from '../extract/confidence';
 import { groundValues } from '../extract/grounding';
 import type { GroundFn } from '../extract/groundingThread';
 import type { Extractor } from '../extract/types';
@@ -571,7 +572,7 @@ export class Pipeline {
           formatVersion: 1,
           source: file.path,
           data: out.data,
-          grounding: await this.#ground(out.data, converted),
+          grounding: withConfidence(await this.#ground(out.data, converted), out.confidence),
           metadata: {
             runId: run.record.id,
             model: out.model,

@@ -67,6 +67,10 @@ export interface FieldGrounding {
   ocrConfidence?: number;
   /** Some word of the match was recognised with an OCR confidence below {@link LOW_OCR_CONFIDENCE}. */
   lowConfidence?: boolean;
+  /** Confidence 0–1 for review routing (src/extract/confidence.ts); absent in results written before it. */
+  confidence?: number;
+  /** What set `confidence`: the grounding rule, or the model's token log-probabilities (when lower). */
+  confidenceSource?: 'grounding' | 'logprobs';
 }
 
 export interface GroundingSummary {
@@ -76,6 +80,8 @@ export interface GroundingSummary {
   normalized: number;
   fuzzy: number;
   ungrounded: number;
+  /** Lowest value confidence (absent in results written before confidences). */
+  minConfidence?: number;
 }
 
 /** The `grounding` field of a result file. */

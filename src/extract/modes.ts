@@ -162,3 +162,11 @@ export function rejectsMode(err: unknown, mode: ExtractionMode): boolean {
       return false;
   }
 }
+
+/** Whether a 4xx says the provider does not support token log-probabilities (`logprobs: true`). */
+export function rejectsLogprobs(err: unknown): boolean {
+  if (!(err instanceof APIError) || (err.status !== 400 && err.status !== 422)) return false;
+  const body = err.error as { message?: unknown; param?: unknown } | undefined;
+  const text = `${typeof body?.message === 'string' ? body.message : ''} ${err.message} ${typeof body?.param === 'string' ? body.param : ''}`;
+  return /logprobs/i.test(text);
+}

@@ -47,7 +47,8 @@ import { canSplit, planChunks, splitInTwo, type Span } from './chunkPlan';
 import { hostOf, type ClassifyContext } from './classifyError';
 import { CONTEXT_SAFETY, DEFAULT_CONTEXT_TOKENS, DEFAULT_OUTPUT_RESERVE, promptOverheadTokens, textBudgetTokens } from './estimate';
 import { mergeChunkResults, toPartialSchema } from './merge';
-import { AUTO_FALLBACK, answerText, EXTRACTION_MODES, MAX_TOKENS_PARAMS, parseAnswer, reaskMessages, rejectsMode, requestBody, systemPrompt, type ExtractionMode, type MaxTokensParam, type ModeOption } from './modes';
+import { logprobConfidences, type ConfidenceOption } from './confidence';
+import { AUTO_FALLBACK, answerText, EXTRACTION_MODES, MAX_TOKENS_PARAMS, parseAnswer, reaskMessages, rejectsLogprobs, rejectsMode, requestBody, systemPrompt, type ExtractionMode, type MaxTokensParam, type ModeOption } from './modes';
 import { costWith, PriceTable, validatePrice, type ModelPrice } from './pricing';
 import { buildUserMessage, notJsonMessage, reaskMessage, type PartInfo } from './prompt';
 import { estimateBodyTokens, ProviderChannel } from './providerChannel';
@@ -124,6 +125,14 @@ export interface OpenAIExtractorOptions {
   random?: () => number;
   /** Replaces `fetch` (tests, proxies). */
   fetch?: typeof fetch;
+  /**
+   * `logprobs`: asks for token log-probabilities (`logprobs: true`) and returns per-value confidences; a
+   * provider that rejects the parameter is asked without it from then on (reported once via `onNotice`).
+   * Default `grounding`: not asked.
+   */
+  confidence?: ConfidenceOption;
+  /** Something the user should know once (e.g. log-probabilities not supported). */
+  onNotice?: (message: string) => void;
 }
 
 
@@ -177,6 +186,9 @@ class ModeRejected extends Error {
   }
 }
 
+/** The provider rejected `logprobs: true`. */
+class LogprobsRejected extends Error {}
+
 /** Cut off at the output cap: the caller may fall back to chunks. */
 class TruncatedAtCap extends ExtractionError {}
 
@@ -208,6 +220,8 @@ interface PartResult {
   data: unknown;
   model: string;
   mode: ExtractionMode;
+  /** Per-value token probabilities (log-probabilities asked for and returned). */
+  confidence?: Record<string, number>;
 }
 
 function positiveInt(name: string, v: number | undefined, min = 1): void {
@@ -224,6 +238,8 @@ export class OpenAIExtractor implements Extractor {
   readonly #compiled = new WeakMap<object, Compiled>();
   readonly #explicitMode: ExtractionMode | undefined;
   #mode: ExtractionMode;
+  /** Token log-probabilities are asked for (`confidence: "logprobs"`, until the provider rejects them). */
+  #logprobs: boolean;
   readonly #prices: PriceTable;
   readonly #channel: ProviderChannel;
   readonly #cache: ChunkCache | undefined;
@@ -260,6 +276,7 @@ export class OpenAIExtractor implements Extractor {
     this.#maxReasks = maxReasks;
     this.#explicitMode = mode === 'auto' ? undefined : mode;
     this.#mode = this.#explicitMode ?? 'json_schema';
+    this.#logprobs = options.confidence === 'logprobs';
     let limiter: RateLimiter;
     let breaker: CircuitBreaker;
     let backoff: RetryPolicy;
@@ -347,7 +364,7 @@ export class OpenAIExtractor implements Extractor {
     if (minChunks === undefined && (this.#fitsByBytes(input, compiled) || fitsTokens(doc.text, this.#textBudget(input, compiled)))) {
       try {
         const r = await this.#extractPart({ input, document: doc, compiled, spend });
-        return { data: r.data, model: r.model, tokensIn: spend.tokensIn, tokensOut: spend.tokensOut, cost: this.costOf(spend.tokensIn, spend.tokensOut), requests: spend.requests, mode: r.mode };
+        return { data: r.data, model: r.model, tokensIn: spend.tokensIn, tokensOut: spend.tokensOut, cost: this.costOf(spend.tokensIn, spend.tokensOut), requests: spend.requests, mode: r.mode, ...(r.confidence ? { confidence: r.confidence } : {}) };
       } catch (e) {
         if (!(e instanceof TruncatedAtCap) || !canSplit(doc)) throw e;
         // The answer does not fit the output cap: extract in chunks from now on.
@@ -502,12 +519,17 @@ export class OpenAIExtractor implements Extractor {
 
     for (;;) {
       if (signal?.aborted) throw new CancelledError();
-      const body = requestBody(mode, messages, compiled, {
-        model: this.model,
-        ...(this.#options.temperature !== undefined ? { temperature: this.#options.temperature } : {}),
-        ...(budget !== undefined ? { maxOutputTokens: budget } : {}),
-        ...(this.#options.maxTokensParam ? { maxTokensParam: this.#options.maxTokensParam } : {}),
-      });
+      // log-probabilities of a tool call's arguments are not returned: asked for in the content modes only
+      const logprobs = this.#logprobs && mode !== 'tools';
+      const body: ChatCompletionCreateParamsNonStreaming = {
+        ...requestBody(mode, messages, compiled, {
+          model: this.model,
+          ...(this.#options.temperature !== undefined ? { temperature: this.#options.temperature } : {}),
+          ...(budget !== undefined ? { maxOutputTokens: budget } : {}),
+          ...(this.#options.maxTokensParam ? { maxTokensParam: this.#options.maxTokensParam } : {}),
+        }),
+        ...(logprobs ? { logprobs: true } : {}),
+      };
       let response: ChatCompletion;
       requests++;
       try {
@@ -516,9 +538,13 @@ export class OpenAIExtractor implements Extractor {
           ...(signal ? { signal } : {}),
           origin: { path: input.path, runId: input.runId, attempt: input.attempt, ...(req.part ? { part: req.part.index } : {}) },
           onRequest: () => spend.add(0, 0, 1),
-          rejected: (raw, e) => (rejectsMode(raw, mode) ? new ModeRejected(mode, e) : undefined),
+          rejected: (raw, e) => (rejectsMode(raw, mode) ? new ModeRejected(mode, e) : logprobs && rejectsLogprobs(raw) ? new LogprobsRejected(e.message) : undefined),
         });
       } catch (e) {
+        if (e instanceof LogprobsRejected) {
+          this.#noLogprobs(e.message);
+          continue;
+        }
         if (e instanceof ModeRejected) {
           const next = this.#fallback(e.mode);
           if (!next) throw e.error;
@@ -575,7 +601,11 @@ export class OpenAIExtractor implements Extractor {
         continue;
       }
       const result = compiled.validate(parsed);
-      if (result.ok) return { data: result.data, model: response.model || this.model, mode };
+      if (result.ok) {
+        const tokens = logprobs ? choice.logprobs?.content : undefined;
+        const confidence = tokens?.length ? logprobConfidences(answer.text, tokens) : undefined;
+        return { data: result.data, model: response.model || this.model, mode, ...(confidence && Object.keys(confidence).length ? { confidence } : {}) };
+      }
       if (reasks >= this.#maxReasks) {
         const shown = result.errors.slice(0, 5).join('; ');
         throw new ExtractionError(
@@ -587,6 +617,13 @@ export class OpenAIExtractor implements Extractor {
       messages.push(...reaskMessages(mode, answer, reaskMessage(result.errors)));
       reasks++;
     }
+  }
+
+  /** The provider refused `logprobs`: not asked again by this extractor; said once. */
+  #noLogprobs(reason: string): void {
+    if (!this.#logprobs) return;
+    this.#logprobs = false;
+    this.#options.onNotice?.(`The provider does not accept "logprobs" (${truncate(reason, 200)}): confidences come from grounding only.`);
   }
 
   /** In `auto`, the mode after `failed` (remembered for the instance); undefined when there is none. */

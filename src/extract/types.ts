@@ -32,6 +32,11 @@ export interface ExtractOutput {
    * JSON pointer, the non-null values in chunk order and the 0-based chunks that gave them.
    */
   conflicts?: Array<{ path: string; values: unknown[]; chunks: number[] }>;
+  /**
+   * Per leaf value (JSON Pointer): the probability of its least likely token, when log-probabilities were
+   * asked for (`confidence: "logprobs"`) and the provider returned them (whole-document answers only).
+   */
+  confidence?: Record<string, number>;
   /** How the answer's shape was requested: 'json_schema', 'json_object', 'text' or 'tools'. */
   mode?: string;
 }

@@ -38,6 +38,9 @@ export const fieldGroundingSchema = z.object({
   line: z.number().int().positive().optional(),
   score: z.number().min(0).max(1).optional(),
   ambiguous: z.boolean().optional(),
+  lowConfidence: z.boolean().optional(),
+  confidence: z.number().min(0).max(1).optional(),
+  confidenceSource: z.enum(['grounding', 'logprobs']).optional(),
 });
 export type FieldGroundingView = z.infer<typeof fieldGroundingSchema>;
 
@@ -50,6 +53,7 @@ export const groundingSchema = z.object({
     normalized: z.number().int().nonnegative(),
     fuzzy: z.number().int().nonnegative(),
     ungrounded: z.number().int().nonnegative(),
+    minConfidence: z.number().min(0).max(1).optional(),
   }),
 });
 export type GroundingView = z.infer<typeof groundingSchema>;
@@ -115,6 +119,8 @@ export const documentViewSchema = z.object({
   hasResult: z.boolean(),
   /** Whether runs are allowed (trusted workspace) — rerun is disabled otherwise. */
   canRun: z.boolean(),
+  /** `review.confidenceThreshold`: values below it are the ones "Next to check" goes through. */
+  confidenceThreshold: z.number().min(0).max(1).optional(),
   source: sourceViewSchema,
   schema: z.record(z.string(), z.unknown()),
   /** The model's output (`data` of the result file), null without a result. */

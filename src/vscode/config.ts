@@ -78,6 +78,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): ExtensionSettin
     ocrWorkers: int(c, 'ocrWorkers', 0, 64, 'ocr.workers'),
     ocrDataDir: ((v) => (typeof v === 'string' ? v.trim() : ''))(c.get<unknown>('ocr.dataDir')),
     maxOutageMinutes: amount(c, 'maxOutageMinutes', 'maxOutageMinutes', 10_080),
+    reviewConfidenceThreshold: ((v) => (typeof v === 'number' && Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : DEFAULT_SETTINGS.reviewConfidenceThreshold))(c.get<unknown>('review.confidenceThreshold')),
     retryBaseDelaySeconds: amount(c, 'retryBaseDelaySeconds', 'retry.baseDelaySeconds', 3600),
     retryMaxDelaySeconds: amount(c, 'retryMaxDelaySeconds', 'retry.maxDelaySeconds', 86_400),
     retryJitter: amount(c, 'retryJitter', 'retry.jitter', 1),

@@ -2,6 +2,7 @@
  * The extension's settings as a typed object, and their defaults (what {@link readSettings} in config.ts
  * returns with nothing set). No `vscode` import: pure code and plain-Node tests use them too.
  */
+import { DEFAULT_CONFIDENCE_THRESHOLD } from '../extract/confidence';
 import { DEFAULT_BASE_URL, DEFAULT_MODEL } from '../app/session';
 import { DEFAULT_CONTEXT_TOKENS } from '../extract/estimate';
 import type { MaxTokensParam, ModeOption } from '../extract/modes';
@@ -50,6 +51,8 @@ export interface ExtensionSettings {
   ocrDataDir: string;
   /** How long a run waits through a provider outage before it stops, minutes. */
   maxOutageMinutes: number;
+  /** `review.confidenceThreshold`: a done document with a value below it (and not marked reviewed) needs review. */
+  reviewConfidenceThreshold: number;
   /** `retry.*` settings: backoff between attempts, seconds and share of jitter. */
   retryBaseDelaySeconds: number;
   retryMaxDelaySeconds: number;
@@ -92,6 +95,7 @@ export const DEFAULT_SETTINGS: Readonly<ExtensionSettings> = Object.freeze({
   ocrWorkers: 0,
   ocrDataDir: '',
   maxOutageMinutes: 30,
+  reviewConfidenceThreshold: DEFAULT_CONFIDENCE_THRESHOLD,
   retryBaseDelaySeconds: 1,
   retryMaxDelaySeconds: 60,
   retryJitter: 0.5,

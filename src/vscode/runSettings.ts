@@ -116,6 +116,7 @@ export function resolveRunSettings(root: string, settings: ExtensionSettings, so
     ...(job.maxOutputTokens !== undefined ? { maxOutputTokens: job.maxOutputTokens } : {}),
     ...(job.maxOutputTokensCap !== undefined ? { maxOutputTokensCap: job.maxOutputTokensCap } : {}),
     ...(job.maxReasks !== undefined ? { maxReasks: job.maxReasks } : {}),
+    ...(job.confidence !== undefined ? { confidence: job.confidence } : {}),
     ...(job.price ? { price: job.price } : {}),
     jobName: job.name,
   };

@@ -113,6 +113,7 @@ describe('Extraction Workbench: runs, tree and commands', function () {
     assert.equal(groups.length, roots.length - 1, 'one folder: the run summary, then the status groups');
     assert.ok(groups.length > 0);
     for (const g of groups) {
+      if (g.group === 'needsReview') continue; // a view of Done, not a status (reviewQueue.suite.ts)
       assert.equal(g.count, counts[GROUPS[g.group].countKey], `count of ${g.label}`);
       const item = api.treeProvider.getTreeItem(g);
       assert.equal(item.description, String(g.count));

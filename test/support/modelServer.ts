@@ -34,6 +34,12 @@ export interface StepCommon {
   usage?: { prompt_tokens?: number; completion_tokens?: number };
   /** finish_reason for `reply`/`content` steps (default 'stop'). */
   finishReason?: 'stop' | 'length' | 'content_filter' | 'tool_calls';
+  /**
+   * Token log-probabilities returned when the request asks for them (`logprobs: true`): the content is cut
+   * into tokens (words, spaces, single punctuation marks); a token listed in `tokens` gets that
+   * log-probability, every other one `default` (default 0: certain).
+   */
+  logprobs?: { default?: number; tokens?: Record<string, number> };
 }
 
 export type Step = StepCommon &
@@ -91,6 +97,8 @@ export interface ServerSupports {
   jsonObject?: boolean;
   /** `tools` / `tool_choice` (function calling). */
   tools?: boolean;
+  /** `logprobs: true` (token log-probabilities). */
+  logprobs?: boolean;
 }
 
 export interface ChatTool {
@@ -258,6 +266,15 @@ const defaultResponder: Responder = (req) => {
   return { reply: schema ? sampleForSchema(schema) : {} };
 };
 
+/** `choices[0].logprobs` for a content: tokens (words, spaces, punctuation) and their log-probabilities (see {@link StepCommon.logprobs}). */
+export function tokenLogprobs(content: string, step: StepCommon): { content: Array<{ token: string; logprob: number; bytes: number[]; top_logprobs: [] }>; refusal: null } {
+  const tokens = content.match(/[\p{L}\p{N}_.]+|\s+|[^\p{L}\p{N}_.\s]/gu) ?? [];
+  return {
+    content: tokens.map((token) => ({ token, logprob: step.logprobs?.tokens?.[token] ?? step.logprobs?.default ?? 0, bytes: [...Buffer.from(token)], top_logprobs: [] })),
+    refusal: null,
+  };
+}
+
 export async function startModelServer(options: ModelServerOptions = {}): Promise<ModelServer> {
   let latencyMs = options.latencyMs ?? 0;
   let responder: Responder = options.responder ?? defaultResponder;
@@ -315,7 +332,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       object: 'chat.completion',
       created: Math.floor(Date.now() / 1000),
       model: body.model ?? 'unknown',
-      choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }],
+      choices: [{ index: 0, message, logprobs: body.logprobs === true && typeof content === 'string' && !tool ? tokenLogprobs(content, step) : null, finish_reason: finishReason }],
       usage: {
         prompt_tokens: prompt,
         completion_tokens: completionTokens,
@@ -468,6 +485,9 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   }
 
   function unsupportedFeature(body: ChatBody): { message: string; type: string; code: string | null; param?: string | null } | undefined {
+    if (body.logprobs !== undefined && supports.logprobs === false) {
+      return { message: 'logprobs is not supported by this model', type: 'invalid_request_error', code: null, param: 'logprobs' };
+    }
     const format = body.response_format?.type;
     if ((format === 'json_schema' && supports.jsonSchema === false) || (format === 'json_object' && supports.jsonObject === false)) {
       return { message: `Invalid parameter: 'response_format' of type '${format}' is not supported with this model.`, type: 'invalid_request_error', code: null, param: 'response_format' };

@@ -18,12 +18,13 @@ import { multiRootScenario } from './scenarios/multiRoot.scenario';
 import { outageScenario } from './scenarios/outage.scenario';
 import { reloadScenario } from './scenarios/reload.scenario';
 import { restrictedScenario } from './scenarios/restricted.scenario';
+import { needsReviewScenario } from './scenarios/needsReview.scenario';
 import { runScenario } from './scenarios/run.scenario';
 import { reviewScenario } from './scenarios/review.scenario';
 import { scanScenario } from './scenarios/scan.scenario';
 import { workbenchScenario } from './scenarios/workbench.scenario';
 
-export const scenarios = [workbenchScenario, runScenario, dashboardScenario, reviewScenario, scanScenario, datasetScenario, outageScenario, reloadScenario];
+export const scenarios = [workbenchScenario, runScenario, dashboardScenario, reviewScenario, scanScenario, datasetScenario, outageScenario, reloadScenario, needsReviewScenario];
 export const untrustedScenarios = [restrictedScenario, multiRootScenario];
 
 export function selected(list: readonly Scenario[]): Scenario[] {

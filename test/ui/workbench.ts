@@ -186,3 +186,13 @@ export async function reloadWindow(page: Page): Promise<void> {
   await until('a fresh page', async () => !(await page.evaluate(() => (window as unknown as { __beforeReload?: boolean }).__beforeReload).catch(() => true)), 60_000);
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
 }
+
+/** Right-clicks a row and picks a context-menu item by its exact label. */
+export async function contextMenuItem(page: Page, row: Locator, label: string): Promise<void> {
+  await row.click({ button: 'right' });
+  const item = page.locator('.context-view .action-label', { hasText: new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }).first();
+  await item.waitFor({ state: 'visible', timeout: 10_000 });
+  await sleep(300); // the menu ignores a click that comes right after it opened
+  await item.click();
+  if (await item.isVisible().catch(() => false)) await page.keyboard.press('Enter');
+}

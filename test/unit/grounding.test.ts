@@ -13,6 +13,7 @@ import { convertTextBytes, createTextConverter } from '../../src/convert/text';
 import { Pipeline } from '../../src/core/pipeline';
 import { readResult } from '../../src/export/jsonExporter';
 import type { ConvertedDocument } from '../../src/convert/types';
+import { groundingConfidence } from '../../src/extract/confidence';
 import { dateValues, Grounder, groundValues, numberValues, type FieldGrounding, type Grounding } from '../../src/extract/grounding';
 import { FakeExtractor } from '../fakes/fakeExtractor';
 import { MemoryCheckpointStore } from '../fakes/memoryStore';
@@ -337,8 +338,9 @@ describe('grounding in the pipeline', () => {
       await make().start({ trigger: 'cli' }).done;
       const r1 = (await readResult(path.join(dir, 'out'), 'a.txt'))!;
       const g = r1.grounding as Grounding;
-      assert.deepStrictEqual(g.summary, { total: 3, exact: 1, normalized: 1, fuzzy: 0, ungrounded: 1 });
+      assert.deepStrictEqual(g.summary, { total: 3, exact: 1, normalized: 1, fuzzy: 0, ungrounded: 1, minConfidence: groundingConfidence({ status: 'ungrounded' }) });
       assert.strictEqual(field(g, '/total').line, 2);
+      assert.strictEqual(field(g, '/note').confidence, groundingConfidence({ status: 'ungrounded' }), 'every record carries its confidence');
       const cached = await new ConvertCache(cacheDir).get(sha256Hex(fs.readFileSync(path.join(root, 'a.txt'))), text.cacheKey);
       assert.strictEqual(cached?.text, body, 'the converted document is in the cache under the content hash');
       // unchanged: a plain retry adopts the result; a forced one extracts again with the extra instruction

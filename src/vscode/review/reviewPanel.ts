@@ -291,6 +291,7 @@ export class ReviewPanel extends Disposable {
       ...(error ? { error } : {}),
       hasResult: !!d.result,
       canRun: vscode.workspace.isTrusted,
+      confidenceThreshold: target.folder.settings().reviewConfidenceThreshold,
       source: this.#source(d),
       schema: d.schema,
       modelData: (d.result?.data ?? null) as JsonValue,

@@ -13,6 +13,8 @@ import { webviewStateSchema } from '../../shared/reviewProtocol';
 import { Disposable } from '../dispose';
 import type { FolderRuns, WorkspaceRuns } from '../workspaceRuns';
 import { CorrectionsStore, type ReviewStatus } from '../../app/corrections';
+import type { DocumentState } from '../../core/types';
+import { ReviewQueue } from './reviewQueue';
 import { createReviewWebviewPanel, ReviewPanel, type ReviewPanelHost } from './reviewPanel';
 
 export interface ReviewPanelsOptions {
@@ -38,6 +40,7 @@ export class ReviewPanels extends Disposable implements vscode.WebviewPanelSeria
   /** Converters per set of PDF limits (usually one): the review must read the conversion the run cached. */
   readonly #registries = new Map<string, ConverterRegistry>();
   readonly #stores = new Map<string, CorrectionsStore>();
+  readonly #queue = new ReviewQueue();
   readonly #host: ReviewPanelHost;
 
   readonly #onDidChangeReview = this._register(new vscode.EventEmitter<{ folderKey: string; path: string }>());
@@ -78,6 +81,14 @@ export class ReviewPanels extends Disposable implements vscode.WebviewPanelSeria
       this.#stores.set(dir, s);
     }
     return s;
+  }
+
+  /** The done documents that need review: a value below `review.confidenceThreshold`, not marked reviewed. */
+  needsReview(folderKey: string, docs: DocumentState[]): DocumentState[] {
+    const f = this.#o.runs.get(folderKey);
+    if (!f || !docs.length || !f.hasState()) return [];
+    const corrections = this.corrections(f);
+    return this.#queue.filter(folderKey, { outDir: f.outDir(), threshold: f.settings().reviewConfidenceThreshold, reviewed: (p) => !!corrections.status(p)?.reviewed }, docs);
   }
 
   /** Review state of a document for the tree. */

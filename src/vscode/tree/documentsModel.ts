@@ -107,6 +107,14 @@ export interface DocumentsModelOptions {
   throttleMs?: number;
   /** Adds a run summary node at the top of each folder (health, last run). */
   summary?: RunSummarySource;
+  /** Adds the "Needs review" group: the done documents this says need review. */
+  review?: ReviewQueueSource;
+}
+
+/** Which done documents need review (low confidence, not marked reviewed). Should be cheap: cache per path and `updatedAt`. */
+export interface ReviewQueueSource {
+  /** The documents of `docs` (done documents of a folder) that need review, in the same order. */
+  needsReview(folderKey: string, docs: DocumentState[]): DocumentState[];
 }
 
 interface GroupState {
@@ -148,6 +156,7 @@ export class DocumentsModel extends Disposable {
   #flushes = 0;
   readonly #summary: RunSummarySource | undefined;
   readonly #summaryNodes = new Map<string, SummaryNode>();
+  readonly #review: ReviewQueueSource | undefined;
 
   constructor(source: ModelFolderSource, options: DocumentsModelOptions = {}) {
     super();
@@ -155,6 +164,7 @@ export class DocumentsModel extends Disposable {
     if (!Number.isInteger(this.pageSize) || this.pageSize < 1) throw new RangeError(`pageSize must be an integer ≥ 1, got ${this.pageSize}`);
     this.#source = source;
     this.#summary = options.summary;
+    this.#review = options.review;
     if (this.#summary) this._register(this.#summary.onDidChange((key) => this.#onSummaryChange(key)));
     this._register(source.onDidChangeFolders(() => this.reload()));
     this._register({ dispose: () => this.#clearFolders() });
@@ -242,6 +252,26 @@ export class DocumentsModel extends Disposable {
     g.limit += this.pageSize;
     g.items = undefined;
     this.#onDidChange.fire([g.node]);
+  }
+
+  /**
+   * The review state or the threshold changed (a document marked reviewed, a setting): recounts the
+   * "Needs review" group of a folder (all folders when no key is given) and refreshes it.
+   */
+  reviewChanged(folderKey?: string): void {
+    let structure = false;
+    const changed: TreeNode[] = [];
+    for (const f of this.#folders.values()) {
+      if (folderKey && f.folder.key !== folderKey) continue;
+      const g = f.groups.get('needsReview')!;
+      const before = g.node.count;
+      g.node.count = this.#reviewQueue(f).length;
+      g.items = undefined;
+      if ((before > 0) !== (g.node.count > 0)) structure = true;
+      else if (g.node.count > 0) changed.push(g.node);
+    }
+    if (structure) this.#onDidChange.fire(undefined);
+    else if (changed.length) this.#onDidChange.fire(changed);
   }
 
   /** Re-reads everything from the stores (folders added, stores opened, "Refresh"). */
@@ -367,7 +397,20 @@ export class DocumentsModel extends Disposable {
 
   #updateNodes(f: FolderState): void {
     f.node.counts = f.counts;
-    for (const g of f.groups.values()) g.node.count = f.counts[GROUPS[g.node.group].countKey];
+    for (const g of f.groups.values()) g.node.count = g.node.group === 'needsReview' ? this.#reviewQueue(f).length : f.counts[GROUPS[g.node.group].countKey];
+  }
+
+  /** Done documents that need review (none without a review source), in store order. */
+  #reviewQueue(f: FolderState): DocumentState[] {
+    const review = this.#review;
+    const store = f.folder.store;
+    if (!review || !store || !f.counts.done) return [];
+    try {
+      const def = GROUPS.needsReview;
+      return review.needsReview(f.folder.key, store.listDocuments({ stages: def.stages!, readiness: def.readiness }));
+    } catch {
+      return []; // store closed during shutdown
+    }
   }
 
   #onEvent(f: FolderState, e: PipelineEvent): void {
@@ -396,6 +439,7 @@ export class DocumentsModel extends Disposable {
       f.counts = this.#readCounts(f);
       this.#updateNodes(f);
       const dirty = new Set(f.enteredGroups);
+      if (dirty.has('done')) dirty.add('needsReview');
       for (const g of f.groups.values()) {
         const key = GROUPS[g.node.group].countKey;
         if (before[key] !== f.counts[key]) dirty.add(g.node.group);
@@ -426,7 +470,7 @@ export class DocumentsModel extends Disposable {
     let rows: DocumentState[];
     try {
       // one page more than shown tells whether there is more
-      rows = store.listDocuments({ ...(def.stages ? { stages: def.stages } : {}), readiness: def.readiness, limit: g.limit + 1 });
+      rows = g.node.group === 'needsReview' ? this.#reviewQueue(f).slice(0, g.limit + 1) : store.listDocuments({ ...(def.stages ? { stages: def.stages } : {}), readiness: def.readiness, limit: g.limit + 1 });
     } catch {
       return []; // store closed during shutdown
     }

@@ -24,6 +24,7 @@ const HEALTH_ICONS = {
 const GROUP_ICONS: Record<GroupId, vscode.ThemeIcon> = {
   pending: new vscode.ThemeIcon('circle-outline'),
   running: new vscode.ThemeIcon('sync~spin'),
+  needsReview: new vscode.ThemeIcon('eye', new vscode.ThemeColor('problemsWarningIcon.foreground')),
   done: new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed')),
   failed: new vscode.ThemeIcon('error', new vscode.ThemeColor('testing.iconFailed')),
   deadLettered: new vscode.ThemeIcon('archive', new vscode.ThemeColor('problemsWarningIcon.foreground')),
@@ -52,6 +53,8 @@ export function describeDocument(doc: DocumentState, group: GroupId): string {
       return 'rejected';
     case 'pending':
       return doc.attempts ? `pending · ${plural(doc.attempts, 'attempt')}` : 'pending';
+    case 'needsReview':
+      return 'needs review';
     case 'done':
       return doc.durationMs !== undefined ? `done · ${plural(doc.attempts, 'attempt')} · ${(doc.durationMs / 1000).toFixed(1)} s` : `done · ${plural(doc.attempts, 'attempt')}`;
     default:
@@ -69,7 +72,7 @@ function tooltip(doc: DocumentState, group: GroupId): vscode.MarkdownString {
   md.appendMarkdown(`**${escapeMd(doc.path)}**\n\n`);
   md.appendMarkdown(`Stage: ${escapeMd(doc.stage)} · attempts: ${doc.attempts}\n\n`);
   if (group === 'rejected' && doc.rejectReason) md.appendMarkdown(`Rejected: ${escapeMd(doc.rejectReason)}\n\n`);
-  if (doc.lastError && group !== 'done') {
+  if (doc.lastError && group !== 'done' && group !== 'needsReview') {
     md.appendMarkdown(`Error \`${escapeMd(doc.lastError.code)}\` in ${escapeMd(doc.lastError.stage)}:\n\n`);
     md.appendCodeblock(doc.lastError.message, 'text');
   }

@@ -4,10 +4,14 @@
 import type { PipelineEvent } from '../../core/events';
 import { ACTIVE_STAGES, type DocumentState, type Readiness, type RunCounts, type Stage } from '../../core/types';
 
-export type GroupId = 'pending' | 'running' | 'done' | 'failed' | 'deadLettered' | 'rejected';
+export type GroupId = 'pending' | 'running' | 'needsReview' | 'done' | 'failed' | 'deadLettered' | 'rejected';
 
-/** Display order. */
-export const GROUP_IDS: readonly GroupId[] = ['pending', 'running', 'done', 'failed', 'deadLettered', 'rejected'];
+/**
+ * Display order. `needsReview` is a view of `done`, not a status: done documents with a value below the
+ * confidence threshold that nobody marked reviewed. They stay under Done as well (Done keeps matching
+ * the store's counts and the run's progress; the review queue is an extra way in).
+ */
+export const GROUP_IDS: readonly GroupId[] = ['pending', 'running', 'needsReview', 'done', 'failed', 'deadLettered', 'rejected'];
 
 export interface GroupDef {
   id: GroupId;
@@ -28,6 +32,8 @@ const ACCEPTED: readonly Readiness[] = ['not-ready', 'ready'];
 export const GROUPS: Readonly<Record<GroupId, GroupDef>> = {
   pending: { id: 'pending', label: 'Pending', countKey: 'pending', stages: ['pending'], readiness: ACCEPTED },
   running: { id: 'running', label: 'Running', countKey: 'running', stages: ACTIVE_STAGES, readiness: ACCEPTED },
+  // counted by the model (a filter over done documents); `done` changing marks it dirty
+  needsReview: { id: 'needsReview', label: 'Needs review', countKey: 'done', stages: ['done'], readiness: ACCEPTED },
   done: { id: 'done', label: 'Done', countKey: 'done', stages: ['done'], readiness: ACCEPTED },
   failed: { id: 'failed', label: 'Failed', countKey: 'failed', stages: ['failed'], readiness: ACCEPTED },
   deadLettered: { id: 'deadLettered', label: 'Dead-lettered', countKey: 'deadLettered', stages: ['dead-lettered'], readiness: ACCEPTED },
@@ -77,7 +83,8 @@ export function groupOfEvent(e: PipelineEvent): GroupId | undefined {
 
 /** Context value of a document item, used by `view/item/context` menus: `document.failed`, … */
 export function documentContextValue(group: GroupId): string {
-  return `document.${group}`;
+  // a document that needs review is a done document: the same menus apply
+  return `document.${group === 'needsReview' ? 'done' : group}`;
 }
 
 export function groupContextValue(group: GroupId): string {

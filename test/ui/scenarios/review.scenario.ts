@@ -24,7 +24,7 @@ import type { FrameLocator, Page } from 'playwright-core';
 import { cjkPdf } from '../../fixtures/pdf/generate';
 import { startModelServer, type ModelServer } from '../../support/modelServer';
 import type { Scenario, ScenarioRun } from '../scenario';
-import { activityBarItem, closeQuickInput, docRow, focusWorkbench, quickInput, runCommand, sideBar, sideBarPane, sleep, statusBarItem, treeRow, until } from '../workbench';
+import { activityBarItem, closeQuickInput, contextMenuItem, docRow, focusWorkbench, quickInput, runCommand, sideBar, sideBarPane, sleep, statusBarItem, treeRow, until } from '../workbench';
 
 /** A copy of the sample PDF in a subfolder: a new document (the run scenario already extracted the sample). */
 const PDF_NAME = 'invoice-single-column.pdf';
@@ -161,12 +161,7 @@ export const reviewScenario: Scenario = {
         if (!(await sideBarPane(page, 'Documents').isVisible().catch(() => false))) await activityBarItem(page, 'Extraction Workbench').click();
         await sideBar(page).waitFor({ state: 'visible' });
         const row = await treeRow(page, PDF);
-        await row.click({ button: 'right' });
-        const item = page.locator('.context-view .action-label', { hasText: /^Review Side by Side$/ }).first();
-        await item.waitFor({ state: 'visible', timeout: 10_000 });
-        await sleep(300); // the menu ignores a click that comes right after it opened
-        await item.click();
-        if (await item.isVisible().catch(() => false)) await page.keyboard.press('Enter');
+        await contextMenuItem(page, row, 'Review Side by Side');
         await page.locator('.tabs-container .tab', { hasText: `Review: ${PDF_NAME}` }).first().waitFor({ timeout: 20_000 });
         await frame.locator(`#app[data-loaded="${PDF}"]`).waitFor({ timeout: 30_000 });
         await frame.locator('.page[data-page="1"][data-rendered="true"]').waitFor({ timeout: 30_000 });
