@@ -208,8 +208,9 @@ export interface WriteResultOptions {
  */
 export async function writeResult(outDir: string, result: ResultFile, options: WriteResultOptions = {}): Promise<string> {
   const file = resultAbsPath(outDir, result.source);
-  try {
-    const outside = await ensureFolderInside(outDir, path.dirname(file), options.verifiedFolders);
+  const dir = path.dirname(file);
+  const write = async (): Promise<void> => {
+    const outside = await ensureFolderInside(outDir, dir, options.verifiedFolders);
     if (outside) {
       throw new ExtractionError(ErrorCodes.EXPORT_FAILED, `Cannot write result ${file}: ${outside.link} is a link out of the output folder (to ${outside.real}); results are not written through it`, {
         stage: 'exporting',
@@ -217,6 +218,16 @@ export async function writeResult(outDir: string, result: ResultFile, options: W
       });
     }
     await writeFileAtomicAsync(file, JSON.stringify(result, null, 2) + '\n', { fsync: options.fsync, dirExists: true, changed: options.changed });
+  };
+  try {
+    try {
+      await write();
+    } catch (err) {
+      // a folder checked earlier in the run and removed since (someone cleared the output folder): check and
+      // create it again, once
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !options.verifiedFolders?.delete(dir)) throw err;
+      await write();
+    }
   } catch (err) {
     if (err instanceof ExtractionError) throw err;
     // a full disk is no document's fault: DISK_FULL stops the run (a rerun writes the result)

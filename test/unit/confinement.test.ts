@@ -374,6 +374,25 @@ describe('confinement to the workspace folder (in process)', () => {
     assert.deepEqual(fs.readdirSync(out), [`${source}.json`], 'no temp file left');
   });
 
+  it('writeResult checks a folder once per run, creates it again when it was removed, and never writes through a link put there', async () => {
+    const out = path.join(dir, 'out');
+    const verified = new Set<string>();
+    const result = (source: string): ResultFile => ({ formatVersion: 1, source, data: { source }, metadata: {} as ResultFile['metadata'] });
+    await writeResult(out, result('sub/a.txt'), { verifiedFolders: verified });
+    assert.deepEqual([...verified], [path.join(out, 'sub')]);
+    // someone clears the output folder during the run: the next result still lands, in a new folder
+    fs.rmSync(out, { recursive: true });
+    await writeResult(out, result('sub/b.txt'), { verifiedFolders: verified });
+    assert.deepEqual(fs.readdirSync(path.join(out, 'sub')), ['b.txt.json']);
+    // ...and when what is there now is a link out of the output folder, it is refused as always
+    fs.rmSync(path.join(out, 'sub'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'elsewhere'));
+    fs.symlinkSync(path.join(dir, 'elsewhere'), path.join(out, 'sub'));
+    fs.rmSync(path.join(dir, 'elsewhere'), { recursive: true }); // a dangling link: writing through it fails with ENOENT
+    await assert.rejects(writeResult(out, result('sub/c.txt'), { verifiedFolders: verified }), (e: unknown) => e instanceof ExtractionError && e.code === ErrorCodes.EXPORT_FAILED);
+    assert.ok(!fs.existsSync(path.join(dir, 'elsewhere')), 'the link was not followed to create its target');
+  });
+
   it('writeResult refuses a document path that leads out of the output folder (PATH_OUTSIDE_ROOT)', async () => {
     const out = path.join(dir, 'out');
     await assert.rejects(writeResult(out, { formatVersion: 1, source: '../../escaped.txt', data: {}, metadata: {} as ResultFile['metadata'] }), (e: unknown) => e instanceof ExtractionError && e.code === ErrorCodes.PATH_OUTSIDE_ROOT && !e.retryable);
