@@ -157,17 +157,31 @@ export function docRow(page: Page, label: string): Locator {
     .first();
 }
 
-/** The row of a done document in the Documents tree: opens the "Done" group and scrolls the (virtual) list to it. */
-export async function treeRow(page: Page, label: string): Promise<Locator> {
+/**
+ * Brings the Documents tree back to its top, where the run summary row is: the list is virtual (rows scrolled
+ * out of view are not in the page at all), and an earlier scenario may have left it scrolled down a long
+ * group, with the selection keeping it there. "Collapse All" folds the groups; the summary row shows.
+ */
+export async function scrollTreeToTop(page: Page): Promise<void> {
+  const list = sideBarPane(page, 'Documents').locator('.monaco-list').first();
+  await list.waitFor({ state: 'visible', timeout: 20_000 });
+  await page.locator('.part.sidebar .action-label[aria-label="Collapse All"]').first().click();
+  await sleep(300); // a click right after Collapse All may only select the row (multiRoot scenario)
+  const box = (await list.boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.wheel(0, -100_000);
+}
+
+/**
+ * The row of a document in the Documents tree: opens its group ("Done" unless said) and scrolls the (virtual)
+ * list to it.
+ */
+export async function treeRow(page: Page, label: string, group = 'Done'): Promise<Locator> {
   const pane = sideBarPane(page, 'Documents');
   const row = docRow(page, label);
   if (await row.isVisible().catch(() => false)) return row;
-  const list = pane.locator('.monaco-list').first();
-  await list.waitFor({ state: 'visible', timeout: 20_000 });
-  const box = (await list.boundingBox())!;
-  await page.mouse.move(box.x + box.width / 2, box.y + 20);
-  await page.mouse.wheel(0, -100_000);
-  const done = pane.locator('.monaco-list-row', { hasText: /^Done/ }).first();
+  await scrollTreeToTop(page);
+  const done = pane.locator('.monaco-list-row', { hasText: new RegExp(`^${group}`) }).first();
   await done.waitFor({ state: 'visible', timeout: 20_000 });
   if ((await done.getAttribute('aria-expanded')) !== 'true') await done.click();
   for (let i = 0; i < 60 && !(await row.isVisible().catch(() => false)); i++) {

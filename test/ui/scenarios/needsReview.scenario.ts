@@ -8,10 +8,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { startModelServer, type ModelServer } from '../../support/modelServer';
 import type { Scenario } from '../scenario';
-import { contextMenuItem, runCommand, showDocumentsView, sideBarPane, sleep, startRunAgainst, statusBarItem, until, writeFolderSettings } from '../workbench';
+import { contextMenuItem, runCommand, scrollTreeToTop, showDocumentsView, sleep, startRunAgainst, statusBarItem, treeRow, until, writeFolderSettings } from '../workbench';
 
 const DOC = 'needs-review/harbour-lights.txt';
-const NAME = 'harbour-lights.txt';
 const TEXT = ['Harbour Lights Ltd', 'Invoice no. H-12', 'Date: 2024-06-01', '', 'Lamp oil      4    40.00', '', 'Total due: EUR 40.00', ''].join('\n');
 // the vendor is not in the document: ungrounded, below the default threshold
 const ANSWER = { invoice_number: 'H-12', invoice_date: '2024-06-01', vendor: 'Quayside Trading GmbH', total: 40, currency: 'EUR', line_items: [{ description: 'Lamp oil', quantity: 4, amount: 40 }] };
@@ -36,11 +35,10 @@ export const needsReviewScenario: Scenario = {
         const pane = await showDocumentsView(page);
         await startRunAgainst(page, () => srv.requestsFor(DOC).length > 0);
         await until(`${DOC} result`, () => fs.existsSync(result), 60_000);
-        const group = pane.locator('.monaco-list-row', { hasText: /^Needs review/ }).first();
-        await group.waitFor({ state: 'visible', timeout: 20_000 });
-        if ((await group.getAttribute('aria-expanded')) !== 'true') await group.click();
-        const row = pane.locator('.monaco-list-row', { hasText: NAME }).first();
-        await row.waitFor({ state: 'visible', timeout: 10_000 });
+        await scrollTreeToTop(page);
+        await pane.locator('.monaco-list-row', { hasText: /^Needs review/ }).first().waitFor({ state: 'visible', timeout: 20_000 });
+        // earlier scenarios leave other documents in the group: the row may be further down the (virtual) list
+        const row = await treeRow(page, DOC, 'Needs review');
         assert.match(await row.innerText(), /needs review/);
         await row.click();
         await sleep(300); // let the selection paint before the screenshot
@@ -48,7 +46,7 @@ export const needsReviewScenario: Scenario = {
       });
 
       await s.check('the Review panel opens on the value to check; "Next to check" stays on the only one', async () => {
-        const row = sideBarPane(page, 'Documents').locator('.monaco-list-row', { hasText: NAME }).first();
+        const row = await treeRow(page, DOC, 'Needs review');
         await contextMenuItem(page, row, 'Review Side by Side');
         const frame = page.locator('iframe.webview.ready').last().contentFrame().locator('#active-frame').contentFrame();
         await frame.locator(`#app[data-loaded="${DOC}"]`).waitFor({ timeout: 30_000 });

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { startModelServer, type ModelServer } from '../../support/modelServer';
 import type { Scenario } from '../scenario';
-import { groupCount, runCommand, showDocumentsView, startRunAgainst, statusBarItem, until, writeFolderSettings } from '../workbench';
+import { groupCount, runCommand, scrollTreeToTop, showDocumentsView, startRunAgainst, statusBarItem, until, writeFolderSettings } from '../workbench';
 
 const FOLDER = 'outage';
 const DOCS = 4;
@@ -42,6 +42,7 @@ export const outageScenario: Scenario = {
         await startRunAgainst(page, () => srv.stats.total > 0);
         const item = statusBarItem(page, /waiting for the provider/);
         await item.waitFor({ state: 'visible', timeout: 30_000 });
+        await scrollTreeToTop(page); // the summary row is the first; an earlier scenario may have scrolled away
         await pane.locator('.monaco-list-row', { hasText: /Waiting for the provider/ }).waitFor({ timeout: 20_000 });
         const row = await pane.locator('.monaco-list-row', { hasText: /Waiting for the provider/ }).innerText();
         assert.match(row, /since \d\d:\d\d:\d\d, (next try at \d\d:\d\d:\d\d|trying now)/);
