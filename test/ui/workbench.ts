@@ -180,7 +180,13 @@ export async function treeRow(page: Page, label: string, group = 'Done'): Promis
   const pane = sideBarPane(page, 'Documents');
   const row = docRow(page, label);
   if (await row.isVisible().catch(() => false)) return row;
-  await scrollTreeToTop(page);
+  // scrolled up by the wheel, not folded with Collapse All: in a multi-root workspace that hides the groups
+  // inside their folder nodes
+  const list = pane.locator('.monaco-list').first();
+  await list.waitFor({ state: 'visible', timeout: 20_000 });
+  const box = (await list.boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + 20);
+  await page.mouse.wheel(0, -100_000);
   const done = pane.locator('.monaco-list-row', { hasText: new RegExp(`^${group}`) }).first();
   await done.waitFor({ state: 'visible', timeout: 20_000 });
   if ((await done.getAttribute('aria-expanded')) !== 'true') await done.click();
