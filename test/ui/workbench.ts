@@ -99,6 +99,23 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   await quickInput(page).waitFor({ state: 'hidden', timeout: 10_000 });
 }
 
+/**
+ * Waits until the extension's status bar item shows, and stops a run an earlier scenario left (e.g. paused),
+ * which would keep a new one from starting; then waits for the workspace settings file to be picked up.
+ */
+export async function whenIdle(page: Page, log: (line: string) => void): Promise<void> {
+  const bar = page.locator('.part.statusbar');
+  // the extension's item shows "Extraction: idle", or a run's progress ("3/6 · paused")
+  await until('the extension\'s status bar item', async () => /Extraction: idle|\d+\/\d+/.test(await bar.innerText()), 60_000);
+  if (!/Extraction: idle/.test(await bar.innerText())) {
+    log('    a run is still active: stopping it');
+    await runCommand(page, 'Extraction Workbench: Stop');
+    await until('the status bar to say idle', async () => /Extraction: idle/.test(await bar.innerText()), 30_000);
+  }
+  await statusBarItem(page, /idle/).waitFor({ state: 'visible', timeout: 10_000 });
+  await sleep(1500); // the workspace settings file is picked up
+}
+
 /** Merges `settings` into `<folder>/.vscode/settings.json` (a value of undefined removes the key). */
 export function writeFolderSettings(folder: string, settings: Record<string, unknown>): void {
   const file = path.join(folder, '.vscode', 'settings.json');

@@ -20,11 +20,11 @@ import * as assert from 'assert';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { FrameLocator, Page } from 'playwright-core';
+import type { FrameLocator, Locator, Page } from 'playwright-core';
 import { cjkPdf } from '../../fixtures/pdf/generate';
 import { startModelServer, type ModelServer } from '../../support/modelServer';
 import type { Scenario, ScenarioRun } from '../scenario';
-import { activityBarItem, closeQuickInput, contextMenuItem, docRow, focusWorkbench, quickInput, runCommand, sideBar, sideBarPane, sleep, statusBarItem, treeRow, until } from '../workbench';
+import { activityBarItem, closeQuickInput, contextMenuItem, docRow, focusWorkbench, quickInput, runCommand, sideBar, sideBarPane, sleep, treeRow, until, whenIdle } from '../workbench';
 
 /** A copy of the sample PDF in a subfolder: a new document (the run scenario already extracted the sample). */
 const PDF_NAME = 'invoice-single-column.pdf';
@@ -85,6 +85,31 @@ function readJson(file: string): ResultJson | undefined {
   }
 }
 
+/** A PDF page box [x0, y0, x1, y1] in points, origin top left (pdftotext -bbox and the review's pages). */
+export interface PageBox {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+/** Where the review panel draws `box` on the rendered page `pageEl`, in points of a US-letter page (612 wide); and the scale. */
+export async function boxInPagePoints(pageEl: Locator, box: Locator): Promise<{ rel: PageBox; scale: number }> {
+  const pb = (await pageEl.boundingBox())!;
+  const bb = (await box.boundingBox())!;
+  const scale = pb.width / 612;
+  return { rel: { x0: (bb.x - pb.x) / scale, y0: (bb.y - pb.y) / scale, x1: (bb.x + bb.width - pb.x) / scale, y1: (bb.y + bb.height - pb.y) / scale }, scale };
+}
+
+/** The box pdftotext gives the word `word` in the text layer of `pdf` (undefined when it finds none). */
+export function pdftotextWordBox(pdf: string, word: string): PageBox | undefined {
+  const html = execFileSync('pdftotext', ['-bbox', pdf, '-'], { encoding: 'utf8' });
+  const m = new RegExp(`<word xMin="([\\d.]+)" yMin="([\\d.]+)" xMax="([\\d.]+)" yMax="([\\d.]+)">${word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}</word>`).exec(html);
+  if (!m) return undefined;
+  const [x0, y0, x1, y1] = m.slice(1).map(Number);
+  return { x0, y0, x1, y1 };
+}
+
 /** The review webview's document (the iframe VS Code puts inside its own webview iframe). */
 export function reviewFrame(page: Page): FrameLocator {
   return page.locator('iframe.webview.ready').last().contentFrame().locator('#active-frame').contentFrame();
@@ -131,17 +156,7 @@ export const reviewScenario: Scenario = {
       fs.copyFileSync(path.join(ws, PDF_NAME), path.join(ws, ...PDF.split('/')));
 
       await s.check('Extract Workspace (against the local model server) writes results for the PDF and the payload document', async () => {
-        const bar = page.locator('.part.statusbar');
-        // the extension's item shows "Extraction: idle", or a run's progress ("3/6 · paused")
-        await until('the extension\'s status bar item', async () => /Extraction: idle|\d+\/\d+/.test(await bar.innerText()), 60_000);
-        // a run left over by an earlier scenario (e.g. paused) would keep ours from starting
-        if (!/Extraction: idle/.test(await bar.innerText())) {
-          ctx.log('    a run is still active: stopping it');
-          await runCommand(page, 'Extraction Workbench: Stop');
-          await until('the status bar to say idle', async () => /Extraction: idle/.test(await bar.innerText()), 30_000);
-        }
-        await statusBarItem(page, /idle/).waitFor({ state: 'visible', timeout: 10_000 });
-        await sleep(1500); // the workspace settings file is picked up
+        await whenIdle(page, ctx.log);
         await runCommand(page, 'Extraction Workbench: Extract Workspace');
         await until('the first request', () => server!.stats.total > 0, 20_000).catch(async () => {
           ctx.log('    no request yet: running the command again');
@@ -177,14 +192,10 @@ export const reviewScenario: Scenario = {
         await box.waitFor({ state: 'visible', timeout: 10_000 });
         await box.hover();
         assert.match((await box.getAttribute('title')) ?? '', /Supports total \(exact match\)/);
-        const pb = (await pageEl.boundingBox())!;
-        const bb = (await box.boundingBox())!;
-        const scale = pb.width / 612;
-        const rel = { x0: (bb.x - pb.x) / scale, y0: (bb.y - pb.y) / scale, x1: (bb.x + bb.width - pb.x) / scale, y1: (bb.y + bb.height - pb.y) / scale };
-        const html = execFileSync('pdftotext', ['-bbox', path.join(ws, PDF_NAME), '-'], { encoding: 'utf8' });
-        const m = /<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">250\.26<\/word>/.exec(html);
-        assert.ok(m, 'pdftotext finds 250.26');
-        const [wx0, wy0, wx1, wy1] = m.slice(1).map(Number);
+        const { rel, scale } = await boxInPagePoints(pageEl, box);
+        const word = pdftotextWordBox(path.join(ws, PDF_NAME), '250.26');
+        assert.ok(word, 'pdftotext finds 250.26');
+        const { x0: wx0, y0: wy0, x1: wx1, y1: wy1 } = word;
         ctx.log(`    box ${JSON.stringify(rel)} vs pdftotext ${JSON.stringify([wx0, wy0, wx1, wy1])} (scale ${scale.toFixed(3)})`);
         assert.ok(rel.x0 <= wx0 + 2 && rel.x1 >= wx1 - 2, `box spans the word horizontally: ${rel.x0.toFixed(1)}-${rel.x1.toFixed(1)} vs ${wx0}-${wx1}`);
         assert.ok(rel.x1 - rel.x0 < (wx1 - wx0) + 12, 'box is not much wider than the word');

@@ -13,8 +13,8 @@ import * as path from 'path';
 import { scannedPdf } from '../../fixtures/ocr/scans';
 import { startModelServer, type ModelServer } from '../../support/modelServer';
 import type { Scenario, ScenarioRun } from '../scenario';
-import { activityBarItem, runCommand, sideBar, sideBarPane, sleep, statusBarItem, treeRow, until } from '../workbench';
-import { reviewFrame } from './review.scenario';
+import { activityBarItem, contextMenuItem, runCommand, sideBar, sideBarPane, treeRow, until, whenIdle } from '../workbench';
+import { boxInPagePoints, pdftotextWordBox, reviewFrame } from './review.scenario';
 
 const ORIGINAL = 'invoice-single-column.pdf';
 const SCAN = 'scans/invoice-scan.pdf';
@@ -56,15 +56,7 @@ export const scanScenario: Scenario = {
       assert.strictEqual(text.trim(), '', 'the scan has no text layer');
 
       await s.check('Extract Workspace recognises the scan with OCR; the model reads the invoice number and total from it', async () => {
-        const bar = page.locator('.part.statusbar');
-        await until('the extension\'s status bar item', async () => /Extraction: idle|\d+\/\d+/.test(await bar.innerText()), 60_000);
-        if (!/Extraction: idle/.test(await bar.innerText())) {
-          ctx.log('    a run is still active: stopping it');
-          await runCommand(page, 'Extraction Workbench: Stop');
-          await until('the status bar to say idle', async () => /Extraction: idle/.test(await bar.innerText()), 30_000);
-        }
-        await statusBarItem(page, /idle/).waitFor({ state: 'visible', timeout: 10_000 });
-        await sleep(1500); // the workspace settings file is picked up
+        await whenIdle(page, ctx.log);
         await runCommand(page, 'Extraction Workbench: Extract Workspace');
         await until('the scan\'s request', () => seen.length > 0, 120_000).catch(async () => {
           ctx.log('    no request for the scan yet: running the command again');
@@ -86,27 +78,17 @@ export const scanScenario: Scenario = {
       await s.check('Review Side by Side shows the scan; clicking total highlights "250.26" where the original has it', async () => {
         if (!(await sideBarPane(page, 'Documents').isVisible().catch(() => false))) await activityBarItem(page, 'Extraction Workbench').click();
         await sideBar(page).waitFor({ state: 'visible' });
-        const row = await treeRow(page, SCAN);
-        await row.click({ button: 'right' });
-        const item = page.locator('.context-view .action-label', { hasText: /^Review Side by Side$/ }).first();
-        await item.waitFor({ state: 'visible', timeout: 10_000 });
-        await sleep(300); // the menu ignores a click that comes right after it opened
-        await item.click();
-        if (await item.isVisible().catch(() => false)) await page.keyboard.press('Enter');
+        await contextMenuItem(page, await treeRow(page, SCAN), 'Review Side by Side');
         await frame.locator(`#app[data-loaded="${SCAN}"]`).waitFor({ timeout: 30_000 });
         await frame.locator('.page[data-page="1"][data-rendered="true"]').waitFor({ timeout: 30_000 });
         await frame.locator('.field[data-pointer="/total"] .field-name').click();
         const pageEl = frame.locator('.page[data-page="1"]');
         const box = pageEl.locator('.hl.selected').first();
         await box.waitFor({ state: 'visible', timeout: 10_000 });
-        const pb = (await pageEl.boundingBox())!;
-        const bb = (await box.boundingBox())!;
-        const scale = pb.width / 612;
-        const rel = { x0: (bb.x - pb.x) / scale, y0: (bb.y - pb.y) / scale, x1: (bb.x + bb.width - pb.x) / scale, y1: (bb.y + bb.height - pb.y) / scale };
-        const html = execFileSync('pdftotext', ['-bbox', path.join(ws, ORIGINAL), '-'], { encoding: 'utf8' });
-        const m = /<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">250\.26<\/word>/.exec(html);
-        assert.ok(m, 'pdftotext finds 250.26 in the original');
-        const [wx0, wy0, wx1, wy1] = m.slice(1).map(Number);
+        const { rel } = await boxInPagePoints(pageEl, box);
+        const word = pdftotextWordBox(path.join(ws, ORIGINAL), '250.26');
+        assert.ok(word, 'pdftotext finds 250.26 in the original');
+        const { x0: wx0, y0: wy0, x1: wx1, y1: wy1 } = word;
         ctx.log(`    box ${JSON.stringify(rel)} vs the original's text layer ${JSON.stringify([wx0, wy0, wx1, wy1])}`);
         const cx = (wx0 + wx1) / 2, cy = (wy0 + wy1) / 2;
         assert.ok(rel.x0 <= cx && rel.x1 >= cx && rel.y0 <= cy && rel.y1 >= cy, 'the box covers the middle of the word on the scan');
