@@ -227,7 +227,9 @@ function settingsFromFlags(argv: string[]): { settings: RunSettings; json: boole
   if (leaseSeconds !== undefined && !target.url) throw new UsageError('--lease-seconds is for workers sharing a PostgreSQL state (--state postgres://…)');
   const settings: RunSettings = {
     root,
-    outDir: path.resolve(root, values.out ?? job?.outDir ?? 'extracted'),
+    // --out as typed is relative to the current folder (as --state, --schema and export/eval --out); the job's
+    // outDir is relative to the document folder
+    outDir: values.out !== undefined ? path.resolve(values.out) : path.resolve(root, job?.outDir ?? 'extracted'),
     stateDir: target.stateDir,
     ...(target.url ? { stateUrl: redactUrl(target.url) } : {}),
     ...(leaseSeconds !== undefined ? { leaseSeconds } : {}),
