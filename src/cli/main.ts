@@ -4,6 +4,7 @@
  * or configuration error, or a run stopped by an error that concerns every document (key, quota, model,
  * provider outage over the limit, full disk) · 130 interrupted.
  */
+import './threadPool'; // first: sizes libuv's thread pool before anything starts it
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
