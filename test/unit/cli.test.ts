@@ -265,7 +265,8 @@ describe('CLI', function () {
     assert.equal(seen.total, 4);
   });
 
-  it('the estimate leaves out documents a run would skip, and uses --price', async () => {
+  it('the estimate leaves out documents a run would skip, and uses --price', async function () {
+    this.timeout(240_000); // six CLI runs: minutes on a loaded machine
     const { root, schema } = workspace(4);
     fs.writeFileSync(path.join(root, 'notes.xyz'), 'unsupported');
     const estimate = async (...extra: string[]) => {
