@@ -33,6 +33,8 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
   let cli: ChildProcess | undefined;
   let panel: DashboardPanel | undefined;
   const docs = [`${DIR}/quick-1.txt`, `${DIR}/quick-2.txt`, `${DIR}/slow.txt`];
+  let releaseSlow!: () => void;
+  const slowReleased = new Promise<void>((resolve) => (releaseSlow = resolve));
   const [quick1, quick2, slow] = docs;
   const watched = `${DIR}/arrived-during-cli.txt`;
   /** Documents the later tests add (removed at the end with the others). */
@@ -67,8 +69,9 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, `Invoice L-${i + 1}\nVendor: Shared State Ltd\nTotal: ${10 + i}.00 EUR\n`);
     }
-    // the CLI stays busy on this one (and holds the lock) longer than the window waits for a lock (10 s)
-    server.setScript(slow, [{ reply: { invoice_number: 'L-3', invoice_date: '2024-05-01', vendor: 'Shared State Ltd', total: 12, currency: 'EUR', line_items: [] }, latencyMs: 20_000 }]);
+    // the CLI stays busy on this one (and holds the lock) until the test lets it go: longer than the window
+    // waits for a lock (10 s), however slow the machine
+    server.setScript(slow, [{ reply: { invoice_number: 'L-3', invoice_date: '2024-05-01', vendor: 'Shared State Ltd', total: 12, currency: 'EUR', line_items: [] }, holdUntil: slowReleased }]);
     win.showErrorMessage = (message: string, ...rest: unknown[]) => {
       errors.push(message);
       return originalShowError(message, ...rest);
@@ -121,6 +124,7 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
     assert.match(errors[0], new RegExp(`in use by process ${cli?.pid}`));
     assert.match(errors[0], /follows its progress/);
 
+    releaseSlow();
     assert.equal(await exited, 0, `the CLI run succeeded (stderr: ${stderr.join('')})`);
     await waitFor('the tree to show the slow document done', () => stageOf(slow) === 'done', 20_000);
     await waitFor('the dashboard to count the third document', () => panel?.model?.metrics.documents.succeeded === 3, 20_000);

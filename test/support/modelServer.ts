@@ -30,6 +30,11 @@ import type { AddressInfo } from 'node:net';
 export interface StepCommon {
   /** Delay before answering, ms (overrides the server's `latencyMs`). */
   latencyMs?: number;
+  /**
+   * The answer waits for this promise (then for the latency): a test holds a client on a request for as long
+   * as it needs, and lets it go when it is done, instead of guessing a latency long enough.
+   */
+  holdUntil?: Promise<unknown>;
   /** Token counts to report instead of the estimated ones. */
   usage?: { prompt_tokens?: number; completion_tokens?: number };
   /** finish_reason for `reply`/`content` steps (default 'stop'). */
@@ -467,6 +472,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     const step = nextStep(document, part?.part) ?? (await responder({ ...record, body, userText }));
     const delay = step.latencyMs ?? latencyMs;
     const promptChars = messages.reduce((n, m) => n + messageText(m).length, 0);
+    if (step.holdUntil) await Promise.race([step.holdUntil, new Promise<void>((resolve) => res.once('close', () => resolve()))]);
     if (delay > 0 && !('hang' in step) && !('stall' in step)) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => {

@@ -88,6 +88,20 @@ describe('test model server', function () {
     assert.deepEqual([json.usage.prompt_tokens, json.usage.completion_tokens, json.usage.total_tokens], [100, 7, 107]);
   });
 
+  it('holdUntil: the answer waits until the test lets it go', async () => {
+    await start();
+    let release!: () => void;
+    server.setScript('held.txt', [{ reply: { total: 1 }, holdUntil: new Promise<void>((r) => (release = r)) }]);
+    let answered = false;
+    const reply = post(server, chatBody('held.txt')).then((r) => ((answered = true), r));
+    await waitFor(() => server.requestsFor('held.txt').length === 1);
+    // the request arrived and is held: a second request is answered meanwhile
+    assert.equal((await post(server, chatBody('other.txt'))).status, 200);
+    assert.equal(answered, false, 'still held');
+    release();
+    assert.equal((await reply).json.choices[0].message.content, '{"total":1}');
+  });
+
   it('estimates usage when not scripted', async () => {
     await start();
     server.setScript([{ content: 'x'.repeat(40) }]);
