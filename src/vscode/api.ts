@@ -2,7 +2,7 @@
 import type * as vscode from 'vscode';
 import type { RunStatusBar } from './statusBar';
 import type { ContextKeysController } from './contextKeys';
-import type { ApiKeyStore } from './secrets';
+import type { ApiKeyStore, StatePasswordStore } from './secrets';
 import type { DocumentsModel, TreeNode } from './tree/documentsModel';
 import type { DocumentsProvider } from './tree/documentsProvider';
 import type { WatchMode } from './watch';
@@ -17,6 +17,7 @@ export interface ExtensionApi {
   readonly contextKeys: ContextKeysController;
   readonly watchMode: WatchMode;
   readonly apiKeys: ApiKeyStore;
+  readonly statePasswords: StatePasswordStore;
   /** Resolves once the stores of folders with state are open (the tree shows the last state). */
   readonly restored: Promise<void>;
 }

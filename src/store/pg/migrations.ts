@@ -12,6 +12,7 @@
  *               was finished (done / dead-lettered) for which version of the file and configuration.
  *   ew_control  pause / resume / stop commands for every worker (v2).
  *   ew_workers  the workers that listen for them: status, last command carried out, last seen (v2).
+ * A statement trigger NOTIFYs `ew_changes` after each insert into the change log (v3, see changeFeed.ts).
  */
 import type { PoolClient } from 'pg';
 import { StoreSchemaError } from '../migrations';
@@ -64,6 +65,18 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
         control_seq bigint NOT NULL DEFAULT 0,
         seen_at timestamptz NOT NULL DEFAULT now()
       );
+    `,
+  },
+  {
+    version: 3,
+    description: 'NOTIFY ew_changes on every batch of changes (windows follow a fleet without polling)',
+    sql: `
+      CREATE FUNCTION ew_notify_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('ew_changes', '');
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER ew_changes_notify AFTER INSERT ON ew_changes FOR EACH STATEMENT EXECUTE FUNCTION ew_notify_changes();
     `,
   },
 ];

@@ -1,9 +1,10 @@
-/** Setup commands: API key, job selection, log, starter config. */
+/** Setup commands: API key, state database password, job selection, log, starter config. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_FILE } from '../../app/config';
 import { EXAMPLE_SCHEMA_PATH, exampleConfig, exampleSchema, toJsonText } from '../scaffold';
+import { SET_STATE_PASSWORD_TITLE, STATE_URL_SETTING } from '../stateDatabase';
 import { NoConfigError } from '../workspaceRuns';
 import { CommandIds, notify } from './register';
 import { pickFolder } from './targets';
@@ -33,6 +34,30 @@ export function setupCommands(s: CommandServices): CommandSpec[] {
       run: async () => {
         await s.apiKeys.clear();
         notify('info', 'API key removed from the secret storage.');
+        return true;
+      },
+    },
+    {
+      id: CommandIds.setStatePassword,
+      run: async () => {
+        const password = await vscode.window.showInputBox({
+          title: SET_STATE_PASSWORD_TITLE,
+          prompt: `The password of the user in ${STATE_URL_SETTING}. It is kept in the editor's secret storage, never in settings or logs.`,
+          password: true,
+          ignoreFocusOut: true,
+          validateInput: (v) => (v.trim() ? undefined : 'Enter the password, or press Escape to cancel'),
+        });
+        if (!password?.trim()) return false;
+        await s.statePasswords.set(password);
+        notify('info', 'State database password saved in the secret storage.');
+        return true;
+      },
+    },
+    {
+      id: CommandIds.clearStatePassword,
+      run: async () => {
+        await s.statePasswords.clear();
+        notify('info', 'State database password removed from the secret storage.');
         return true;
       },
     },
