@@ -866,8 +866,13 @@ export class WorkspaceRuns extends Disposable implements ModelFolderSource {
     for (const f of this.folders()) if (f.usesDatabase()) void this.#reopen(f);
   }
 
+  /** Opens a folder's state again after its source changed; a setting that cannot work is said at once, not at the next run. */
   #reopen(f: FolderRuns): Promise<void> {
-    return f.reopenState().catch((err: unknown) => this.#o.logger.error(`Cannot open the extraction state of ${f.name}: ${(err as Error)?.message ?? err}`));
+    return f.reopenState().catch((err: unknown) => {
+      const message = `Cannot open the extraction state of ${f.name}: ${(err as Error)?.message ?? err}`;
+      this.#o.logger.error(message);
+      void vscode.window.showErrorMessage(message);
+    });
   }
 
   #sync(): void {
