@@ -5,9 +5,11 @@
 import type { ControlCommand } from '../app/runControl';
 import { openStore } from '../app/session';
 import { ErrorCodes, ExtractionError } from '../core/errors';
+import type { Disposable } from '../core/events';
 import type { Logger } from '../core/logger';
+import type { Pipeline } from '../core/pipeline';
 import { listenForChanges, type ChangeFeed } from '../store/pg/changeFeed';
-import { liveWorkers, sendPgControl } from '../store/pg/control';
+import { liveWorkers, sendPgControl, watchPgControl } from '../store/pg/control';
 import { PgCheckpointStore } from '../store/pg/pgStore';
 import { checkStateUrl, redactUrl, withPassword } from '../store/pg/url';
 import type { ExtensionSettings } from './extensionSettings';
@@ -119,4 +121,26 @@ export async function openStateDatabase(settings: Pick<ExtensionSettings, 'state
 /** Pause, resume or stop for every worker of the fleet (they answer within about a second). */
 export function sendFleetControl(store: PgCheckpointStore, command: ControlCommand, logger: Logger): void {
   void sendPgControl(store.pool, command).catch((e: Error) => logger.error(`Sending ${command} to the fleet on ${store.url} failed: ${e.message}`));
+}
+
+/**
+ * While the window has a session on the database, it is a worker of the fleet like a CLI run: it carries
+ * out pause, resume and stop sent to the fleet (`extraction-workbench pause --state postgres://…`, another
+ * window) and reports itself in `ew_workers`, so other windows see its run.
+ */
+export function followFleetControl(store: PgCheckpointStore, pipeline: Pipeline, logger: Logger): Disposable {
+  return watchPgControl(
+    store.pool,
+    store.workerId,
+    (r) => {
+      if (!pipeline.running) return;
+      const by = `from ${r.by}`;
+      if (r.command === 'pause') pipeline.pause(`Paused ${by}`);
+      else if (r.command === 'resume') pipeline.resume();
+      else void pipeline.stop(`Stopped ${by}`);
+      logger.info(`${r.command} requested by the fleet (${by})`);
+    },
+    () => (pipeline.paused ? 'paused' : pipeline.running ? 'running' : 'idle'),
+    { logger },
+  );
 }

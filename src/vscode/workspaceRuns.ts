@@ -34,7 +34,7 @@ import type { ExtensionSettings } from './extensionSettings';
 import { Disposable, type IDisposable } from './dispose';
 import { logPipelineEvent, prefixedLogger } from './logger';
 import { resolveRunSettings, sameRunSettings, stateDirOf, type JobSource } from './runSettings';
-import { openStateDatabase, sendFleetControl, STATE_URL_SETTING, type DatabaseFollower } from './stateDatabase';
+import { followFleetControl, openStateDatabase, sendFleetControl, STATE_URL_SETTING, type DatabaseFollower } from './stateDatabase';
 import type { ModelFolder, ModelFolderSource } from './tree/documentsModel';
 
 /** No extraction.config.json and no saved settings of an earlier run: nothing says which schema to use. */
@@ -734,7 +734,15 @@ export class FolderRuns extends Disposable implements ModelFolder {
     const session = await openSession(settings, { apiKey, logger: this.#log, assetsDir: this.#o.assetsDir, store });
     this.#session = session;
     this.#sessionKey = apiKey;
-    this.#sessionSub = session.pipeline.events.on((e) => this.events.emit(e));
+    const events = session.pipeline.events.on((e) => this.events.emit(e));
+    // on a database the window's session is a worker of the fleet: it takes the fleet's commands
+    const control = store instanceof PgCheckpointStore ? followFleetControl(store, session.pipeline, this.#log) : undefined;
+    this.#sessionSub = {
+      dispose: () => {
+        events.dispose();
+        control?.dispose();
+      },
+    };
     this.#log.debug(`Session ready: job ${settings.jobName ?? '(saved settings)'}, model ${settings.model} at ${settings.baseURL}, concurrency ${settings.concurrency}`);
     return session;
   }
