@@ -42,6 +42,11 @@ export class ChangeWriter {
     return this.#broken;
   }
 
+  /** Changes queued since the writer was made (committed or not): tells whether any came in meanwhile. */
+  get queued(): number {
+    return this.#queued;
+  }
+
   /** Changes queued and not yet committed. */
   get backlog(): number {
     return this.#queued - this.#written;
