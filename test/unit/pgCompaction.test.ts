@@ -140,6 +140,35 @@ describe('PostgreSQL change log compaction', function () {
     assert.equal(fresh.getDocument('l/late.txt')?.stage, 'done');
   });
 
+  it('a worker that keeps writing while it loads the state again loses none of its changes', async () => {
+    const url = cluster.database('compact_busy');
+    const l = await store(url, 'l', { compactAfter: 1_000_000 });
+    work(l, 'l', 30);
+    await l.flush();
+    const other = await store(url, 'other', { compactAfter: 1_000_000 });
+    work(other, 'o', 30);
+    await other.flush();
+    await store(url, 'n', { compactAfter: 10 });
+    // l works on (a change per turn of the event loop) all through its reload
+    let writing = true;
+    let written = 0;
+    const busy = (async () => {
+      while (writing) {
+        l.putDocument(mkDoc(`l/busy-${written++}.txt`, { updatedAt: 40 }));
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    const refreshed = await l.refresh();
+    writing = false;
+    await busy;
+    assert.ok(refreshed > 0);
+    assert.ok(written > 0);
+    assert.equal(l.countDocuments(), 60 + written, 'every busy change is in the reloaded state');
+    await l.flush();
+    const fresh = await store(url, 'fresh', { compactAfter: 1_000_000 });
+    assert.deepEqual(stateOf(fresh), stateOf(l));
+  });
+
   it('workers opening together write one snapshot, and all read the same state', async () => {
     const url = cluster.database('compact_together');
     const a = await store(url, 'a', { compactAfter: 1_000_000 });

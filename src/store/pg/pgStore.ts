@@ -25,8 +25,8 @@ import type { CheckpointStore, DocumentQuery, WriteOptions } from '../types';
 import { ChangeWriter } from './changeWriter';
 import { connectPool, retryOnDisconnect } from './connect';
 import { migratePg, PG_SCHEMA_VERSION, SNAPSHOT_SCHEMA_VERSION } from './migrations';
-import { replayChanges, type ReadModel } from './replayLog';
-import { compactAt, DEFAULT_COMPACT_AFTER, DEFAULT_COMPACT_SETTLE_SECONDS, latestSnapshotSeq, loadSnapshot, settledChanges, type DocWriter } from './snapshots';
+import { loadReadModel, replayChanges, type LoadReport, type ReadModel } from './replayLog';
+import { DEFAULT_COMPACT_AFTER, DEFAULT_COMPACT_SETTLE_SECONDS, latestSnapshotSeq, type DocWriter } from './snapshots';
 import { redactUrl } from './url';
 import { StoreSchemaError } from '../migrations';
 
@@ -54,6 +54,12 @@ export interface PgOpenReport {
   openMs: number;
 }
 
+/** A change of this worker and its number (see ChangeWriter.push). */
+interface Capture {
+  n: number;
+  entry: JournalOp;
+}
+
 export function defaultWorkerId(): string {
   return `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
@@ -76,6 +82,9 @@ export class PgCheckpointStore implements CheckpointStore {
   /** Whether the schema has snapshots (a read-only look at an older database has none). */
   readonly #snapshots: boolean;
   #report: PgOpenReport;
+  readonly #capture: { buffer?: Capture[] };
+  /** A reload after another worker's compaction is due (see #reload). */
+  #needsReload = false;
   #closed = false;
   #ended: Promise<void> | undefined;
 
@@ -83,7 +92,16 @@ export class PgCheckpointStore implements CheckpointStore {
     pool: Pool,
     model: ReadModel,
     writer: ChangeWriter | undefined,
-    o: { url: string; workerId: string; logger: StoreLogger; wasmPath: string | undefined; onChange: ((e: JournalOp) => void) | undefined; snapshots: boolean; report: PgOpenReport },
+    o: {
+      url: string;
+      workerId: string;
+      logger: StoreLogger;
+      wasmPath: string | undefined;
+      onChange: ((e: JournalOp) => void) | undefined;
+      capture: { buffer?: Capture[] };
+      snapshots: boolean;
+      report: PgOpenReport;
+    },
   ) {
     this.pool = pool;
     this.#mirror = model.mirror;
@@ -97,6 +115,7 @@ export class PgCheckpointStore implements CheckpointStore {
     this.#onChange = o.onChange;
     this.#snapshots = o.snapshots;
     this.#report = o.report;
+    this.#capture = o.capture;
   }
 
   static async open(options: PgStoreOptions): Promise<PgCheckpointStore> {
@@ -126,36 +145,30 @@ export class PgCheckpointStore implements CheckpointStore {
       }
       const writer = options.readOnly ? undefined : new ChangeWriter(pool, workerId, logger);
       const docWriters = new Map<string, DocWriter>();
+      // own changes: written behind, and captured while the state is loaded again (see #reload)
+      const capture: { buffer?: Capture[] } = {};
       const onChange = writer
         ? (e: JournalOp) => {
-            writer.push(e);
+            const n = writer.push(e);
+            capture.buffer?.push({ n, entry: e });
             if (e.op === 'doc') docWriters.set(e.data.path, { writer: workerId, updatedAt: e.data.updatedAt });
           }
         : undefined;
       const snapshots = version >= SNAPSHOT_SCHEMA_VERSION;
-      const snap = snapshots ? await loadSnapshot(pool) : undefined;
-      for (const [k, v] of snap?.docWriters ?? []) docWriters.set(k, v);
-      const mirror = await SqlJsCheckpointStore.open({ wasmPath: options.wasmPath, logger, ...(onChange ? { onChange } : {}), ...(snap ? { data: snap.data } : {}) });
-      const model: ReadModel = { mirror, docWriters, lastSeq: snap?.seq ?? 0 };
-      const report: PgOpenReport = { snapshotSeq: model.lastSeq, replayed: 0, compacted: false, openMs: 0 };
+      let model: ReadModel;
+      let loaded: LoadReport = { snapshotSeq: 0, replayed: 0, compacted: false };
       if (version > 0) {
-        try {
-          if (writer && snapshots) {
-            // the settled changes first: the read model is then exactly the state as of `upTo`, to snapshot
-            const settled = await settledChanges(pool, model.lastSeq, options.compactSettleSeconds ?? DEFAULT_COMPACT_SETTLE_SECONDS);
-            if (settled.count >= (options.compactAfter ?? DEFAULT_COMPACT_AFTER)) {
-              report.replayed += await replayChanges(pool, model, { upTo: settled.upTo, logger });
-              report.compacted = await compactAt(pool, model, settled.count, logger);
-            }
-          }
-          report.replayed += await replayChanges(pool, model, { logger });
-        } catch (e) {
-          mirror.close();
-          throw e;
-        }
+        const compaction = writer && snapshots ? { after: options.compactAfter ?? DEFAULT_COMPACT_AFTER, settleSeconds: options.compactSettleSeconds ?? DEFAULT_COMPACT_SETTLE_SECONDS } : undefined;
+        ({ model, report: loaded } = await loadReadModel(pool, { wasmPath: options.wasmPath, logger, onChange, snapshots, ...(compaction ? { compaction } : {}) }));
+      } else {
+        model = { mirror: await SqlJsCheckpointStore.open({ wasmPath: options.wasmPath, logger, ...(onChange ? { onChange } : {}) }), docWriters: new Map(), lastSeq: 0 };
       }
+      // the map this worker's own changes are recorded in (onChange above)
+      for (const [k, v] of model.docWriters) docWriters.set(k, v);
+      model.docWriters = docWriters;
+      const report: PgOpenReport = { ...loaded, openMs: 0 };
       report.openMs = performance.now() - t0;
-      return new PgCheckpointStore(pool, model, writer, { url: redactUrl(options.url), workerId, logger, wasmPath: options.wasmPath, onChange, snapshots, report });
+      return new PgCheckpointStore(pool, model, writer, { url: redactUrl(options.url), workerId, logger, wasmPath: options.wasmPath, onChange, capture, snapshots, report });
     } catch (e) {
       await pool.end().catch(() => undefined);
       throw e;
@@ -169,55 +182,62 @@ export class PgCheckpointStore implements CheckpointStore {
 
   /** Reads the changes other workers wrote since the last read into the read model. */
   async #pull(): Promise<number> {
-    if (this.#snapshots) {
-      const snap = await retryOnDisconnect(() => latestSnapshotSeq(this.pool), { logger: this.#logger, what: 'reading the state database', gaveUp: () => this.#closed });
-      // another worker compacted changes this one had not read yet: they are only in the snapshot now
-      if (snap > this.#lastSeq) return this.#reload();
-    }
+    if (this.#needsReload) return this.#reload();
+    const before = this.#lastSeq;
     const model: ReadModel = { mirror: this.#mirror, docWriters: this.#docWriters, lastSeq: this.#lastSeq };
     const n = await replayChanges(this.pool, model, { othersOnly: this.workerId, logger: this.#logger, gaveUp: () => this.#closed });
     this.#lastSeq = model.lastSeq;
+    if (this.#snapshots) {
+      const snap = await retryOnDisconnect(() => latestSnapshotSeq(this.pool), { logger: this.#logger, what: 'reading the state database', gaveUp: () => this.#closed });
+      // another worker compacted changes this one had not read: they may be only in the snapshot now
+      if (snap > before) return this.#reload();
+    }
     return n;
   }
 
   /**
-   * Loads the state again from the latest snapshot and the changes after it (this worker's own included,
-   * all flushed first), and puts it in place of the read model in one synchronous step. A change made here
-   * while it was being loaded would be missing from it: then it is loaded again (at most a few times; else
-   * the next read tries again). Returns the number of changes replayed (at least 1: everything is read anew).
+   * Loads the state again from the latest snapshot and the changes after it, and puts it in place of the
+   * read model in one synchronous step. This worker goes on writing meanwhile: its changes are captured from
+   * the start, and those the log did not give yet (numbered after the last of its own read back) are applied
+   * to the new read model just before it takes over, so none is missing. Returns the number of changes
+   * applied (at least 1: everything is read anew).
    */
   async #reload(): Promise<number> {
-    for (let attempt = 0; attempt < 5; attempt++) {
+    this.#needsReload = true; // until done: a failed reload is tried again at the next read
+    const t0 = performance.now();
+    const captured: Capture[] = [];
+    this.#capture.buffer = captured;
+    try {
+      // every change made before the capture started is in the log after this
       await this.#writer?.flush();
-      const queued = this.#writer?.queued ?? 0;
-      const t0 = performance.now();
-      const snap = await loadSnapshot(this.pool);
-      const mirror = await SqlJsCheckpointStore.open({ wasmPath: this.#wasmPath, logger: this.#logger, ...(this.#onChange ? { onChange: this.#onChange } : {}), ...(snap ? { data: snap.data } : {}) });
-      const model: ReadModel = { mirror, docWriters: new Map(snap?.docWriters ?? []), lastSeq: snap?.seq ?? 0 };
-      let replayed: number;
-      try {
-        replayed = await replayChanges(this.pool, model, { logger: this.#logger, gaveUp: () => this.#closed });
-      } catch (e) {
-        mirror.close();
-        throw e;
+      const { model, report } = await loadReadModel(this.pool, {
+        wasmPath: this.#wasmPath,
+        logger: this.#logger,
+        ...(this.#onChange ? { onChange: this.#onChange } : {}),
+        snapshots: true,
+        own: this.workerId,
+        gaveUp: () => this.#closed,
+      });
+      if (this.#closed) {
+        model.mirror.close();
+        return 0;
       }
-      if (this.#closed || (this.#writer?.queued ?? 0) !== queued) {
-        mirror.close();
-        if (this.#closed) return 0;
-        continue; // a change of this worker came in meanwhile
-      }
+      const rest = captured.filter((c) => c.n > (model.ownSeen ?? 0)).map((c) => c.entry);
+      report.replayed += model.mirror.applyChanges(rest);
+      for (const e of rest) if (e.op === 'doc') model.docWriters.set(e.data.path, { writer: this.workerId, updatedAt: e.data.updatedAt });
       const old = this.#mirror;
-      this.#mirror = mirror;
+      this.#mirror = model.mirror;
       this.#docWriters.clear();
       for (const [k, v] of model.docWriters) this.#docWriters.set(k, v);
       this.#lastSeq = model.lastSeq;
-      this.#report = { snapshotSeq: snap?.seq ?? 0, replayed, compacted: false, openMs: performance.now() - t0 };
+      this.#report = { ...report, openMs: performance.now() - t0 };
+      this.#needsReload = false;
       old.close();
-      this.#logger.info?.(`checkpoint store: the change log was compacted by another worker; state loaded again from its snapshot (${replayed} change(s) after it)`);
-      return Math.max(1, replayed);
+      this.#logger.info?.(`checkpoint store: the change log was compacted by another worker; state loaded again from its snapshot (${report.replayed} change(s) after it)`);
+      return Math.max(1, report.replayed);
+    } finally {
+      this.#capture.buffer = undefined;
     }
-    this.#logger.warn('checkpoint store: the state could not be loaded again from the new snapshot while this worker kept writing; trying at the next read');
-    return 0;
   }
 
   /** Reads the changes other workers wrote since the open (or the last refresh) into the read model. */
