@@ -4,63 +4,64 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_FILE } from '../../app/config';
 import { EXAMPLE_SCHEMA_PATH, exampleConfig, exampleSchema, toJsonText } from '../scaffold';
+import type { StoredSecret } from '../secrets';
 import { SET_STATE_PASSWORD_TITLE, STATE_URL_SETTING } from '../stateDatabase';
 import { NoConfigError } from '../workspaceRuns';
 import { CommandIds, notify } from './register';
 import { pickFolder } from './targets';
 import type { CommandServices, CommandSpec } from './types';
 
-export function setupCommands(s: CommandServices): CommandSpec[] {
+/** Set and Clear of a value kept in the secret storage (the API key, the state database password). */
+function secretCommands(
+  setId: string,
+  clearId: string,
+  secret: StoredSecret,
+  text: { name: string; title: string; prompt: string; placeHolder?: string; empty: string },
+): CommandSpec[] {
   return [
     {
-      id: CommandIds.setApiKey,
+      id: setId,
       run: async () => {
-        const key = await vscode.window.showInputBox({
-                title: 'Extraction Workbench: API Key',
-                prompt: 'The key of your OpenAI-compatible provider. It is kept in the editor\'s secret storage, never in settings or logs.',
-                password: true,
-                ignoreFocusOut: true,
-                placeHolder: 'sk-…',
-          validateInput: (v) => (v.trim() ? undefined : 'Enter a key, or press Escape to cancel'),
-        });
-        if (!key?.trim()) return false;
-        await s.apiKeys.set(key);
-        notify('info', 'API key saved in the secret storage.');
-        return true;
-      },
-    },
-    {
-      id: CommandIds.clearApiKey,
-      run: async () => {
-        await s.apiKeys.clear();
-        notify('info', 'API key removed from the secret storage.');
-        return true;
-      },
-    },
-    {
-      id: CommandIds.setStatePassword,
-      run: async () => {
-        const password = await vscode.window.showInputBox({
-          title: SET_STATE_PASSWORD_TITLE,
-          prompt: `The password of the user in ${STATE_URL_SETTING}. It is kept in the editor's secret storage, never in settings or logs.`,
+        const value = await vscode.window.showInputBox({
+          title: text.title,
+          prompt: `${text.prompt} It is kept in the editor's secret storage, never in settings or logs.`,
           password: true,
           ignoreFocusOut: true,
-          validateInput: (v) => (v.trim() ? undefined : 'Enter the password, or press Escape to cancel'),
+          ...(text.placeHolder ? { placeHolder: text.placeHolder } : {}),
+          validateInput: (v) => (v.trim() ? undefined : text.empty),
         });
-        if (!password?.trim()) return false;
-        await s.statePasswords.set(password);
-        notify('info', 'State database password saved in the secret storage.');
+        if (!value?.trim()) return false;
+        await secret.set(value);
+        notify('info', `${text.name} saved in the secret storage.`);
         return true;
       },
     },
     {
-      id: CommandIds.clearStatePassword,
+      id: clearId,
       run: async () => {
-        await s.statePasswords.clear();
-        notify('info', 'State database password removed from the secret storage.');
+        await secret.clear();
+        notify('info', `${text.name} removed from the secret storage.`);
         return true;
       },
     },
+  ];
+}
+
+export function setupCommands(s: CommandServices): CommandSpec[] {
+  return [
+    ...secretCommands(CommandIds.setApiKey, CommandIds.clearApiKey, s.apiKeys, {
+      name: 'API key',
+      title: 'Extraction Workbench: API Key',
+      prompt: 'The key of your OpenAI-compatible provider.',
+      placeHolder: 'sk-…',
+      empty: 'Enter a key, or press Escape to cancel',
+    }),
+    ...secretCommands(CommandIds.setStatePassword, CommandIds.clearStatePassword, s.statePasswords, {
+      name: 'State database password',
+      title: SET_STATE_PASSWORD_TITLE,
+      prompt: `The password of the user in ${STATE_URL_SETTING}.`,
+      empty: 'Enter the password, or press Escape to cancel',
+    }),
     {
       id: CommandIds.selectJob,
       run: async (arg?: unknown) => {
