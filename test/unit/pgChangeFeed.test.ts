@@ -57,6 +57,17 @@ describe('PostgreSQL change feed (LISTEN/NOTIFY)', function () {
     assert.equal(window.getDocument('a.txt')?.stage, 'pending');
   });
 
+  it('refreshes at the same time (a window\'s follower and a sweep) apply each change once', async () => {
+    const url = cluster.database('feed_concurrent');
+    const worker = await store(url, 'worker');
+    const window = await store(url, 'window');
+    for (let i = 0; i < 30; i++) worker.putDocument(doc(`c${i}.txt`));
+    await worker.flush();
+    const applied = await Promise.all([window.refresh(), window.refresh(), window.refresh()]);
+    assert.equal(applied.reduce((a, b) => a + b, 0), 30, `applied ${applied.join(' + ')}`);
+    assert.equal(window.countDocuments(), 30);
+  });
+
   it('notifications are gathered: many batches in a burst make few calls, none are lost at the end', async () => {
     const url = cluster.database('feed_burst');
     const worker = await store(url, 'worker');

@@ -83,6 +83,8 @@ export class PgCheckpointStore implements CheckpointStore {
   readonly #snapshots: boolean;
   #report: PgOpenReport;
   readonly #capture: { buffer?: Capture[] };
+  /** The read of other workers' changes under way (see refresh). */
+  #reading: Promise<unknown> = Promise.resolve();
   /** A reload after another worker's compaction is due (see #reload). */
   #needsReload = false;
   #closed = false;
@@ -243,8 +245,13 @@ export class PgCheckpointStore implements CheckpointStore {
   /** Reads the changes other workers wrote since the open (or the last refresh) into the read model. */
   async refresh(): Promise<number> {
     this.#assertOpen();
-    await this.flush();
-    return this.#pull();
+    // one read at a time (a window's follower and the pipeline's sweep both refresh): each change is applied once
+    const next = this.#reading.then(async () => {
+      await this.flush();
+      return this.#pull();
+    });
+    this.#reading = next.catch(() => 0);
+    return next;
   }
 
   /** Changes queued and not yet in the database. */
