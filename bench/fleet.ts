@@ -41,11 +41,13 @@ export interface FleetBenchResult {
   concurrency: number;
   /** claim + 5 document checkpoints + flush + finish, one document after another on an idle database, ms. */
   coordinationMsPerDoc: number;
+  /** Opening a state of `docs` documents: the whole change log replayed, the open that compacts it, an open from the snapshot. */
+  open: { docs: number; changes: number; replayMs: number; compactingOpenMs: number; snapshotOpenMs: number; snapshotReplayed: number };
 }
 
 const quiet = { warn: () => undefined, info: () => undefined, error: () => undefined };
 
-export async function runFleetBench(perWorker = 120, sizes = [1, 2, 4], latencyMs = 100, concurrency = 4): Promise<FleetBenchResult> {
+export async function runFleetBench(perWorker = 120, sizes = [1, 2, 4], latencyMs = 100, concurrency = 4, openDocs = 20_000): Promise<FleetBenchResult> {
   const cluster = await startPostgres();
   const server = await startModelServer({ latencyMs, recordBodies: false });
   const rows: FleetBenchRow[] = [];
@@ -113,12 +115,40 @@ export async function runFleetBench(perWorker = 120, sizes = [1, 2, 4], latencyM
     const coordinationMsPerDoc = (performance.now() - t0) / count;
     await claims.dispose();
     await store.closeAndWait();
-    return { rows, cores: os.availableParallelism?.() ?? os.cpus().length, latencyMs, concurrency, coordinationMsPerDoc };
+    const open = await openTimes(cluster.database('fleet_bench_open'), openDocs);
+    return { rows, cores: os.availableParallelism?.() ?? os.cpus().length, latencyMs, concurrency, coordinationMsPerDoc, open };
   } finally {
     await server.close();
     cluster.destroy();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Open time of a state of `docs` documents (3 changes each) before and after compaction of its change log. */
+async function openTimes(url: string, docs: number): Promise<FleetBenchResult['open']> {
+  const writer = await PgCheckpointStore.open({ url, logger: quiet, compactAfter: Number.MAX_SAFE_INTEGER });
+  for (let i = 0; i < docs; i++) {
+    const p = `o${String(i).padStart(6, '0')}.txt`;
+    writer.putDocument({ path: p, size: 10, mtimeMs: 1, readiness: 'ready', stage: 'pending', attempts: 0, tokensIn: 0, tokensOut: 0, cost: 0, updatedAt: 1 });
+    writer.patchDocument(p, { stage: 'extracting', updatedAt: 2 });
+    writer.patchDocument(p, { stage: 'done', updatedAt: 3 });
+    if (i % 1000 === 999) await writer.flush();
+  }
+  await writer.closeAndWait();
+  const timed = async (compactAfter: number) => {
+    const t0 = performance.now();
+    const s = await PgCheckpointStore.open({ url, logger: quiet, compactAfter, compactSettleSeconds: 0 });
+    const ms = performance.now() - t0;
+    const report = s.openReport;
+    if (s.countDocuments() !== docs) throw new Error(`the state has ${s.countDocuments()} documents, not ${docs}`);
+    await s.closeAndWait();
+    return { ms, report };
+  };
+  const replay = await timed(Number.MAX_SAFE_INTEGER);
+  const compacting = await timed(1);
+  if (!compacting.report.compacted) throw new Error('the open did not compact');
+  const fromSnapshot = await timed(Number.MAX_SAFE_INTEGER);
+  return { docs, changes: replay.report.replayed, replayMs: replay.ms, compactingOpenMs: compacting.ms, snapshotOpenMs: fromSnapshot.ms, snapshotReplayed: fromSnapshot.report.replayed };
 }
 
 export function printFleetBench(r: FleetBenchResult): void {
@@ -134,6 +164,11 @@ export function printFleetBench(r: FleetBenchResult): void {
     );
   }
   console.log(`  claim + 6 checkpoints + flush + fence + finish, alone: ${r.coordinationMsPerDoc.toFixed(2)} ms per document (sequential round trips)`);
+  const o = r.open;
+  console.log(
+    `  open of a ${o.docs}-document state: ${o.changes} changes replayed in ${o.replayMs.toFixed(0)} ms; the open that compacts them ${o.compactingOpenMs.toFixed(0)} ms; ` +
+      `then from the snapshot ${o.snapshotOpenMs.toFixed(0)} ms (${o.snapshotReplayed} changes replayed)`,
+  );
 }
 
 if (isEntryScript('fleet')) {

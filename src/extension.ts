@@ -18,7 +18,7 @@ import { describeReview, ReviewPanels } from './vscode/review/reviewPanels';
 import { REVIEW_VIEW_TYPE } from './shared/reviewProtocol';
 import { RestrictedModeMessage } from './vscode/restrictedMode';
 import { focusDocuments, RunFeedback } from './vscode/runFeedback';
-import { ApiKeyStore } from './vscode/secrets';
+import { ApiKeyStore, StatePasswordStore } from './vscode/secrets';
 import { DOCUMENTS_VIEW_ID, RunStatusBar } from './vscode/statusBar';
 import { DocumentsModel, type TreeNode } from './vscode/tree/documentsModel';
 import { DocumentsProvider } from './vscode/tree/documentsProvider';
@@ -56,12 +56,14 @@ function compose(context: vscode.ExtensionContext, channel: vscode.LogOutputChan
     return d;
   };
   const apiKeys = new ApiKeyStore(context.secrets);
+  const statePasswords = new StatePasswordStore(context.secrets);
   const workspaceRuns = own(
     new WorkspaceRuns({
       logger,
       assetsDir: path.join(context.extensionPath, 'dist'),
       settings: (folder) => readSettings(folder.uri),
       apiKey: (baseURL) => apiKeys.resolve(baseURL),
+      statePassword: () => statePasswords.get(),
       memento: context.workspaceState,
     }),
   );
@@ -97,18 +99,24 @@ function compose(context: vscode.ExtensionContext, channel: vscode.LogOutputChan
   own(new RunFeedback(workspaceRuns, { logger, showFailed, openReport: () => openReport(workspaceRuns) }));
   const watchMode = own(new WatchMode(workspaceRuns, logger, { onDidChangeConfigFile: contextKeys.onDidChangeConfigFile }));
   own(apiKeys.onDidChange(() => logger.info('API key changed')));
+  own(
+    statePasswords.onDidChange(() => {
+      logger.info('State database password changed');
+      workspaceRuns.reopenDatabases();
+    }),
+  );
 
   own(vscode.window.registerWebviewPanelSerializer(REVIEW_VIEW_TYPE, reviewPanels));
   treeProvider.setDescriptionSuffix((node) => describeReview(reviewPanels.status(node.folderKey, node.doc.path)), reviewPanels.onDidChangeReview);
 
   const dashboard = own(new DashboardFeature({ extensionUri: context.extensionUri, runs: workspaceRuns, health, model: treeModel, treeView, logger, showLog: () => channel.show(true) }));
 
-  for (const d of registerCommands(commandTable({ runs: workspaceRuns, model: treeModel, treeView, apiKeys, channel, logger }, reviewPanels, dashboard), logger)) own(d);
+  for (const d of registerCommands(commandTable({ runs: workspaceRuns, model: treeModel, treeView, apiKeys, statePasswords, channel, logger }, reviewPanels, dashboard), logger)) own(d);
 
   const restore = createRestore(workspaceRuns, treeModel, contextKeys, logger, context.subscriptions);
   const restored = restore();
   own(workspaceRuns.onDidAddFolders(() => void restore()));
-  return { runs: workspaceRuns, treeModel, treeProvider, treeView, statusBar, contextKeys, watchMode, apiKeys, restored };
+  return { runs: workspaceRuns, treeModel, treeProvider, treeView, statusBar, contextKeys, watchMode, apiKeys, statePasswords, restored };
 }
 
 type ChannelLogger = ReturnType<typeof channelLogger>;

@@ -42,6 +42,8 @@ export interface SqlStoreOptions {
    * and writes these changes behind it.
    */
   onChange?: (entry: JournalOp) => void;
+  /** In-memory stores only: start from this database (bytes of {@link SqlJsCheckpointStore.exportBytes}; migrated if older). */
+  data?: Uint8Array;
 }
 
 export type CompactionStep = 'journal-closed' | 'exported' | 'temp-written' | 'backup-linked' | 'renamed' | 'journal-created' | 'journals-deleted';

@@ -133,11 +133,12 @@ export class SqlJsCheckpointStore implements CheckpointStore {
       openMs: 0,
     };
     if (options.dir === undefined) {
-      const db = new SQL.Database();
+      const db = options.data ? new SQL.Database(options.data) : new SQL.Database();
       applyMigrations(db);
       const store = new SqlJsCheckpointStore(db, undefined, compactEvery, compactRatio, logger, report);
       store.onChange = options.onChange;
       store.beginTx();
+      if (options.data) store.recount();
       report.openMs = performance.now() - t0;
       return store;
     }
@@ -520,6 +521,18 @@ export class SqlJsCheckpointStore implements CheckpointStore {
     }
     if (n) this.recount();
     return n;
+  }
+
+  /** The whole database as bytes (in-memory stores: the snapshot a shared database keeps; open it again with `data`). */
+  exportBytes(): Uint8Array {
+    this.assertOpen();
+    if (this.dir) throw new Error('exportBytes is for in-memory stores');
+    this.commitTx();
+    try {
+      return this.db.export();
+    } finally {
+      this.beginTx();
+    }
   }
 
   /** Counters for tests, benchmarks and diagnostics. */

@@ -3,7 +3,7 @@ import type * as vscode from 'vscode';
 import type { ActivationTime } from './activationTime';
 import type { RunStatusBar } from './statusBar';
 import type { ContextKeysController } from './contextKeys';
-import type { ApiKeyStore } from './secrets';
+import type { ApiKeyStore, StatePasswordStore } from './secrets';
 import type { DocumentsModel, TreeNode } from './tree/documentsModel';
 import type { DocumentsProvider } from './tree/documentsProvider';
 import type { WatchMode } from './watch';
@@ -18,6 +18,7 @@ export interface ExtensionApi {
   readonly contextKeys: ContextKeysController;
   readonly watchMode: WatchMode;
   readonly apiKeys: ApiKeyStore;
+  readonly statePasswords: StatePasswordStore;
   /** Resolves once the stores of folders with state are open (the tree shows the last state). */
   readonly restored: Promise<void>;
   /** How long loading the bundle and activate() took (src/vscode/activationTime.ts). */

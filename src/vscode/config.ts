@@ -57,6 +57,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): ExtensionSettin
     maxFileSizeMb: int(c, 'maxFileSizeMb', 1, 4096),
     outputFolder: str(c, 'outputFolder'),
     stateFolder: str(c, 'stateFolder'),
+    stateUrl: ((v) => (typeof v === 'string' ? v.trim() : ''))(c.get<unknown>('stateUrl')),
     include: globs(c, 'include'),
     exclude: globs(c, 'exclude'),
     watch: c.get<unknown>('watch') === true,

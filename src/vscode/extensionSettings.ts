@@ -20,6 +20,11 @@ export interface ExtensionSettings {
   outputFolder: string;
   /** Checkpoint store folder, relative to the workspace folder. */
   stateFolder: string;
+  /**
+   * `stateUrl`: the state is in this PostgreSQL database (postgres://user@host:port/db, no password) instead
+   * of the state folder, shared with a fleet of CLI workers; '' = the state folder.
+   */
+  stateUrl: string;
   include: string[];
   exclude: string[];
   /** Queue new and changed documents automatically. */
@@ -74,6 +79,7 @@ export const DEFAULT_SETTINGS: Readonly<ExtensionSettings> = Object.freeze({
   maxFileSizeMb: 50,
   outputFolder: 'extracted',
   stateFolder: '.extraction',
+  stateUrl: '',
   include: [],
   exclude: [],
   watch: false,

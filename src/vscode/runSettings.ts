@@ -71,6 +71,8 @@ export function resolveRunSettings(root: string, settings: ExtensionSettings, so
     ...(settings.logRequests ? { logRequests: true } : {}),
     historyRetentionRuns: settings.historyRetentionRuns,
     historyRetentionDays: settings.historyRetentionDays,
+    // the state database (without a password), shared with the CLI workers of a fleet
+    ...(settings.stateUrl.trim() ? { stateUrl: settings.stateUrl.trim() } : {}),
   };
   if (source.kind === 'saved') {
     const s = source.saved;

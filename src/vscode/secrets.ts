@@ -1,8 +1,12 @@
-/** The API key lives in SecretStorage only: never in settings, never in logs. */
+/**
+ * Secrets live in SecretStorage only: never in settings, never in logs. The API key of the provider, and
+ * the password of the state database (`extractionWorkbench.stateUrl` names the database without it).
+ */
 import * as vscode from 'vscode';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
 
-const SECRET_KEY = 'extractionWorkbench.apiKey';
+const API_KEY_SECRET = 'extractionWorkbench.apiKey';
+const STATE_PASSWORD_SECRET = 'extractionWorkbench.statePassword';
 
 /** Thrown when a run needs a key and none is set; the UI offers "Set API Key". */
 export class MissingApiKeyError extends Error {
@@ -12,29 +16,38 @@ export class MissingApiKeyError extends Error {
   }
 }
 
-export class ApiKeyStore {
+/** One value in the editor's secret storage, and an event when it changes (in this window or another). */
+export class StoredSecret {
   readonly #secrets: vscode.SecretStorage;
+  readonly #key: string;
   readonly onDidChange: vscode.Event<void>;
 
-  constructor(secrets: vscode.SecretStorage) {
+  constructor(secrets: vscode.SecretStorage, key: string) {
     this.#secrets = secrets;
+    this.#key = key;
     this.onDidChange = (listener, thisArg, disposables) =>
       secrets.onDidChange((e) => {
-        if (e.key === SECRET_KEY) listener.call(thisArg);
+        if (e.key === key) listener.call(thisArg);
       }, undefined, disposables);
   }
 
   async get(): Promise<string | undefined> {
-    const v = await this.#secrets.get(SECRET_KEY);
+    const v = await this.#secrets.get(this.#key);
     return v && v.trim() ? v : undefined;
   }
 
-  async set(key: string): Promise<void> {
-    await this.#secrets.store(SECRET_KEY, key.trim());
+  async set(value: string): Promise<void> {
+    await this.#secrets.store(this.#key, value.trim());
   }
 
   async clear(): Promise<void> {
-    await this.#secrets.delete(SECRET_KEY);
+    await this.#secrets.delete(this.#key);
+  }
+}
+
+export class ApiKeyStore extends StoredSecret {
+  constructor(secrets: vscode.SecretStorage) {
+    super(secrets, API_KEY_SECRET);
   }
 
   /**
@@ -46,5 +59,16 @@ export class ApiKeyStore {
     if (key) return key;
     if (isLoopback(baseURL)) return LOCAL_PLACEHOLDER_KEY;
     throw new MissingApiKeyError(baseURL);
+  }
+}
+
+/**
+ * The password of the state database (the user of `extractionWorkbench.stateUrl`). None stored: the
+ * connection goes without one, and `pg` falls back to PGPASSWORD or ~/.pgpass of the extension host, as
+ * the CLI does.
+ */
+export class StatePasswordStore extends StoredSecret {
+  constructor(secrets: vscode.SecretStorage) {
+    super(secrets, STATE_PASSWORD_SECRET);
   }
 }

@@ -8,6 +8,10 @@
  * read-only and follows it: when another process (an `extraction-workbench run` in a terminal, another
  * window) changes the state, the tree is reloaded from it. So the CLI can run on a folder this window has
  * open, and the window shows its progress.
+ *
+ * With `extractionWorkbench.stateUrl` the state is a PostgreSQL database shared by a fleet (see
+ * stateDatabase.ts): there is no lock to hold, the store stays open, a run here claims documents like any
+ * CLI worker, and the views follow the fleet's changes as the database announces them (LISTEN/NOTIFY).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -24,11 +28,13 @@ import type { Logger } from '../core/logger';
 import type { Pipeline, RunHandle, RunSummary } from '../core/pipeline';
 import type { RunRecord, RunStatus, RunTrigger } from '../core/types';
 import { lockHolder, openWhenReleased, stateSignature, StoreLockedError } from '../store';
+import { PgCheckpointStore } from '../store/pg/pgStore';
 import type { CheckpointStore } from '../store/types';
 import type { ExtensionSettings } from './extensionSettings';
 import { Disposable, type IDisposable } from './dispose';
 import { logPipelineEvent, prefixedLogger } from './logger';
 import { resolveRunSettings, sameRunSettings, stateDirOf, type JobSource } from './runSettings';
+import { followFleetControl, openStateDatabase, sendFleetControl, STATE_URL_SETTING, type DatabaseFollower } from './stateDatabase';
 import type { ModelFolder, ModelFolderSource } from './tree/documentsModel';
 
 /** No extraction.config.json and no saved settings of an earlier run: nothing says which schema to use. */
@@ -55,6 +61,8 @@ export interface WorkspaceRunsOptions {
   apiKey: (baseURL: string) => Promise<string>;
   /** Where the selected job of each folder is remembered (workspaceState). */
   memento: vscode.Memento;
+  /** The password of the state database (secret storage), when `stateUrl` is set. */
+  statePassword?: () => Promise<string | undefined>;
 }
 
 const JOB_KEY = 'extractionWorkbench.job:';
@@ -104,6 +112,10 @@ export class FolderRuns extends Disposable implements ModelFolder {
   #writable = false;
   #follow: ReturnType<typeof setTimeout> | undefined;
   #followedSignature = '';
+  /** Follows a PostgreSQL state (LISTEN/NOTIFY) instead of `#follow`. */
+  #database: DatabaseFollower | undefined;
+  /** Looks at a state folder by `#follow` (a test checks that a database state is followed without them). */
+  readonly followStats = { polls: 0 };
   #release: ReturnType<typeof setTimeout> | undefined;
   #session: Session | undefined;
   #sessionKey: string | undefined;
@@ -175,7 +187,17 @@ export class FolderRuns extends Disposable implements ModelFolder {
   }
 
   hasState(): boolean {
-    return fs.existsSync(this.stateDir());
+    return this.usesDatabase() || fs.existsSync(this.stateDir());
+  }
+
+  /** Whether the settings put this folder's state in a PostgreSQL database (`extractionWorkbench.stateUrl`). */
+  usesDatabase(): boolean {
+    return this.settings().stateUrl.trim() !== '';
+  }
+
+  /** The followed state database (undefined: the state is a folder, or not open). */
+  get database(): DatabaseFollower | undefined {
+    return this.#database;
   }
 
   /** The extraction config, undefined when absent; throws INVALID_CONFIG with the reason when broken. */
@@ -253,6 +275,7 @@ export class FolderRuns extends Disposable implements ModelFolder {
   async #viewStore(): Promise<CheckpointStore> {
     if (this.#store) return this.#store;
     if (this.#closed) throw new Error('The workspace folder was closed');
+    if (this.usesDatabase()) return this.#openDatabase();
     const dir = this.stateDir();
     if (!fs.existsSync(dir)) return this.#lockBriefly();
     this.#followedSignature = stateSignature(dir);
@@ -284,6 +307,7 @@ export class FolderRuns extends Disposable implements ModelFolder {
   async #writableStore(): Promise<CheckpointStore> {
     if (this.#store && this.#writable) return this.#store;
     if (this.#closed) throw new Error('The workspace folder was closed');
+    if (this.usesDatabase()) return this.#openDatabase();
     let store: CheckpointStore;
     let waited: (() => void) | undefined;
     try {
@@ -312,11 +336,79 @@ export class FolderRuns extends Disposable implements ModelFolder {
     return store;
   }
 
+  /**
+   * The state database of the settings (inside #exclusive), open for writing: workers share it, nothing is
+   * locked and nothing is reset (documents in flight are other workers'; their claims say when they are
+   * gone). Followed as long as it is the folder's store.
+   */
+  async #openDatabase(): Promise<CheckpointStore> {
+    const { store, follower } = await openStateDatabase(this.settings(), {
+      stateDir: this.stateDir(),
+      logger: this.#log,
+      assetsDir: this.#o.assetsDir,
+      password: this.#o.statePassword,
+      onChanges: (db) => this.#exclusive(() => this.#pullDatabase(db)),
+    });
+    if (this.#closed) {
+      await follower.close();
+      store.close();
+      throw new Error('The workspace folder was closed');
+    }
+    this.#setStore(store, true);
+    this.#database = follower;
+    return store;
+  }
+
+  /** Other workers wrote to the state database: their changes into the store, and the views told. */
+  async #pullDatabase(db: DatabaseFollower): Promise<void> {
+    if (this.#closed || this.#database !== db || this.#store !== db.store) return;
+    if (await db.pull()) {
+      this.#onDidReloadStore.fire();
+      this.#onDidChangeState.fire();
+    }
+  }
+
+  /**
+   * The state source changed (`stateUrl`, `stateFolder` or the state database password): the store is closed
+   * and opened again from the new settings, unless a run is active here (it keeps its store; the change
+   * applies once it has finished and the folder is opened again).
+   */
+  async reopenState(): Promise<void> {
+    if (this.running || this.#closed) return;
+    await this.#exclusive(async () => {
+      if (this.running || this.#closed) return;
+      await this.#closeSession();
+      this.#dropStore();
+    });
+    this.#onDidReloadStore.fire();
+    this.#onDidChangeState.fire();
+    if (this.hasState()) await this.openStore();
+  }
+
+  /** Closes the store and stops following it (inside #exclusive). */
+  #dropStore(): void {
+    clearTimeout(this.#follow);
+    this.#follow = undefined;
+    void this.#database?.close();
+    this.#database = undefined;
+    try {
+      this.#store?.close();
+    } catch (err) {
+      this.#log.error(err instanceof Error ? err : String(err));
+    }
+    this.#store = undefined;
+    this.#writable = false;
+  }
+
   /** Replaces the store (closing the old one), follows it when read-only, and tells the views. */
   #setStore(store: CheckpointStore, writable: boolean): void {
     const old = this.#store;
     this.#store = store;
     this.#writable = writable;
+    if (this.#database && this.#database.store !== store) {
+      void this.#database.close();
+      this.#database = undefined;
+    }
     if (old && old !== store) {
       try {
         old.close();
@@ -340,6 +432,7 @@ export class FolderRuns extends Disposable implements ModelFolder {
   /** One look at a read-only view: opened again when another process changed the state. */
   async #followOnce(): Promise<void> {
     if (this.#closed || this.#writable || !this.#store) return;
+    this.followStats.polls++;
     const dir = this.stateDir();
     let next = FOLLOW_MS;
     try {
@@ -378,6 +471,7 @@ export class FolderRuns extends Disposable implements ModelFolder {
     if (this.#closed || !this.#writable || !this.#store) return;
     if (this.running || this.#tracked.size) return; // run/finished schedules the release again
     await this.#closeSession();
+    if (this.#store instanceof PgCheckpointStore) return; // a shared database: no lock to give back
     const dir = this.stateDir();
     let view: CheckpointStore;
     try {
@@ -504,6 +598,7 @@ export class FolderRuns extends Disposable implements ModelFolder {
     if (this.running) return undefined;
     const run = this.#store?.latestRun();
     if (!run || (run.status !== 'running' && run.status !== 'paused')) return undefined;
+    if (this.#database) return this.#database.otherWorkers > 0 ? run : undefined;
     const holder = lockHolder(this.stateDir());
     if (!holder || (holder.pid === process.pid && (holder.hostname ?? os.hostname()) === os.hostname())) return undefined;
     return run;
@@ -540,7 +635,8 @@ export class FolderRuns extends Disposable implements ModelFolder {
   #control(command: ControlCommand, when?: RunStatus): boolean {
     const run = this.foreignRun();
     if (!run || (when && run.status !== when)) return false;
-    sendControl(this.stateDir(), command);
+    if (this.#store instanceof PgCheckpointStore) sendFleetControl(this.#store, command, this.#log);
+    else sendControl(this.stateDir(), command);
     this.#log.info(`${command} sent to the process that runs ${this.name} (run ${run.id})`);
     return true;
   }
@@ -592,22 +688,19 @@ export class FolderRuns extends Disposable implements ModelFolder {
       this.#log.error(err instanceof Error ? err : String(err));
     }
     await this.#closeSession();
-    clearTimeout(this.#follow);
     clearTimeout(this.#release);
     // after a store open or release under way (they see #closed and stop)
     await this.#exclusive(async () => {
-      try {
-        this.#store?.close();
-      } catch (err) {
-        this.#log.error(err instanceof Error ? err : String(err));
-      }
-      this.#store = undefined;
-      this.#writable = false;
+      const store = this.#store;
+      this.#dropStore();
+      // a database store writes what is queued before its connections end
+      if (store instanceof PgCheckpointStore) await store.closeAndWait().catch(() => undefined);
     });
   }
 
   override dispose(): void {
     clearTimeout(this.#follow);
+    void this.#database?.close();
     clearTimeout(this.#release);
     this.#sessionSub?.dispose();
     super.dispose();
@@ -641,7 +734,15 @@ export class FolderRuns extends Disposable implements ModelFolder {
     const session = await openSession(settings, { apiKey, logger: this.#log, assetsDir: this.#o.assetsDir, store });
     this.#session = session;
     this.#sessionKey = apiKey;
-    this.#sessionSub = session.pipeline.events.on((e) => this.events.emit(e));
+    const events = session.pipeline.events.on((e) => this.events.emit(e));
+    // on a database the window's session is a worker of the fleet: it takes the fleet's commands
+    const control = store instanceof PgCheckpointStore ? followFleetControl(store, session.pipeline, this.#log) : undefined;
+    this.#sessionSub = {
+      dispose: () => {
+        events.dispose();
+        control?.dispose();
+      },
+    };
     this.#log.debug(`Session ready: job ${settings.jobName ?? '(saved settings)'}, model ${settings.model} at ${settings.baseURL}, concurrency ${settings.concurrency}`);
     return session;
   }
@@ -721,6 +822,11 @@ export class WorkspaceRuns extends Disposable implements ModelFolderSource {
     this.#o = options;
     this.#sync();
     this._register(vscode.workspace.onDidChangeWorkspaceFolders(() => this.#sync()));
+    this._register(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        for (const f of this.folders()) if (e.affectsConfiguration(STATE_URL_SETTING, f.folder.uri)) void this.#reopen(f);
+      }),
+    );
     this._register({ dispose: () => this.#disposeFolders() });
   }
 
@@ -761,6 +867,20 @@ export class WorkspaceRuns extends Disposable implements ModelFolderSource {
 
   async shutdown(timeoutMs: number): Promise<void> {
     await Promise.all(this.folders().map((f) => f.shutdown(timeoutMs)));
+  }
+
+  /** The state database password changed: folders on a database connect again with it. */
+  reopenDatabases(): void {
+    for (const f of this.folders()) if (f.usesDatabase()) void this.#reopen(f);
+  }
+
+  /** Opens a folder's state again after its source changed; a setting that cannot work is said at once, not at the next run. */
+  #reopen(f: FolderRuns): Promise<void> {
+    return f.reopenState().catch((err: unknown) => {
+      const message = `Cannot open the extraction state of ${f.name}: ${(err as Error)?.message ?? err}`;
+      this.#o.logger.error(message);
+      void vscode.window.showErrorMessage(message);
+    });
   }
 
   #sync(): void {

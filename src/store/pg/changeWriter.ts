@@ -47,11 +47,14 @@ export class ChangeWriter {
     return this.#queued - this.#written;
   }
 
-  push(entry: JournalOp): void {
+  /** Queues a change; returns its number (its id in the log is `writer:number`). */
+  push(entry: JournalOp): number {
     if (this.#broken) throw new StoreIoError(`the state database refused a change earlier: ${this.#broken.message}; reopen the store`, this.#broken);
-    this.#pending.push({ id: `${this.writer}:${++this.#counter}`, entry });
+    const n = ++this.#counter;
+    this.#pending.push({ id: `${this.writer}:${n}`, entry });
     this.#queued++;
     this.#kick();
+    return n;
   }
 
   /** Resolves when every change queued before the call is committed. */

@@ -12,6 +12,9 @@
  *               was finished (done / dead-lettered) for which version of the file and configuration.
  *   ew_control  pause / resume / stop commands for every worker (v2).
  *   ew_workers  the workers that listen for them: status, last command carried out, last seen (v2).
+ * A statement trigger NOTIFYs `ew_changes` after each insert into the change log (v3, see changeFeed.ts).
+ *   ew_snapshots the state as of change `seq` (a sql.js database) with the writers of its documents; the
+ *               changes it covers are deleted from ew_changes (v4, see snapshots.ts).
  */
 import type { PoolClient } from 'pg';
 import { StoreSchemaError } from '../migrations';
@@ -66,9 +69,37 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    description: 'NOTIFY ew_changes on every batch of changes (windows follow a fleet without polling)',
+    sql: `
+      CREATE FUNCTION ew_notify_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('ew_changes', '');
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER ew_changes_notify AFTER INSERT ON ew_changes FOR EACH STATEMENT EXECUTE FUNCTION ew_notify_changes();
+    `,
+  },
+  {
+    version: 4,
+    description: 'snapshots of the state: the change log is compacted (see snapshots.ts)',
+    sql: `
+      CREATE TABLE ew_snapshots (
+        seq bigint PRIMARY KEY,
+        data bytea NOT NULL,
+        doc_writers text NOT NULL,
+        changes bigint NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1].version;
+
+/** The version that added `ew_snapshots`. */
+export const SNAPSHOT_SCHEMA_VERSION = 4;
 
 /** Arbitrary constant: the advisory lock that serialises migrations of one database. */
 const MIGRATION_LOCK = 0x45_57_4d_31; // "EWM1"

@@ -4,8 +4,9 @@
  * Reads are answered by an in-memory sql.js store (the read model) so that the port stays synchronous
  * and every query (counts, metrics, history) is the same code as the sql.js store's. Each change is
  * applied to the read model at once and written behind it to the `ew_changes` log (see changeWriter.ts);
- * `flush()` is the durability point. Opening replays the whole log, in order, into a fresh read model:
- * it holds every worker's changes up to then; `refresh()` reads the changes other workers wrote since.
+ * `flush()` is the durability point. Opening loads the latest snapshot and replays the log after it, in
+ * order, into a fresh read model: it holds every worker's changes up to then; `refresh()` reads the changes
+ * other workers wrote since. Opening also compacts a long log (snapshots.ts), so open time stays bounded.
  *
  * What a worker may do to a document is decided by claims (claims.ts), not by this store: a worker
  * writes a document's state only while it holds its claim, so the log never interleaves two workers'
@@ -23,7 +24,9 @@ import { SqlJsCheckpointStore } from '../sqlStore';
 import type { CheckpointStore, DocumentQuery, WriteOptions } from '../types';
 import { ChangeWriter } from './changeWriter';
 import { connectPool, retryOnDisconnect } from './connect';
-import { migratePg, PG_SCHEMA_VERSION } from './migrations';
+import { migratePg, PG_SCHEMA_VERSION, SNAPSHOT_SCHEMA_VERSION } from './migrations';
+import { loadReadModel, replayChanges, type LoadReport, type ReadModel } from './replayLog';
+import { DEFAULT_COMPACT_AFTER, DEFAULT_COMPACT_SETTLE_SECONDS, latestSnapshotSeq, type DocWriter } from './snapshots';
 import { redactUrl } from './url';
 import { StoreSchemaError } from '../migrations';
 
@@ -36,9 +39,26 @@ export interface PgStoreOptions {
   readOnly?: boolean;
   /** Name of this worker in the log and in claims (default host:pid:random). */
   workerId?: string;
+  /** Settled changes after the latest snapshot at which opening compacts the log (default 20,000; see snapshots.ts). */
+  compactAfter?: number;
+  /** Only changes older than this are covered by a snapshot, s (default 10). */
+  compactSettleSeconds?: number;
 }
 
-const PAGE = 5000;
+/** What the last open (or reload) did: the snapshot it started from and the changes it replayed. */
+export interface PgOpenReport {
+  snapshotSeq: number;
+  replayed: number;
+  /** A snapshot was written by this open (the changes it covers were deleted). */
+  compacted: boolean;
+  openMs: number;
+}
+
+/** A change of this worker and its number (see ChangeWriter.push). */
+interface Capture {
+  n: number;
+  entry: JournalOp;
+}
 
 export function defaultWorkerId(): string {
   return `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -51,36 +71,57 @@ export class PgCheckpointStore implements CheckpointStore {
   readonly url: string;
   readonly workerId: string;
   readonly pool: Pool;
-  readonly #mirror: SqlJsCheckpointStore;
+  #mirror: SqlJsCheckpointStore;
   readonly #writer: ChangeWriter | undefined;
   readonly #logger: StoreLogger;
+  readonly #wasmPath: string | undefined;
+  readonly #onChange: ((e: JournalOp) => void) | undefined;
   #lastSeq: number;
   /** Writer and time of the last document change applied from the log, by path (see #isStale). */
-  readonly #docWriters: Map<string, { writer: string; updatedAt: number }>;
+  readonly #docWriters: Map<string, DocWriter>;
+  /** Whether the schema has snapshots (a read-only look at an older database has none). */
+  readonly #snapshots: boolean;
+  #report: PgOpenReport;
+  readonly #capture: { buffer?: Capture[] };
+  /** The read of other workers' changes under way (see refresh). */
+  #reading: Promise<unknown> = Promise.resolve();
+  /** A reload after another worker's compaction is due (see #reload). */
+  #needsReload = false;
   #closed = false;
   #ended: Promise<void> | undefined;
 
   private constructor(
     pool: Pool,
-    mirror: SqlJsCheckpointStore,
+    model: ReadModel,
     writer: ChangeWriter | undefined,
-    url: string,
-    workerId: string,
-    lastSeq: number,
-    logger: StoreLogger,
-    docWriters: Map<string, { writer: string; updatedAt: number }>,
+    o: {
+      url: string;
+      workerId: string;
+      logger: StoreLogger;
+      wasmPath: string | undefined;
+      onChange: ((e: JournalOp) => void) | undefined;
+      capture: { buffer?: Capture[] };
+      snapshots: boolean;
+      report: PgOpenReport;
+    },
   ) {
-    this.#docWriters = docWriters;
     this.pool = pool;
-    this.#mirror = mirror;
+    this.#mirror = model.mirror;
+    this.#docWriters = model.docWriters;
+    this.#lastSeq = model.lastSeq;
     this.#writer = writer;
-    this.url = url;
-    this.workerId = workerId;
-    this.#lastSeq = lastSeq;
-    this.#logger = logger;
+    this.url = o.url;
+    this.workerId = o.workerId;
+    this.#logger = o.logger;
+    this.#wasmPath = o.wasmPath;
+    this.#onChange = o.onChange;
+    this.#snapshots = o.snapshots;
+    this.#report = o.report;
+    this.#capture = o.capture;
   }
 
   static async open(options: PgStoreOptions): Promise<PgCheckpointStore> {
+    const t0 = performance.now();
     const logger = options.logger ?? defaultLogger;
     const workerId = options.workerId ?? defaultWorkerId();
     const pool = await connectPool(options.url, logger);
@@ -105,64 +146,112 @@ export class PgCheckpointStore implements CheckpointStore {
         }
       }
       const writer = options.readOnly ? undefined : new ChangeWriter(pool, workerId, logger);
-      const docWriters = new Map<string, { writer: string; updatedAt: number }>();
-      const onChange = (e: JournalOp) => {
-        writer!.push(e);
-        if (e.op === 'doc') docWriters.set(e.data.path, { writer: workerId, updatedAt: e.data.updatedAt });
-      };
-      const mirror = await SqlJsCheckpointStore.open({ wasmPath: options.wasmPath, logger, ...(writer ? { onChange } : {}) });
-      const store = new PgCheckpointStore(pool, mirror, writer, redactUrl(options.url), workerId, 0, logger, docWriters);
-      if (version > 0) await store.#pull(false);
-      return store;
+      const docWriters = new Map<string, DocWriter>();
+      // own changes: written behind, and captured while the state is loaded again (see #reload)
+      const capture: { buffer?: Capture[] } = {};
+      const onChange = writer
+        ? (e: JournalOp) => {
+            const n = writer.push(e);
+            capture.buffer?.push({ n, entry: e });
+            if (e.op === 'doc') docWriters.set(e.data.path, { writer: workerId, updatedAt: e.data.updatedAt });
+          }
+        : undefined;
+      const snapshots = version >= SNAPSHOT_SCHEMA_VERSION;
+      let model: ReadModel;
+      let loaded: LoadReport = { snapshotSeq: 0, replayed: 0, compacted: false };
+      if (version > 0) {
+        const compaction = writer && snapshots ? { after: options.compactAfter ?? DEFAULT_COMPACT_AFTER, settleSeconds: options.compactSettleSeconds ?? DEFAULT_COMPACT_SETTLE_SECONDS } : undefined;
+        ({ model, report: loaded } = await loadReadModel(pool, { wasmPath: options.wasmPath, logger, onChange, snapshots, ...(compaction ? { compaction } : {}) }));
+      } else {
+        model = { mirror: await SqlJsCheckpointStore.open({ wasmPath: options.wasmPath, logger, ...(onChange ? { onChange } : {}) }), docWriters: new Map(), lastSeq: 0 };
+      }
+      // the map this worker's own changes are recorded in (onChange above)
+      for (const [k, v] of model.docWriters) docWriters.set(k, v);
+      model.docWriters = docWriters;
+      const report: PgOpenReport = { ...loaded, openMs: 0 };
+      report.openMs = performance.now() - t0;
+      return new PgCheckpointStore(pool, model, writer, { url: redactUrl(options.url), workerId, logger, wasmPath: options.wasmPath, onChange, capture, snapshots, report });
     } catch (e) {
       await pool.end().catch(() => undefined);
       throw e;
     }
   }
 
-  /** Reads the changes after the last one seen (other workers' only, unless `all`) into the read model. */
-  async #pull(othersOnly: boolean): Promise<number> {
-    let n = 0;
-    for (;;) {
-      const r = await retryOnDisconnect(
-        () =>
-          this.pool.query<{ seq: string; writer: string; op: JournalOp['op']; data: string }>(
-            `SELECT seq, writer, op, data FROM ew_changes WHERE seq > $1 ${othersOnly ? 'AND writer <> $3' : ''} ORDER BY seq LIMIT $2`,
-            othersOnly ? [this.#lastSeq, PAGE, this.workerId] : [this.#lastSeq, PAGE],
-          ),
-        { logger: this.#logger, what: 'reading the other workers’ changes', gaveUp: () => this.#closed },
-      );
-      if (!r.rows.length) return n;
-      const entries: JournalOp[] = [];
-      for (const row of r.rows) {
-        const entry = { op: row.op, data: JSON.parse(row.data) } as JournalOp;
-        if (entry.op === 'doc' && this.#isStale(entry.data, row.writer)) continue;
-        entries.push(entry);
-      }
-      n += this.#mirror.applyChanges(entries);
-      this.#lastSeq = Number(r.rows[r.rows.length - 1].seq);
-      if (r.rows.length < PAGE) return n;
+  /** What the open (or the last reload after another worker's compaction) did. */
+  get openReport(): PgOpenReport {
+    return { ...this.#report };
+  }
+
+  /** Reads the changes other workers wrote since the last read into the read model. */
+  async #pull(): Promise<number> {
+    if (this.#needsReload) return this.#reload();
+    const before = this.#lastSeq;
+    const model: ReadModel = { mirror: this.#mirror, docWriters: this.#docWriters, lastSeq: this.#lastSeq };
+    const n = await replayChanges(this.pool, model, { othersOnly: this.workerId, logger: this.#logger, gaveUp: () => this.#closed });
+    this.#lastSeq = model.lastSeq;
+    if (this.#snapshots) {
+      const snap = await retryOnDisconnect(() => latestSnapshotSeq(this.pool), { logger: this.#logger, what: 'reading the state database', gaveUp: () => this.#closed });
+      // another worker compacted changes this one had not read: they may be only in the snapshot now
+      if (snap > before) return this.#reload();
     }
+    return n;
   }
 
   /**
-   * A document has one writer at a time (its claim), but a worker's queued changes can land after its
-   * document was taken over (it was cut off, then came back): such a change of another writer, older than
-   * the state already applied, is left out. Within one writer, order decides. This worker's own changes
-   * count as applied when made (see open). Clocks of the machines must agree to well within a lease.
+   * Loads the state again from the latest snapshot and the changes after it, and puts it in place of the
+   * read model in one synchronous step. This worker goes on writing meanwhile: its changes are captured from
+   * the start, and those the log did not give yet (numbered after the last of its own read back) are applied
+   * to the new read model just before it takes over, so none is missing. Returns the number of changes
+   * applied (at least 1: everything is read anew).
    */
-  #isStale(doc: DocumentState, writer: string): boolean {
-    const last = this.#docWriters.get(doc.path);
-    if (last && last.writer !== writer && last.updatedAt > doc.updatedAt) return true;
-    this.#docWriters.set(doc.path, { writer, updatedAt: doc.updatedAt });
-    return false;
+  async #reload(): Promise<number> {
+    this.#needsReload = true; // until done: a failed reload is tried again at the next read
+    const t0 = performance.now();
+    const captured: Capture[] = [];
+    this.#capture.buffer = captured;
+    try {
+      // every change made before the capture started is in the log after this
+      await this.#writer?.flush();
+      const { model, report } = await loadReadModel(this.pool, {
+        wasmPath: this.#wasmPath,
+        logger: this.#logger,
+        ...(this.#onChange ? { onChange: this.#onChange } : {}),
+        snapshots: true,
+        own: this.workerId,
+        gaveUp: () => this.#closed,
+      });
+      if (this.#closed) {
+        model.mirror.close();
+        return 0;
+      }
+      const rest = captured.filter((c) => c.n > (model.ownSeen ?? 0)).map((c) => c.entry);
+      report.replayed += model.mirror.applyChanges(rest);
+      for (const e of rest) if (e.op === 'doc') model.docWriters.set(e.data.path, { writer: this.workerId, updatedAt: e.data.updatedAt });
+      const old = this.#mirror;
+      this.#mirror = model.mirror;
+      this.#docWriters.clear();
+      for (const [k, v] of model.docWriters) this.#docWriters.set(k, v);
+      this.#lastSeq = model.lastSeq;
+      this.#report = { ...report, openMs: performance.now() - t0 };
+      this.#needsReload = false;
+      old.close();
+      this.#logger.info?.(`checkpoint store: the change log was compacted by another worker; state loaded again from its snapshot (${report.replayed} change(s) after it)`);
+      return Math.max(1, report.replayed);
+    } finally {
+      this.#capture.buffer = undefined;
+    }
   }
 
   /** Reads the changes other workers wrote since the open (or the last refresh) into the read model. */
   async refresh(): Promise<number> {
     this.#assertOpen();
-    await this.flush();
-    return this.#pull(true);
+    // one read at a time (a window's follower and the pipeline's sweep both refresh): each change is applied once
+    const next = this.#reading.then(async () => {
+      await this.flush();
+      return this.#pull();
+    });
+    this.#reading = next.catch(() => 0);
+    return next;
   }
 
   /** Changes queued and not yet in the database. */

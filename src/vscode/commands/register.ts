@@ -28,6 +28,8 @@ export const CommandIds = {
   copyError: 'extractionWorkbench.copyError',
   setApiKey: 'extractionWorkbench.setApiKey',
   clearApiKey: 'extractionWorkbench.clearApiKey',
+  setStatePassword: 'extractionWorkbench.setStatePassword',
+  clearStatePassword: 'extractionWorkbench.clearStatePassword',
   selectJob: 'extractionWorkbench.selectJob',
   showLog: 'extractionWorkbench.showLog',
   exportReport: 'extractionWorkbench.exportReport',

@@ -1,41 +1,67 @@
-/** Setup commands: API key, job selection, log, starter config. */
+/** Setup commands: API key, state database password, job selection, log, starter config. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_FILE } from '../../app/config';
 import { EXAMPLE_SCHEMA_PATH, exampleConfig, exampleSchema, toJsonText } from '../scaffold';
+import type { StoredSecret } from '../secrets';
+import { SET_STATE_PASSWORD_TITLE, STATE_URL_SETTING } from '../stateDatabase';
 import { NoConfigError } from '../workspaceRuns';
 import { CommandIds, notify } from './register';
 import { pickFolder } from './targets';
 import type { CommandServices, CommandSpec } from './types';
 
-export function setupCommands(s: CommandServices): CommandSpec[] {
+/** Set and Clear of a value kept in the secret storage (the API key, the state database password). */
+function secretCommands(
+  setId: string,
+  clearId: string,
+  secret: StoredSecret,
+  text: { name: string; title: string; prompt: string; placeHolder?: string; empty: string },
+): CommandSpec[] {
   return [
     {
-      id: CommandIds.setApiKey,
+      id: setId,
       run: async () => {
-        const key = await vscode.window.showInputBox({
-                title: 'Extraction Workbench: API Key',
-                prompt: 'The key of your OpenAI-compatible provider. It is kept in the editor\'s secret storage, never in settings or logs.',
-                password: true,
-                ignoreFocusOut: true,
-                placeHolder: 'sk-…',
-          validateInput: (v) => (v.trim() ? undefined : 'Enter a key, or press Escape to cancel'),
+        const value = await vscode.window.showInputBox({
+          title: text.title,
+          prompt: `${text.prompt} It is kept in the editor's secret storage, never in settings or logs.`,
+          password: true,
+          ignoreFocusOut: true,
+          ...(text.placeHolder ? { placeHolder: text.placeHolder } : {}),
+          validateInput: (v) => (v.trim() ? undefined : text.empty),
         });
-        if (!key?.trim()) return false;
-        await s.apiKeys.set(key);
-        notify('info', 'API key saved in the secret storage.');
+        if (!value?.trim()) return false;
+        await secret.set(value);
+        notify('info', `${text.name} saved in the secret storage.`);
         return true;
       },
     },
     {
-      id: CommandIds.clearApiKey,
+      id: clearId,
       run: async () => {
-        await s.apiKeys.clear();
-        notify('info', 'API key removed from the secret storage.');
+        await secret.clear();
+        notify('info', `${text.name} removed from the secret storage.`);
         return true;
       },
     },
+  ];
+}
+
+export function setupCommands(s: CommandServices): CommandSpec[] {
+  return [
+    ...secretCommands(CommandIds.setApiKey, CommandIds.clearApiKey, s.apiKeys, {
+      name: 'API key',
+      title: 'Extraction Workbench: API Key',
+      prompt: 'The key of your OpenAI-compatible provider.',
+      placeHolder: 'sk-…',
+      empty: 'Enter a key, or press Escape to cancel',
+    }),
+    ...secretCommands(CommandIds.setStatePassword, CommandIds.clearStatePassword, s.statePasswords, {
+      name: 'State database password',
+      title: SET_STATE_PASSWORD_TITLE,
+      prompt: `The password of the user in ${STATE_URL_SETTING}.`,
+      empty: 'Enter the password, or press Escape to cancel',
+    }),
     {
       id: CommandIds.selectJob,
       run: async (arg?: unknown) => {

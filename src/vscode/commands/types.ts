@@ -1,7 +1,7 @@
 /** The command table: every command is one entry, registered in one loop (see register.ts). */
 import type * as vscode from 'vscode';
 import type { Logger } from '../../core/logger';
-import type { ApiKeyStore } from '../secrets';
+import type { ApiKeyStore, StatePasswordStore } from '../secrets';
 import type { DocumentsModel, TreeNode } from '../tree/documentsModel';
 import type { WorkspaceRuns } from '../workspaceRuns';
 
@@ -11,6 +11,7 @@ export interface CommandServices {
   readonly model: DocumentsModel;
   readonly treeView: vscode.TreeView<TreeNode>;
   readonly apiKeys: ApiKeyStore;
+  readonly statePasswords: StatePasswordStore;
   readonly channel: vscode.LogOutputChannel;
   readonly logger: Logger;
 }

@@ -1,0 +1,184 @@
+/**
+ * The window on a PostgreSQL state (issue #13): `extractionWorkbench.stateUrl` names a database of a
+ * throwaway cluster (test/support/postgres.ts), and the window works on it beside CLI workers
+ * (`extraction-workbench run --state postgres://…`, the extension's own dist/cli.js in a child process):
+ *   - a URL with a password in the setting is refused with a message that says how to move it;
+ *   - a run started in the window and a CLI worker share one run of a folder: each document is claimed by
+ *     one of them and done exactly once, and the window's tree shows them all;
+ *   - a window that runs nothing follows a CLI worker's progress live from the database's notifications
+ *     (LISTEN/NOTIFY), with no poll timer.
+ * The suite adds a job "fleet" (its own folder fleet-run/) to extraction.config.json and puts back the
+ * config, the saved settings and the job selection at the end; the folder's own state is not touched.
+ */
+import { strict as assert } from 'node:assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { ExtensionApi } from '../../src/vscode/api';
+import type { FolderRuns } from '../../src/vscode/workspaceRuns';
+import { startModelServer, type ModelServer } from '../support/modelServer';
+import { startPostgres, type PgCluster } from '../support/postgres';
+import { activateFirstFolder, EXTENSION_ID, SuiteSettings, waitFor } from './support';
+
+const DIR = 'fleet-run';
+const JOB = 'fleet';
+
+type ShowMessage = (message: string, ...rest: unknown[]) => Thenable<unknown>;
+
+describe('Extraction Workbench: the window on a PostgreSQL state with a fleet of CLI workers', function () {
+  this.timeout(180_000);
+
+  let api: ExtensionApi;
+  let folder: FolderRuns;
+  let root: string;
+  let cluster: PgCluster;
+  let url: string;
+  let server: ModelServer;
+  let configBefore: string;
+  let savedSettingsBefore: string | undefined;
+  let jobBefore: string | undefined;
+  const children: ChildProcess[] = [];
+  const settings = new SuiteSettings(() => folder);
+  const errors: string[] = [];
+  const win = vscode.window as unknown as { showErrorMessage: ShowMessage };
+  const originalShowError = win.showErrorMessage;
+  // more than a worker claims ahead of its work (max(16, 4 × concurrency) queued): the window gets a share
+  const docs = Array.from({ length: 40 }, (_, i) => `${DIR}/f-${String(i + 1).padStart(2, '0')}.txt`);
+  const stageOf = (rel: string) => folder.store?.getDocument(rel)?.stage;
+  const write = (rel: string, n: number) => {
+    const file = path.join(root, ...rel.split('/'));
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, `Invoice F-${n}\nVendor: Fleet Ltd\nTotal: ${100 + n}.00 EUR\n`);
+  };
+
+  /** `extraction-workbench run` of the job "fleet" on the database: one CLI worker. */
+  const cliWorker = () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID);
+    assert.ok(ext);
+    const stderr: string[] = [];
+    const child = spawn(
+      process.execPath,
+      [path.join(ext.extensionPath, 'dist', 'cli.js'), 'run', root, '--job', JOB, '--state', url, '--base-url', server.url, '--concurrency', '1', '--lease-seconds', '5'],
+      { env: { ...process.env, OPENAI_API_KEY: 'test', ELECTRON_RUN_AS_NODE: '1' }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    child.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));
+    children.push(child);
+    return { child, stderr, exited: new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))) };
+  };
+
+  before(async () => {
+    ({ api, folder } = await activateFirstFolder());
+    root = folder.root;
+    cluster = await startPostgres();
+    url = cluster.database('fleet_window');
+    server = await startModelServer({ latencyMs: 300 });
+    await settings.set('baseUrl', server.url);
+    for (const [i, rel] of docs.entries()) write(rel, i + 1);
+    // a job of its own: the window's run and the CLI workers extract fleet-run/ only, with the same schema,
+    // instructions and model (so both see a document done by the other as done)
+    configBefore = fs.readFileSync(folder.configPath, 'utf8');
+    const config = JSON.parse(configBefore) as { jobs: Array<Record<string, unknown>> };
+    const base = config.jobs[0];
+    config.jobs.push({ name: JOB, include: [`${DIR}/**`], schema: base.schema, instructions: base.instructions });
+    fs.writeFileSync(folder.configPath, JSON.stringify(config, null, 2) + '\n');
+    jobBefore = folder.selectedJob;
+    await folder.selectJob(JOB);
+    const saved = path.join(folder.stateDir(), 'settings.json');
+    savedSettingsBefore = fs.existsSync(saved) ? fs.readFileSync(saved, 'utf8') : undefined;
+    win.showErrorMessage = (message: string, ...rest: unknown[]) => {
+      errors.push(message);
+      return originalShowError(message, ...rest);
+    };
+  });
+
+  after(async () => {
+    win.showErrorMessage = originalShowError;
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    if (folder) {
+      await waitFor('the window to be idle', () => !folder.running, 60_000).catch(() => undefined);
+      await settings.restore();
+      // back on the state folder
+      await waitFor('the folder state to be open again', () => !folder.database && folder.store?.dir !== undefined, 30_000).catch(() => undefined);
+      if (configBefore !== undefined) fs.writeFileSync(folder.configPath, configBefore);
+      await folder.selectJob(jobBefore);
+      const saved = path.join(folder.stateDir(), 'settings.json');
+      if (savedSettingsBefore !== undefined) fs.writeFileSync(saved, savedSettingsBefore);
+      fs.rmSync(path.join(root, DIR), { recursive: true, force: true });
+      fs.rmSync(path.join(folder.outDir(), DIR), { recursive: true, force: true });
+      api.treeModel.reload();
+    }
+    await server?.close();
+    cluster?.destroy();
+  });
+
+  it('a state URL with a password in the settings is refused, with how to move the password', async () => {
+    errors.length = 0;
+    await settings.set('stateUrl', url.replace('://ew@', '://ew:hunter2@'));
+    await waitFor('an error message', () => errors.find((m) => /holds a password/.test(m)), 20_000);
+    const message = errors.find((m) => /holds a password/.test(m))!;
+    assert.match(message, /Set State Database Password/);
+    assert.doesNotMatch(message, /hunter2/, 'the password is not repeated');
+    assert.equal(folder.database, undefined, 'no database opened');
+  });
+
+  it('opens the database of extractionWorkbench.stateUrl: the tree shows its (empty) state', async () => {
+    await settings.set('stateUrl', url);
+    await waitFor('the window to open the state database', () => folder.database && folder.store === folder.database.store, 30_000);
+    assert.equal(folder.store?.dir, undefined, 'the state is not a folder');
+    assert.equal(folder.store?.countDocuments(), 0, 'a new database: no documents yet');
+    await waitFor('the tree to show the empty state', () => {
+      api.treeModel.flush();
+      return api.treeModel.counts(folder.key).done === 0;
+    });
+  });
+
+  it('a run from the window and a CLI worker share the run: every document done exactly once', async () => {
+    const cli = cliWorker();
+    // the worker is under way before the window joins
+    await waitFor('the CLI worker to send its first document', () => docs.some((d) => server.requestsFor(d).length > 0), 60_000);
+    const handle = await folder.start('palette');
+    assert.ok(handle, 'the window started a run');
+    const summary = await handle.done;
+    assert.equal(summary.status, 'completed');
+    assert.equal(await cli.exited, 0, `the CLI worker succeeded (stderr: ${cli.stderr.join('')})`);
+
+    assert.deepEqual(
+      docs.map((d) => server.requestsFor(d).length),
+      docs.map(() => 1),
+      'each document sent to the model once, by one worker',
+    );
+    assert.ok(summary.done >= 1, `the window extracted some (${summary.done})`);
+    assert.ok(summary.done < docs.length, `the CLI worker extracted some (the window did ${summary.done} of ${docs.length})`);
+    for (const rel of docs) assert.ok(fs.existsSync(path.join(folder.outDir(), ...`${rel}.json`.split('/'))), `result of ${rel}`);
+    // the window's state holds the CLI worker's documents too (from the database)
+    await waitFor('every document done in the window', () => docs.every((d) => stageOf(d) === 'done'), 30_000);
+    await waitFor('the tree model to count them', () => {
+      api.treeModel.flush();
+      return api.treeModel.counts(folder.key).done === docs.length;
+    }, 20_000);
+  });
+
+  it('an idle window follows a CLI worker live from the database\'s notifications, without polling', async () => {
+    const more = [`${DIR}/g-1.txt`, `${DIR}/g-2.txt`, `${DIR}/g-3-slow.txt`];
+    for (const [i, rel] of more.entries()) write(rel, 20 + i);
+    // the last one takes long: the first ones must show while the worker is still running
+    server.setScript(more[2], [{ reply: { invoice_number: 'F-22', invoice_date: '2024-05-01', vendor: 'Fleet Ltd', total: 122, currency: 'EUR', line_items: [] }, latencyMs: 8_000 }]);
+    await waitFor('the window to be idle', () => !folder.running, 30_000);
+    const polls = folder.followStats.polls;
+    const calls = folder.database!.feed.stats.calls;
+    const cli = cliWorker();
+    await waitFor('the tree to show the worker\'s first documents done', () => stageOf(more[0]) === 'done' && stageOf(more[1]) === 'done', 30_000);
+    assert.equal(cli.child.exitCode, null, 'the worker is still on the slow document');
+    assert.ok(!folder.running, 'the window runs nothing');
+    assert.notEqual(stageOf(more[2]), 'done');
+    await waitFor('the tree model to count them', () => {
+      api.treeModel.flush();
+      return api.treeModel.counts(folder.key).done === docs.length + 2;
+    }, 20_000);
+    assert.equal(await cli.exited, 0, `the CLI worker succeeded (stderr: ${cli.stderr.join('')})`);
+    await waitFor('the slow document done in the window', () => stageOf(more[2]) === 'done', 30_000);
+    assert.ok(folder.database!.feed.stats.calls > calls, 'told by the change feed');
+    assert.equal(folder.followStats.polls, polls, 'no poll timer fired');
+  });
+});
