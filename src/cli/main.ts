@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
+import { routeSettingsOf, runSchemaPathOf, type RouteSettings } from '../app/router';
 import { CONFIG_FILE, converterLimitsOf, jobOptionSchemas, loadConfig, ocrOptionSchemas, pdfOptionSchemas, selectJob, type RetryBackoff } from '../app/config';
 import { describeEstimate, estimateRun, type RunEstimate } from '../app/estimateRun';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
@@ -178,13 +179,15 @@ function settingsFromFlags(argv: string[]): { settings: RunSettings; json: boole
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new UsageError(`Folder not found: ${root}`);
   let job: ReturnType<typeof selectJob> | undefined;
   let schemaPath: string;
+  let route: RouteSettings | undefined;
   if (values.schema) {
     schemaPath = path.resolve(values.schema);
   } else {
     const config = loadConfig(path.join(root, CONFIG_FILE));
     if (!config) throw new UsageError(`No --schema given and no ${CONFIG_FILE} in ${root}`);
     job = selectJob(config, values.job);
-    schemaPath = path.resolve(root, job.schema);
+    schemaPath = runSchemaPathOf(config, job, root);
+    route = routeSettingsOf(config, job, root);
   }
   const baseURL = values['base-url'] ?? job?.baseURL ?? process.env.OPENAI_BASE_URL ?? DEFAULT_BASE_URL;
   const o = jobOptionSchemas;
@@ -244,6 +247,7 @@ function settingsFromFlags(argv: string[]): { settings: RunSettings; json: boole
     ...(job?.temperature !== undefined ? { temperature: job.temperature } : {}),
     ...(Object.fromEntries(Object.entries(provider).filter(([, v]) => v !== undefined)) as Partial<RunSettings>),
     ...(job ? { jobName: job.name } : {}),
+    ...(route ? { route } : {}),
     ...(pdf ? { pdf } : {}),
     ...(values['log-requests'] ? { logRequests: true } : {}),
     ...optionalCount('history-retention-runs', values['history-retention-runs'], 'historyRetentionRuns'),

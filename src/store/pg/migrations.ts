@@ -12,6 +12,10 @@
  *               was finished (done / dead-lettered) for which version of the file and configuration.
  *   ew_control  pause / resume / stop commands for every worker (v2).
  *   ew_workers  the workers that listen for them: status, last command carried out, last seen (v2).
+ *
+ * v3 adds no table: from it on, the documents in `ew_changes` may carry `job` and `jobKey` (the job a mixed
+ * folder chose). A worker of an older version would drop them when it writes a document back, so it is
+ * refused like any worker that does not know the schema.
  */
 import type { PoolClient } from 'pg';
 import { StoreSchemaError } from '../migrations';
@@ -65,6 +69,11 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
         seen_at timestamptz NOT NULL DEFAULT now()
       );
     `,
+  },
+  {
+    version: 3,
+    description: 'documents in the change log carry the job a mixed folder chose (job, jobKey)',
+    sql: `COMMENT ON TABLE ew_changes IS 'Store changes in seq order; document changes may carry job and jobKey (schema v3).'`,
   },
 ];
 
