@@ -32,7 +32,7 @@ import { cmdEval, EVAL_HELP, EVAL_USAGE } from './eval';
 import { cmdHistory } from './history';
 import { ProgressReporter } from './progress';
 import { normalisePaths } from './docPaths';
-import { cmdDlqRemove, cmdList } from './documents';
+import { cmdDlqRemove, cmdList, jobCounts } from './documents';
 import { argvWithEnv, ENV_HELP, RUN_OPTIONS, withEnvNames } from './runEnv';
 
 export const EXIT_OK = 0;
@@ -382,6 +382,7 @@ async function cmdStatus(argv: string[]): Promise<number> {
     const deadLetters = store.listDeadLetters();
     const active = run?.status === 'running' || run?.status === 'paused';
     const health = evaluateHealth(healthInputFromStore(store, { now: Date.now(), running: active, paused: run?.status === 'paused', runStartedAt: run?.startedAt }));
+    const jobs = jobCounts(store);
     if (values.json) {
       process.stdout.write(
         JSON.stringify({
@@ -391,6 +392,7 @@ async function cmdStatus(argv: string[]): Promise<number> {
           endedAt: run?.endedAt ? new Date(run.endedAt).toISOString() : null,
           ...counts,
           deadLetters: deadLetters.length,
+          ...(jobs ? { jobs } : {}),
           health: healthSummary(health),
         }) + '\n',
       );
@@ -405,6 +407,7 @@ async function cmdStatus(argv: string[]): Promise<number> {
           `  failed:      ${counts.failed}`,
           `  dead-letter: ${counts.deadLettered}`,
           `  rejected:    ${counts.rejected}`,
+          ...(jobs ? [`By job:        ${Object.entries(jobs).map(([j, n]) => `${j} ${n}`).join(', ')}`] : []),
           ...formatHealth(health),
         ].join('\n') + '\n',
       );
