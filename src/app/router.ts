@@ -68,11 +68,19 @@ export function runSchemaPathOf(config: ExtractionConfig, job: JobConfig, config
   return routeSettingsOf(config, job, configDir)!.jobs[0].schemaPath;
 }
 
+/** What a router needs of the session's extractor: its provider channel and prices. */
+export type RouterProvider = Pick<OpenAIExtractor, 'send' | 'costOfModel'>;
+
 /**
  * The router of a run with routing settings (undefined without): reads and checks every routed job's schema
- * (INVALID_SCHEMA naming the file), and classifies through `extractor`'s provider channel.
+ * (INVALID_SCHEMA naming the file), and classifies through `provider`'s channel (the session's extractor).
  */
-export function createRouter(settings: RunSettings, extractor: OpenAIExtractor): JobRouter | undefined {
+export function createRouter(settings: RunSettings, provider: RouterProvider): JobRouter | undefined {
+  return routerParts(settings, provider)?.router;
+}
+
+/** The router and its classifier (the pre-run estimate counts the classifier's requests). */
+export function routerParts(settings: RunSettings, provider: RouterProvider): { router: JobRouter; classifier: Classifier } | undefined {
   const route = settings.route;
   if (!route) return undefined;
   const jobs = new Map<string, RoutedJob>();
@@ -95,8 +103,8 @@ export function createRouter(settings: RunSettings, extractor: OpenAIExtractor):
   const claims = route.jobs.filter((j) => j.include?.length).map((j) => ({ name: j.name, match: createMatcher(j.include, j.exclude) }));
   const model = route.model ?? settings.model;
   const classifier = new Classifier({
-    send: (body, o) => extractor.send(body, o),
-    costOf: (i, o) => extractor.costOfModel(model, i, o, route.price),
+    send: (body, o) => provider.send(body, o),
+    costOf: (i, o) => provider.costOfModel(model, i, o, route.price),
     model,
     jobs: route.jobs.map((j) => ({ name: j.name, ...(j.description !== undefined ? { description: j.description } : {}) })),
     none: NO_JOB,
@@ -106,7 +114,7 @@ export function createRouter(settings: RunSettings, extractor: OpenAIExtractor):
     ...(settings.mode === 'json_object' || settings.mode === 'text' || settings.mode === 'tools' ? { mode: 'json_object' as const } : {}),
     ...(settings.maxTokensParam ? { maxTokensParam: settings.maxTokensParam } : {}),
   });
-  return {
+  const router: JobRouter = {
     jobs,
     fingerprint: hashOf({ classifier: classifier.fingerprint, claims: route.jobs.filter((j) => j.include?.length).map((j) => [j.name, j.include, j.exclude ?? []]) }),
     byPath(relPath: string): string | undefined {
@@ -115,4 +123,5 @@ export function createRouter(settings: RunSettings, extractor: OpenAIExtractor):
     },
     classify: (input): Promise<JobChoice> => classifier.classify(input),
   };
+  return { router, classifier };
 }

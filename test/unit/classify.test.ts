@@ -249,6 +249,29 @@ describe('mixed folders: a router job classifies each document and runs it with 
     assert.equal(docs.get('docs/till.txt')?.job, undefined, 'no choice recorded for a document never classified');
   });
 
+  it('the estimate counts the classification requests a run would make, and none once every choice is recorded', async () => {
+    const f = fixture();
+    const estimateArgs = ['estimate', ...f.args.slice(1).filter((a) => a !== '--json'), '--json'];
+    const before = JSON.parse((await runCli(estimateArgs)).stdout) as { documents: number; requests: number; cost: number; classification: { model: string; requests: number; tokensIn: number; cost: number } };
+    assert.equal(server.requests.length, 0, 'an estimate sends nothing');
+    // four documents extracted (three of them still to classify), three classification requests
+    assert.equal(before.documents, 4);
+    assert.equal(before.classification.model, 'cheap-classifier');
+    assert.equal(before.classification.requests, 3);
+    assert.equal(before.requests, 4 + 3);
+    assert.ok(before.classification.tokensIn > 0);
+    assert.equal(before.classification.cost, (before.classification.tokensIn * 1000 + 3 * 8 * 1000) / 1e6);
+    assert.ok(before.cost > before.classification.cost, 'the total includes the extractions');
+    const text = await runCli(estimateArgs.filter((a) => a !== '--json'));
+    assert.match(text.stdout, /Classification: 3 requests to cheap-classifier/);
+
+    assert.equal((await runCli(f.args)).code, 0);
+    const after = JSON.parse((await runCli(estimateArgs)).stdout) as { documents: number; unchanged: number; classification: { requests: number } };
+    assert.equal(after.documents, 0);
+    assert.equal(after.unchanged, 4);
+    assert.equal(after.classification.requests, 0);
+  });
+
   it('checks the router in extraction.config.json: named jobs exist, have a schema, and are not "none"', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ew-classify-config-'));
     roots.push(dir);
