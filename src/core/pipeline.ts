@@ -569,7 +569,7 @@ export class Pipeline {
         enter('extracting');
         // mixed folder: the job of this document (globs, its recorded choice, or a classification request)
         const router = this.#o.router;
-        const routed = router ? await routeDocument(router, store, { path: file.path, contentHash, document: converted, signal, runId: run.record.id, attempt }) : undefined;
+        const routed = router ? await routeDocument(router, store, { path: file.path, contentHash, document: converted, signal, runId: run.record.id, attempt, reclassify: !!forced }) : undefined;
         const choice = routed?.choice;
         if (choice) spent = { tokensIn: choice.tokensIn, tokensOut: choice.tokensOut, cost: choice.cost };
         if (routed?.name === NO_JOB) {

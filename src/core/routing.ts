@@ -75,12 +75,12 @@ export interface Routed {
 /**
  * The job of a document: by its path, else the choice recorded for this content and router configuration,
  * else a classification request — recorded with the document before anything else happens, so a crash in
- * the extraction that follows does not pay for it again.
+ * the extraction that follows does not pay for it again. `reclassify` (a forced rerun) asks again anyway.
  */
 export async function routeDocument(
   router: JobRouter,
   store: CheckpointStore,
-  input: { path: string; contentHash: string; document: ConvertedDocument; signal?: AbortSignal; runId?: string; attempt?: number },
+  input: { path: string; contentHash: string; document: ConvertedDocument; signal?: AbortSignal; runId?: string; attempt?: number; reclassify?: boolean },
 ): Promise<Routed> {
   const byPath = router.byPath(input.path);
   const prior = store.getDocument(input.path);
@@ -89,7 +89,7 @@ export async function routeDocument(
     return { name: byPath, by: 'globs' };
   }
   const key = hashOf({ content: input.contentHash, router: router.fingerprint });
-  if (prior?.job !== undefined && prior.jobKey === key && (prior.job === NO_JOB || router.jobs.has(prior.job))) {
+  if (!input.reclassify && prior?.job !== undefined && prior.jobKey === key && (prior.job === NO_JOB || router.jobs.has(prior.job))) {
     return { name: prior.job, by: 'earlier classification' };
   }
   const choice = await router.classify({ path: input.path, document: input.document, ...(input.signal ? { signal: input.signal } : {}), runId: input.runId, attempt: input.attempt });

@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig } from '../../src/app/config';
 import { ErrorCodes, ExtractionError } from '../../src/core/errors';
+import { latestOutcomes } from '../../src/core/health';
 import { SqlJsCheckpointStore } from '../../src/store';
 import { ndjson, runCli, startCli } from '../support/cli';
 import { requestSchema, startModelServer, type ModelServer, type RecordedRequest, type Step } from '../support/modelServer';
@@ -177,6 +178,16 @@ describe('mixed folders: a router job classifies each document and runs it with 
     assert.match(String(notes.errorMessage), /none of the jobs fits this document \(invoice, receipt\)/);
     const text = await runCli(['status', '--state', f.state]);
     assert.match(text.stdout, /By job: +invoice 1, none 1, receipt 2/);
+
+    // health's window of finished documents leaves the settled unrelated one out (it did not fail)
+    const store = await SqlJsCheckpointStore.open({ dir: f.state, readOnly: true });
+    try {
+      assert.equal(store.listAttempts({ path: 'docs/notes.txt' })[0]?.errorCode, ErrorCodes.NO_MATCHING_JOB);
+      assert.deepEqual(store.recentDocumentOutcomes!(100).map((o) => o.outcome), ['done', 'done', 'done']);
+      assert.deepEqual(latestOutcomes(store.listAttempts()).map((o) => o.outcome), ['done', 'done', 'done']);
+    } finally {
+      store.close();
+    }
   });
 
   it('asks nothing again on the next run; a changed document, or a changed router, is classified again', async () => {
