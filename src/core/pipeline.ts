@@ -578,6 +578,7 @@ export class Pipeline {
           const reason = noMatchingJobReason(router!.jobs.keys());
           rejectUnmatched(this.#unmatched, run, file, { attempt, startedAt, stage, stageMs, contentHash, size: bytes.byteLength, spent, ...(choice ? { requests: choice.requests, model: choice.model } : {}), reason });
           this.#forced.delete(file.path);
+          await this.#o.claims?.finish(file.path, 'done'); // settled for this version: no other worker takes it
           return;
         }
         const job = routed ? router!.jobs.get(routed.name) : undefined;
