@@ -10,7 +10,10 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig } from '../../src/app/config';
+import { loadConfig, selectJob } from '../../src/app/config';
+import { loadSavedSettings, saveSettings, type RunSettings } from '../../src/app/session';
+import { DEFAULT_SETTINGS } from '../../src/vscode/extensionSettings';
+import { resolveRunSettings } from '../../src/vscode/runSettings';
 import { ErrorCodes, ExtractionError } from '../../src/core/errors';
 import { latestOutcomes } from '../../src/core/health';
 import { SqlJsCheckpointStore } from '../../src/store';
@@ -281,6 +284,30 @@ describe('mixed folders: a router job classifies each document and runs it with 
     assert.equal(after.documents, 0);
     assert.equal(after.unchanged, 4);
     assert.equal(after.classification.requests, 0);
+  });
+
+  it('the window resolves a router job as the CLI does; saved settings keep the routed schemas relative to the state folder', () => {
+    const f = fixture();
+    const config = loadConfig(path.join(f.root, 'extraction.config.json'))!;
+    const settings = resolveRunSettings(f.root, DEFAULT_SETTINGS, { kind: 'config', job: selectJob(config, undefined), configDir: f.root, config });
+    assert.equal(settings.jobName, 'inbox');
+    assert.equal(settings.schemaPath, path.join(f.root, 'schema', 'invoice.json'), 'the first routed job\'s schema stands for the run');
+    assert.deepEqual(settings.include, ['docs/**']);
+    assert.deepEqual(settings.route, {
+      jobs: [
+        { name: 'invoice', description: 'Supplier invoices with an invoice number and a total', schemaPath: path.join(f.root, 'schema', 'invoice.json') },
+        { name: 'receipt', description: 'Till receipts of shops', schemaPath: path.join(f.root, 'schema', 'receipt.json'), include: ['docs/receipts/**'] },
+      ],
+      model: 'cheap-classifier',
+      maxChars: 500,
+      price: { inputPer1M: 1000, outputPer1M: 1000 },
+    });
+    saveSettings(settings);
+    const onDisk = JSON.parse(fs.readFileSync(path.join(f.state, 'settings.json'), 'utf8')) as RunSettings;
+    assert.deepEqual(onDisk.route?.jobs.map((j) => j.schemaPath), ['../schema/invoice.json', '../schema/receipt.json']);
+    assert.deepEqual(loadSavedSettings(f.state)?.route, settings.route);
+    // a window without the config file (the saved settings) runs the same router
+    assert.deepEqual(resolveRunSettings(f.root, DEFAULT_SETTINGS, { kind: 'saved', saved: loadSavedSettings(f.state)! }).route, settings.route);
   });
 
   it('checks the router in extraction.config.json: named jobs exist, have a schema, and are not "none"', () => {
