@@ -213,6 +213,14 @@ describe('mixed folders: a router job classifies each document and runs it with 
     assert.equal(result(f, 'docs/notes.txt').metadata.job, 'invoice');
     assert.equal((await storeDocs(f)).get('docs/notes.txt')?.readiness, 'ready');
 
+    // a routed job's schema changes: the documents are extracted again, none is classified again
+    fs.writeFileSync(path.join(f.root, 'schema', 'invoice.json'), JSON.stringify({ ...INVOICE_SCHEMA, properties: { ...INVOICE_SCHEMA.properties, dueDate: { type: 'string' } } }));
+    server.reset();
+    assert.equal((await runCli(f.args)).code, 0);
+    assert.equal(server.requests.filter(isClassification).length, 0);
+    assert.deepEqual(server.requests.map((q) => q.document).sort(), ['docs/invoice-1.txt', 'docs/notes.txt', 'docs/receipts/r2.txt', 'docs/till.txt']);
+    assert.equal(result(f, 'docs/invoice-1.txt').metadata.jobChosenBy, 'earlier classification');
+
     // a new description for a job: every classified document is classified again (the globs' one is not)
     f.writeConfig((c) => (c.jobs[2].description = 'Receipts from shops and restaurants'));
     server.reset();
