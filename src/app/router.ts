@@ -110,8 +110,8 @@ export function routerParts(settings: RunSettings, provider: RouterProvider): { 
     none: NO_JOB,
     maxChars: route.maxChars ?? DEFAULT_CLASSIFY_MAX_CHARS,
     ...(settings.instructions ? { instructions: settings.instructions } : {}),
-    // JSON mode where the run asks for it (providers without structured outputs); structured outputs otherwise
-    ...(settings.mode === 'json_object' || settings.mode === 'text' || settings.mode === 'tools' ? { mode: 'json_object' as const } : {}),
+    // the run's mode; `tools` (a forced function call) classifies in JSON mode
+    ...(settings.mode ? { mode: settings.mode === 'tools' ? ('json_object' as const) : settings.mode } : {}),
     ...(settings.maxTokensParam ? { maxTokensParam: settings.maxTokensParam } : {}),
   });
   const router: JobRouter = {

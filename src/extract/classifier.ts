@@ -12,7 +12,7 @@ import type { ConvertedDocument } from '../convert/types';
 import { ErrorCodes, ExtractionError } from '../core/errors';
 import { hashOf } from '../core/fingerprint';
 import type { JobChoice } from '../core/routing';
-import type { ExtractionMode, MaxTokensParam } from './modes';
+import { AUTO_FALLBACK, rejectsMode, type ExtractionMode, type MaxTokensParam } from './modes';
 import type { SendOptions } from './providerChannel';
 
 /** A job the classifier can pick: its name and what it is for. */
@@ -34,8 +34,12 @@ export interface ClassifierOptions {
   maxChars: number;
   /** Extra instructions for the classification (the router job's `instructions`). */
   instructions?: string;
-  /** How the answer's shape is asked for: `json_schema` (default), else JSON mode (the enum spelled out in the prompt). */
-  mode?: ExtractionMode;
+  /**
+   * How the answer's shape is asked for: `auto` (default: structured outputs, falling back to JSON mode and
+   * then plain text when the provider rejects them, as extractions do), `json_schema`, `json_object` or
+   * `text` (the names are spelled out in the prompt either way).
+   */
+  mode?: 'auto' | 'json_schema' | 'json_object' | 'text';
   maxTokensParam?: MaxTokensParam;
 }
 
@@ -50,9 +54,18 @@ export interface ClassifyInput {
 /** Output budget of a classification answer: `{"job": "<name>"}` and some slack for a verbose model. */
 const ANSWER_TOKENS = 64;
 
+/** The provider rejected the request's mode (no structured outputs, no JSON mode). */
+class ModeRejected extends Error {
+  constructor(readonly error: ExtractionError) {
+    super(error.message);
+  }
+}
+
 export class Classifier {
   readonly #o: ClassifierOptions;
   readonly #names: string[];
+  /** The mode requests are sent in now (in `auto`, the one that last worked). */
+  #mode: ExtractionMode;
   /** What a classification depends on besides the document: when it changes, documents are classified again. */
   readonly fingerprint: string;
 
@@ -60,6 +73,7 @@ export class Classifier {
     if (!options.jobs.length) throw new ExtractionError(ErrorCodes.INVALID_CONFIG, 'A classification needs at least one job to choose from');
     this.#o = options;
     this.#names = [...options.jobs.map((j) => j.name), options.none];
+    this.#mode = !options.mode || options.mode === 'auto' ? 'json_schema' : options.mode;
     this.fingerprint = hashOf({ model: options.model, jobs: options.jobs.map((j) => ({ name: j.name, description: j.description ?? '' })), maxChars: options.maxChars, instructions: options.instructions ?? '' });
   }
 
@@ -70,7 +84,7 @@ export class Classifier {
   /** The request body for a document (exported through {@link Classifier.body} for the pre-run estimate). */
   body(path: string, document: Pick<ConvertedDocument, 'text' | 'format'>): ChatCompletionCreateParamsNonStreaming {
     const o = this.#o;
-    const structured = (o.mode ?? 'json_schema') === 'json_schema';
+    const mode = this.#mode;
     const jobsText = o.jobs.map((j) => `- ${j.name}${j.description ? `: ${j.description.replace(/\s+/g, ' ').trim()}` : ''}`).join('\n');
     const system = [
       'You sort documents: say which job a document is for, from its beginning.',
@@ -100,21 +114,38 @@ export class Classifier {
       ],
       temperature: 0,
       [o.maxTokensParam ?? 'max_completion_tokens']: ANSWER_TOKENS,
-      response_format: structured ? { type: 'json_schema', json_schema: { name: 'job_choice', strict: true, schema } } : { type: 'json_object' },
+      ...(mode === 'json_schema'
+        ? { response_format: { type: 'json_schema', json_schema: { name: 'job_choice', strict: true, schema } } }
+        : mode === 'json_object'
+          ? { response_format: { type: 'json_object' } }
+          : {}),
     } as ChatCompletionCreateParamsNonStreaming;
   }
 
   /** Asks which job `input.document` is for; the choice is a job name or `none`. */
   async classify(input: ClassifyInput): Promise<JobChoice> {
     const o = this.#o;
-    const body = this.body(input.path, input.document);
+    const auto = !o.mode || o.mode === 'auto';
     let requests = 0;
-    const response = await o.send(body, {
-      mode: (o.mode ?? 'json_schema') === 'json_schema' ? 'json_schema' : 'json_object',
-      ...(input.signal ? { signal: input.signal } : {}),
-      origin: { path: input.path, ...(input.runId !== undefined ? { runId: input.runId } : {}), ...(input.attempt !== undefined ? { attempt: input.attempt } : {}) },
-      onRequest: () => requests++,
-    });
+    let response: ChatCompletion;
+    for (;;) {
+      const mode = this.#mode;
+      try {
+        response = await o.send(this.body(input.path, input.document), {
+          mode,
+          ...(input.signal ? { signal: input.signal } : {}),
+          origin: { path: input.path, ...(input.runId !== undefined ? { runId: input.runId } : {}), ...(input.attempt !== undefined ? { attempt: input.attempt } : {}) },
+          onRequest: () => requests++,
+          rejected: (raw, e) => (rejectsMode(raw, mode) ? new ModeRejected(e) : undefined),
+        });
+        break;
+      } catch (e) {
+        if (!(e instanceof ModeRejected)) throw e;
+        const next = auto ? AUTO_FALLBACK[mode] : undefined;
+        if (!next) throw e.error;
+        this.#mode = next; // for the following documents too
+      }
+    }
     const tokensIn = response.usage?.prompt_tokens ?? 0;
     const tokensOut = response.usage?.completion_tokens ?? 0;
     const cost = o.costOf(tokensIn, tokensOut);

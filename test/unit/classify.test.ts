@@ -30,9 +30,9 @@ const EXTRACT_USAGE = { prompt_tokens: 1000, completion_tokens: 50 };
 const CLASSIFY_COST = (100 + 5) * 1000 / 1e6;
 const EXTRACT_COST = (1000 + 50) * 10 / 1e6;
 
+/** A classification request (whatever its mode): its system prompt is the classifier's. */
 function isClassification(req: RecordedRequest): boolean {
-  const rf = req.body?.response_format as { json_schema?: { name?: string } } | undefined;
-  return rf?.json_schema?.name === 'job_choice';
+  return String(req.body?.messages?.[0]?.content ?? '').startsWith('You sort documents');
 }
 
 /** The model: a classification says what the document's text says; an extraction fills the schema it gets. */
@@ -41,8 +41,9 @@ function responder(req: RecordedRequest): Step {
     const job = /\bINVOICE\b/.test(req.userText) ? 'invoice' : /\bRECEIPT\b/.test(req.userText) ? 'receipt' : 'none';
     return { reply: { job }, usage: CLASSIFY_USAGE };
   }
-  const props = Object.keys((requestSchema(req.body)?.properties ?? {}) as Record<string, unknown>);
-  const reply = props.includes('invoiceNumber') ? { invoiceNumber: 'INV-7', total: 99.5 } : props.includes('shop') ? { shop: 'Corner Shop', total: 4.2 } : {};
+  // the schema asked for: in the request (structured outputs), else spelled out in the system prompt (JSON mode)
+  const schemaText = JSON.stringify(requestSchema(req.body) ?? {}) + String(req.body?.messages?.[0]?.content ?? '');
+  const reply = schemaText.includes('"invoiceNumber"') ? { invoiceNumber: 'INV-7', total: 99.5 } : schemaText.includes('"shop"') ? { shop: 'Corner Shop', total: 4.2 } : {};
   return { reply, usage: EXTRACT_USAGE };
 }
 
@@ -269,6 +270,24 @@ describe('mixed folders: a router job classifies each document and runs it with 
     const docs = await storeDocs(f);
     assert.equal(docs.get('docs/till.txt')?.stage, 'dead-lettered');
     assert.equal(docs.get('docs/till.txt')?.job, undefined, 'no choice recorded for a document never classified');
+  });
+
+  it('a provider without structured outputs: the classification falls back to JSON mode, as extractions do', async () => {
+    const f = fixture();
+    server.setSupports({ jsonSchema: false });
+    try {
+      const r = await runCli([...f.args, '--concurrency', '1']);
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      server.setSupports({});
+    }
+    const classified = server.requests.filter(isClassification);
+    const formats = classified.map((q) => (q.body?.response_format as { type?: string } | undefined)?.type);
+    // the first request learns that json_schema is refused; the others go in JSON mode straight away
+    assert.deepEqual(formats, ['json_schema', 'json_object', 'json_object', 'json_object']);
+    assert.equal(result(f, 'docs/invoice-1.txt').metadata.job, 'invoice');
+    assert.equal(result(f, 'docs/till.txt').metadata.job, 'receipt');
+    assert.equal((await storeDocs(f)).get('docs/notes.txt')?.job, 'none');
   });
 
   it('the estimate counts the classification requests a run would make, and none once every choice is recorded', async () => {
