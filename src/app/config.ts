@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ErrorCodes, ExtractionError } from '../core/errors';
 import type { PdfLimits } from '../convert/pdf/limits';
 import { MAX_TOKENS_PARAMS, MODE_OPTIONS, type MaxTokensParam, type ModeOption } from '../extract/modes';
+import { classifySchema, NO_JOB } from './classifyConfig';
 
 export const CONFIG_FILE = 'extraction.config.json';
 
@@ -174,7 +175,14 @@ export const jobSchema = z
     schema: z
       .string()
       .min(1)
-      .meta({ description: 'Path of the JSON Schema of the fields to extract, relative to the config file.', examples: ['schema/invoice.schema.json'] }),
+      .optional()
+      .meta({ description: 'Path of the JSON Schema of the fields to extract, relative to the config file (required, except in a router job: `classify`).', examples: ['schema/invoice.schema.json'] }),
+    description: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('What documents this job is for, in a sentence (e.g. "Supplier invoices with a total and a due date"): what a router job\'s classification request tells the model about it.'),
+    classify: classifySchema.optional(),
     include: z
       .array(z.string())
       .optional()
@@ -222,6 +230,7 @@ export const jobSchema = z
   })
   .strict()
   .superRefine((job, ctx) => {
+    if (!job.schema && !job.classify) ctx.addIssue({ code: 'custom', path: ['schema'], message: 'is required (only a router job, with `classify`, has none)' });
     if (job.maxOutputTokens !== undefined && job.maxOutputTokensCap !== undefined && job.maxOutputTokensCap < job.maxOutputTokens) {
       ctx.addIssue({
         code: 'custom',
@@ -306,7 +315,27 @@ export function loadConfig(file: string): ExtractionConfig | undefined {
     if (names.has(j.name)) throw new ExtractionError(ErrorCodes.INVALID_CONFIG, `${path.basename(file)}: two jobs are named "${j.name}"`);
     names.add(j.name);
   }
+  const routeProblem = routeConfigProblem(parsed.data);
+  if (routeProblem) throw new ExtractionError(ErrorCodes.INVALID_CONFIG, `${path.basename(file)}: ${routeProblem}`);
   return parsed.data;
+}
+
+/** Why the router jobs of a config (`classify`) cannot run, or undefined: each names jobs with a schema, once each, and not `none`. */
+function routeConfigProblem(config: ExtractionConfig): string | undefined {
+  for (const router of config.jobs) {
+    if (!router.classify) continue;
+    const seen = new Set<string>();
+    for (const name of router.classify.jobs) {
+      const where = `job "${router.name}": classify.jobs`;
+      if (name === NO_JOB) return `${where} cannot name "${NO_JOB}" (it is the answer for a document no job fits)`;
+      if (seen.has(name)) return `${where} names "${name}" twice`;
+      seen.add(name);
+      const target = config.jobs.find((j) => j.name === name);
+      if (!target) return `${where} names "${name}", which is not a job here (jobs: ${config.jobs.map((j) => j.name).join(', ')})`;
+      if (!target.schema) return `${where} names "${name}", a router job; only jobs with a schema can be chosen`;
+    }
+  }
+  return undefined;
 }
 
 export function selectJob(config: ExtractionConfig, name: string | undefined): JobConfig {

@@ -27,6 +27,9 @@ import { defaultPriceTable, type ModelPrice } from '../extract/pricing';
 import { validateUserSchema } from '../extract/schema';
 import { readSchemaFile } from './config';
 import { checkRunSettings, convertedCacheDirOf, createConverters, listOptionsOf, type RunSettings } from './session';
+import { RoutedEstimate, type ClassificationEstimate } from './estimateRouting';
+import { NO_JOB } from '../core/routing';
+import type { JsonSchema } from '../extract/types';
 
 /** Documents counted per call of {@link estimateRunCost}: bounds the converted texts held in memory. */
 const BATCH = 50;
@@ -67,6 +70,8 @@ export interface RunEstimate extends RunCostEstimate {
   skipped: Array<{ path: string; reason: string }>;
   /** False when no checkpoint store was given: documents already done were counted too. */
   storeChecked: boolean;
+  /** A router job (mixed folder): the classification requests a run would make (their cost is in `cost`). */
+  classification?: ClassificationEstimate;
 }
 
 /** The price a run's cost figures use: the job's, else the list price of the model, else none (free). */
@@ -80,8 +85,10 @@ export async function estimateRun(options: EstimateRunOptions): Promise<RunEstim
   const { signal } = options;
   const schema = readSchemaFile(s.schemaPath);
   validateUserSchema(schema);
+  // a router job: each document is counted with the job it would run with, and its classification
+  const routing = s.route ? new RoutedEstimate({ ...s, route: s.route }) : undefined;
   // the fingerprint the run's pipeline computes: same schema, instructions and model
-  const fingerprint = extractionFingerprint({ schema, instructions: s.instructions, model: s.model });
+  const fingerprint = routing?.fingerprint ?? extractionFingerprint({ schema, instructions: s.instructions, model: s.model });
   const price = priceFor(s);
   const owned = options.converters ? undefined : createConverters(options.assetsDir, s.pdf);
   const converters: ConverterLookup = options.converters ?? owned!;
@@ -102,14 +109,20 @@ export async function estimateRun(options: EstimateRunOptions): Promise<RunEstim
     skipped: [],
     storeChecked: options.store !== undefined,
   };
-  const batch: CostDocument[] = [];
+  /** Documents to count, by the job they run with ('' for the run's own schema). */
+  const batches = new Map<string, CostDocument[]>();
+  const pending = (): number => [...batches.values()].reduce((n, b) => n + b.length, 0);
   const count = (): void => {
+    for (const [job, batch] of batches) countBatch(batch, job ? routing!.jobs.get(job)! : { schema, instructions: s.instructions });
+    batches.clear();
+  };
+  const countBatch = (batch: CostDocument[], job: { schema: JsonSchema; instructions?: string }): void => {
     if (!batch.length) return;
     const e = estimateRunCost({
       documents: batch,
       model: s.model,
-      schema,
-      ...(s.instructions !== undefined ? { instructions: s.instructions } : {}),
+      schema: job.schema,
+      ...(job.instructions !== undefined ? { instructions: job.instructions } : {}),
       ...(price ? { price } : {}),
       // the prompt overhead of `auto` is the one of its first mode
       ...(s.mode && s.mode !== 'auto' ? { mode: s.mode } : {}),
@@ -118,10 +131,9 @@ export async function estimateRun(options: EstimateRunOptions): Promise<RunEstim
       ...(s.maxReasks !== undefined ? { maxReasks: s.maxReasks } : {}),
     });
     for (const k of ['documents', 'requests', 'chunkedDocuments', 'tokensIn', 'tokensOutEstimate', 'inputCost', 'outputCost', 'cost'] as const) total[k] += e[k];
-    batch.length = 0;
   };
   const progress = (file: string): void =>
-    options.onProgress?.({ listed: total.listed, counted: total.documents + batch.length, unchanged: total.unchanged, skipped: total.skipped.length, path: file });
+    options.onProgress?.({ listed: total.listed, counted: total.documents + pending(), unchanged: total.unchanged, skipped: total.skipped.length, path: file });
 
   try {
     for await (const file of filesOf(s, options.paths, signal)) {
@@ -136,14 +148,19 @@ export async function estimateRun(options: EstimateRunOptions): Promise<RunEstim
       const existing = options.store?.getDocument(file.path);
       // as the pipeline decides: a listed done document is skipped, a dead letter stays where it is; a
       // document asked for by path is taken again, but its result is adopted when nothing changed
-      if (existing && isUnchanged(existing, file, fingerprint) && (existing.stage === 'done' || (!options.paths && existing.stage === 'dead-lettered'))) {
+      if (
+        (existing && isUnchanged(existing, file, fingerprint) && (existing.stage === 'done' || (!options.paths && existing.stage === 'dead-lettered'))) ||
+        (!options.paths && routing?.settled(existing, file))
+      ) {
         total.unchanged++;
         progress(file.path);
         continue;
       }
       let doc: ConvertedDocument;
+      let hash: string;
       try {
         const { bytes, contentHash } = await readDocument(file.absPath, s.maxFileBytes);
+        hash = contentHash;
         const converter = converters.get(path.extname(file.path).toLowerCase())!;
         doc = await cache.getOrConvert(converter, { path: file.path, absPath: file.absPath, bytes, ...(signal ? { signal } : {}) }, contentHash);
       } catch (err) {
@@ -154,14 +171,28 @@ export async function estimateRun(options: EstimateRunOptions): Promise<RunEstim
         progress(file.path);
         continue;
       }
+      const job = routing ? routing.place(file.path, doc, hash, existing) : '';
+      if (job === NO_JOB) {
+        total.unchanged++; // classified as no job's document for this content: a run rejects it without a request
+        progress(file.path);
+        continue;
+      }
+      const batch = batches.get(job) ?? [];
+      batches.set(job, batch);
       batch.push({ text: doc.text, path: file.path, format: doc.format, ...(doc.pages ? { pages: doc.pages } : {}) });
-      if (batch.length >= BATCH) count();
+      if (pending() >= BATCH) count();
       progress(file.path);
     }
     if (signal?.aborted) throw new CancelledError();
     count();
   } finally {
     await owned?.dispose();
+  }
+  if (routing) {
+    const c = routing.totals;
+    total.classification = c;
+    total.requests += c.requests;
+    total.cost += c.cost;
   }
   return total;
 }
@@ -207,6 +238,11 @@ export function describeEstimate(e: RunEstimate): string[] {
   return [
     `Documents: ${e.documents}${notCounted.length ? ` (not counted: ${notCounted.join(', ')})` : ''}`,
     `Requests: ${e.requests}${e.chunkedDocuments ? ` (${e.chunkedDocuments} long document${e.chunkedDocuments === 1 ? '' : 's'} split into chunks)` : ''}`,
+    ...(e.classification
+      ? [
+          `Classification: ${e.classification.requests} request${e.classification.requests === 1 ? '' : 's'} to ${e.classification.model}, ${thousands(e.classification.tokensIn)} input tokens, cost ~${e.classification.cost.toFixed(4)} (included); documents still to classify are counted with the costliest job`,
+        ]
+      : []),
     `Input tokens: ${thousands(e.tokensIn)}`,
     `Output tokens: ~${thousands(e.tokensOutEstimate)} (estimated)`,
     e.price

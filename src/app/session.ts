@@ -32,6 +32,7 @@ import { redactUrl } from '../store/pg/url';
 import type { CheckpointStore } from '../store/types';
 import type { RetryPolicy } from '../core/retry';
 import { jobOptionSchemas, readSchemaFile, type RetryBackoff } from './config';
+import { createRouter, type RouteSettings } from './router';
 
 /** Everything a run needs, fully resolved (absolute paths). Persisted (without secrets) in the state folder. */
 export interface RunSettings {
@@ -85,6 +86,11 @@ export interface RunSettings {
   stateUrl?: string;
   /** How long a worker's claim on a document lasts without renewal, s (default 60; PostgreSQL state only). */
   leaseSeconds?: number;
+  /**
+   * A router job (mixed folder): each document runs with one of these jobs, chosen by its globs or a
+   * classification request; `schemaPath` is then the first routed job's, `instructions` go to the classification.
+   */
+  route?: RouteSettings;
 }
 
 /** The pipeline's and the extractor's backoff for run settings (ms). */
@@ -197,7 +203,9 @@ const PATH_FIELDS = ['root', 'outDir', 'stateDir', 'schemaPath'] as const;
 export function saveSettings(settings: RunSettings): void {
   fs.mkdirSync(settings.stateDir, { recursive: true });
   const portable: Record<string, unknown> = { ...settings };
-  for (const k of PATH_FIELDS) portable[k] = path.relative(settings.stateDir, settings[k]).split(path.sep).join('/') || '.';
+  const relative = (p: string) => path.relative(settings.stateDir, p).split(path.sep).join('/') || '.';
+  for (const k of PATH_FIELDS) portable[k] = relative(settings[k]);
+  if (settings.route) portable.route = { ...settings.route, jobs: settings.route.jobs.map((j) => ({ ...j, schemaPath: relative(j.schemaPath) })) };
   writeFileAtomic(path.join(settings.stateDir, SETTINGS_FILE), JSON.stringify(portable, null, 2) + '\n', { fsync: false });
 }
 
@@ -226,6 +234,10 @@ export function loadSavedSettings(stateDir: string, options: { root?: string } =
     saved[k] = path.resolve(stateDir, saved[k]);
   }
   saved.stateDir = path.resolve(stateDir);
+  if (saved.route) {
+    if (!Array.isArray(saved.route.jobs) || !saved.route.jobs.every((j) => j && typeof j.name === 'string' && typeof j.schemaPath === 'string')) return undefined;
+    saved.route = { ...saved.route, jobs: saved.route.jobs.map((j) => ({ ...j, schemaPath: path.resolve(stateDir, j.schemaPath) })) };
+  }
   const outside = (field: string, value: string, where: string) =>
     new ExtractionError(ErrorCodes.INVALID_CONFIG, `${file}: ${field} "${value}" ${where}; only a folder inside it is used`);
   if (options.root) {
@@ -329,6 +341,8 @@ export async function openSession(settings: RunSettings, options: SessionOptions
   // opt-in: every request and reply in <state>/requests/<run>.ndjson, the API key scrubbed
   const requestLog = createRequestLog(settings, { apiKey: options.apiKey, onError: (e: Error) => options.logger?.warn(`The request log is off after a write failure: ${e.message}`) });
   const extractor = new OpenAIExtractor({ ...extractorOptions(settings, options.apiKey, options.clock), requestLog, onNotice: (m) => options.logger?.warn(m) });
+  // a router job: every routed job's schema is read and checked now (INVALID_SCHEMA), before the store opens
+  const router = createRouter(settings, extractor);
   const assetsDir = options.assetsDir ?? __dirname;
   // also checks the PDF limits (INVALID_CONFIG) before the store is opened
   const converters = createConverters(assetsDir, settings.pdf);
@@ -368,6 +382,7 @@ export async function openSession(settings: RunSettings, options: SessionOptions
     logger: options.logger,
     convertedCacheDir: convertedCacheDirOf(settings.stateDir),
     ground: grounding.ground,
+    ...(router ? { router } : {}),
     // a fleet writes into one output folder on purpose: its claims keep workers off each other's documents
     ...(claims ? { claims } : { lockOutput: () => lockOutputFolder(settings.outDir, options.logger) }),
   });

@@ -18,7 +18,7 @@ import type { Logger } from '../core/logger';
 import { ACTIVE_STAGES, type DocumentState, type Stage } from '../core/types';
 import { releaseDeadLetter } from '../core/deadLetters';
 import { openWhenReleased } from '../store';
-import type { DocumentQuery } from '../store/types';
+import type { CheckpointStore, DocumentQuery } from '../store/types';
 import { normalisePaths } from './docPaths';
 
 const quiet: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
@@ -48,6 +48,8 @@ export interface ListedDocument {
   errorCode: string | null;
   errorMessage: string | null;
   updatedAt: string;
+  /** Mixed folders: the job chosen for the document (by its globs or a classification; `none`: no job fits). */
+  job?: string;
 }
 
 function listed(d: DocumentState): ListedDocument {
@@ -56,10 +58,28 @@ function listed(d: DocumentState): ListedDocument {
     path: d.path,
     stage: rejected ? 'rejected' : d.stage,
     attempts: d.attempts,
-    errorCode: d.lastError?.code ?? (rejected ? 'REJECTED' : null),
+    // a rejection with a code of its own (`[NO_MATCHING_JOB] …`) shows that code
+    errorCode: d.lastError?.code ?? (rejected ? (/^\[(NO_MATCHING_JOB)\]/.exec(d.rejectReason ?? '')?.[1] ?? 'REJECTED') : null),
     errorMessage: d.lastError?.message ?? (rejected ? (d.rejectReason ?? null) : null),
     updatedAt: new Date(d.updatedAt).toISOString(),
+    ...(d.job !== undefined ? { job: d.job } : {}),
   };
+}
+
+/**
+ * Mixed folders: documents by the job chosen for them (`none`: classified as no job's), job names in
+ * alphabetical order; undefined when no
+ * document has one (a single-job folder).
+ */
+export function jobCounts(store: Pick<CheckpointStore, 'listDocuments'>): Record<string, number> | undefined {
+  const counts: Record<string, number> = {};
+  let any = false;
+  for (const d of store.listDocuments()) {
+    if (d.job === undefined) continue;
+    counts[d.job] = (counts[d.job] ?? 0) + 1;
+    any = true;
+  }
+  return any ? Object.fromEntries(Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : undefined;
 }
 
 export async function cmdList(argv: string[], usageError: (m: string) => Error): Promise<number> {
@@ -83,7 +103,7 @@ export async function cmdList(argv: string[], usageError: (m: string) => Error):
   } else if (!shown.length) {
     process.stdout.write(stage ? `No ${stage} documents.\n` : 'No documents yet.\n');
   } else {
-    for (const d of shown) process.stdout.write(`${d.path}\t${d.stage}\t${d.attempts} attempt(s)\t${d.updatedAt}${d.errorCode ? `\t[${d.errorCode}] ${d.errorMessage ?? ''}` : ''}\n`);
+    for (const d of shown) process.stdout.write(`${d.path}\t${d.stage}\t${d.attempts} attempt(s)\t${d.updatedAt}${d.job !== undefined ? `\tjob ${d.job}` : ''}${d.errorCode ? `\t[${d.errorCode}] ${d.errorMessage ?? ''}` : ''}\n`);
     if (shown.length < docs.length) process.stdout.write(`… ${docs.length - shown.length} more (--limit ${limit})\n`);
   }
   return 0;

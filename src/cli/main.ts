@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
+import { routeSettingsOf, runSchemaPathOf, type RouteSettings } from '../app/router';
 import { CONFIG_FILE, converterLimitsOf, jobOptionSchemas, loadConfig, ocrOptionSchemas, pdfOptionSchemas, selectJob, type RetryBackoff } from '../app/config';
 import { describeEstimate, estimateRun, type RunEstimate } from '../app/estimateRun';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
@@ -32,7 +33,7 @@ import { cmdEval, EVAL_HELP, EVAL_USAGE } from './eval';
 import { cmdHistory } from './history';
 import { ProgressReporter } from './progress';
 import { normalisePaths } from './docPaths';
-import { cmdDlqRemove, cmdList } from './documents';
+import { cmdDlqRemove, cmdList, jobCounts } from './documents';
 import { argvWithEnv, ENV_HELP, RUN_OPTIONS, withEnvNames } from './runEnv';
 
 export const EXIT_OK = 0;
@@ -179,13 +180,15 @@ function settingsFromFlags(argv: string[]): { settings: RunSettings; json: boole
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new UsageError(`Folder not found: ${root}`);
   let job: ReturnType<typeof selectJob> | undefined;
   let schemaPath: string;
+  let route: RouteSettings | undefined;
   if (values.schema) {
     schemaPath = path.resolve(values.schema);
   } else {
     const config = loadConfig(path.join(root, CONFIG_FILE));
     if (!config) throw new UsageError(`No --schema given and no ${CONFIG_FILE} in ${root}`);
     job = selectJob(config, values.job);
-    schemaPath = path.resolve(root, job.schema);
+    schemaPath = runSchemaPathOf(config, job, root);
+    route = routeSettingsOf(config, job, root);
   }
   const baseURL = values['base-url'] ?? job?.baseURL ?? process.env.OPENAI_BASE_URL ?? DEFAULT_BASE_URL;
   const o = jobOptionSchemas;
@@ -247,6 +250,7 @@ function settingsFromFlags(argv: string[]): { settings: RunSettings; json: boole
     ...(job?.temperature !== undefined ? { temperature: job.temperature } : {}),
     ...(Object.fromEntries(Object.entries(provider).filter(([, v]) => v !== undefined)) as Partial<RunSettings>),
     ...(job ? { jobName: job.name } : {}),
+    ...(route ? { route } : {}),
     ...(pdf ? { pdf } : {}),
     ...(values['log-requests'] ? { logRequests: true } : {}),
     ...optionalCount('history-retention-runs', values['history-retention-runs'], 'historyRetentionRuns'),
@@ -381,6 +385,7 @@ async function cmdStatus(argv: string[]): Promise<number> {
     const deadLetters = store.listDeadLetters();
     const active = run?.status === 'running' || run?.status === 'paused';
     const health = evaluateHealth(healthInputFromStore(store, { now: Date.now(), running: active, paused: run?.status === 'paused', runStartedAt: run?.startedAt }));
+    const jobs = jobCounts(store);
     if (values.json) {
       process.stdout.write(
         JSON.stringify({
@@ -390,6 +395,7 @@ async function cmdStatus(argv: string[]): Promise<number> {
           endedAt: run?.endedAt ? new Date(run.endedAt).toISOString() : null,
           ...counts,
           deadLetters: deadLetters.length,
+          ...(jobs ? { jobs } : {}),
           health: healthSummary(health),
         }) + '\n',
       );
@@ -404,6 +410,7 @@ async function cmdStatus(argv: string[]): Promise<number> {
           `  failed:      ${counts.failed}`,
           `  dead-letter: ${counts.deadLettered}`,
           `  rejected:    ${counts.rejected}`,
+          ...(jobs ? [`By job:        ${Object.entries(jobs).map(([j, n]) => `${j} ${n}`).join(', ')}`] : []),
           ...formatHealth(health),
         ].join('\n') + '\n',
       );

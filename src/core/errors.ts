@@ -48,6 +48,8 @@ export const ErrorCodes = {
   PATH_OUTSIDE_ROOT: 'PATH_OUTSIDE_ROOT',
   /** The output folder cannot be written (read-only, not a folder, disk full): found before anything is paid for. */
   OUTPUT_UNWRITABLE: 'OUTPUT_UNWRITABLE',
+  /** A router job's classification matched none of its jobs: the document ends rejected (not dead-lettered). */
+  NO_MATCHING_JOB: 'NO_MATCHING_JOB',
   INTERNAL: 'INTERNAL_ERROR',
 } as const;
 

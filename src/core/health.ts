@@ -22,6 +22,7 @@
 
 import { recentWindowOf, type FinishedOutcome } from './metrics';
 import type { AttemptRecord } from './types';
+import { ErrorCodes } from './errors';
 
 export type HealthLevel = 'healthy' | 'degraded' | 'unhealthy';
 
@@ -251,6 +252,7 @@ export function latestOutcomes(attempts: readonly AttemptRecord[]): FinishedOutc
   for (let i = attempts.length - 1; i >= 0; i--) {
     const a = attempts[i];
     if (a.outcome !== 'done' && a.outcome !== 'failed' && a.outcome !== 'dead-lettered') continue;
+    if (a.errorCode === ErrorCodes.NO_MATCHING_JOB) continue; // classified as no job's document: settled, not failed
     if (seen.has(a.path)) continue;
     seen.add(a.path);
     out.push({ outcome: a.outcome, durationMs: a.durationMs, endedAt: a.endedAt });

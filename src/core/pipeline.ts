@@ -31,6 +31,7 @@ import { followOutage, type OutageContext } from './outageFollower';
 import { releaseDeadLetter } from './deadLetters';
 import { sweepFleet } from './fleetSweep';
 import { claimVersion, LeaseLostError } from './workClaims';
+import { isSettledUnmatched, NO_JOB, noMatchingJobReason, rejectUnmatched, routedFingerprint, routeDocument, type UnmatchedContext } from './routing';
 import { PRIORITY_USER, type PipelineOptions, type RunHandle, type RunSummary, type StartOptions } from './pipelineOptions';
 
 export { isUnchanged, rejectionOf } from './admission';
@@ -59,6 +60,7 @@ export class Pipeline {
   readonly #failures: FailureContext;
   /** What a run lends the following of a provider outage (the failure context, and its progress). */
   readonly #outage: OutageContext;
+  readonly #unmatched: UnmatchedContext;
   #run: ActiveRun | undefined;
 
   constructor(options: PipelineOptions) {
@@ -75,7 +77,9 @@ export class Pipeline {
     this.#schemaHash = hashOf(options.schema);
     this.#cache = options.convertedCacheDir ? new ConvertCache(options.convertedCacheDir, { maxBytes: options.convertedCacheMaxBytes }) : undefined;
     this.#ground = options.ground ?? ((data, doc) => Promise.resolve(groundValues(data, doc)));
-    this.fingerprint = extractionFingerprint({ schema: options.schema, instructions: options.instructions, model: options.extractor.model });
+    this.fingerprint = options.router
+      ? routedFingerprint(options.router, options.extractor.model)
+      : extractionFingerprint({ schema: options.schema, instructions: options.instructions, model: options.extractor.model });
     this.#breaker = options.circuitBreaker ?? options.extractor.circuitBreaker;
     this.#failures = {
       store: this.#o.store,
@@ -93,6 +97,7 @@ export class Pipeline {
       forget: (p) => this.#forced.delete(p),
     };
     this.#outage = { ...this.#failures, emitProgress: (run) => this.#emitProgress(run, true) };
+    this.#unmatched = this.#failures;
     const claims = options.claims;
     if (claims) {
       // a dead letter is final for this version of the file: no other worker picks it up
@@ -420,6 +425,12 @@ export class Pipeline {
       this.events.emit({ type: 'doc/rejected', runId: run.record.id, path: file.path, reason: rejectReason });
       return;
     }
+    if (!explicit && isSettledUnmatched(existing, file, this.fingerprint)) {
+      // classified as no job's document, for this very file and configuration: stays rejected, no request
+      run.stats.rejected++;
+      this.events.emit({ type: 'doc/rejected', runId: run.record.id, path: file.path, reason: existing?.rejectReason ?? '' });
+      return;
+    }
     const unchanged = isUnchanged(existing, file, this.fingerprint);
     if (existing && unchanged && existing.stage === 'done' && !explicit) {
       run.stats.skipped++;
@@ -559,13 +570,29 @@ export class Pipeline {
         const converted = this.#cache ? await this.#cache.getOrConvert(converter, input, contentHash) : await converter.convert(input);
         if (signal.aborted) throw new CancelledError();
         enter('extracting');
-        const instructions = forced?.instructions ? [this.#o.instructions, forced.instructions].filter(Boolean).join('\n\n') : this.#o.instructions;
-        const out = await this.#o.extractor.extract({ path: file.path, document: converted, schema: this.#o.schema, instructions, signal, runId: run.record.id, attempt });
+        // mixed folder: the job of this document (globs, its recorded choice, or a classification request)
+        const router = this.#o.router;
+        const routed = router ? await routeDocument(router, store, { path: file.path, contentHash, document: converted, signal, runId: run.record.id, attempt, reclassify: !!forced }) : undefined;
+        const choice = routed?.choice;
+        if (choice) spent = { tokensIn: choice.tokensIn, tokensOut: choice.tokensOut, cost: choice.cost };
+        if (routed?.name === NO_JOB) {
+          release();
+          stageMs[stage] = (stageMs[stage] ?? 0) + (this.#now() - stageStart);
+          const reason = noMatchingJobReason(router!.jobs.keys());
+          rejectUnmatched(this.#unmatched, run, file, { attempt, startedAt, stage, stageMs, contentHash, size: bytes.byteLength, spent, ...(choice ? { requests: choice.requests, model: choice.model } : {}), reason });
+          this.#forced.delete(file.path);
+          await this.#o.claims?.finish(file.path, 'done'); // settled for this version: no other worker takes it
+          return;
+        }
+        const job = routed ? router!.jobs.get(routed.name) : undefined;
+        const jobInstructions = job ? job.instructions : this.#o.instructions;
+        const instructions = forced?.instructions ? [jobInstructions, forced.instructions].filter(Boolean).join('\n\n') : jobInstructions;
+        const out = await this.#o.extractor.extract({ path: file.path, document: converted, schema: job?.schema ?? this.#o.schema, instructions, signal, runId: run.record.id, attempt });
         release();
-        spent = { tokensIn: out.tokensIn, tokensOut: out.tokensOut, cost: out.cost };
-        made = { requests: out.requests, model: out.model };
+        spent = { tokensIn: spent.tokensIn + out.tokensIn, tokensOut: spent.tokensOut + out.tokensOut, cost: spent.cost + out.cost };
+        made = { requests: out.requests + (choice?.requests ?? 0), model: out.model };
         enter('validating');
-        const verdict = this.#o.validate?.(out.data);
+        const verdict = (job ? job.validate : this.#o.validate)?.(out.data);
         if (verdict && !verdict.ok) {
           throw new ExtractionError(ErrorCodes.SCHEMA_MISMATCH, `The model's answer does not match the schema: ${verdict.errors.slice(0, 5).join('; ')}`);
         }
@@ -579,7 +606,7 @@ export class Pipeline {
           metadata: {
             runId: run.record.id,
             model: out.model,
-            schemaHash: this.#schemaHash,
+            schemaHash: job?.schemaHash ?? this.#schemaHash,
             fingerprint: this.fingerprint,
             contentHash,
             converter: converted.format,
@@ -593,6 +620,8 @@ export class Pipeline {
             ...(out.mode ? { mode: out.mode } : {}),
             ...(out.chunks ? { chunks: out.chunks } : {}),
             ...(out.conflicts?.length ? { conflicts: out.conflicts } : {}),
+            ...(routed ? { job: routed.name, jobChosenBy: routed.by } : {}),
+            ...(choice ? { classification: { model: choice.model, requests: choice.requests, tokensIn: choice.tokensIn, tokensOut: choice.tokensOut, cost: choice.cost } } : {}),
           },
         };
         // fencing: a worker whose lease ran out (and whose document another took over) writes nothing

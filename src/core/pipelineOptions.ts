@@ -6,6 +6,7 @@ import type { Converter } from '../convert/types';
 import type { GroundFn } from '../extract/groundingThread';
 import type { Extractor, JsonSchema } from '../extract/types';
 import type { WorkClaims } from './workClaims';
+import type { JobRouter } from './routing';
 import type { CheckpointStore } from '../store/types';
 import type { CircuitBreaker } from './circuitBreaker';
 import type { Logger } from './logger';
@@ -75,6 +76,11 @@ export interface PipelineOptions {
   claims?: WorkClaims;
   /** How often a worker that has nothing left looks for work to take over, ms (default 500). */
   fleetPollMs?: number;
+  /**
+   * Mixed folders: each document runs with the job the router picks (by globs, else a classification
+   * request); `schema`, `instructions` and `validate` are then those of the chosen job. See routing.ts.
+   */
+  router?: JobRouter;
 }
 
 export interface StartOptions {

@@ -57,6 +57,16 @@ export interface DocumentState {
   /** Wall time of the last successful attempt. */
   durationMs?: number;
   updatedAt: number;
+  /**
+   * The job chosen for the document in a mixed folder (a router job, see src/core/routing.ts): a job name, or
+   * `none` when the classification matched no job. Absent in a single-job run.
+   */
+  job?: string;
+  /**
+   * What a classification chose {@link job} for (its content and the router's configuration, hashed): the
+   * same key next time means the choice stands, without a request. Absent when the globs chose the job.
+   */
+  jobKey?: string;
 }
 
 /** One attempt at one document. */

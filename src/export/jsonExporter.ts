@@ -34,6 +34,11 @@ export interface ResultMetadata {
   chunks?: number;
   /** Long documents: fields for which chunks gave different values (the first non-null one was kept). */
   conflicts?: Array<{ path: string; values: unknown[]; chunks: number[] }>;
+  /** Mixed folders (a router job): the job whose schema the data follows, and how it was chosen. */
+  job?: string;
+  jobChosenBy?: 'globs' | 'classification' | 'earlier classification';
+  /** The classification request of this attempt, when one was made (its cost is not in `cost`, the extraction's). */
+  classification?: { model: string; requests: number; tokensIn: number; tokensOut: number; cost: number };
 }
 
 /** The documented, stable format of a result file. */

@@ -51,7 +51,7 @@ import { logprobConfidences, type ConfidenceOption } from './confidence';
 import { AUTO_FALLBACK, answerText, EXTRACTION_MODES, MAX_TOKENS_PARAMS, parseAnswer, reaskMessages, rejectsLogprobs, rejectsMode, requestBody, systemPrompt, type ExtractionMode, type MaxTokensParam, type ModeOption } from './modes';
 import { costWith, PriceTable, validatePrice, type ModelPrice } from './pricing';
 import { buildUserMessage, notJsonMessage, reaskMessage, type PartInfo } from './prompt';
-import { estimateBodyTokens, ProviderChannel } from './providerChannel';
+import { estimateBodyTokens, ProviderChannel, type SendOptions } from './providerChannel';
 import { RateLimiter, type RateLimiterOptions } from './rateLimiter';
 import { createValidator, toStrictSchema, type Validator } from './schema';
 import { fitsTokens } from './tokens';
@@ -341,6 +341,20 @@ export class OpenAIExtractor implements Extractor {
   /** Cost of a number of tokens with the configured prices (0 for a model without a price). */
   costOf(tokensIn: number, tokensOut: number): number {
     return costWith(this.#options.price ?? this.#prices.priceOf(this.model), tokensIn, tokensOut);
+  }
+
+  /** Cost of tokens of another model (a classification model), by `price` or else the price table. */
+  costOfModel(model: string, tokensIn: number, tokensOut: number, price?: ModelPrice): number {
+    if (model === this.model && !price) return this.costOf(tokensIn, tokensOut);
+    return costWith(price ?? this.#prices.priceOf(model), tokensIn, tokensOut);
+  }
+
+  /**
+   * One request of another kind than an extraction (a classification), through this extractor's provider
+   * channel: the same circuit breaker, rate limiter, 429 waits and request log.
+   */
+  send(body: ChatCompletionCreateParamsNonStreaming, options: SendOptions): Promise<ChatCompletion> {
+    return this.#channel.send(body, options);
   }
 
   async extract(input: ExtractInput): Promise<ExtractOutput> {

@@ -78,9 +78,10 @@ export function readAttempts(sql: StatementRunner, query: { runId?: string; afte
  * primary key with one `attempts_path` seek per row: O(limit + the later attempts of those documents).
  */
 export function recentDocumentOutcomes(sql: StatementRunner, limit: number, filter: { runId?: string; throughRun?: string } = {}): FinishedOutcome[] {
-  const finished = "outcome IN ('done', 'failed', 'dead-lettered')";
-  const where = [`a.${finished}`];
-  const later = ['b.path = a.path', 'b.id > a.id', `b.${finished}`];
+  // a document a router job's classification found no job for was settled, not failed: health leaves it out
+  const finished = (t: string): string => `${t}.outcome IN ('done', 'failed', 'dead-lettered') AND coalesce(${t}.error_code, '') <> 'NO_MATCHING_JOB'`;
+  const where = [finished('a')];
+  const later = ['b.path = a.path', 'b.id > a.id', finished('b')];
   const params: SqlValue[] = [];
   const laterParams: SqlValue[] = [];
   if (filter.runId !== undefined) {

@@ -143,6 +143,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE attempts ADD COLUMN raw_reply TEXT;
     `,
   },
+  {
+    version: 4,
+    description: 'documents keep the job a mixed folder chose for them (by globs or classification)',
+    sql: `
+      ALTER TABLE documents ADD COLUMN job TEXT;
+      ALTER TABLE documents ADD COLUMN job_key TEXT;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -16,7 +16,7 @@ export const TIMED_STAGES: readonly Stage[] = ['pending', 'reading', 'converting
 
 export const DOC_COLS =
   'path, size, mtime_ms, content_hash, fingerprint, readiness, reject_reason, stage, attempts, error_code, error_message, ' +
-  'error_stage, error_retryable, result_path, tokens_in, tokens_out, cost, duration_ms, updated_at';
+  'error_stage, error_retryable, result_path, tokens_in, tokens_out, cost, duration_ms, updated_at, job, job_key';
 export const RUN_COLS = 'id, started_at, ended_at, trigger, root, status, fingerprint, model, totals';
 /** Attempt columns read by listings (the raw reply, up to 64 KB, only when asked for: {@link ATT_REPLY_COLS}). */
 export const ATT_COLS =
@@ -72,6 +72,8 @@ export function docParams(d: DocumentState): SqlValue[] {
     d.cost,
     nn(d.durationMs),
     d.updatedAt,
+    nn(d.job),
+    nn(d.jobKey),
   ];
 }
 
@@ -94,6 +96,8 @@ export function rowToDoc(r: SqlValue[]): DocumentState {
   if (r[9] !== null) d.lastError = { code: r[9] as string, message: (r[10] ?? '') as string, stage: r[11] as Stage, retryable: r[12] === 1 };
   if (r[13] !== null) d.resultPath = r[13] as string;
   if (r[17] !== null) d.durationMs = r[17] as number;
+  if (r[19] != null) d.job = r[19] as string;
+  if (r[20] != null) d.jobKey = r[20] as string;
   return d;
 }
 
@@ -235,6 +239,8 @@ export function validateDocument(d: DocumentState): void {
   checkOptionalString(d.fingerprint, 'fingerprint', d.path);
   checkOptionalString(d.rejectReason, 'rejectReason', d.path);
   checkOptionalString(d.resultPath, 'resultPath', d.path);
+  checkOptionalString(d.job, 'job', d.path);
+  checkOptionalString(d.jobKey, 'jobKey', d.path);
   const e = d.lastError;
   if (e !== undefined) {
     if (!e || typeof e.code !== 'string' || typeof e.message !== 'string' || !STAGE_INDEX.has(e.stage)) {

@@ -3,12 +3,13 @@
  * core's {@link RunSettings}. Pure: no `vscode` import, no I/O besides what callers pass in.
  */
 import * as path from 'node:path';
-import { converterLimitsOf, type JobConfig, type OcrOptions, type PdfOptions } from '../app/config';
+import { converterLimitsOf, type ExtractionConfig, type JobConfig, type OcrOptions, type PdfOptions } from '../app/config';
+import { routeSettingsOf, runSchemaPathOf } from '../app/router';
 import type { RunSettings } from '../app/session';
 import type { ExtensionSettings } from './extensionSettings';
 
 /** Where the job description comes from: a job of extraction.config.json, or the last run's saved settings. */
-export type JobSource = { kind: 'config'; job: JobConfig; configDir: string } | { kind: 'saved'; saved: RunSettings };
+export type JobSource = { kind: 'config'; job: JobConfig; configDir: string; config?: ExtractionConfig } | { kind: 'saved'; saved: RunSettings };
 
 export function stateDirOf(root: string, settings: Pick<ExtensionSettings, 'stateFolder'>): string {
   return path.resolve(root, settings.stateFolder);
@@ -96,15 +97,19 @@ export function resolveRunSettings(root: string, settings: ExtensionSettings, so
       ...(s.maxReasks !== undefined ? { maxReasks: s.maxReasks } : {}),
       ...(s.price ? { price: s.price } : {}),
       ...(s.jobName ? { jobName: s.jobName } : {}),
+      ...(s.route ? { route: s.route } : {}),
     };
   }
   const job = source.job;
   const include = job.include ?? (settings.include.length ? settings.include : undefined);
   const exclude = job.exclude ?? (settings.exclude.length ? settings.exclude : undefined);
+  // a router job (`classify`) names other jobs of its config file
+  const config = source.config ?? { jobs: [job] };
+  const route = routeSettingsOf(config, job, source.configDir);
   return {
     ...common,
     outDir: path.resolve(root, job.outDir ?? settings.outputFolder),
-    schemaPath: path.resolve(source.configDir, job.schema),
+    schemaPath: runSchemaPathOf(config, job, source.configDir),
     ...(job.instructions !== undefined ? { instructions: job.instructions } : {}),
     ...(include ? { include } : {}),
     ...(exclude ? { exclude } : {}),
@@ -121,6 +126,7 @@ export function resolveRunSettings(root: string, settings: ExtensionSettings, so
     ...(job.confidence !== undefined ? { confidence: job.confidence } : {}),
     ...(job.price ? { price: job.price } : {}),
     jobName: job.name,
+    ...(route ? { route } : {}),
   };
 }
 

@@ -219,7 +219,7 @@ export class FolderRuns extends Disposable implements ModelFolder {
     if (config) {
       const selected = this.selectedJob;
       const job = selected && config.jobs.some((j) => j.name === selected) ? selectJob(config, selected) : selectJob(config, undefined);
-      return { kind: 'config', job, configDir: this.root };
+      return { kind: 'config', job, configDir: this.root, config };
     }
     // the window knows its folder: the saved one must be it, and the saved output folder inside it
     const saved = loadSavedSettings(this.stateDir(), { root: this.root });

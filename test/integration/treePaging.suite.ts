@@ -42,9 +42,10 @@ describe('Extraction Workbench: Documents tree over 10,000 documents', function 
     // 9,000 done, 600 dead-lettered, 300 pending, 100 rejected (stage pending, readiness rejected)
     for (let i = 0; i < TOTAL; i++) {
       const p = `docs/${String(i).padStart(5, '0')}.pdf`;
-      if (i < 9000) store.putDocument(doc(p, 'done', { durationMs: 1200 }));
+      // a mixed folder's choices: the first done document classified as an invoice, the rejected ones as no job's
+      if (i < 9000) store.putDocument(doc(p, 'done', { durationMs: 1200, ...(i === 0 ? { job: 'invoice', jobKey: 'k' } : {}) }));
       else if (i < 9600) store.putDocument(doc(p, 'dead-lettered', { lastError: { code: 'BAD_REQUEST', message: 'rejected', stage: 'extracting', retryable: false } }));
-      else if (i % 4 === 0) store.putDocument(doc(p, 'pending', { readiness: 'rejected', rejectReason: 'Too large' }));
+      else if (i % 4 === 0) store.putDocument(doc(p, 'pending', { readiness: 'rejected', rejectReason: 'Too large', job: 'none', jobKey: 'k' }));
       else store.putDocument(doc(p, 'pending'));
     }
     bus = new EventBus();
@@ -98,6 +99,7 @@ describe('Extraction Workbench: Documents tree over 10,000 documents', function 
     assert.equal(moreItem.description, `${9000 - PAGE} more`);
     assert.equal(provider.getParent(more), done);
     assert.equal(docs[0].doc.path, 'docs/00000.pdf', 'ordered by path');
+    assert.match(String((provider.getTreeItem(docs[0]).tooltip as vscode.MarkdownString).value), /Job: invoice \\?\(classified\\?\)/);
 
     model.loadMore(more);
     const second = provider.getChildren(done) as TreeNode[];
@@ -119,6 +121,7 @@ describe('Extraction Workbench: Documents tree over 10,000 documents', function 
     const item = provider.getTreeItem(rejected[0]);
     assert.equal(item.contextValue, 'document.rejected');
     assert.match(String((item.tooltip as vscode.MarkdownString).value), /Too large/);
+    assert.match(String((item.tooltip as vscode.MarkdownString).value), /Job: none fits \\?\(classified\\?\)/);
   });
 
   it('turns a burst of events into one refresh of the changed groups only', async () => {

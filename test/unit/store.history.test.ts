@@ -139,7 +139,7 @@ describe('store: what an attempt keeps', () => {
     db.close();
     const s = await SqlJsCheckpointStore.open({ dir, logger: quiet });
     assert.deepEqual(s.openReport.migrated, { from: 2, to: LATEST_SCHEMA_VERSION });
-    assert.equal(LATEST_SCHEMA_VERSION, 3);
+    assert.equal(LATEST_SCHEMA_VERSION, 4);
     const [old] = s.listAttempts({ rawReply: true });
     assert.deepEqual([old.errorCode, old.requests, old.model, old.rawReply, old.rawReplyTruncated], ['MALFORMED_OUTPUT', undefined, undefined, undefined, undefined]);
     s.recordAttempt(att('r1', 'old.txt', 2, 'retry', 10, { rawReply: 'nope', requests: 2 }));
@@ -152,6 +152,28 @@ describe('store: what an attempt keeps', () => {
         ['nope', 2],
       ],
     );
+    r.close();
+  });
+
+  it('migrates a v3 snapshot: its documents open without a job, a chosen job is kept from then on', async () => {
+    const dir = tmpDir('v3');
+    const SQL = await initSqlJs();
+    const db = new SQL.Database();
+    assert.deepEqual(applyMigrations(db, { target: 3 }).applied, [1, 2, 3]);
+    db.run(`INSERT INTO documents (path, size, mtime_ms, readiness, stage, attempts, tokens_in, tokens_out, cost, updated_at)
+       VALUES ('old.txt', 10, 1, 'ready', 'done', 1, 3, 4, 0.5, 2)`);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, SNAPSHOT_FILE), db.export());
+    db.close();
+    const s = await SqlJsCheckpointStore.open({ dir, logger: quiet });
+    assert.deepEqual(s.openReport.migrated, { from: 3, to: LATEST_SCHEMA_VERSION });
+    const old = s.getDocument('old.txt');
+    assert.equal(old?.stage, 'done');
+    assert.deepEqual([old?.job, old?.jobKey], [undefined, undefined]);
+    s.patchDocument('old.txt', { job: 'invoice', jobKey: 'k' });
+    s.close();
+    const r = await SqlJsCheckpointStore.open({ dir, logger: quiet });
+    assert.deepEqual([r.getDocument('old.txt')?.job, r.getDocument('old.txt')?.jobKey], ['invoice', 'k']);
     r.close();
   });
 });

@@ -118,6 +118,32 @@ function contract(backend: Backend): void {
     check();
   });
 
+  it('keeps the job chosen for a document (name and classification key), patches and clears it; survives a reopen', async () => {
+    store.putDocument(mkDoc('inbox/a.txt', { job: 'invoice', jobKey: 'k1' }));
+    store.putDocument(mkDoc('inbox/b.txt'));
+    store.patchDocument('inbox/b.txt', { job: 'none', jobKey: 'k2', readiness: 'rejected', rejectReason: '[NO_MATCHING_JOB] no job fits' });
+    store.putDocument(mkDoc('inbox/c.txt', { job: 'receipt' }));
+    store.patchDocument('inbox/c.txt', { stage: 'done' });
+    const check = () => {
+      assert.deepEqual(store.getDocument('inbox/a.txt'), mkDoc('inbox/a.txt', { job: 'invoice', jobKey: 'k1' }));
+      assert.equal(store.getDocument('inbox/b.txt')?.job, 'none');
+      assert.equal(store.getDocument('inbox/b.txt')?.jobKey, 'k2');
+      // chosen by globs: a job without a key; a patch that does not name the job keeps it
+      assert.deepEqual(store.getDocument('inbox/c.txt'), mkDoc('inbox/c.txt', { job: 'receipt', stage: 'done' }));
+      assert.deepEqual(
+        store.listDocuments({ pathPrefix: 'inbox/' }).map((d) => d.job),
+        ['invoice', 'none', 'receipt'],
+      );
+    };
+    check();
+    await reopen();
+    check();
+    store.patchDocument('inbox/a.txt', { job: undefined, jobKey: undefined });
+    assert.throws(() => store.patchDocument('inbox/a.txt', { job: 7 as never }));
+    await reopen();
+    assert.deepEqual(store.getDocument('inbox/a.txt'), mkDoc('inbox/a.txt'));
+  });
+
   it('refuses an unknown document, a rename and an invalid state, changing nothing', async () => {
     assert.throws(() => store.patchDocument('nope.txt', { stage: 'done' }));
     store.putDocument(mkDoc('a.txt'));

@@ -15,6 +15,10 @@
  * A statement trigger NOTIFYs `ew_changes` after each insert into the change log (v3, see changeFeed.ts).
  *   ew_snapshots the state as of change `seq` (a sql.js database) with the writers of its documents; the
  *               changes it covers are deleted from ew_changes (v4, see snapshots.ts).
+ *
+ * v5 adds no table: from it on, the documents in `ew_changes` may carry `job` and `jobKey` (the job a mixed
+ * folder chose). A worker of an older version would drop them when it writes a document back, so it is
+ * refused like any worker that does not know the schema.
  */
 import type { PoolClient } from 'pg';
 import { StoreSchemaError } from '../migrations';
@@ -93,6 +97,11 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
         created_at timestamptz NOT NULL DEFAULT now()
       );
     `,
+  },
+  {
+    version: 5,
+    description: 'documents in the change log carry the job a mixed folder chose (job, jobKey)',
+    sql: `COMMENT ON TABLE ew_changes IS 'Store changes in seq order; document changes may carry job and jobKey (schema v5).'`,
   },
 ];
 

@@ -78,7 +78,7 @@ export function setupCommands(s: CommandServices): CommandSpec[] {
             config.jobs.map((j) => ({
               label: j.name,
               description: j.name === current ? '(current)' : undefined,
-              detail: [`schema ${j.schema}`, j.include?.length ? `include ${j.include.join(', ')}` : undefined, j.model ? `model ${j.model}` : undefined].filter(Boolean).join(' · '),
+              detail: [j.classify ? `classifies into ${j.classify.jobs.join(', ')}` : `schema ${j.schema}`, j.include?.length ? `include ${j.include.join(', ')}` : undefined, j.model ? `model ${j.model}` : undefined].filter(Boolean).join(' · '),
             })),
             { title: `Extraction job of ${f.name}`, placeHolder: 'Which job do runs use?', ignoreFocusOut: true },
           );

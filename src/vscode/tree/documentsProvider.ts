@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import type { DocumentState, RunCounts } from '../../core/types';
 import { Disposable } from '../dispose';
-import { documentContextValue, groupContextValue, type GroupId } from './groups';
+import { documentContextValue, groupContextValue, jobLine, type GroupId } from './groups';
 import type { DocNode, DocumentsModel, FolderNode, GroupNode, MoreNode, SummaryNode, TreeNode } from './documentsModel';
 
 export const LOAD_MORE_COMMAND = 'extractionWorkbench.loadMore';
@@ -71,6 +71,8 @@ function tooltip(doc: DocumentState, group: GroupId): vscode.MarkdownString {
   md.supportHtml = false;
   md.appendMarkdown(`**${escapeMd(doc.path)}**\n\n`);
   md.appendMarkdown(`Stage: ${escapeMd(doc.stage)} · attempts: ${doc.attempts}\n\n`);
+  const job = jobLine(doc);
+  if (job) md.appendMarkdown(`${escapeMd(job)}\n\n`);
   if (group === 'rejected' && doc.rejectReason) md.appendMarkdown(`Rejected: ${escapeMd(doc.rejectReason)}\n\n`);
   if (doc.lastError && group !== 'done' && group !== 'needsReview') {
     md.appendMarkdown(`Error \`${escapeMd(doc.lastError.code)}\` in ${escapeMd(doc.lastError.stage)}:\n\n`);

@@ -90,3 +90,13 @@ export function documentContextValue(group: GroupId): string {
 export function groupContextValue(group: GroupId): string {
   return `group.${group}`;
 }
+
+/**
+ * The job line of a document's tooltip in a mixed folder (a router job), or undefined: the job, and whether
+ * its globs or a classification chose it; `none`: the classification found no job that fits.
+ */
+export function jobLine(doc: Pick<DocumentState, 'job' | 'jobKey'>): string | undefined {
+  if (doc.job === undefined) return undefined;
+  if (doc.job === 'none') return 'Job: none fits (classified)';
+  return `Job: ${doc.job} (${doc.jobKey !== undefined ? 'classified' : 'by its globs'})`;
+}
