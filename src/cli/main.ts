@@ -75,7 +75,8 @@ only after --max-outage-minutes (default 30). 429s slow the run down; they do no
 retry and dlq retry use --base-url/--model, else OPENAI_BASE_URL/OPENAI_MODEL, else the folder's job, else the last run's;
 --root names the folder of a state folder kept outside it (run with --state elsewhere).
 The API key comes from OPENAI_API_KEY (any value for local servers that ignore it).
---timeout-ms is per model request (default 120000); --max-file-size-mb rejects larger files unread (default 50);
+--timeout-ms is per model request (default 120000); --max-file-size-mb rejects larger files unread (default 50),
+except CSV, TSV and JSONL files: these are read as a stream up to the limit, the rows after it cut with a warning;
 --verbose logs progress details on stderr.
 ${ENV_HELP}
 ${EVAL_HELP}`;

@@ -8,6 +8,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import PQueue from 'p-queue';
 import { ConvertCache } from '../convert/cache';
+import { convertSource } from '../convert/source';
 import { readResult, resultRelPath, writeResult, type ResultFile } from '../export/jsonExporter';
 import { withConfidence } from '../extract/confidence';
 import { groundValues } from '../extract/grounding';
@@ -21,11 +22,11 @@ import { extractionFingerprint, hashOf } from './fingerprint';
 import { listFiles, type ListedFile } from './lister';
 import { nullLogger, type Logger } from './logger';
 import { linkProblemSync, resolveInside } from './paths';
-import { readDocument } from './reader';
+import { readSource } from './reader';
 import { DEFAULT_RETRY_POLICY, validateRetryPolicy, type RetryPolicy } from './retry';
 import { emptyCounts, type DocumentState, type ErrorInfo, type RunRecord, type RunTrigger, type Stage } from './types';
 import { errorInfoOf, type ActiveRun, type Spent } from './activeRun';
-import { isUnchanged, rejectionOf } from './admission';
+import { isTooLarge, isUnchanged, rejectionOf } from './admission';
 import { handleFailedAttempt, type FailureContext } from './attemptFailure';
 import { followOutage, type OutageContext } from './outageFollower';
 import { releaseDeadLetter } from './deadLetters';
@@ -414,7 +415,7 @@ export class Pipeline {
         store.putDocument({ ...(existing ?? this.#newDoc(file, now)), size: file.size, mtimeMs: file.mtimeMs, readiness: 'rejected', rejectReason, stage: 'pending', updatedAt: now });
       }
       run.stats.rejected++;
-      if (file.size > this.#o.maxFileBytes) run.stats.rejectedTooLarge++;
+      if (isTooLarge(file, this.#o.converters, this.#o.maxFileBytes)) run.stats.rejectedTooLarge++;
       this.events.emit({ type: 'doc/rejected', runId: run.record.id, path: file.path, reason: rejectReason });
       return;
     }
@@ -539,7 +540,10 @@ export class Pipeline {
       this.events.emit({ type: 'doc/started', runId: run.record.id, path: file.path, attempt });
       this.events.emit({ type: 'doc/stage', runId: run.record.id, path: file.path, stage: 'reading' });
       this.#emitProgress(run);
-      const { bytes, contentHash } = await readDocument(file.absPath, this.#o.maxFileBytes);
+      const ext = path.extname(file.path).toLowerCase();
+      const converter = this.#o.converters.get(ext);
+      const source = await readSource(file.absPath, this.#o.maxFileBytes, converter?.stream?.aboveBytes);
+      const { contentHash } = source;
       // A result written just before a crash, for this very content and configuration, is adopted as is.
       const previous = await readResult(this.#o.outDir, file.path);
       const forced = this.#forced.get(file.path);
@@ -549,11 +553,9 @@ export class Pipeline {
         this.#log.info(`${file.path}: unchanged since its result was written, not extracted again`);
       } else {
         enter('converting');
-        const ext = path.extname(file.path).toLowerCase();
-        const converter = this.#o.converters.get(ext);
         if (!converter) throw new ExtractionError(ErrorCodes.UNSUPPORTED_TYPE, `No converter for "${ext}" files`, { retryable: false });
-        const input = { path: file.path, absPath: file.absPath, bytes, signal };
-        const converted = this.#cache ? await this.#cache.getOrConvert(converter, input, contentHash) : await converter.convert(input);
+        const converted = await convertSource(converter, source, { path: file.path, absPath: file.absPath, signal }, this.#o.maxFileBytes, this.#cache);
+        for (const w of converted.warnings ?? []) this.#log.warn(`${file.path}: ${w}`);
         if (signal.aborted) throw new CancelledError();
         enter('extracting');
         const instructions = forced?.instructions ? [this.#o.instructions, forced.instructions].filter(Boolean).join('\n\n') : this.#o.instructions;
@@ -590,6 +592,7 @@ export class Pipeline {
             ...(out.mode ? { mode: out.mode } : {}),
             ...(out.chunks ? { chunks: out.chunks } : {}),
             ...(out.conflicts?.length ? { conflicts: out.conflicts } : {}),
+            ...(converted.warnings?.length ? { convertWarnings: converted.warnings } : {}),
           },
         };
         // fencing: a worker whose lease ran out (and whose document another took over) writes nothing
@@ -613,7 +616,7 @@ export class Pipeline {
           tokensOut: (doc?.tokensOut ?? 0) + spent.tokensOut,
           cost: (doc?.cost ?? 0) + spent.cost,
           durationMs: endedAt - startedAt,
-          size: file.size >= 0 ? file.size : (doc?.size ?? bytes.byteLength),
+          size: file.size >= 0 ? file.size : (doc?.size ?? source.size),
           mtimeMs: file.mtimeMs >= 0 ? file.mtimeMs : (doc?.mtimeMs ?? 0),
           updatedAt: endedAt,
         },

@@ -33,6 +33,8 @@ export interface ResultMetadata {
   chunks?: number;
   /** Long documents: fields for which chunks gave different values (the first non-null one was kept). */
   conflicts?: Array<{ path: string; values: unknown[]; chunks: number[] }>;
+  /** What the converter warned about (e.g. a large CSV cut at the file size limit). */
+  convertWarnings?: string[];
 }
 
 /** The documented, stable format of a result file. */
