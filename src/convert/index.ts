@@ -2,7 +2,7 @@
  * Converter registry: maps file extensions to converters.
  *
  * Importing this module is cheap: pdf.js is only loaded inside the PDF worker threads (started on the
- * first PDF), mammoth, htmlparser2, exceljs and mailparser only on the first DOCX / HTML / XLSX / e-mail.
+ * first PDF), mammoth, htmlparser2, exceljs, SheetJS and mailparser only on the first DOCX / HTML / XLSX / XLS / e-mail.
  */
 import * as path from 'path';
 import { createCsvConverter } from './csv';
@@ -17,6 +17,7 @@ import { createImageConverter } from './ocr/imageConverter';
 import { createOcr, type Ocr, type OcrMode } from './ocr/ocr';
 import { createMarkdownConverter, createTextConverter } from './text';
 import type { Converter } from './types';
+import { createXlsConverter } from './xls';
 import { createXlsxConverter } from './xlsx';
 
 export type { BBox, ConvertedDocument, ConvertInput, Converter, FileConvertInput, PageInfo, PositionSpan, StreamConversion } from './types';
@@ -125,6 +126,7 @@ export function createConverterRegistry(options: ConverterRegistryOptions = {}):
     createJsonlConverter({ streamAboveBytes: options.streamAboveBytes }),
     createDocxConverter({ memoryMb: options.maxWorkerMemoryMb }),
     createXlsxConverter({ memoryMb: options.maxWorkerMemoryMb }),
+    createXlsConverter({ memoryMb: options.maxWorkerMemoryMb }),
     // attachments are converted by the converter their name calls for (an .eml inside an .eml is named only)
     createEmlConverter({ converterFor: (name) => (normalizeExtension(name) === '.eml' ? undefined : byExt.get(normalizeExtension(name))) }),
   ];
