@@ -29,6 +29,7 @@ import { cmdControl } from './control';
 import { cmdExport, EXPORT_USAGE } from './export';
 import { cmdEval, EVAL_HELP, EVAL_USAGE } from './eval';
 import { cmdHistory } from './history';
+import { cmdWatch, WATCH_USAGE } from './watch';
 import { ProgressReporter } from './progress';
 import { normalisePaths } from './docPaths';
 import { cmdDlqRemove, cmdList } from './documents';
@@ -53,6 +54,7 @@ const USAGE = `Usage:
                            [--retry-base-seconds <s>] [--retry-max-seconds <s>] [--retry-jitter <0..1>]
                            [--log-requests] [--history-retention-runs <n>] [--history-retention-days <n>] [--verbose|-v]
   extraction-workbench estimate <folder> [same options as run]      # tokens and cost before a run; sends nothing
+${WATCH_USAGE}
   extraction-workbench status [--state <dir>] [--json]
   extraction-workbench list [--stage pending|running|failed|done|dead-lettered|rejected] [--limit <n>] [--state <dir>] [--json]
   extraction-workbench dlq list [--state <dir>] [--json]
@@ -319,9 +321,15 @@ async function drive(session: Session, start: () => { done: Promise<RunSummary> 
 }
 
 async function cmdRun(argv: string[]): Promise<number> {
+  const { session, json } = await openRunSession(argv);
+  return drive(session, () => session.pipeline.start({ trigger: 'cli' }), json);
+}
+
+/** The session of `run` (and `watch`): settings from the flags and EXTRACTION_* variables. */
+async function openRunSession(argv: string[]): Promise<{ session: Session; json: boolean }> {
   const { settings, json, verbose, stateUrl } = resolveRunSettings(argv);
   const session = await openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(verbose), ...LOCK_WAIT, ...(stateUrl ? { stateUrl } : {}) });
-  return drive(session, () => session.pipeline.start({ trigger: 'cli' }), json);
+  return { session, json };
 }
 
 /** The folder's checkpoint store when it has one (else the estimate counts every document). */
@@ -537,6 +545,10 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdRun(rest);
       case 'estimate':
         return await cmdEstimate(rest);
+      case 'watch': {
+        const { session, json } = await openRunSession(rest);
+        return await cmdWatch(session, { json });
+      }
       case 'status':
         return await cmdStatus(rest);
       case 'list':
