@@ -11,7 +11,7 @@ import type { z } from 'zod';
 import { CONFIG_FILE, converterLimitsOf, jobOptionSchemas, loadConfig, ocrOptionSchemas, pdfOptionSchemas, selectJob, type RetryBackoff } from '../app/config';
 import { describeEstimate, estimateRun, type RunEstimate } from '../app/estimateRun';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
-import { watchControl, type ControlRecord } from '../app/runControl';
+import { retryHeld, watchControl, type ControlRecord } from '../app/runControl';
 import { PgCheckpointStore } from '../store/pg/pgStore';
 import { watchPgControl } from '../store/pg/control';
 import { stateTargetOf, type StateTarget } from './stateTarget';
@@ -30,6 +30,7 @@ import { cmdExport, EXPORT_USAGE } from './export';
 import { cmdEval, EVAL_HELP, EVAL_USAGE } from './eval';
 import { cmdHistory } from './history';
 import { cmdWatch, WATCH_USAGE } from './watch';
+import { retryAhead } from './retryAhead';
 import { ProgressReporter } from './progress';
 import { normalisePaths } from './docPaths';
 import { cmdDlqRemove, cmdList } from './documents';
@@ -61,7 +62,8 @@ ${WATCH_USAGE}
   extraction-workbench dlq remove <path>...|--all [--state <dir>] [--json]   # out of the queue without a retry (back to pending)
   extraction-workbench dlq retry [<path>...|--all] [--state <dir>] [--root <folder>] [--note <text>] [--base-url <url>] [--model <name>] [--json]
   extraction-workbench pause|resume|stop [--state <dir>]             # a run held by another process (CLI or VS Code)
-  extraction-workbench retry <path>... [--state <dir>] [--root <folder>] [--base-url <url>] [--model <name>] [--json]
+  extraction-workbench retry <path>... [--priority normal|high] [--state <dir>] [--root <folder>] [--base-url <url>] [--model <name>] [--json]
+                           # --priority high: a run of the folder in another process (run, watch) takes them ahead of its queue
   extraction-workbench history <path> [--state <dir>] [--json]      # a document's attempts, errors and raw replies
 ${EXPORT_USAGE}
 ${EVAL_USAGE}
@@ -289,6 +291,12 @@ async function drive(session: Session, start: () => { done: Promise<RunSummary> 
   // pause, resume and stop from another process (`extraction-workbench pause`, a VS Code window)
   const onControl = (r: ControlRecord) => {
     const by = `from ${r.by}`;
+    if (r.command === 'retry') {
+      // `retry --priority high` from another terminal: ahead of this run's queue
+      const queued = retryHeld(session.pipeline, session.store, r.paths ?? []);
+      process.stderr.write(`retry ${queued ? (r.paths ?? []).join(', ') : '(no known document)'} ahead of the queue, requested ${by}\n`);
+      return;
+    }
     if (r.command === 'pause') session.pipeline.pause(`Paused ${by}`);
     else if (r.command === 'resume') session.pipeline.resume();
     else void session.pipeline.stop(`Stopped ${by}`);
@@ -511,9 +519,15 @@ async function cmdRetry(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: RETRY_OPTIONS,
+    options: { ...RETRY_OPTIONS, priority: { type: 'string' } },
   });
   if (!positionals.length) throw new UsageError('retry needs at least one <path>');
+  if (values.priority !== undefined && values.priority !== 'normal' && values.priority !== 'high') throw new UsageError(`--priority must be normal or high, got "${values.priority}"`);
+  if (values.priority === 'high') {
+    // a run of the folder in another process takes the documents ahead of its queue
+    const handed = await retryAhead(stateOf(values), positionals, { root: values.root, json: values.json ?? false }, (m) => new UsageError(m));
+    if (handed !== undefined) return handed;
+  }
   const session = await sessionFromState(stateOf(values), { root: values.root, baseURL: values['base-url'], model: values.model, verbose: values.verbose ?? false });
   let paths: string[];
   try {

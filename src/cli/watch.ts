@@ -7,11 +7,11 @@
  *
  * Until SIGINT, SIGTERM or SIGHUP (or `extraction-workbench stop` from another process): in-flight requests
  * are cancelled, the state is saved, exit 0. A second signal exits at once (130). `pause`/`resume` from
- * another process pause and resume the current run.
+ * another process pause and resume the current run; `retry --priority high` retries documents ahead of it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { watchControl } from '../app/runControl';
+import { retryHeld, watchControl } from '../app/runControl';
 import type { Session } from '../app/session';
 import { changedDocuments } from '../app/watchChanges';
 import { inAlwaysSkippedFolder, toPosix } from '../core/lister';
@@ -92,8 +92,9 @@ export async function cmdWatch(session: Session, options: { json: boolean; debou
     stop();
   };
   const control = watchControl(settings.stateDir, (r) => {
-    process.stderr.write(`${r.command} requested from ${r.by}\n`);
-    if (r.command === 'pause') pipeline.pause(`Paused from ${r.by}`);
+    process.stderr.write(`${r.command}${r.paths ? ` ${r.paths.join(', ')}` : ''} requested from ${r.by}\n`);
+    if (r.command === 'retry') track(retryHeld(pipeline, session.store, r.paths ?? []));
+    else if (r.command === 'pause') pipeline.pause(`Paused from ${r.by}`);
     else if (r.command === 'resume') pipeline.resume();
     else {
       stopping = true;
