@@ -85,11 +85,12 @@ function copyAssets() {
  * Large libraries used by some documents only, each a bundle of its own beside the others (module → file in
  * dist/). V8 compiles a whole file when it is first required: kept inline, gpt-tokenizer's rank table alone
  * (2.7 MB of a 4 MB bundle) made `extraction-workbench --help` and the extension's activation pay ~200 ms for
- * code they never run. The sources require them on first use only (src/extract/tokens.ts, the DOCX, XLSX and
+ * code they never run. The sources require them on first use only (src/extract/tokens.ts, the DOCX, XLSX, XLS and
  * e-mail converters, the PostgreSQL connection); this plugin turns those requires into requires of the separate bundles.
  */
 const APART = {
   'gpt-tokenizer/encoding/o200k_base': 'tokenizer.js',
+  '@e965/xlsx': 'xls.js',
   exceljs: 'exceljs.js',
   mailparser: 'mailparser.js',
   mammoth: 'mammoth.js',

@@ -14,13 +14,14 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ConvertCache } from '../convert/cache';
+import { convertSource } from '../convert/source';
 import type { ConvertedDocument } from '../convert/types';
 import { CancelledError, ExtractionError, toExtractionError } from '../core/errors';
 import { extractionFingerprint } from '../core/fingerprint';
 import { listFiles, type ListedFile } from '../core/lister';
 import { resolveInside } from '../core/paths';
 import { isUnchanged, rejectionOf, type ConverterLookup } from '../core/pipeline';
-import { readDocument } from '../core/reader';
+import { readSource } from '../core/reader';
 import type { CheckpointStore } from '../store/types';
 import { estimateRunCost, type CostDocument, type RunCostEstimate } from '../extract/estimate';
 import { defaultPriceTable, type ModelPrice } from '../extract/pricing';
@@ -159,10 +160,10 @@ export async function estimateRun(options: EstimateRunOptions): Promise<RunEstim
       let doc: ConvertedDocument;
       let hash: string;
       try {
-        const { bytes, contentHash } = await readDocument(file.absPath, s.maxFileBytes);
-        hash = contentHash;
         const converter = converters.get(path.extname(file.path).toLowerCase())!;
-        doc = await cache.getOrConvert(converter, { path: file.path, absPath: file.absPath, bytes, ...(signal ? { signal } : {}) }, contentHash);
+        const source = await readSource(file.absPath, s.maxFileBytes, converter.stream?.aboveBytes);
+        hash = source.contentHash;
+        doc = await convertSource(converter, source, { path: file.path, absPath: file.absPath, ...(signal ? { signal } : {}) }, s.maxFileBytes, cache);
       } catch (err) {
         if (signal?.aborted) throw new CancelledError();
         const e = toExtractionError(err);

@@ -13,7 +13,7 @@ import { routeSettingsOf, runSchemaPathOf, type RouteSettings } from '../app/rou
 import { CONFIG_FILE, converterLimitsOf, jobOptionSchemas, loadConfig, ocrOptionSchemas, pdfOptionSchemas, selectJob, type RetryBackoff } from '../app/config';
 import { describeEstimate, estimateRun, type RunEstimate } from '../app/estimateRun';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
-import { watchControl, type ControlRecord } from '../app/runControl';
+import { retryHeld, watchControl, type ControlRecord } from '../app/runControl';
 import { PgCheckpointStore } from '../store/pg/pgStore';
 import { watchPgControl } from '../store/pg/control';
 import { stateTargetOf, type StateTarget } from './stateTarget';
@@ -31,6 +31,8 @@ import { cmdControl } from './control';
 import { cmdExport, EXPORT_USAGE } from './export';
 import { cmdEval, EVAL_HELP, EVAL_USAGE } from './eval';
 import { cmdHistory } from './history';
+import { cmdWatch, WATCH_USAGE } from './watch';
+import { retryAhead } from './retryAhead';
 import { ProgressReporter } from './progress';
 import { normalisePaths } from './docPaths';
 import { cmdDlqRemove, cmdList, jobCounts } from './documents';
@@ -55,13 +57,15 @@ const USAGE = `Usage:
                            [--retry-base-seconds <s>] [--retry-max-seconds <s>] [--retry-jitter <0..1>]
                            [--log-requests] [--history-retention-runs <n>] [--history-retention-days <n>] [--verbose|-v]
   extraction-workbench estimate <folder> [same options as run]      # tokens and cost before a run; sends nothing
+${WATCH_USAGE}
   extraction-workbench status [--state <dir>] [--json]
   extraction-workbench list [--stage pending|running|failed|done|dead-lettered|rejected] [--limit <n>] [--state <dir>] [--json]
   extraction-workbench dlq list [--state <dir>] [--json]
   extraction-workbench dlq remove <path>...|--all [--state <dir>] [--json]   # out of the queue without a retry (back to pending)
   extraction-workbench dlq retry [<path>...|--all] [--state <dir>] [--root <folder>] [--note <text>] [--base-url <url>] [--model <name>] [--json]
   extraction-workbench pause|resume|stop [--state <dir>]             # a run held by another process (CLI or VS Code)
-  extraction-workbench retry <path>... [--state <dir>] [--root <folder>] [--base-url <url>] [--model <name>] [--json]
+  extraction-workbench retry <path>... [--priority normal|high] [--state <dir>] [--root <folder>] [--base-url <url>] [--model <name>] [--json]
+                           # --priority high: a run of the folder in another process (run, watch) takes them ahead of its queue
   extraction-workbench history <path> [--state <dir>] [--json]      # a document's attempts, errors and raw replies
 ${EXPORT_USAGE}
 ${EVAL_USAGE}
@@ -77,7 +81,8 @@ only after --max-outage-minutes (default 30). 429s slow the run down; they do no
 retry and dlq retry use --base-url/--model, else OPENAI_BASE_URL/OPENAI_MODEL, else the folder's job, else the last run's;
 --root names the folder of a state folder kept outside it (run with --state elsewhere).
 The API key comes from OPENAI_API_KEY (any value for local servers that ignore it).
---timeout-ms is per model request (default 120000); --max-file-size-mb rejects larger files unread (default 50);
+--timeout-ms is per model request (default 120000); --max-file-size-mb rejects larger files unread (default 50),
+except CSV, TSV and JSONL files: these are read as a stream up to the limit, the rows after it cut with a warning;
 --verbose logs progress details on stderr.
 ${ENV_HELP}
 ${EVAL_HELP}`;
@@ -293,6 +298,12 @@ async function drive(session: Session, start: () => { done: Promise<RunSummary> 
   // pause, resume and stop from another process (`extraction-workbench pause`, a VS Code window)
   const onControl = (r: ControlRecord) => {
     const by = `from ${r.by}`;
+    if (r.command === 'retry') {
+      // `retry --priority high` from another terminal: ahead of this run's queue
+      const queued = retryHeld(session.pipeline, session.store, r.paths ?? []);
+      process.stderr.write(`retry ${queued ? (r.paths ?? []).join(', ') : '(no known document)'} ahead of the queue, requested ${by}\n`);
+      return;
+    }
     if (r.command === 'pause') session.pipeline.pause(`Paused ${by}`);
     else if (r.command === 'resume') session.pipeline.resume();
     else void session.pipeline.stop(`Stopped ${by}`);
@@ -325,9 +336,15 @@ async function drive(session: Session, start: () => { done: Promise<RunSummary> 
 }
 
 async function cmdRun(argv: string[]): Promise<number> {
+  const { session, json } = await openRunSession(argv);
+  return drive(session, () => session.pipeline.start({ trigger: 'cli' }), json);
+}
+
+/** The session of `run` (and `watch`): settings from the flags and EXTRACTION_* variables. */
+async function openRunSession(argv: string[]): Promise<{ session: Session; json: boolean }> {
   const { settings, json, verbose, stateUrl } = resolveRunSettings(argv);
   const session = await openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(verbose), ...LOCK_WAIT, ...(stateUrl ? { stateUrl } : {}) });
-  return drive(session, () => session.pipeline.start({ trigger: 'cli' }), json);
+  return { session, json };
 }
 
 /** The folder's checkpoint store when it has one (else the estimate counts every document). */
@@ -512,9 +529,15 @@ async function cmdRetry(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: RETRY_OPTIONS,
+    options: { ...RETRY_OPTIONS, priority: { type: 'string' } },
   });
   if (!positionals.length) throw new UsageError('retry needs at least one <path>');
+  if (values.priority !== undefined && values.priority !== 'normal' && values.priority !== 'high') throw new UsageError(`--priority must be normal or high, got "${values.priority}"`);
+  if (values.priority === 'high') {
+    // a run of the folder in another process takes the documents ahead of its queue
+    const handed = await retryAhead(stateOf(values), positionals, { root: values.root, json: values.json ?? false }, (m) => new UsageError(m));
+    if (handed !== undefined) return handed;
+  }
   const session = await sessionFromState(stateOf(values), { root: values.root, baseURL: values['base-url'], model: values.model, verbose: values.verbose ?? false });
   let paths: string[];
   try {
@@ -546,6 +569,10 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdRun(rest);
       case 'estimate':
         return await cmdEstimate(rest);
+      case 'watch': {
+        const { session, json } = await openRunSession(rest);
+        return await cmdWatch(session, { json });
+      }
       case 'status':
         return await cmdStatus(rest);
       case 'list':

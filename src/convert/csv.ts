@@ -5,11 +5,18 @@
  * The converter returns the whole file as one document whose text is the (decoded, `\n`-normalised)
  * file, with one position span per record (`line` = source line the record starts on). For large
  * tables, {@link splitCsv} cuts the text into chunks of N records that each repeat the header row.
+ * Files above {@link STREAM_ABOVE_BYTES} (or the run's size limit) are converted from a stream with csv-parse
+ * instead (csvStream.ts): same text and positions, bounded by the size limit, strict about bad input.
  */
 import { assertTextContent } from './binary';
 import { converterCacheKey } from './cache';
+import { sniffDelimiter } from './csvDelimiter';
+import { convertCsvStream } from './csvStream';
 import { emptyDocumentError, decodeText, normalizeNewlines, throwIfAborted } from './text';
+import { STREAM_ABOVE_BYTES, type StreamingConverterOptions } from './textStream';
 import type { ConvertedDocument, ConvertInput, Converter, PositionSpan } from './types';
+
+export { sniffDelimiter };
 
 export interface CsvRecord {
   fields: string[];
@@ -112,16 +119,6 @@ export function splitCsv(text: string, rowsPerChunk: number, delimiter?: string)
   return chunks;
 }
 
-/** `\t` when the first line has more tabs than commas (and semicolons), `;` when it has more semicolons, else `,`. */
-export function sniffDelimiter(text: string): string {
-  const first = text.slice(0, text.indexOf('\n') < 0 ? text.length : text.indexOf('\n'));
-  const count = (ch: string) => first.split(ch).length - 1;
-  const tabs = count('\t'), commas = count(','), semis = count(';');
-  if (tabs > commas && tabs >= semis) return '\t';
-  if (semis > commas) return ';';
-  return ',';
-}
-
 export function convertCsvBytes(bytes: Uint8Array, delimiter: string | undefined, path = '(input)'): ConvertedDocument {
   assertTextContent(bytes, path, delimiter === '\t' ? 'TSV' : 'CSV');
   const { text: raw, encoding } = decodeText(bytes);
@@ -141,7 +138,7 @@ export function convertCsvBytes(bytes: Uint8Array, delimiter: string | undefined
 /** Output version of this converter: bump when its text or positions change, so cached conversions are redone. */
 export const CSV_CONVERTER_VERSION = 2;
 
-export function createCsvConverter(): Converter {
+export function createCsvConverter(options: StreamingConverterOptions = {}): Converter {
   return {
     id: 'csv',
     cacheKey: converterCacheKey('csv', CSV_CONVERTER_VERSION),
@@ -151,6 +148,10 @@ export function createCsvConverter(): Converter {
       throwIfAborted(input.signal);
       const delimiter = input.path.toLowerCase().endsWith('.tsv') ? '\t' : undefined;
       return convertCsvBytes(input.bytes, delimiter, input.path);
+    },
+    stream: {
+      aboveBytes: options.streamAboveBytes ?? STREAM_ABOVE_BYTES,
+      convert: (input) => convertCsvStream(input, input.path.toLowerCase().endsWith('.tsv') ? '\t' : undefined),
     },
   };
 }

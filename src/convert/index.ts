@@ -2,7 +2,7 @@
  * Converter registry: maps file extensions to converters.
  *
  * Importing this module is cheap: pdf.js is only loaded inside the PDF worker threads (started on the
- * first PDF), mammoth, htmlparser2, exceljs and mailparser only on the first DOCX / HTML / XLSX / e-mail.
+ * first PDF), mammoth, htmlparser2, exceljs, SheetJS and mailparser only on the first DOCX / HTML / XLSX / XLS / e-mail.
  */
 import * as path from 'path';
 import { createCsvConverter } from './csv';
@@ -10,15 +10,18 @@ import { createDocxConverter } from './docx';
 import { createEmlConverter } from './eml';
 import { createHtmlConverter } from './html';
 import { createJsonConverter } from './json';
+import { createJsonlConverter } from './jsonl';
 import { createPdfConverter } from './pdf/pdfConverter';
 import { checkPdfLimits } from './pdf/limits';
 import { createImageConverter } from './ocr/imageConverter';
 import { createOcr, type Ocr, type OcrMode } from './ocr/ocr';
 import { createMarkdownConverter, createTextConverter } from './text';
 import type { Converter } from './types';
+import { createXlsConverter } from './xls';
 import { createXlsxConverter } from './xlsx';
 
-export type { BBox, ConvertedDocument, ConvertInput, Converter, PageInfo, PositionSpan } from './types';
+export type { BBox, ConvertedDocument, ConvertInput, Converter, FileConvertInput, PageInfo, PositionSpan, StreamConversion } from './types';
+export { STREAM_ABOVE_BYTES } from './textStream';
 export { decodeText, convertTextBytes, createTextConverter, createMarkdownConverter } from './text';
 export { splitCsv, parseCsv } from './csv';
 export type { CsvChunk, CsvRecord } from './csv';
@@ -69,6 +72,8 @@ export interface ConverterRegistryOptions {
   ocrDataDir?: string;
   /** Bundled OCR worker script. Default: `path.join(__dirname, 'ocrWorker.js')`. */
   ocrWorkerPath?: string;
+  /** CSV, TSV and JSONL files above this many bytes are converted from a stream (textStream.ts). Default 16 MB. */
+  streamAboveBytes?: number;
 }
 
 export interface ConverterRegistry {
@@ -116,10 +121,12 @@ export function createConverterRegistry(options: ConverterRegistryOptions = {}):
     }),
     createImageConverter(ocr),
     createHtmlConverter(),
-    createCsvConverter(),
+    createCsvConverter({ streamAboveBytes: options.streamAboveBytes }),
     createJsonConverter(),
+    createJsonlConverter({ streamAboveBytes: options.streamAboveBytes }),
     createDocxConverter({ memoryMb: options.maxWorkerMemoryMb }),
     createXlsxConverter({ memoryMb: options.maxWorkerMemoryMb }),
+    createXlsConverter({ memoryMb: options.maxWorkerMemoryMb }),
     // attachments are converted by the converter their name calls for (an .eml inside an .eml is named only)
     createEmlConverter({ converterFor: (name) => (normalizeExtension(name) === '.eml' ? undefined : byExt.get(normalizeExtension(name))) }),
   ];

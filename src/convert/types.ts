@@ -72,6 +72,28 @@ export interface Converter {
   /** Lower-case file extensions with the dot, e.g. `.txt`. */
   readonly extensions: readonly string[];
   convert(input: ConvertInput): Promise<ConvertedDocument>;
+  /**
+   * Converters that can read a file as a stream (CSV, TSV, JSONL): files larger than `aboveBytes`, or than
+   * the run's size limit, are converted by `convert` here from the file itself, never read whole; the run's
+   * size limit bounds what is read (the rest is cut with a warning) instead of rejecting the file.
+   */
+  readonly stream?: StreamConversion;
   /** Releases worker threads etc. */
   dispose?(): Promise<void> | void;
+}
+
+/** A file converted from a stream of its bytes (see `Converter.stream`). */
+export interface FileConvertInput {
+  /** Path relative to the run root (for messages). */
+  path: string;
+  absPath: string;
+  /** Read at most this many bytes of the file (the run's size limit); the records beyond are cut with a warning. */
+  maxBytes: number;
+  signal?: AbortSignal;
+}
+
+export interface StreamConversion {
+  /** Files larger than this are streamed (smaller ones are read whole and converted by `Converter.convert`). */
+  readonly aboveBytes: number;
+  convert(input: FileConvertInput): Promise<ConvertedDocument>;
 }

@@ -5,12 +5,13 @@
  * dates, rich text and hyperlinks as their text, errors as `#DIV/0!`. Empty rows and sheets are left out.
  *
  * Bad input: zero bytes or no cell with a value → EMPTY_DOCUMENT; not a ZIP, not a workbook, password-protected
- * or old binary `.xls` → CORRUPT_INPUT saying so; an archive whose XML would unpack beyond the memory bound →
- * TOO_LARGE (officeZip.ts, as for DOCX). `.xls` (BIFF) is not read: save it as `.xlsx`.
+ * or an old binary `.xls` named `.xlsx` → CORRUPT_INPUT saying so; an archive whose XML would unpack beyond the
+ * memory bound → TOO_LARGE (officeZip.ts, as for DOCX). Old binary `.xls` (BIFF) files: xls.ts.
  */
 import type ExcelJS from 'exceljs';
 import { converterCacheKey } from './cache';
 import { corruptOffice, unpackOffice } from './officeZip';
+import { isoDate, rowLine, sheetBlock } from './sheetText';
 import { emptyDocumentError, linePositions, throwIfAborted } from './text';
 import type { ConvertedDocument, ConvertInput, Converter } from './types';
 
@@ -28,11 +29,6 @@ export const XLSX_CONVERTER_VERSION = 1;
 export interface XlsxOptions {
   /** Memory limit in MB the unpack bound is derived from (default: the PDF workers' default, 1024). */
   memoryMb?: number;
-}
-
-function isoDate(d: Date): string {
-  const iso = d.toISOString();
-  return iso.endsWith('T00:00:00.000Z') ? iso.slice(0, 10) : iso.replace('.000Z', 'Z');
 }
 
 /** What a person sees in a cell, as plain text ('' for an empty one). */
@@ -56,10 +52,10 @@ function sheetLines(sheet: ExcelJS.Worksheet): string[] {
   sheet.eachRow({ includeEmpty: false }, (row) => {
     const cells: string[] = [];
     row.eachCell({ includeEmpty: true }, (cell, col) => {
-      cells[col - 1] = cellText(cell.value).replace(/\s*\n\s*/g, ' ').trim();
+      cells[col - 1] = cellText(cell.value);
     });
-    while (cells.length && !cells[cells.length - 1]) cells.pop();
-    if (cells.length) lines.push(Array.from(cells, (c) => c ?? '').join(' | '));
+    const line = rowLine(cells);
+    if (line !== undefined) lines.push(line);
   });
   return lines;
 }
@@ -80,8 +76,8 @@ export async function convertXlsxBytes(bytes: Uint8Array, path = '(input)', sign
   let sheets = 0;
   workbook.eachSheet((sheet) => {
     sheets++;
-    const lines = sheetLines(sheet);
-    if (lines.length) blocks.push([`Sheet: ${sheet.name}`, ...lines].join('\n'));
+    const block = sheetBlock(sheet.name, sheetLines(sheet));
+    if (block) blocks.push(block);
   });
   if (sheets === 0) throw corruptOffice('XLSX', path, new Error('the file holds no worksheet (is it a workbook?)'));
   const text = blocks.join('\n\n');

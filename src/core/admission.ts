@@ -20,8 +20,16 @@ export function rejectionOf(file: Pick<ListedFile, 'path' | 'size' | 'problem'>,
   if (tooLong) return tooLong;
   const ext = path.extname(file.path).toLowerCase();
   if (!converters.get(ext)) return `Unsupported file type "${ext || '(none)'}"`;
-  if (file.size > maxFileBytes) return `Too large: ${formatBytes(file.size)} is over the ${formatBytes(maxFileBytes)} limit`;
+  if (isTooLarge(file, converters, maxFileBytes)) return `Too large: ${formatBytes(file.size)} is over the ${formatBytes(maxFileBytes)} limit`;
   return undefined;
+}
+
+/**
+ * Whether a file is rejected for its size: over the limit, and of a type that is read whole. A type converted
+ * from a stream (CSV, TSV, JSONL) is read up to the limit instead, the rest cut with a warning.
+ */
+export function isTooLarge(file: Pick<ListedFile, 'path' | 'size'>, converters: ConverterLookup, maxFileBytes: number): boolean {
+  return file.size > maxFileBytes && !converters.get(path.extname(file.path).toLowerCase())?.stream;
 }
 
 /**

@@ -8,6 +8,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import PQueue from 'p-queue';
 import { ConvertCache } from '../convert/cache';
+import { convertSource } from '../convert/source';
 import { mayHoldResults, readResult, resultRelPath, writeResult, type ResultFile } from '../export/jsonExporter';
 import { withConfidence } from '../extract/confidence';
 import { groundValues } from '../extract/grounding';
@@ -21,11 +22,11 @@ import { extractionFingerprint, hashOf } from './fingerprint';
 import { listFiles, type ListedFile } from './lister';
 import { nullLogger, type Logger } from './logger';
 import { linkProblemSync, resolveInside } from './paths';
-import { readDocument } from './reader';
+import { readSource } from './reader';
 import { DEFAULT_RETRY_POLICY, validateRetryPolicy, type RetryPolicy } from './retry';
 import { emptyCounts, type DocumentState, type ErrorInfo, type RunRecord, type RunTrigger, type Stage } from './types';
 import { errorInfoOf, type ActiveRun, type Spent } from './activeRun';
-import { isUnchanged, rejectionOf } from './admission';
+import { isTooLarge, isUnchanged, rejectionOf } from './admission';
 import { handleFailedAttempt, type FailureContext } from './attemptFailure';
 import { followOutage, type OutageContext } from './outageFollower';
 import { releaseDeadLetter } from './deadLetters';
@@ -421,7 +422,7 @@ export class Pipeline {
         store.putDocument({ ...(existing ?? this.#newDoc(file, now)), size: file.size, mtimeMs: file.mtimeMs, readiness: 'rejected', rejectReason, stage: 'pending', updatedAt: now });
       }
       run.stats.rejected++;
-      if (file.size > this.#o.maxFileBytes) run.stats.rejectedTooLarge++;
+      if (isTooLarge(file, this.#o.converters, this.#o.maxFileBytes)) run.stats.rejectedTooLarge++;
       this.events.emit({ type: 'doc/rejected', runId: run.record.id, path: file.path, reason: rejectReason });
       return;
     }
@@ -552,7 +553,10 @@ export class Pipeline {
       this.events.emit({ type: 'doc/started', runId: run.record.id, path: file.path, attempt });
       this.events.emit({ type: 'doc/stage', runId: run.record.id, path: file.path, stage: 'reading' });
       this.#emitProgress(run);
-      const { bytes, contentHash } = await readDocument(file.absPath, this.#o.maxFileBytes);
+      const ext = path.extname(file.path).toLowerCase();
+      const converter = this.#o.converters.get(ext);
+      const source = await readSource(file.absPath, this.#o.maxFileBytes, converter?.stream?.aboveBytes);
+      const { contentHash } = source;
       // A result written just before a crash, for this very content and configuration, is adopted as is.
       const previous = run.adoptResults ? await readResult(this.#o.outDir, file.path) : undefined;
       const forced = this.#forced.get(file.path);
@@ -561,13 +565,11 @@ export class Pipeline {
         result = previous;
         this.#log.info(`${file.path}: unchanged since its result was written, not extracted again`);
       } else {
-        const ext = path.extname(file.path).toLowerCase();
-        const converter = this.#o.converters.get(ext);
         // converters whose output is not worth caching (plain text, JSON, CSV) take no time worth a checkpoint
         enter('converting', converter?.cacheable !== false);
         if (!converter) throw new ExtractionError(ErrorCodes.UNSUPPORTED_TYPE, `No converter for "${ext}" files`, { retryable: false });
-        const input = { path: file.path, absPath: file.absPath, bytes, signal };
-        const converted = this.#cache ? await this.#cache.getOrConvert(converter, input, contentHash) : await converter.convert(input);
+        const converted = await convertSource(converter, source, { path: file.path, absPath: file.absPath, signal }, this.#o.maxFileBytes, this.#cache);
+        for (const w of converted.warnings ?? []) this.#log.warn(`${file.path}: ${w}`);
         if (signal.aborted) throw new CancelledError();
         enter('extracting');
         // mixed folder: the job of this document (globs, its recorded choice, or a classification request)
@@ -579,7 +581,7 @@ export class Pipeline {
           release();
           stageMs[stage] = (stageMs[stage] ?? 0) + (this.#now() - stageStart);
           const reason = noMatchingJobReason(router!.jobs.keys());
-          rejectUnmatched(this.#unmatched, run, file, { attempt, startedAt, stage, stageMs, contentHash, size: bytes.byteLength, spent, ...(choice ? { requests: choice.requests, model: choice.model } : {}), reason });
+          rejectUnmatched(this.#unmatched, run, file, { attempt, startedAt, stage, stageMs, contentHash, size: source.size, spent, ...(choice ? { requests: choice.requests, model: choice.model } : {}), reason });
           this.#forced.delete(file.path);
           await this.#o.claims?.finish(file.path, 'done'); // settled for this version: no other worker takes it
           return;
@@ -622,6 +624,7 @@ export class Pipeline {
             ...(out.conflicts?.length ? { conflicts: out.conflicts } : {}),
             ...(routed ? { job: routed.name, jobChosenBy: routed.by } : {}),
             ...(choice ? { classification: { model: choice.model, requests: choice.requests, tokensIn: choice.tokensIn, tokensOut: choice.tokensOut, cost: choice.cost } } : {}),
+            ...(converted.warnings?.length ? { convertWarnings: converted.warnings } : {}),
           },
         };
         // fencing: a worker whose lease ran out (and whose document another took over) writes nothing
@@ -645,7 +648,7 @@ export class Pipeline {
           tokensOut: (doc?.tokensOut ?? 0) + spent.tokensOut,
           cost: (doc?.cost ?? 0) + spent.cost,
           durationMs: endedAt - startedAt,
-          size: file.size >= 0 ? file.size : (doc?.size ?? bytes.byteLength),
+          size: file.size >= 0 ? file.size : (doc?.size ?? source.size),
           mtimeMs: file.mtimeMs >= 0 ? file.mtimeMs : (doc?.mtimeMs ?? 0),
           updatedAt: endedAt,
         },

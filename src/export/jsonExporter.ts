@@ -39,6 +39,8 @@ export interface ResultMetadata {
   jobChosenBy?: 'globs' | 'classification' | 'earlier classification';
   /** The classification request of this attempt, when one was made (its cost is not in `cost`, the extraction's). */
   classification?: { model: string; requests: number; tokensIn: number; tokensOut: number; cost: number };
+  /** What the converter warned about (e.g. a large CSV cut at the file size limit). */
+  convertWarnings?: string[];
 }
 
 /** The documented, stable format of a result file. */

@@ -1,15 +1,13 @@
 /**
  * Watch mode (`extractionWorkbench.watch`): a FileSystemWatcher per workspace folder with a config queues
  * new and changed documents, debounced, via `pipeline.enqueue` with trigger `watch`. Off in Restricted Mode.
- * A changed file is queued only when a run's listing of the folder would pick it up (lister's `isListed`:
- * the job's globs, `.gitignore` files including nested ones, the output and state folders), so watch mode
- * and Extract Workspace never disagree about what is a document. Changes seen while another process (a CLI
+ * A changed file is queued only when a run's listing of the folder would pick it up (src/app/watchChanges.ts,
+ * shared with the CLI's `watch`), so watch mode and Extract Workspace never disagree about what is a
+ * document. Changes seen while another process (a CLI
  * run) holds the folder's state are kept and queued once it has finished.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CONFIG_FILE } from '../app/config';
+import { changedDocuments } from '../app/watchChanges';
 import { inAlwaysSkippedFolder } from '../core/lister';
 import type { Logger } from '../core/logger';
 import { Disposable, type IDisposable } from './dispose';
@@ -51,24 +49,7 @@ class FolderWatcher extends Disposable {
     this.#pending.clear();
     if (this.isDisposed || !candidates.length) return;
     try {
-      const s = this.#folder.runSettings();
-      // the config and schema files are part of the job, not documents (a listing may include them)
-      const isJobFile = (p: string) => p === CONFIG_FILE || path.resolve(this.#folder.root, p) === path.resolve(s.schemaPath);
-      const files: string[] = [];
-      const dirs: vscode.Uri[] = [];
-      for (const p of candidates) {
-        let st: fs.Stats;
-        try {
-          st = fs.statSync(path.join(this.#folder.root, p));
-        } catch {
-          continue; // gone again
-        }
-        if (st.isDirectory()) dirs.push(this.#folder.uriOf(p));
-        else if (st.isFile() && !isJobFile(p) && (await this.#folder.isListed(p, s))) files.push(p);
-      }
-      // a folder copied in often arrives as one "created" event for the folder alone
-      const listed = dirs.length ? await this.#folder.documentsUnder(dirs) : [];
-      const paths = [...new Set([...files, ...listed.filter((p) => !isJobFile(p))])];
+      const paths = await changedDocuments(this.#folder.runSettings(), candidates);
       if (!paths.length) return;
       this.#log.info(`Watch: ${paths.length} new or changed document(s) queued`);
       await this.#folder.enqueue(paths, { trigger: 'watch', priority: 0 });

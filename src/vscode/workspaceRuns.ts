@@ -23,7 +23,7 @@ import { sendControl, type ControlCommand } from '../app/runControl';
 import { listOptionsOf, loadSavedSettings, openSession, openStore, type RunSettings, type Session } from '../app/session';
 import { releaseDeadLetter } from '../core/deadLetters';
 import { EventBus, type PipelineEvent } from '../core/events';
-import { isListed, listFiles, toPosix, type ListOptions } from '../core/lister';
+import { listFiles, toPosix, type ListOptions } from '../core/lister';
 import type { Logger } from '../core/logger';
 import type { Pipeline, RunHandle, RunSummary } from '../core/pipeline';
 import type { RunRecord, RunStatus, RunTrigger } from '../core/types';
@@ -666,11 +666,6 @@ export class FolderRuns extends Disposable implements ModelFolder {
       for await (const f of listFiles(this.root, this.#listOptions(settings, rel ?? ''))) out.add(f.path);
     }
     return [...out].sort();
-  }
-
-  /** Whether a run's listing of the whole folder would pick up the file `rel` (its globs, .gitignore files, skipped folders). */
-  async isListed(rel: string, settings: RunSettings = this.runSettings()): Promise<boolean> {
-    return isListed(this.root, rel, this.#listOptions(settings));
   }
 
   #listOptions(s: RunSettings, within?: string): ListOptions {

@@ -111,13 +111,15 @@ describe('convert/index: registry', () => {
       assert.strictEqual(reg.get('a.b/c.HTML')?.id, 'html');
       assert.strictEqual(reg.get('.tsv')?.id, 'csv');
       assert.strictEqual(reg.get('.json')?.id, 'json');
+      assert.strictEqual(reg.get('data.NDJSON')?.id, 'jsonl');
+      assert.strictEqual(reg.get('.xls')?.id, 'xls');
       assert.strictEqual(reg.get('.docx')?.id, 'docx');
       assert.strictEqual(reg.get('scan.TIFF')?.id, 'image');
       assert.strictEqual(reg.get('.exe'), undefined);
       assert.strictEqual(reg.get('.doc'), undefined);
       assert.deepStrictEqual(
         [...reg.supportedExtensions],
-        ['.bmp', '.csv', '.docx', '.eml', '.htm', '.html', '.jpeg', '.jpg', '.json', '.markdown', '.md', '.pdf', '.png', '.text', '.tif', '.tiff', '.tsv', '.txt', '.webp', '.xhtml', '.xlsm', '.xlsx'],
+        ['.bmp', '.csv', '.docx', '.eml', '.htm', '.html', '.jpeg', '.jpg', '.json', '.jsonl', '.markdown', '.md', '.ndjson', '.pdf', '.png', '.text', '.tif', '.tiff', '.tsv', '.txt', '.webp', '.xhtml', '.xls', '.xlsm', '.xlsx'],
       );
     } finally {
       await reg.dispose();
