@@ -31,7 +31,10 @@ import { PgCheckpointStore } from '../store/pg/pgStore';
 import { redactUrl } from '../store/pg/url';
 import type { CheckpointStore } from '../store/types';
 import type { RetryPolicy } from '../core/retry';
-import { jobOptionSchemas, readSchemaFile, type RetryBackoff } from './config';
+import { ConvertCache } from '../convert/cache';
+import { DEFAULT_MAX_EXAMPLES } from '../extract/examples';
+import { jobOptionSchemas, readSchemaFile, type ExamplesOption, type RetryBackoff } from './config';
+import { CorrectionExamples } from './examples';
 
 /** Everything a run needs, fully resolved (absolute paths). Persisted (without secrets) in the state folder. */
 export interface RunSettings {
@@ -65,6 +68,8 @@ export interface RunSettings {
   maxReasks?: number;
   /** Where value confidences come from (default 'grounding'). */
   confidence?: ConfidenceOption;
+  /** Few-shot examples from the corrections (default: none). */
+  examples?: ExamplesOption;
   price?: ModelPrice;
   jobName?: string;
   /** Cost at which the run pauses (the CLI stops). */
@@ -185,6 +190,21 @@ export function extractorOptions(settings: RunSettings, apiKey: string, clock?: 
     ...(s.confidence !== undefined ? { confidence: s.confidence } : {}),
     ...(s.price ? { price: s.price } : {}),
   };
+}
+
+/** The few-shot examples a run's settings ask for (`examples`, max ≥ 1), or undefined. */
+export function examplesOf(settings: RunSettings, converters: ConverterRegistry, logger?: Logger): CorrectionExamples | undefined {
+  const max = settings.examples ? (settings.examples.max ?? DEFAULT_MAX_EXAMPLES) : 0;
+  if (max < 1) return undefined;
+  return new CorrectionExamples({
+    root: settings.root,
+    outDir: settings.outDir,
+    stateDir: settings.stateDir,
+    converters,
+    cache: new ConvertCache(convertedCacheDirOf(settings.stateDir)),
+    max,
+    ...(logger ? { logger } : {}),
+  });
 }
 
 /** Path fields of {@link RunSettings}: saved relative to the state folder, so a moved or copied folder still works. */
@@ -347,6 +367,7 @@ export async function openSession(settings: RunSettings, options: SessionOptions
   if (!claims) pruneHistoryOnRunStart(store, settings, options.logger);
   // long documents are grounded off this thread (the extension host must not freeze)
   const grounding = new GroundingThread({ workerPath: path.join(assetsDir, 'groundingWorker.js'), logger: options.logger });
+  const examples = examplesOf(settings, converters, options.logger);
   const pipeline = new Pipeline({
     root: settings.root,
     outDir: settings.outDir,
@@ -368,9 +389,12 @@ export async function openSession(settings: RunSettings, options: SessionOptions
     logger: options.logger,
     convertedCacheDir: convertedCacheDirOf(settings.stateDir),
     ground: grounding.ground,
+    ...(examples ? { examples } : {}),
     // a fleet writes into one output folder on purpose: its claims keep workers off each other's documents
     ...(claims ? { claims } : { lockOutput: () => lockOutputFolder(settings.outDir, options.logger) }),
   });
+  // the corrections are read again for each run: a correction changes the examples of the next one
+  if (examples) pipeline.events.on((e) => e.type === 'run/started' && examples.refresh());
   saveSettings({ ...settings, ...(settings.stateUrl ? { stateUrl: redactUrl(settings.stateUrl) } : {}) });
   return {
     settings,

@@ -17,7 +17,7 @@ import type { CheckpointStore } from '../store/types';
 import type { CircuitBreaker } from './circuitBreaker';
 import { CancelledError, ErrorCodes, ExtractionError } from './errors';
 import { EventBus, type RunProgress } from './events';
-import { extractionFingerprint, hashOf } from './fingerprint';
+import { extractionFingerprint, hashOf, withExamples } from './fingerprint';
 import { listFiles, type ListedFile } from './lister';
 import { nullLogger, type Logger } from './logger';
 import { linkProblemSync, resolveInside } from './paths';
@@ -418,7 +418,8 @@ export class Pipeline {
       this.events.emit({ type: 'doc/rejected', runId: run.record.id, path: file.path, reason: rejectReason });
       return;
     }
-    const unchanged = isUnchanged(existing, file, this.fingerprint);
+    const fingerprint = existing?.stage === 'done' && existing.size === file.size && existing.mtimeMs === file.mtimeMs ? await this.#fingerprintOf(file.path, existing.contentHash) : this.fingerprint;
+    const unchanged = fingerprint !== undefined && isUnchanged(existing, file, fingerprint);
     if (existing && unchanged && existing.stage === 'done' && !explicit) {
       run.stats.skipped++;
       return;
@@ -429,7 +430,7 @@ export class Pipeline {
     const claims = this.#o.claims;
     if (claims) {
       // another worker's document, or finished by one: nothing is written about it here
-      const verdict = await claims.claim(file.path, claimVersion(file.size, file.mtimeMs, this.fingerprint), { force: explicit });
+      const verdict = await claims.claim(file.path, claimVersion(file.size, file.mtimeMs, fingerprint ?? this.fingerprint), { force: explicit });
       if (verdict !== 'granted') {
         if (verdict === 'done') run.stats.skipped++;
         return;
@@ -441,6 +442,14 @@ export class Pipeline {
       store.patchDocument(file.path, { readiness: 'ready', rejectReason: undefined, stage: 'pending', size: file.size, mtimeMs: file.mtimeMs, updatedAt: now, ...(existing.stage === 'dead-lettered' ? { attempts: 0 } : {}) });
     }
     this.#schedule(run, file, priority);
+  }
+
+  /** The fingerprint a document's result must have: the job's, with the document's examples (undefined: not known). */
+  async #fingerprintOf(docPath: string, contentHash: string | undefined): Promise<string | undefined> {
+    const examples = this.#o.examples;
+    if (!examples) return this.fingerprint;
+    const key = contentHash ? await examples.keyOf(docPath, contentHash).catch((err: Error) => void this.#log.warn(`${docPath}: its examples are not known (${err.message})`)) : undefined;
+    return key === undefined ? undefined : withExamples(this.fingerprint, key);
   }
 
   #newDoc(file: ListedFile, now: number): DocumentState {
@@ -544,7 +553,7 @@ export class Pipeline {
       const previous = await readResult(this.#o.outDir, file.path);
       const forced = this.#forced.get(file.path);
       let result: ResultFile;
-      if (previous && !forced && previous.metadata.contentHash === contentHash && previous.metadata.fingerprint === this.fingerprint) {
+      if (previous && !forced && previous.metadata.contentHash === contentHash && previous.metadata.fingerprint === (await this.#fingerprintOf(file.path, contentHash))) {
         result = previous;
         this.#log.info(`${file.path}: unchanged since its result was written, not extracted again`);
       } else {
@@ -557,7 +566,8 @@ export class Pipeline {
         if (signal.aborted) throw new CancelledError();
         enter('extracting');
         const instructions = forced?.instructions ? [this.#o.instructions, forced.instructions].filter(Boolean).join('\n\n') : this.#o.instructions;
-        const out = await this.#o.extractor.extract({ path: file.path, document: converted, schema: this.#o.schema, instructions, signal, runId: run.record.id, attempt });
+        const chosen = await this.#o.examples?.choose(file.path, converted.text);
+        const out = await this.#o.extractor.extract({ path: file.path, document: converted, schema: this.#o.schema, instructions, ...(chosen?.examples.length ? { examples: chosen.examples } : {}), signal, runId: run.record.id, attempt });
         release();
         spent = { tokensIn: out.tokensIn, tokensOut: out.tokensOut, cost: out.cost };
         made = { requests: out.requests, model: out.model };
@@ -577,7 +587,7 @@ export class Pipeline {
             runId: run.record.id,
             model: out.model,
             schemaHash: this.#schemaHash,
-            fingerprint: this.fingerprint,
+            fingerprint: withExamples(this.fingerprint, chosen?.key),
             contentHash,
             converter: converted.format,
             attempts: attempt,
@@ -590,6 +600,7 @@ export class Pipeline {
             ...(out.mode ? { mode: out.mode } : {}),
             ...(out.chunks ? { chunks: out.chunks } : {}),
             ...(out.conflicts?.length ? { conflicts: out.conflicts } : {}),
+            ...(out.examples?.length ? { examples: out.examples } : {}),
           },
         };
         // fencing: a worker whose lease ran out (and whose document another took over) writes nothing
@@ -606,7 +617,7 @@ export class Pipeline {
         {
           stage: 'done',
           contentHash,
-          fingerprint: this.fingerprint,
+          fingerprint: result.metadata.fingerprint,
           resultPath: resultRelPath(file.path),
           lastError: undefined,
           tokensIn: (doc?.tokensIn ?? 0) + spent.tokensIn,

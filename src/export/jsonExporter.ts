@@ -33,6 +33,8 @@ export interface ResultMetadata {
   chunks?: number;
   /** Long documents: fields for which chunks gave different values (the first non-null one was kept). */
   conflicts?: Array<{ path: string; values: unknown[]; chunks: number[] }>;
+  /** Few-shot examples (their documents' paths) the prompt carried, most similar first. */
+  examples?: string[];
 }
 
 /** The documented, stable format of a result file. */

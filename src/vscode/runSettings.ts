@@ -92,6 +92,7 @@ export function resolveRunSettings(root: string, settings: ExtensionSettings, so
       ...(s.maxOutputTokens !== undefined ? { maxOutputTokens: s.maxOutputTokens } : {}),
       ...(s.maxOutputTokensCap !== undefined ? { maxOutputTokensCap: s.maxOutputTokensCap } : {}),
       ...(s.maxReasks !== undefined ? { maxReasks: s.maxReasks } : {}),
+      ...(s.examples ? { examples: s.examples } : {}),
       ...(s.price ? { price: s.price } : {}),
       ...(s.jobName ? { jobName: s.jobName } : {}),
     };
@@ -117,6 +118,7 @@ export function resolveRunSettings(root: string, settings: ExtensionSettings, so
     ...(job.maxOutputTokensCap !== undefined ? { maxOutputTokensCap: job.maxOutputTokensCap } : {}),
     ...(job.maxReasks !== undefined ? { maxReasks: job.maxReasks } : {}),
     ...(job.confidence !== undefined ? { confidence: job.confidence } : {}),
+    ...(job.examples ? { examples: job.examples } : {}),
     ...(job.price ? { price: job.price } : {}),
     jobName: job.name,
   };
