@@ -19,14 +19,16 @@ import { CancelledError, ExtractionError, toExtractionError } from '../core/erro
 import { extractionFingerprint } from '../core/fingerprint';
 import { listFiles, type ListedFile } from '../core/lister';
 import { resolveInside } from '../core/paths';
+import { expectedFingerprint } from '../core/admission';
 import { isUnchanged, rejectionOf, type ConverterLookup } from '../core/pipeline';
 import { readDocument } from '../core/reader';
 import type { CheckpointStore } from '../store/types';
 import { estimateRunCost, type CostDocument, type RunCostEstimate } from '../extract/estimate';
+import { renderExamples } from '../extract/examples';
 import { defaultPriceTable, type ModelPrice } from '../extract/pricing';
 import { validateUserSchema } from '../extract/schema';
 import { readSchemaFile } from './config';
-import { checkRunSettings, convertedCacheDirOf, createConverters, listOptionsOf, type RunSettings } from './session';
+import { checkRunSettings, convertedCacheDirOf, createConverters, examplesOf, listOptionsOf, type RunSettings } from './session';
 
 /** Documents counted per call of {@link estimateRunCost}: bounds the converted texts held in memory. */
 const BATCH = 50;
@@ -86,6 +88,8 @@ export async function estimateRun(options: EstimateRunOptions): Promise<RunEstim
   const owned = options.converters ? undefined : createConverters(options.assetsDir, s.pdf);
   const converters: ConverterLookup = options.converters ?? owned!;
   const cache = new ConvertCache(convertedCacheDirOf(s.stateDir));
+  // few-shot examples: part of a document's fingerprint, and of its prompt
+  const examples = examplesOf(s, converters);
   const total: RunEstimate = {
     model: s.model,
     documents: 0,
@@ -136,7 +140,11 @@ export async function estimateRun(options: EstimateRunOptions): Promise<RunEstim
       const existing = options.store?.getDocument(file.path);
       // as the pipeline decides: a listed done document is skipped, a dead letter stays where it is; a
       // document asked for by path is taken again, but its result is adopted when nothing changed
-      if (existing && isUnchanged(existing, file, fingerprint) && (existing.stage === 'done' || (!options.paths && existing.stage === 'dead-lettered'))) {
+      const expected =
+        existing?.stage === 'done' && existing.size === file.size && existing.mtimeMs === file.mtimeMs
+          ? await expectedFingerprint(fingerprint, examples, file.path, existing.contentHash).catch(() => undefined)
+          : fingerprint;
+      if (existing && expected !== undefined && isUnchanged(existing, file, expected) && (existing.stage === 'done' || (!options.paths && existing.stage === 'dead-lettered'))) {
         total.unchanged++;
         progress(file.path);
         continue;
@@ -154,7 +162,10 @@ export async function estimateRun(options: EstimateRunOptions): Promise<RunEstim
         progress(file.path);
         continue;
       }
-      batch.push({ text: doc.text, path: file.path, format: doc.format, ...(doc.pages ? { pages: doc.pages } : {}) });
+      // the examples are counted as part of the text (whole documents carry them all when they fit)
+      const chosen = await examples?.choose(file.path, doc.text);
+      const text = chosen?.examples.length ? `${doc.text}\n\n${renderExamples(chosen.examples)}` : doc.text;
+      batch.push({ text, path: file.path, format: doc.format, ...(doc.pages ? { pages: doc.pages } : {}) });
       if (batch.length >= BATCH) count();
       progress(file.path);
     }

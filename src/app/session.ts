@@ -11,7 +11,7 @@ import { DEFAULT_MAX_OUTAGE_MS } from '../core/circuitBreaker';
 import { ErrorCodes, ExtractionError } from '../core/errors';
 import type { ListOptions } from '../core/lister';
 import type { Logger } from '../core/logger';
-import { Pipeline } from '../core/pipeline';
+import { Pipeline, type ConverterLookup } from '../core/pipeline';
 import type { ConfidenceOption } from '../extract/confidence';
 import { GroundingThread } from '../extract/groundingThread';
 import type { MaxTokensParam, ModeOption } from '../extract/modes';
@@ -193,7 +193,7 @@ export function extractorOptions(settings: RunSettings, apiKey: string, clock?: 
 }
 
 /** The few-shot examples a run's settings ask for (`examples`, max ≥ 1), or undefined. */
-export function examplesOf(settings: RunSettings, converters: ConverterRegistry, logger?: Logger): CorrectionExamples | undefined {
+export function examplesOf(settings: RunSettings, converters: ConverterLookup, logger?: Logger): CorrectionExamples | undefined {
   const max = settings.examples ? (settings.examples.max ?? DEFAULT_MAX_EXAMPLES) : 0;
   if (max < 1) return undefined;
   return new CorrectionExamples({

@@ -25,7 +25,7 @@ import { readDocument } from './reader';
 import { DEFAULT_RETRY_POLICY, validateRetryPolicy, type RetryPolicy } from './retry';
 import { emptyCounts, type DocumentState, type ErrorInfo, type RunRecord, type RunTrigger, type Stage } from './types';
 import { errorInfoOf, type ActiveRun, type Spent } from './activeRun';
-import { isUnchanged, rejectionOf } from './admission';
+import { expectedFingerprint, isUnchanged, rejectionOf } from './admission';
 import { handleFailedAttempt, type FailureContext } from './attemptFailure';
 import { followOutage, type OutageContext } from './outageFollower';
 import { releaseDeadLetter } from './deadLetters';
@@ -446,10 +446,7 @@ export class Pipeline {
 
   /** The fingerprint a document's result must have: the job's, with the document's examples (undefined: not known). */
   async #fingerprintOf(docPath: string, contentHash: string | undefined): Promise<string | undefined> {
-    const examples = this.#o.examples;
-    if (!examples) return this.fingerprint;
-    const key = contentHash ? await examples.keyOf(docPath, contentHash).catch((err: Error) => void this.#log.warn(`${docPath}: its examples are not known (${err.message})`)) : undefined;
-    return key === undefined ? undefined : withExamples(this.fingerprint, key);
+    return expectedFingerprint(this.fingerprint, this.#o.examples, docPath, contentHash).catch((err: Error) => void this.#log.warn(`${docPath}: its examples are not known (${err.message})`));
   }
 
   #newDoc(file: ListedFile, now: number): DocumentState {

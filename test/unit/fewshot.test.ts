@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CorrectionsStore } from '../../src/app/corrections';
+import { estimateRun } from '../../src/app/estimateRun';
 import { openSession, type RunSettings } from '../../src/app/session';
 import { chooseExamples, exampleCandidate, examplesTokens, fitExamples, MIN_EXCERPT_CHARS, type PromptExample } from '../../src/extract/examples';
 import { OpenAIExtractor } from '../../src/extract/openaiExtractor';
@@ -222,6 +223,13 @@ describe('few-shot examples from corrections', function () {
         assert.deepEqual(await run(), [], 'no correction, nothing to do');
 
         await correct('docs/a.txt', 100);
+        // the estimate decides as the run does, and counts the examples' tokens
+        const estimate = await estimateRun({ settings, store: session.store });
+        assert.deepEqual([estimate.documents, estimate.unchanged], [1, 2]);
+        const all = (examples: RunSettings['examples']) => estimateRun({ settings: { ...settings, examples } });
+        const [withEx, without] = [await all({ from: 'corrections', max: 3 }), await all(undefined)];
+        assert.equal(withEx.documents, 3);
+        assert.ok(withEx.tokensIn > without.tokensIn, `${withEx.tokensIn} > ${without.tokensIn}`);
         assert.deepEqual(await run(), ['docs/b.txt'], 'a is an example of b only (never of itself; the recipe shares no words)');
         const [req] = server.requestsFor('docs/b.txt');
         assert.ok(req.userText.includes('--- BEGIN EXAMPLE 1: docs/a.txt ---'));
