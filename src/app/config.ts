@@ -233,6 +233,18 @@ export const jobSchema = z
       })
       .optional()
       .describe('Where result files go, relative to the workspace folder (default `extracted`).'),
+    review: z
+      .object({
+        confidenceThreshold: z
+          .number()
+          .min(0)
+          .max(1)
+          .optional()
+          .describe('A done document with a value whose confidence is below this (0–1) is listed under Needs review until it is marked reviewed (overrides the extractionWorkbench.review.confidenceThreshold setting).'),
+      })
+      .strict()
+      .optional()
+      .describe('Review routing of this job\'s results in the editor.'),
     pdf: pdfOptionsSchema.optional().describe('Limits of PDF conversion (override the extractionWorkbench.pdf.* settings field by field).'),
     ocr: ocrOptionsSchema.optional().describe('OCR of scanned PDF pages and images (overrides the extractionWorkbench.ocr.* settings field by field).'),
   })

@@ -124,6 +124,11 @@ export function resolveRunSettings(root: string, settings: ExtensionSettings, so
   };
 }
 
+/** The review confidence threshold of a folder: the job's `review.confidenceThreshold`, else the setting. */
+export function reviewThresholdOf(settings: ExtensionSettings, source: JobSource | undefined): number {
+  return (source?.kind === 'config' ? source.job.review?.confidenceThreshold : undefined) ?? settings.reviewConfidenceThreshold;
+}
+
 /** True when two settings objects would build the same session. */
 export function sameRunSettings(a: RunSettings, b: RunSettings): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
