@@ -35,6 +35,7 @@ import { ConvertCache } from '../convert/cache';
 import { DEFAULT_MAX_EXAMPLES } from '../extract/examples';
 import { jobOptionSchemas, readSchemaFile, type ExamplesOption, type RetryBackoff } from './config';
 import { CorrectionExamples } from './examples';
+import { snapshotCheckedResults } from '../eval/runAccuracy';
 
 /** Everything a run needs, fully resolved (absolute paths). Persisted (without secrets) in the state folder. */
 export interface RunSettings {
@@ -395,6 +396,16 @@ export async function openSession(settings: RunSettings, options: SessionOptions
   });
   // the corrections are read again for each run: a correction changes the examples of the next one
   if (examples) pipeline.events.on((e) => e.type === 'run/started' && examples.refresh());
+  // the results of the checked documents are kept per run (before a run overwrites them, and after it):
+  // the dashboard compares runs on accuracy against the corrections
+  pipeline.events.on((e) => {
+    if (e.type !== 'run/started' && e.type !== 'run/finished') return;
+    try {
+      snapshotCheckedResults(settings.stateDir, settings.outDir);
+    } catch (err) {
+      options.logger?.warn(`Keeping the results of the checked documents for run comparisons failed: ${(err as Error).message}`);
+    }
+  });
   saveSettings({ ...settings, ...(settings.stateUrl ? { stateUrl: redactUrl(settings.stateUrl) } : {}) });
   return {
     settings,
