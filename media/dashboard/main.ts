@@ -282,7 +282,8 @@ function renderComparison(): void {
     const [a, b] = comparison;
     const la = `A ${fmtTime(a.startedAt)}`;
     const lb = `B ${fmtTime(b.startedAt)}`;
-    const rows: Array<[string, string, string]> = [
+    const overall = (c: ComparisonColumn) => (c.accuracy ? `${cell(c.accuracy.overall)} (${c.accuracy.documents} document${c.accuracy.documents === 1 ? '' : 's'})` : '—');
+  const rows: Array<[string, string, string]> = [
       ['Documents', String(a.documents), String(b.documents)],
       ['Succeeded', String(a.succeeded), String(b.succeeded)],
       ['Failed', String(a.failed), String(b.failed)],
@@ -319,7 +320,7 @@ function accuracyRows(a: ComparisonColumn, b: ComparisonColumn): Array<[string, 
   if (!a.accuracy && !b.accuracy) return [['Accuracy', 'no checked documents', 'no checked documents']];
   const cell = (v: number | null | undefined, total?: number) => (v === null || v === undefined ? '—' : `${pct(v)}${total !== undefined ? ` (${total})` : ''}`);
   const rows: Array<[string, string, string]> = [
-    ['Accuracy (checked documents)', a.accuracy ? `${cell(a.accuracy.overall)} of ${a.accuracy.documents}` : '—', b.accuracy ? `${cell(b.accuracy.overall)} of ${b.accuracy.documents}` : '—'],
+    ['Accuracy (checked documents)', overall(a), overall(b)],
   ];
   const names = [...new Set([...(a.accuracy?.fields ?? []), ...(b.accuracy?.fields ?? [])].map((f) => f.name))];
   for (const name of names) {
@@ -330,15 +331,16 @@ function accuracyRows(a: ComparisonColumn, b: ComparisonColumn): Array<[string, 
   return rows;
 }
 
-/** "B against A: −3.0 pt accuracy, −80 % cost" (what is known of the two). */
+/** "B (model) against A (model): −3 pt accuracy, −80 % cost per document, …" (what is known of the two). */
 function verdict(a: ComparisonColumn, b: ComparisonColumn): string {
   const parts: string[] = [];
   const signed = (v: number, unit: string) => `${v > 0 ? '+' : v < 0 ? '−' : '±'}${formatNumber(Math.round(Math.abs(v) * 10) / 10)} ${unit}`;
   const accA = a.accuracy?.overall;
   const accB = b.accuracy?.overall;
   if (accA != null && accB != null) parts.push(`${signed((accB - accA) * 100, 'pt')} accuracy`);
-  else parts.push('accuracy not compared (a run has no result for a corrected or reviewed document)');
-  if (a.cost > 0) parts.push(`${signed(((b.cost - a.cost) / a.cost) * 100, '%')} cost`);
+  else parts.push('no accuracy (no corrected or reviewed document has a result of both runs)');
+  // per document: two runs seldom extract the same number of documents
+  if (a.costPerDocument && b.costPerDocument !== undefined) parts.push(`${signed(((b.costPerDocument - a.costPerDocument) / a.costPerDocument) * 100, '%')} cost per document`);
   if (a.meanDurationMs && b.meanDurationMs) parts.push(`${signed(((b.meanDurationMs - a.meanDurationMs) / a.meanDurationMs) * 100, '%')} time per document`);
   const name = (label: string, c: ComparisonColumn) => (c.model ? `${label} (${c.model})` : label);
   return `${name('B', b)} against ${name('A', a)}: ${parts.join(', ')}.`;
