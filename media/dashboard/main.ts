@@ -282,7 +282,6 @@ function renderComparison(): void {
     const [a, b] = comparison;
     const la = `A ${fmtTime(a.startedAt)}`;
     const lb = `B ${fmtTime(b.startedAt)}`;
-    const overall = (c: ComparisonColumn) => (c.accuracy ? `${cell(c.accuracy.overall)} (${c.accuracy.documents} document${c.accuracy.documents === 1 ? '' : 's'})` : '—');
   const rows: Array<[string, string, string]> = [
       ['Documents', String(a.documents), String(b.documents)],
       ['Succeeded', String(a.succeeded), String(b.succeeded)],
@@ -319,6 +318,7 @@ function renderComparison(): void {
 function accuracyRows(a: ComparisonColumn, b: ComparisonColumn): Array<[string, string, string]> {
   if (!a.accuracy && !b.accuracy) return [['Accuracy', 'no checked documents', 'no checked documents']];
   const cell = (v: number | null | undefined, total?: number) => (v === null || v === undefined ? '—' : `${pct(v)}${total !== undefined ? ` (${total})` : ''}`);
+  const overall = (c: ComparisonColumn) => (c.accuracy ? `${cell(c.accuracy.overall)} (${c.accuracy.documents} document${c.accuracy.documents === 1 ? '' : 's'})` : '—');
   const rows: Array<[string, string, string]> = [
     ['Accuracy (checked documents)', overall(a), overall(b)],
   ];
