@@ -282,7 +282,7 @@ function renderComparison(): void {
     const [a, b] = comparison;
     const la = `A ${fmtTime(a.startedAt)}`;
     const lb = `B ${fmtTime(b.startedAt)}`;
-  const rows: Array<[string, string, string]> = [
+    const rows: Array<[string, string, string]> = [
       ['Documents', String(a.documents), String(b.documents)],
       ['Succeeded', String(a.succeeded), String(b.succeeded)],
       ['Failed', String(a.failed), String(b.failed)],
