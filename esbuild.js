@@ -105,7 +105,15 @@ const librariesApart = {
 
 function productConfigs() {
   const configs = [
-    { ...nodeCommon, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'], plugins: [librariesApart] },
+    {
+      ...nodeCommon,
+      entryPoints: ['src/extension.ts'],
+      outfile: 'dist/extension.js',
+      external: ['vscode'],
+      // the first statement of the bundle: when the host began loading it (src/vscode/activationTime.ts)
+      banner: { js: `globalThis[Symbol.for('extractionWorkbench.loadStart')] = performance.now();\n${importMetaShim.banner.js}` },
+      plugins: [librariesApart],
+    },
     {
       ...nodeCommon,
       entryPoints: ['src/cli/main.ts'],

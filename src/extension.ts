@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { describeActivation, timeActivation } from './vscode/activationTime';
 import type { ExtensionApi } from './vscode/api';
 import { commandTable, registerCommands } from './vscode/commands';
 import { openReport } from './vscode/commands/report';
@@ -31,12 +32,16 @@ let runs: WorkspaceRuns | undefined;
 let log: vscode.LogOutputChannel | undefined;
 
 export function activate(context: vscode.ExtensionContext): ExtensionApi {
+  const timed = timeActivation();
   const channel = vscode.window.createOutputChannel('Extraction Workbench', { log: true });
   context.subscriptions.push(channel);
   log = channel;
   const logger = channelLogger(channel);
   try {
-    return compose(context, channel);
+    const api = compose(context, channel);
+    const activation = timed();
+    logger.info(describeActivation(activation));
+    return { ...api, activation };
   } catch (err) {
     logger.error(err instanceof Error ? err : String(err));
     void vscode.window.showErrorMessage(`Extraction Workbench failed to start: ${(err as Error)?.message ?? err}`);
@@ -44,7 +49,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   }
 }
 
-function compose(context: vscode.ExtensionContext, channel: vscode.LogOutputChannel): ExtensionApi {
+function compose(context: vscode.ExtensionContext, channel: vscode.LogOutputChannel): Omit<ExtensionApi, 'activation'> {
   const logger = channelLogger(channel);
   const own = <T extends vscode.Disposable>(d: T): T => {
     context.subscriptions.push(d);

@@ -4,6 +4,7 @@
  * or configuration error, or a run stopped by an error that concerns every document (key, quota, model,
  * provider outage over the limit, full disk) · 130 interrupted.
  */
+import './threadPool'; // first: sizes libuv's thread pool before anything starts it
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -235,7 +236,9 @@ function settingsFromFlags(argv: string[]): { settings: RunSettings; json: boole
   if (leaseSeconds !== undefined && !target.url) throw new UsageError('--lease-seconds is for workers sharing a PostgreSQL state (--state postgres://…)');
   const settings: RunSettings = {
     root,
-    outDir: path.resolve(root, values.out ?? job?.outDir ?? 'extracted'),
+    // --out as typed is relative to the current folder (as --state, --schema and export/eval --out); the job's
+    // outDir is relative to the document folder
+    outDir: values.out !== undefined ? path.resolve(values.out) : path.resolve(root, job?.outDir ?? 'extracted'),
     stateDir: target.stateDir,
     ...(target.url ? { stateUrl: redactUrl(target.url) } : {}),
     ...(leaseSeconds !== undefined ? { leaseSeconds } : {}),

@@ -50,4 +50,9 @@ export interface ActiveRun {
   waiting?: ProviderWait;
   /** Result folders this run created or checked to lie inside the output folder (see writeResult). */
   resultFolders: Set<string>;
+  /**
+   * The output folder held something when the run started (or workers share the run): a result written before
+   * a crash may wait there to be adopted. False: no result is looked for before a document is extracted.
+   */
+  adoptResults: boolean;
 }

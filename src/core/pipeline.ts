@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import PQueue from 'p-queue';
 import { ConvertCache } from '../convert/cache';
-import { readResult, resultRelPath, writeResult, type ResultFile } from '../export/jsonExporter';
+import { mayHoldResults, readResult, resultRelPath, writeResult, type ResultFile } from '../export/jsonExporter';
 import { withConfidence } from '../extract/confidence';
 import { groundValues } from '../extract/grounding';
 import type { GroundFn } from '../extract/groundingThread';
@@ -157,6 +157,8 @@ export class Pipeline {
       processing: 0,
       direct: 0,
       resultFolders: new Set(),
+      // another worker of a fleet may have written a result and died before it marked the document done
+      adoptResults: this.#o.claims !== undefined || mayHoldResults(this.#o.outDir),
       retryTimers: new Map(),
       resolve,
       stats: { done: 0, deadLettered: 0, skipped: 0, rejected: 0, rejectedTooLarge: 0, tokensIn: 0, tokensOut: 0, cost: 0 },
@@ -530,14 +532,14 @@ export class Pipeline {
     let spent: Spent = { tokensIn: 0, tokensOut: 0, cost: 0 };
     /** Requests and model of this attempt's extraction (none when an existing result was adopted). */
     let made: { requests: number; model: string } | undefined;
-    const enter = (next: Stage) => {
+    const enter = (next: Stage, checkpoint = next !== 'validating' && next !== 'exporting') => {
       const t = this.#now();
       stageMs[stage] = (stageMs[stage] ?? 0) + (t - stageStart);
       stage = next;
       stageStart = t;
-      // Validating and exporting take milliseconds: they are events, not checkpoints (two journal writes
-      // per document saved; the store shows such a document as extracting until it is done).
-      if (next !== 'validating' && next !== 'exporting') store.patchDocument(file.path, { stage: next, updatedAt: t });
+      // Validating and exporting take milliseconds, and so does converting plain text: they are events, not
+      // checkpoints (journal writes per document saved; the store shows such a document in its stage before).
+      if (checkpoint) store.patchDocument(file.path, { stage: next, updatedAt: t });
       this.events.emit({ type: 'doc/stage', runId: run.record.id, path: file.path, stage: next });
     };
     try {
@@ -547,16 +549,17 @@ export class Pipeline {
       this.#emitProgress(run);
       const { bytes, contentHash } = await readDocument(file.absPath, this.#o.maxFileBytes);
       // A result written just before a crash, for this very content and configuration, is adopted as is.
-      const previous = await readResult(this.#o.outDir, file.path);
+      const previous = run.adoptResults ? await readResult(this.#o.outDir, file.path) : undefined;
       const forced = this.#forced.get(file.path);
       let result: ResultFile;
       if (previous && !forced && previous.metadata.contentHash === contentHash && previous.metadata.fingerprint === (await this.#fingerprintOf(file.path, contentHash))) {
         result = previous;
         this.#log.info(`${file.path}: unchanged since its result was written, not extracted again`);
       } else {
-        enter('converting');
         const ext = path.extname(file.path).toLowerCase();
         const converter = this.#o.converters.get(ext);
+        // converters whose output is not worth caching (plain text, JSON, CSV) take no time worth a checkpoint
+        enter('converting', converter?.cacheable !== false);
         if (!converter) throw new ExtractionError(ErrorCodes.UNSUPPORTED_TYPE, `No converter for "${ext}" files`, { retryable: false });
         const input = { path: file.path, absPath: file.absPath, bytes, signal };
         const converted = this.#cache ? await this.#cache.getOrConvert(converter, input, contentHash) : await converter.convert(input);

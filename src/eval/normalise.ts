@@ -6,7 +6,7 @@
  *
  * Pure: no I/O.
  */
-import { dateValues, numberValues } from '../extract/grounding';
+import { dateValues, numberValues } from '../extract/valueForms';
 
 export type DateOrder = 'dmy' | 'mdy';
 

@@ -9,6 +9,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCodes, ExtractionError, toExtractionError } from '../core/errors';
 import { isWithin, resolveInside } from '../core/paths';
+import { OUTPUT_LOCK_FILE } from '../store/lock';
 import { syncDirectory } from './dirSync';
 
 export const RESULT_FORMAT_VERSION = 1;
@@ -254,6 +255,26 @@ export async function checkOutputWritable(outDir: string): Promise<void> {
     await fsp.rm(probe, { force: true });
   } catch (err) {
     throw new ExtractionError(ErrorCodes.OUTPUT_UNWRITABLE, `Cannot write to the output folder ${outDir}: ${(err as Error).message}`, { cause: err, retryable: false });
+  }
+}
+
+/**
+ * Whether `outDir` holds anything besides its run lock. When it does not, no document of a run starting now
+ * has a result written before the run to adopt, and the run does not look for one (a failed open per document
+ * saved). Reads one directory entry, whatever the folder's size.
+ */
+export function mayHoldResults(outDir: string): boolean {
+  let dir: fs.Dir;
+  try {
+    dir = fs.opendirSync(outDir);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+  try {
+    for (let entry = dir.readSync(); entry; entry = dir.readSync()) if (entry.name !== OUTPUT_LOCK_FILE) return true;
+    return false;
+  } finally {
+    dir.closeSync();
   }
 }
 

@@ -14,8 +14,10 @@
  * Values found nowhere are `ungrounded`. `null`, `undefined`, booleans and empty strings have nothing to
  * find and get no entry.
  *
- * When a value occurs several times, matches on word boundaries win, then the one nearest to (and
- * preferably after) the previous grounded value: line items are found row by row. Within an array item
+ * When a value occurs several times, matches on word boundaries win, then the one written after its label
+ * (a word of its field name before it on its line: "Total due: 40.00" for `total`,
+ * src/extract/groundingLabels.ts), then the one nearest to (and preferably after) the previous grounded
+ * value: line items are found row by row. Within an array item
  * (a line item) the occurrence consistent with the item's other values wins — on their row, not the one a
  * sibling already took — and a value left with several equally plausible occurrences is marked
  * `ambiguous` (src/extract/groundingRows.ts).
@@ -30,7 +32,10 @@
 import { LOW_OCR_CONFIDENCE, minOcrConfidence } from '../convert/ocr/ocrText';
 import { locate, pageAt } from '../convert/pdf/layout';
 import type { BBox, ConvertedDocument, PositionSpan } from '../convert/types';
+import { semiGlobal } from './fuzzyMatch';
+import { labelHits, labelPatterns, type LabelPattern } from './groundingLabels';
 import { anchorCost, chooseRow } from './groundingRows';
+import { dateValues, DATE_PATTERNS, digitsOf, foldChar, isWordChar, normalizeForSearch, NUMBER_RE, numberKey, numberValues, type DateToken, type NumberToken } from './valueForms';
 
 export const GROUNDING_VERSION = 1;
 
@@ -105,187 +110,9 @@ export function groundValues(data: unknown, doc: ConvertedDocument, options: Gro
   return new Grounder(doc, options).ground(data);
 }
 
-// ---------------------------------------------------------------------------------------------
-// helpers: JSON Pointer, character classes
-
 /** RFC 6901 escaping of one pointer segment. */
 function seg(key: string | number): string {
   return String(key).replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
-function isWordChar(ch: string | undefined): boolean {
-  return ch !== undefined && /[\p{L}\p{N}]/u.test(ch);
-}
-
-function digitsOf(s: string): string {
-  return s.replace(/\D+/g, '');
-}
-
-/** Case and typography folding of one character (may return '' or several characters). */
-function foldChar(ch: string): string {
-  switch (ch) {
-    case '\u00ad': // soft hyphen
-    case '\u200b': // zero-width space
-      return '';
-    case '\u2018':
-    case '\u2019':
-    case '\u201a':
-    case '\u2032':
-    case '`':
-      return "'";
-    case '\u201c':
-    case '\u201d':
-    case '\u201e':
-    case '\u2033':
-      return '"';
-    case '\u2010':
-    case '\u2011':
-    case '\u2012':
-    case '\u2013':
-    case '\u2014':
-    case '\u2212':
-      return '-';
-    default:
-      return ch.toLowerCase();
-  }
-}
-
-/** Folds a value the way the normalized text is folded (whitespace runs → one space, trimmed). */
-export function normalizeForSearch(s: string): string {
-  let out = '';
-  for (const ch of s) {
-    if (/\s/.test(ch)) {
-      if (out && !out.endsWith(' ')) out += ' ';
-      continue;
-    }
-    out += foldChar(ch);
-  }
-  return out.trimEnd();
-}
-
-// ---------------------------------------------------------------------------------------------
-// numbers
-
-interface NumberToken {
-  start: number;
-  end: number;
-  raw: string;
-  values: number[];
-  /** Not glued to letters (`A4`, `4x`, `INV-0042` are not boundaries). */
-  boundary: boolean;
-}
-
-const NUMBER_RE = /\d+(?:(?:[.,'\u2019]|[ \u00a0\u202f](?=\d{3}(?!\d)))\d+)*/g;
-
-function validGroups(parts: string[]): boolean {
-  return parts.length > 1 && parts[0].length >= 1 && parts[0].length <= 3 && parts.slice(1).every((p) => p.length === 3);
-}
-
-/** Every value a number token can stand for (`1,234` is 1234 or 1.234). Empty for `1.2.3`. */
-export function numberValues(raw: string): number[] {
-  const s = raw.replace(/[ \u00a0\u202f'\u2019]/g, '');
-  const dots = s.split('.').length - 1;
-  const commas = s.split(',').length - 1;
-  if (!dots && !commas) return [Number(s)];
-  const out: number[] = [];
-  if (dots && commas) {
-    const last = Math.max(s.lastIndexOf('.'), s.lastIndexOf(','));
-    const dec = s[last];
-    const grp = dec === '.' ? ',' : '.';
-    const head = s.slice(0, last);
-    if (head.includes(dec)) return [];
-    if (validGroups(head.split(grp))) out.push(Number(`${head.split(grp).join('')}.${s.slice(last + 1)}`));
-    return out;
-  }
-  const sep = dots ? '.' : ',';
-  const parts = s.split(sep);
-  if (parts.length === 2) {
-    out.push(Number(`${parts[0]}.${parts[1]}`));
-    if (parts[1].length === 3 && parts[0].length <= 3 && !/^0+$/.test(parts[0])) out.push(Number(parts[0] + parts[1]));
-  } else if (validGroups(parts)) {
-    out.push(Number(parts.join('')));
-  }
-  return out.filter((n) => Number.isFinite(n));
-}
-
-function numberKey(n: number): string {
-  return String(Math.round(Math.abs(n) * 1e6) / 1e6);
-}
-
-// ---------------------------------------------------------------------------------------------
-// dates
-
-const MONTHS: Record<string, number> = {};
-const MONTH_NAMES: [number, string[]][] = [
-  [1, ['january', 'jan', 'januar', 'jänner', 'janvier', 'enero']],
-  [2, ['february', 'feb', 'februar', 'février', 'febrero']],
-  [3, ['march', 'mar', 'märz', 'maerz', 'mars', 'marzo']],
-  [4, ['april', 'apr', 'avril', 'abril']],
-  [5, ['may', 'mai', 'mayo']],
-  [6, ['june', 'jun', 'juni', 'juin', 'junio']],
-  [7, ['july', 'jul', 'juli', 'juillet', 'julio']],
-  [8, ['august', 'aug', 'août', 'agosto']],
-  [9, ['september', 'sep', 'sept', 'septembre', 'septiembre']],
-  [10, ['october', 'oct', 'oktober', 'okt', 'octobre', 'octubre']],
-  [11, ['november', 'nov', 'novembre', 'noviembre']],
-  [12, ['december', 'dec', 'dezember', 'dez', 'décembre', 'diciembre']],
-];
-for (const [m, names] of MONTH_NAMES) for (const n of names) MONTHS[n] = m;
-const MONTH_ALT = Object.keys(MONTHS)
-  .sort((a, b) => b.length - a.length)
-  .join('|');
-
-const DATE_PATTERNS: { re: RegExp; parse: (m: RegExpExecArray) => string[] }[] = [
-  // 2024-03-05, 2024/3/5, 2024.03.05
-  { re: /(?<!\d)(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?!\d)/g, parse: (m) => iso(+m[1], +m[3], +m[4]) },
-  // 05.03.2024 (day first), 03/05/2024 and 03-05-24 (either order)
-  {
-    re: /(?<![\d.])(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})(?![\d])/g,
-    parse: (m) => {
-      const y = year(m[4]);
-      return m[2] === '.' ? iso(y, +m[3], +m[1]) : [...iso(y, +m[3], +m[1]), ...iso(y, +m[1], +m[3])];
-    },
-  },
-  // 5 March 2024, 5th Mar. 2024, 5. März 2024
-  {
-    re: new RegExp(`(?<![\\p{L}\\d])(\\d{1,2})(?:st|nd|rd|th)?\\.?\\s+(${MONTH_ALT})\\.?,?\\s+(\\d{4})(?!\\d)`, 'giu'),
-    parse: (m) => iso(+m[3], MONTHS[m[2].toLowerCase()], +m[1]),
-  },
-  // March 5, 2024 / Mar 5th 2024
-  {
-    re: new RegExp(`(?<![\\p{L}])(${MONTH_ALT})\\.?\\s+(\\d{1,2})(?:st|nd|rd|th)?,?\\s+(\\d{4})(?!\\d)`, 'giu'),
-    parse: (m) => iso(+m[3], MONTHS[m[1].toLowerCase()], +m[2]),
-  },
-];
-
-function year(s: string): number {
-  const y = Number(s);
-  return s.length === 2 ? (y < 70 ? 2000 + y : 1900 + y) : y;
-}
-
-function iso(y: number, m: number | undefined, d: number): string[] {
-  if (!m || m < 1 || m > 12 || d < 1) return [];
-  const days = [31, y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1];
-  if (d > days) return [];
-  return [`${String(y).padStart(4, '0')}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`];
-}
-
-/** Calendar days a date string can mean (`2024-03-05T10:00Z` → 2024-03-05; `03/05/2024` → two). */
-export function dateValues(s: string): string[] {
-  const t = s.trim();
-  const isoPrefix = /^(\d{4})-(\d{2})-(\d{2})(?:$|[T ])/.exec(t);
-  if (isoPrefix) return iso(+isoPrefix[1], +isoPrefix[2], +isoPrefix[3]);
-  for (const p of DATE_PATTERNS) {
-    p.re.lastIndex = 0;
-    const m = p.re.exec(t);
-    if (m && m.index === 0 && m[0].length >= t.replace(/[.,]$/, '').length) return [...new Set(p.parse(m))];
-  }
-  return [];
-}
-
-interface DateToken {
-  start: number;
-  end: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -361,12 +188,24 @@ export class Grounder {
    * Grounds one leaf value. `anchor` is an offset the match should preferably be close to (after).
    * Returns undefined for values that have nothing to find (null, booleans, empty strings, objects).
    */
-  groundLeaf(pointer: string, value: unknown, anchor = 0): FieldGrounding | undefined {
+  groundLeaf(pointer: string, value: unknown, anchor = 0, labels: readonly LabelPattern[] = []): FieldGrounding | undefined {
     const cands = this.#candidates(value);
     if (!cands) return undefined;
-    const found = best(cands, anchor);
+    const found = best(this.#nearLabel(cands, labels), anchor);
     if (!found) return { pointer, status: 'ungrounded' };
     return this.#describe(pointer, found);
+  }
+
+  /**
+   * Of several occurrences, those written after most words of the field's name (src/extract/groundingLabels.ts);
+   * all of them when no occurrence has its label. Word-boundary occurrences first, as {@link best} does.
+   */
+  #nearLabel(cands: Candidate[], labels: readonly LabelPattern[]): Candidate[] {
+    if (cands.length < 2 || !labels.length) return cands;
+    const pool = cands.some((c) => c.boundary) ? cands.filter((c) => c.boundary) : cands;
+    const hits = pool.map((c) => labelHits(this.#text, c.start, labels));
+    const most = Math.max(...hits);
+    return most > 0 ? pool.filter((_, i) => hits[i] === most) : cands;
   }
 
   /** The occurrences of a leaf in its best match kind; undefined for values with nothing to find. */
@@ -412,22 +251,23 @@ export class Grounder {
     return a;
   }
 
-  #walk(value: unknown, pointer: string, anchor: number, out: FieldGrounding[], depth: number): number {
+  /** `labels`: the words of the field name a leaf (or an array of leaves) is under. */
+  #walk(value: unknown, pointer: string, anchor: number, out: FieldGrounding[], depth: number, labels: readonly LabelPattern[] = []): number {
     if (depth > 64 || value === null || value === undefined) return anchor;
     if (Array.isArray(value)) {
       let a = anchor;
       value.forEach((item, i) => {
         const p = `${pointer}/${i}`;
-        a = item !== null && typeof item === 'object' && !Array.isArray(item) ? this.#walkRow(item as Record<string, unknown>, p, a, out, depth + 1) : this.#walk(item, p, a, out, depth + 1);
+        a = item !== null && typeof item === 'object' && !Array.isArray(item) ? this.#walkRow(item as Record<string, unknown>, p, a, out, depth + 1) : this.#walk(item, p, a, out, depth + 1, labels);
       });
       return a;
     }
     if (typeof value === 'object') {
       let a = anchor;
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) a = this.#walk(v, `${pointer}/${seg(k)}`, a, out, depth + 1);
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) a = this.#walk(v, `${pointer}/${seg(k)}`, a, out, depth + 1, labelPatterns(k));
       return a;
     }
-    const g = this.groundLeaf(pointer, value, anchor);
+    const g = this.groundLeaf(pointer, value, anchor, labels);
     if (!g) return anchor;
     out.push(g);
     return g.status === 'grounded' && g.start !== undefined ? g.start : anchor;
@@ -685,53 +525,4 @@ export class Grounder {
     }
     return lo + 1;
   }
-}
-
-/**
- * Best approximate occurrence of `p` in `text[ws, we)` with at most `k` edits (Sellers' algorithm:
- * edit distance with a free start and end in the text). Returns the smallest distance and its span.
- */
-function semiGlobal(p: string, text: string, ws: number, we: number, k: number): { distance: number; start: number; end: number } | undefined {
-  const m = p.length;
-  let prev = new Int32Array(m + 1);
-  let cur = new Int32Array(m + 1);
-  let prevStart = new Int32Array(m + 1);
-  let curStart = new Int32Array(m + 1);
-  for (let i = 0; i <= m; i++) {
-    prev[i] = i;
-    prevStart[i] = ws;
-  }
-  let bestD = k + 1;
-  let bestStart = -1;
-  let bestEnd = -1;
-  for (let j = ws; j < we; j++) {
-    const c = text[j];
-    cur[0] = 0;
-    curStart[0] = j + 1;
-    for (let i = 1; i <= m; i++) {
-      const sub = prev[i - 1] + (p[i - 1] === c ? 0 : 1);
-      const del = prev[i] + 1; // text char not in pattern
-      const ins = cur[i - 1] + 1; // pattern char not in text
-      let v = sub;
-      let s = prevStart[i - 1];
-      if (del < v) {
-        v = del;
-        s = prevStart[i];
-      }
-      if (ins < v) {
-        v = ins;
-        s = curStart[i - 1];
-      }
-      cur[i] = v;
-      curStart[i] = s;
-    }
-    if (cur[m] < bestD) {
-      bestD = cur[m];
-      bestStart = curStart[m];
-      bestEnd = j + 1;
-    }
-    [prev, cur] = [cur, prev];
-    [prevStart, curStart] = [curStart, prevStart];
-  }
-  return bestStart >= 0 ? { distance: bestD, start: bestStart, end: bestEnd } : undefined;
 }

@@ -1,5 +1,6 @@
 /** What `activate()` returns: the services tests (and other extensions) need, instead of globals. */
 import type * as vscode from 'vscode';
+import type { ActivationTime } from './activationTime';
 import type { RunStatusBar } from './statusBar';
 import type { ContextKeysController } from './contextKeys';
 import type { ApiKeyStore } from './secrets';
@@ -19,4 +20,6 @@ export interface ExtensionApi {
   readonly apiKeys: ApiKeyStore;
   /** Resolves once the stores of folders with state are open (the tree shows the last state). */
   readonly restored: Promise<void>;
+  /** How long loading the bundle and activate() took (src/vscode/activationTime.ts). */
+  readonly activation: ActivationTime;
 }

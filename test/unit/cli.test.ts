@@ -60,6 +60,18 @@ describe('CLI', function () {
     assert.equal(typeof s.runId, 'string');
   });
 
+  it('--out and --state typed on the command line are relative to the current folder, as export --out is', async () => {
+    const { root, schema } = workspace(2);
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'ew-cli-cwd-'));
+    const r = await runCli(['run', root, '--schema', schema, '--base-url', server.url, '--include', '**/*.txt', '--out', 'results', '--state', 'state'], {}, cwd);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(fs.existsSync(path.join(cwd, 'results', 'inv1.txt.json')), 'the results are in ./results of the current folder');
+    assert.ok(!fs.existsSync(path.join(root, 'results')), 'not in the document folder');
+    const exported = await runCli(['export', '--out', 'results', '--state', 'state', '--to', 'all.csv', '--schema', schema], {}, cwd);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.equal(fs.readFileSync(path.join(cwd, 'all.csv'), 'utf8').trim().split(/\r?\n/).length, 3, 'a header and the two documents');
+  });
+
   it('prints NDJSON events on stdout with --json', async () => {
     const { root, schema } = workspace(2);
     const r = await run(root, schema, '--json');
@@ -253,7 +265,8 @@ describe('CLI', function () {
     assert.equal(seen.total, 4);
   });
 
-  it('the estimate leaves out documents a run would skip, and uses --price', async () => {
+  it('the estimate leaves out documents a run would skip, and uses --price', async function () {
+    this.timeout(240_000); // six CLI runs: minutes on a loaded machine
     const { root, schema } = workspace(4);
     fs.writeFileSync(path.join(root, 'notes.xyz'), 'unsupported');
     const estimate = async (...extra: string[]) => {

@@ -14,7 +14,8 @@ import { Pipeline } from '../../src/core/pipeline';
 import { readResult } from '../../src/export/jsonExporter';
 import type { ConvertedDocument } from '../../src/convert/types';
 import { groundingConfidence } from '../../src/extract/confidence';
-import { dateValues, Grounder, groundValues, numberValues, type FieldGrounding, type Grounding } from '../../src/extract/grounding';
+import { Grounder, groundValues, type FieldGrounding, type Grounding } from '../../src/extract/grounding';
+import { dateValues, numberValues } from '../../src/extract/valueForms';
 import { FakeExtractor } from '../fakes/fakeExtractor';
 import { MemoryCheckpointStore } from '../fakes/memoryStore';
 import { ASSETS_DIR, REPO_ROOT, WORKER_PATH, pdftotextBBox, requireBuiltWorker, tempDir } from '../fixtures/pdf/generate';
@@ -174,6 +175,19 @@ describe('grounding: text documents', () => {
     assert.strictEqual(trayAmount.ambiguous, true);
     assert.strictEqual(field(g, '/total').line, 8);
     assert.ok(!g.fields.some((f) => f.ambiguous && !f.pointer.startsWith('/line_items/2/')), 'only the tray is ambiguous');
+  });
+
+  it('places a top-level value that occurs twice after its label, on its line or the line above', () => {
+    // the total equals the only line item's amount, and the total comes first in the data
+    const doc = textDoc(['Invoice INV-7 of 2024-03-05', 'Lamp oil        4   10.00   40.00', 'Delivery date', '2024-03-05', 'Total due: EUR 40.00', ''].join('\n'));
+    const data = { delivery_date: '2024-03-05', invoiceNumber: 'INV-7', total: 40, line_items: [{ description: 'Lamp oil', quantity: 4, amount: 40 }] };
+    const g = groundValues(data, doc);
+    assert.strictEqual(field(g, '/total').line, 5, 'the total on the "Total due" line, not on the lamp oil row');
+    assert.strictEqual(field(g, '/line_items/0/amount').line, 2, 'the line item keeps its row');
+    assert.strictEqual(field(g, '/delivery_date').line, 4, 'a value under its label (the line above)');
+    // without a label anywhere, the nearest occurrence after the previous value wins, as before
+    const plain = groundValues({ a: 'INV-7', x: 40 }, doc);
+    assert.strictEqual(field(plain, '/x').line, 2);
   });
 
   it('finds near misses fuzzily, but never with different digits', () => {

@@ -48,7 +48,9 @@ describe('OpenAIExtractor', function () {
   this.timeout(20_000);
   let server: ModelServer;
   const make = (o: Partial<OpenAIExtractorOptions> = {}): OpenAIExtractor =>
-    new OpenAIExtractor({ baseURL: server.url, apiKey: API_KEY, model: 'gpt-4o-mini', timeoutMs: 5000, ...o });
+    // a minute: on a loaded machine 300 concurrent requests to the in-process server take seconds (tests of
+    // the timeout itself pass their own)
+    new OpenAIExtractor({ baseURL: server.url, apiKey: API_KEY, model: 'gpt-4o-mini', timeoutMs: 60_000, ...o });
   const script = (path: string, ...steps: Step[]): void => server.setScript(path, steps);
 
   before(async () => {
@@ -149,7 +151,7 @@ describe('OpenAIExtractor', function () {
       const ex = make({ clock, rateLimit: { clock }, backoff: { baseDelayMs: 1000, jitter: 0 } });
       let settled = false;
       const p = ex.extract(input('d')).finally(() => (settled = true));
-      await until(() => server.requests.length === 1 && ex.rateLimiter.stats.waiting === 1, 'the first 429');
+      await until(() => server.requests.length === 1 && ex.rateLimiter.stats.waiting === 1, 'the first 429', 60_000);
       await clock.advance(1999);
       assert.equal(server.requests.length, 1, 'nothing before Retry-After');
       await clock.advance(1);
