@@ -86,6 +86,8 @@ function compose(context: vscode.ExtensionContext, channel: vscode.LogOutputChan
   own(new RestrictedModeMessage(treeView, treeModel));
 
   const contextKeys = own(new ContextKeysController(workspaceRuns));
+  // a job's review.confidenceThreshold wins over the setting: the group follows the config file too
+  own(contextKeys.onDidChangeConfigFile(() => treeModel.reviewChanged()));
   const statusBar = own(new RunStatusBar(workspaceRuns, { health, onDidChangeJob: contextKeys.onDidChangeConfigFile }));
   const showFailed = async () => {
     await focusDocuments();

@@ -293,19 +293,57 @@ function renderComparison(): void {
       ['Tokens', formatNumber(a.tokens), formatNumber(b.tokens)],
       ['Avg duration', a.meanDurationMs === undefined ? '—' : formatDuration(a.meanDurationMs), b.meanDurationMs === undefined ? '—' : formatDuration(b.meanDurationMs)],
       ['Run time', a.durationMs === undefined ? '—' : formatDuration(a.durationMs), b.durationMs === undefined ? '—' : formatDuration(b.durationMs)],
+      ...accuracyRows(a, b),
     ];
+    const both = a.accuracy?.overall != null && b.accuracy?.overall != null;
     return [
       h('h2', { id: 'compare-title' }, 'Comparison'),
+      h('p', { class: 'verdict', id: 'comparison-verdict' }, verdict(a, b)),
       h(
         'div',
         { class: 'grid' },
         figure('Success rate', pairChart('Success rate', { label: 'A', value: (a.successRate ?? 0) * 100 }, { label: 'B', value: (b.successRate ?? 0) * 100 }, (v) => `${formatNumber(Math.round(v * 10) / 10)} %`)),
         figure('Throughput', pairChart('Throughput (docs / min)', { label: 'A', value: a.docsPerMinute }, { label: 'B', value: b.docsPerMinute }, (v) => formatNumber(Math.round(v * 10) / 10))),
         figure('Cost', pairChart('Cost', { label: 'A', value: a.cost }, { label: 'B', value: b.cost }, formatCost)),
+        both
+          ? figure('Accuracy', pairChart('Accuracy (checked documents)', { label: 'A', value: a.accuracy!.overall! * 100 }, { label: 'B', value: b.accuracy!.overall! * 100 }, (v) => `${formatNumber(Math.round(v * 10) / 10)} %`))
+          : undefined,
       ),
       table(['', la, lb], rows, `Run A: ${a.runId} · Run B: ${b.runId}`),
     ];
   });
+}
+
+/** Accuracy against the corrections, overall and per field (rows of the comparison table). */
+function accuracyRows(a: ComparisonColumn, b: ComparisonColumn): Array<[string, string, string]> {
+  if (!a.accuracy && !b.accuracy) return [['Accuracy', 'no checked documents', 'no checked documents']];
+  const cell = (v: number | null | undefined, total?: number) => (v === null || v === undefined ? '—' : `${pct(v)}${total !== undefined ? ` (${total})` : ''}`);
+  const overall = (c: ComparisonColumn) => (c.accuracy ? `${cell(c.accuracy.overall)} (${c.accuracy.documents} document${c.accuracy.documents === 1 ? '' : 's'})` : '—');
+  const rows: Array<[string, string, string]> = [
+    ['Accuracy (checked documents)', overall(a), overall(b)],
+  ];
+  const names = [...new Set([...(a.accuracy?.fields ?? []), ...(b.accuracy?.fields ?? [])].map((f) => f.name))];
+  for (const name of names) {
+    const fa = a.accuracy?.fields.find((f) => f.name === name);
+    const fb = b.accuracy?.fields.find((f) => f.name === name);
+    rows.push([`Accuracy: ${name}`, cell(fa?.accuracy, fa?.total), cell(fb?.accuracy, fb?.total)]);
+  }
+  return rows;
+}
+
+/** "B (model) against A (model): −3 pt accuracy, −80 % cost per document, …" (what is known of the two). */
+function verdict(a: ComparisonColumn, b: ComparisonColumn): string {
+  const parts: string[] = [];
+  const signed = (v: number, unit: string) => `${v > 0 ? '+' : v < 0 ? '−' : '±'}${formatNumber(Math.round(Math.abs(v) * 10) / 10)} ${unit}`;
+  const accA = a.accuracy?.overall;
+  const accB = b.accuracy?.overall;
+  if (accA != null && accB != null) parts.push(`${signed((accB - accA) * 100, 'pt')} accuracy`);
+  else parts.push('no accuracy (no corrected or reviewed document has a result of both runs)');
+  // per document: two runs seldom extract the same number of documents
+  if (a.costPerDocument && b.costPerDocument !== undefined) parts.push(`${signed(((b.costPerDocument - a.costPerDocument) / a.costPerDocument) * 100, '%')} cost per document`);
+  if (a.meanDurationMs && b.meanDurationMs) parts.push(`${signed(((b.meanDurationMs - a.meanDurationMs) / a.meanDurationMs) * 100, '%')} time per document`);
+  const name = (label: string, c: ComparisonColumn) => (c.model ? `${label} (${c.model})` : label);
+  return `${name('B', b)} against ${name('A', a)}: ${parts.join(', ')}.`;
 }
 
 function selectRun(runId: string): void {
@@ -349,6 +387,7 @@ function onMessage(msg: ToWebview): void {
       comparison = msg.columns;
       render();
       byId('comparison').scrollIntoView({ block: 'nearest' });
+      post({ type: 'dashboard/comparisonRendered', verdict: byId('comparison-verdict').textContent ?? '', rows: byId('comparison').querySelectorAll('tbody tr').length });
       break;
     case 'dashboard/notice':
       notice(msg.level, msg.message);

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, ExtractionError } from '../core/errors';
 import type { PdfLimits } from '../convert/pdf/limits';
+import { DEFAULT_MAX_EXAMPLES, MAX_EXAMPLES } from '../extract/examples';
 import { MAX_TOKENS_PARAMS, MODE_OPTIONS, type MaxTokensParam, type ModeOption } from '../extract/modes';
 import { classifySchema, NO_JOB } from './classifyConfig';
 
@@ -57,6 +58,17 @@ export const jobOptionSchemas = {
     .describe(
       'Where value confidences (review routing) come from. `grounding` (default): how each value was found in the document. `logprobs`: also the model\'s token log-probabilities (asks for `logprobs: true`; a provider that rejects it falls back to grounding).',
     ),
+  examples: z
+    .object({
+      from: z.literal('corrections').describe('Where examples come from: `corrections`, the documents a person corrected or marked reviewed (their answer: the model\'s data with the corrections applied).'),
+      max: z.number().int().min(0).max(MAX_EXAMPLES).optional().describe(`Examples per document (default ${DEFAULT_MAX_EXAMPLES}; 0: none).`),
+    })
+    .strict()
+    .meta({
+      description:
+        'Few-shot examples in the prompt: the corrected documents most similar to each document (word-set similarity of the converted text), an excerpt of their text and their corrected JSON, in the room the document leaves in the context window. They are part of each document\'s fingerprint: a new correction re-runs exactly the documents whose examples it changes.',
+      examples: [{ from: 'corrections', max: 3 }],
+    }),
   price: z
     .object({
       inputPer1M: z.number().min(0).describe('Price of 1,000,000 input (prompt) tokens.'),
@@ -88,6 +100,9 @@ export const jobOptionSchemas = {
     })
     .describe('Backoff between the attempts of a failed document (exponential, capped, with jitter).'),
 };
+
+/** Few-shot examples option of a job. */
+export type ExamplesOption = z.infer<typeof jobOptionSchemas.examples>;
 
 /** Retry backoff options of a job or the settings (seconds). */
 export type RetryBackoff = z.infer<typeof jobOptionSchemas.retry>;
@@ -208,6 +223,7 @@ export const jobSchema = z
     tokensPerMinute: jobOptionSchemas.tokensPerMinute.optional(),
     maxReasks: jobOptionSchemas.maxReasks.optional(),
     confidence: jobOptionSchemas.confidence.optional(),
+    examples: jobOptionSchemas.examples.optional(),
     price: jobOptionSchemas.price.optional(),
     budget: jobOptionSchemas.budget.optional(),
     maxOutageMinutes: jobOptionSchemas.maxOutageMinutes.optional(),
@@ -225,6 +241,18 @@ export const jobSchema = z
       })
       .optional()
       .describe('Where result files go, relative to the workspace folder (default `extracted`).'),
+    review: z
+      .object({
+        confidenceThreshold: z
+          .number()
+          .min(0)
+          .max(1)
+          .optional()
+          .describe('A done document with a value whose confidence is below this (0–1) is listed under Needs review until it is marked reviewed (overrides the extractionWorkbench.review.confidenceThreshold setting).'),
+      })
+      .strict()
+      .optional()
+      .describe('Review routing of this job\'s results in the editor.'),
     pdf: pdfOptionsSchema.optional().describe('Limits of PDF conversion (override the extractionWorkbench.pdf.* settings field by field).'),
     ocr: ocrOptionsSchema.optional().describe('OCR of scanned PDF pages and images (overrides the extractionWorkbench.ocr.* settings field by field).'),
   })

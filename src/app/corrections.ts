@@ -180,6 +180,14 @@ export class CorrectionsStore {
     writeFileAtomic(path.join(this.dir, 'index.json'), JSON.stringify(index, null, 1) + '\n', { fsync: false });
   }
 
+  /** The documents a person corrected or marked reviewed (from the index), sorted. */
+  checkedPaths(): string[] {
+    return Object.entries(this.#readIndex())
+      .filter(([, st]) => st.reviewed || st.corrections > 0)
+      .map(([p]) => p)
+      .sort();
+  }
+
   /** Forgets the cached index (another window may have written it). */
   refresh(): void {
     this.#index = undefined;

@@ -20,14 +20,16 @@ import { CancelledError, ExtractionError, toExtractionError } from '../core/erro
 import { extractionFingerprint } from '../core/fingerprint';
 import { listFiles, type ListedFile } from '../core/lister';
 import { resolveInside } from '../core/paths';
+import { expectedFingerprint } from '../core/admission';
 import { isUnchanged, rejectionOf, type ConverterLookup } from '../core/pipeline';
 import { readSource } from '../core/reader';
 import type { CheckpointStore } from '../store/types';
 import { estimateRunCost, type CostDocument, type RunCostEstimate } from '../extract/estimate';
+import { renderExamples } from '../extract/examples';
 import { defaultPriceTable, type ModelPrice } from '../extract/pricing';
 import { validateUserSchema } from '../extract/schema';
 import { readSchemaFile } from './config';
-import { checkRunSettings, convertedCacheDirOf, createConverters, listOptionsOf, type RunSettings } from './session';
+import { checkRunSettings, convertedCacheDirOf, createConverters, examplesOf, listOptionsOf, type RunSettings } from './session';
 import { RoutedEstimate, type ClassificationEstimate } from './estimateRouting';
 import { NO_JOB } from '../core/routing';
 import type { JsonSchema } from '../extract/types';
@@ -94,6 +96,8 @@ export async function estimateRun(options: EstimateRunOptions): Promise<RunEstim
   const owned = options.converters ? undefined : createConverters(options.assetsDir, s.pdf);
   const converters: ConverterLookup = options.converters ?? owned!;
   const cache = new ConvertCache(convertedCacheDirOf(s.stateDir));
+  // few-shot examples: part of a document's fingerprint, and of its prompt
+  const examples = examplesOf(s, converters);
   const total: RunEstimate = {
     model: s.model,
     documents: 0,
@@ -149,8 +153,12 @@ export async function estimateRun(options: EstimateRunOptions): Promise<RunEstim
       const existing = options.store?.getDocument(file.path);
       // as the pipeline decides: a listed done document is skipped, a dead letter stays where it is; a
       // document asked for by path is taken again, but its result is adopted when nothing changed
+      const expected =
+        existing?.stage === 'done' && existing.size === file.size && existing.mtimeMs === file.mtimeMs
+          ? await expectedFingerprint(fingerprint, examples, file.path, existing.contentHash).catch(() => undefined)
+          : fingerprint;
       if (
-        (existing && isUnchanged(existing, file, fingerprint) && (existing.stage === 'done' || (!options.paths && existing.stage === 'dead-lettered'))) ||
+        (existing && expected !== undefined && isUnchanged(existing, file, expected) && (existing.stage === 'done' || (!options.paths && existing.stage === 'dead-lettered'))) ||
         (!options.paths && routing?.settled(existing, file))
       ) {
         total.unchanged++;
@@ -180,7 +188,11 @@ export async function estimateRun(options: EstimateRunOptions): Promise<RunEstim
       }
       const batch = batches.get(job) ?? [];
       batches.set(job, batch);
-      batch.push({ text: doc.text, path: file.path, format: doc.format, ...(doc.pages ? { pages: doc.pages } : {}) });
+      // the examples are counted as part of the text (whole documents carry them all when they fit); a router
+      // job's documents have none (see examplesOf)
+      const chosen = job === '' ? await examples?.choose(file.path, doc.text) : undefined;
+      const text = chosen?.examples.length ? `${doc.text}\n\n${renderExamples(chosen.examples)}` : doc.text;
+      batch.push({ text, path: file.path, format: doc.format, ...(doc.pages ? { pages: doc.pages } : {}) });
       if (pending() >= BATCH) count();
       progress(file.path);
     }

@@ -11,7 +11,7 @@ import { DEFAULT_MAX_OUTAGE_MS } from '../core/circuitBreaker';
 import { ErrorCodes, ExtractionError } from '../core/errors';
 import type { ListOptions } from '../core/lister';
 import type { Logger } from '../core/logger';
-import { Pipeline } from '../core/pipeline';
+import { Pipeline, type ConverterLookup } from '../core/pipeline';
 import type { ConfidenceOption } from '../extract/confidence';
 import { GroundingThread } from '../extract/groundingThread';
 import type { MaxTokensParam, ModeOption } from '../extract/modes';
@@ -31,8 +31,12 @@ import { PgCheckpointStore } from '../store/pg/pgStore';
 import { redactUrl } from '../store/pg/url';
 import type { CheckpointStore } from '../store/types';
 import type { RetryPolicy } from '../core/retry';
-import { jobOptionSchemas, readSchemaFile, type RetryBackoff } from './config';
+import { ConvertCache } from '../convert/cache';
+import { DEFAULT_MAX_EXAMPLES } from '../extract/examples';
+import { jobOptionSchemas, readSchemaFile, type ExamplesOption, type RetryBackoff } from './config';
 import { createRouter, type RouteSettings } from './router';
+import { CorrectionExamples } from './examples';
+import { snapshotCheckedResults } from '../eval/runAccuracy';
 
 /** Everything a run needs, fully resolved (absolute paths). Persisted (without secrets) in the state folder. */
 export interface RunSettings {
@@ -66,6 +70,8 @@ export interface RunSettings {
   maxReasks?: number;
   /** Where value confidences come from (default 'grounding'). */
   confidence?: ConfidenceOption;
+  /** Few-shot examples from the corrections (default: none). */
+  examples?: ExamplesOption;
   price?: ModelPrice;
   jobName?: string;
   /** Cost at which the run pauses (the CLI stops). */
@@ -191,6 +197,26 @@ export function extractorOptions(settings: RunSettings, apiKey: string, clock?: 
     ...(s.confidence !== undefined ? { confidence: s.confidence } : {}),
     ...(s.price ? { price: s.price } : {}),
   };
+}
+
+/** The few-shot examples a run's settings ask for (`examples`, max ≥ 1), or undefined. */
+export function examplesOf(settings: RunSettings, converters: ConverterLookup, logger?: Logger): CorrectionExamples | undefined {
+  const max = settings.examples ? (settings.examples.max ?? DEFAULT_MAX_EXAMPLES) : 0;
+  if (max < 1) return undefined;
+  if (settings.route) {
+    // corrections of a mixed folder follow several schemas: examples would have to be chosen per job
+    logger?.warn('examples: not used by a job with classify (a mixed folder): the corrections of its documents follow several schemas');
+    return undefined;
+  }
+  return new CorrectionExamples({
+    root: settings.root,
+    outDir: settings.outDir,
+    stateDir: settings.stateDir,
+    converters,
+    cache: new ConvertCache(convertedCacheDirOf(settings.stateDir)),
+    max,
+    ...(logger ? { logger } : {}),
+  });
 }
 
 /** Path fields of {@link RunSettings}: saved relative to the state folder, so a moved or copied folder still works. */
@@ -361,6 +387,7 @@ export async function openSession(settings: RunSettings, options: SessionOptions
   if (!claims) pruneHistoryOnRunStart(store, settings, options.logger);
   // long documents are grounded off this thread (the extension host must not freeze)
   const grounding = new GroundingThread({ workerPath: path.join(assetsDir, 'groundingWorker.js'), logger: options.logger });
+  const examples = examplesOf(settings, converters, options.logger);
   const pipeline = new Pipeline({
     root: settings.root,
     outDir: settings.outDir,
@@ -383,8 +410,21 @@ export async function openSession(settings: RunSettings, options: SessionOptions
     convertedCacheDir: convertedCacheDirOf(settings.stateDir),
     ground: grounding.ground,
     ...(router ? { router } : {}),
+    ...(examples ? { examples } : {}),
     // a fleet writes into one output folder on purpose: its claims keep workers off each other's documents
     ...(claims ? { claims } : { lockOutput: () => lockOutputFolder(settings.outDir, options.logger) }),
+  });
+  // the corrections are read again for each run: a correction changes the examples of the next one
+  if (examples) pipeline.events.on((e) => e.type === 'run/started' && examples.refresh());
+  // the results of the checked documents are kept per run (before a run overwrites them, and after it):
+  // the dashboard compares runs on accuracy against the corrections
+  pipeline.events.on((e) => {
+    if (e.type !== 'run/started' && e.type !== 'run/finished') return;
+    try {
+      snapshotCheckedResults(settings.stateDir, settings.outDir);
+    } catch (err) {
+      options.logger?.warn(`Keeping the results of the checked documents for run comparisons failed: ${(err as Error).message}`);
+    }
   });
   saveSettings({ ...settings, ...(settings.stateUrl ? { stateUrl: redactUrl(settings.stateUrl) } : {}) });
   return {

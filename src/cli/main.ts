@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
 import { routeSettingsOf, runSchemaPathOf, type RouteSettings } from '../app/router';
-import { CONFIG_FILE, converterLimitsOf, jobOptionSchemas, loadConfig, ocrOptionSchemas, pdfOptionSchemas, selectJob, type RetryBackoff } from '../app/config';
+import { CONFIG_FILE, converterLimitsOf, jobOptionSchemas, loadConfig, ocrOptionSchemas, pdfOptionSchemas, selectJob, type ExamplesOption, type RetryBackoff } from '../app/config';
 import { describeEstimate, estimateRun, type RunEstimate } from '../app/estimateRun';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
 import { retryHeld, watchControl, type ControlRecord } from '../app/runControl';
@@ -51,6 +51,7 @@ const USAGE = `Usage:
                            [--mode auto|json_schema|json_object|text|tools] [--context-tokens <n>]
                            [--max-output-tokens <n>] [--max-output-tokens-cap <n>] [--max-tokens-param max_completion_tokens|max_tokens]
                            [--requests-per-minute <n>] [--tokens-per-minute <n>] [--max-reasks <n>] [--price <input>,<output>]
+                           [--examples-max <n>]
                            [--pdf-max-pages <n>] [--pdf-timeout-seconds <n>] [--pdf-max-memory-mb <n>] [--pdf-workers <n>]
                            [--ocr auto|always|off] [--ocr-languages eng,deu] [--ocr-timeout-seconds <n>] [--ocr-workers <n>] [--ocr-data-dir <dir>]
                            [--timeout-ms <n>] [--max-outage-minutes <n>] [--max-file-size-mb <n>]
@@ -76,6 +77,7 @@ one or many machines share the folder's run, each document claimed by one; run -
 Without --schema, the job (first one, or --job) of <folder>/${CONFIG_FILE} is used; flags win over its fields.
 --price is per 1,000,000 input and output tokens (e.g. --price 0.15,0.6); --budget stops the run at that cost.
 --requests-per-minute / --tokens-per-minute limit requests to the provider's limits (no 429s).
+--examples-max <n> adds the n corrected documents most similar to each document to its prompt (0: none).
 A provider outage pauses the run and probes the provider (2 s, doubling to 60 s); the run stops (exit 2)
 only after --max-outage-minutes (default 30). 429s slow the run down; they do not use up attempts.
 retry and dlq retry use --base-url/--model, else OPENAI_BASE_URL/OPENAI_MODEL, else the folder's job, else the last run's;
@@ -129,6 +131,11 @@ function option<T>(flag: string, schema: z.ZodType<T>, raw: string | undefined, 
   const r = schema.safeParse(parse(raw.trim()));
   if (!r.success) throw new UsageError(`--${flag} "${raw}": ${r.error.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ')}`);
   return r.data;
+}
+
+/** `--examples-max <n>`: the job option `examples` from the corrections with `max` n (0: none). */
+function examplesFlag(raw: string | undefined): ExamplesOption | undefined {
+  return option('examples-max', jobOptionSchemas.examples, raw, (v) => ({ from: 'corrections', max: v === '' ? Number.NaN : Number(v) }));
 }
 
 /** `--price <input>,<output>`: per 1,000,000 tokens. */
@@ -209,6 +216,7 @@ function settingsFromFlags(argv: string[]): { settings: RunSettings; json: boole
     tokensPerMinute: option('tokens-per-minute', o.tokensPerMinute, values['tokens-per-minute']) ?? job?.tokensPerMinute,
     maxReasks: option('max-reasks', o.maxReasks, values['max-reasks']) ?? job?.maxReasks,
     confidence: job?.confidence,
+    examples: examplesFlag(values['examples-max']) ?? job?.examples,
     price: option('price', o.price, values.price, parsePrice) ?? job?.price,
     budget: option('budget', o.budget, values.budget) ?? job?.budget,
     maxOutageMinutes: option('max-outage-minutes', o.maxOutageMinutes, values['max-outage-minutes']) ?? job?.maxOutageMinutes,

@@ -30,6 +30,7 @@ export const RUN_OPTIONS = {
   'requests-per-minute': { type: 'string' },
   'tokens-per-minute': { type: 'string' },
   'max-reasks': { type: 'string' },
+  'examples-max': { type: 'string' },
   price: { type: 'string' },
   'pdf-max-pages': { type: 'string' },
   'pdf-timeout-seconds': { type: 'string' },

@@ -5,9 +5,10 @@
 import * as path from 'node:path';
 import { resultNameProblem } from '../export/jsonExporter';
 import { ErrorCodes } from './errors';
+import { withExamples } from './fingerprint';
 import type { ListedFile } from './lister';
 import { relPathProblem } from './paths';
-import type { ConverterLookup } from './pipelineOptions';
+import type { ConverterLookup, DocumentExamples } from './pipelineOptions';
 import { formatBytes } from './reader';
 import type { DocumentState } from './types';
 
@@ -39,4 +40,16 @@ export function isTooLarge(file: Pick<ListedFile, 'path' | 'size'>, converters: 
  */
 export function isUnchanged(existing: DocumentState | undefined, file: Pick<ListedFile, 'size' | 'mtimeMs'>, fingerprint: string): boolean {
   return !!existing && existing.size === file.size && existing.mtimeMs === file.mtimeMs && existing.fingerprint === fingerprint;
+}
+
+/**
+ * The fingerprint a document's result must have to be up to date: the job's `base`, with the key of the
+ * few-shot examples its content `contentHash` gets when there are examples; undefined when that is not
+ * known (no content hash, or its text cannot be had): the document is then processed.
+ */
+export async function expectedFingerprint(base: string, examples: DocumentExamples | undefined, docPath: string, contentHash: string | undefined): Promise<string | undefined> {
+  if (!examples) return base;
+  if (!contentHash) return undefined;
+  const key = await examples.keyOf(docPath, contentHash);
+  return key === undefined ? undefined : withExamples(base, key);
 }

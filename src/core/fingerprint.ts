@@ -21,3 +21,11 @@ export function hashOf(value: unknown): string {
 export function extractionFingerprint(input: { schema: JsonSchema; instructions?: string; model: string }): string {
   return hashOf({ schema: input.schema, instructions: input.instructions ?? '', model: input.model });
 }
+
+/**
+ * A document's fingerprint with the few-shot examples chosen for it (`key`, see src/extract/examples.ts):
+ * the job's fingerprint itself when it has none, so turning examples on re-runs only the documents that get some.
+ */
+export function withExamples(fingerprint: string, key: string | undefined): string {
+  return key ? hashOf({ fingerprint, examples: key }) : fingerprint;
+}

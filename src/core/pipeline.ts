@@ -18,7 +18,7 @@ import type { CheckpointStore } from '../store/types';
 import type { CircuitBreaker } from './circuitBreaker';
 import { CancelledError, ErrorCodes, ExtractionError } from './errors';
 import { EventBus, type RunProgress } from './events';
-import { extractionFingerprint, hashOf } from './fingerprint';
+import { extractionFingerprint, hashOf, withExamples } from './fingerprint';
 import { listFiles, type ListedFile } from './lister';
 import { nullLogger, type Logger } from './logger';
 import { linkProblemSync, resolveInside } from './paths';
@@ -26,7 +26,7 @@ import { readSource } from './reader';
 import { DEFAULT_RETRY_POLICY, validateRetryPolicy, type RetryPolicy } from './retry';
 import { emptyCounts, type DocumentState, type ErrorInfo, type RunRecord, type RunTrigger, type Stage } from './types';
 import { errorInfoOf, type ActiveRun, type Spent } from './activeRun';
-import { isTooLarge, isUnchanged, rejectionOf } from './admission';
+import { expectedFingerprint, isTooLarge, isUnchanged, rejectionOf } from './admission';
 import { handleFailedAttempt, type FailureContext } from './attemptFailure';
 import { followOutage, type OutageContext } from './outageFollower';
 import { releaseDeadLetter } from './deadLetters';
@@ -432,7 +432,8 @@ export class Pipeline {
       this.events.emit({ type: 'doc/rejected', runId: run.record.id, path: file.path, reason: existing?.rejectReason ?? '' });
       return;
     }
-    const unchanged = isUnchanged(existing, file, this.fingerprint);
+    const fingerprint = existing?.stage === 'done' && existing.size === file.size && existing.mtimeMs === file.mtimeMs ? await this.#fingerprintOf(file.path, existing.contentHash) : this.fingerprint;
+    const unchanged = fingerprint !== undefined && isUnchanged(existing, file, fingerprint);
     if (existing && unchanged && existing.stage === 'done' && !explicit) {
       run.stats.skipped++;
       return;
@@ -443,7 +444,7 @@ export class Pipeline {
     const claims = this.#o.claims;
     if (claims) {
       // another worker's document, or finished by one: nothing is written about it here
-      const verdict = await claims.claim(file.path, claimVersion(file.size, file.mtimeMs, this.fingerprint), { force: explicit });
+      const verdict = await claims.claim(file.path, claimVersion(file.size, file.mtimeMs, fingerprint ?? this.fingerprint), { force: explicit });
       if (verdict !== 'granted') {
         if (verdict === 'done') run.stats.skipped++;
         return;
@@ -455,6 +456,11 @@ export class Pipeline {
       store.patchDocument(file.path, { readiness: 'ready', rejectReason: undefined, stage: 'pending', size: file.size, mtimeMs: file.mtimeMs, updatedAt: now, ...(existing.stage === 'dead-lettered' ? { attempts: 0 } : {}) });
     }
     this.#schedule(run, file, priority);
+  }
+
+  /** The fingerprint a document's result must have: the job's, with the document's examples (undefined: not known). */
+  async #fingerprintOf(docPath: string, contentHash: string | undefined): Promise<string | undefined> {
+    return expectedFingerprint(this.fingerprint, this.#o.examples, docPath, contentHash).catch((err: Error) => void this.#log.warn(`${docPath}: its examples are not known (${err.message})`));
   }
 
   #newDoc(file: ListedFile, now: number): DocumentState {
@@ -561,7 +567,7 @@ export class Pipeline {
       const previous = run.adoptResults ? await readResult(this.#o.outDir, file.path) : undefined;
       const forced = this.#forced.get(file.path);
       let result: ResultFile;
-      if (previous && !forced && previous.metadata.contentHash === contentHash && previous.metadata.fingerprint === this.fingerprint) {
+      if (previous && !forced && previous.metadata.contentHash === contentHash && previous.metadata.fingerprint === (await this.#fingerprintOf(file.path, contentHash))) {
         result = previous;
         this.#log.info(`${file.path}: unchanged since its result was written, not extracted again`);
       } else {
@@ -589,7 +595,9 @@ export class Pipeline {
         const job = routed ? router!.jobs.get(routed.name) : undefined;
         const jobInstructions = job ? job.instructions : this.#o.instructions;
         const instructions = forced?.instructions ? [jobInstructions, forced.instructions].filter(Boolean).join('\n\n') : jobInstructions;
-        const out = await this.#o.extractor.extract({ path: file.path, document: converted, schema: job?.schema ?? this.#o.schema, instructions, signal, runId: run.record.id, attempt });
+        // few-shot examples are the run's job's (a session with a router has none: see examplesOf)
+        const chosen = routed ? undefined : await this.#o.examples?.choose(file.path, converted.text);
+        const out = await this.#o.extractor.extract({ path: file.path, document: converted, schema: job?.schema ?? this.#o.schema, instructions, ...(chosen?.examples.length ? { examples: chosen.examples } : {}), signal, runId: run.record.id, attempt });
         release();
         spent = { tokensIn: spent.tokensIn + out.tokensIn, tokensOut: spent.tokensOut + out.tokensOut, cost: spent.cost + out.cost };
         made = { requests: out.requests + (choice?.requests ?? 0), model: out.model };
@@ -609,7 +617,7 @@ export class Pipeline {
             runId: run.record.id,
             model: out.model,
             schemaHash: job?.schemaHash ?? this.#schemaHash,
-            fingerprint: this.fingerprint,
+            fingerprint: withExamples(this.fingerprint, chosen?.key),
             contentHash,
             converter: converted.format,
             attempts: attempt,
@@ -625,6 +633,7 @@ export class Pipeline {
             ...(routed ? { job: routed.name, jobChosenBy: routed.by } : {}),
             ...(choice ? { classification: { model: choice.model, requests: choice.requests, tokensIn: choice.tokensIn, tokensOut: choice.tokensOut, cost: choice.cost } } : {}),
             ...(converted.warnings?.length ? { convertWarnings: converted.warnings } : {}),
+            ...(out.examples?.length ? { examples: out.examples } : {}),
           },
         };
         // fencing: a worker whose lease ran out (and whose document another took over) writes nothing
@@ -641,7 +650,7 @@ export class Pipeline {
         {
           stage: 'done',
           contentHash,
-          fingerprint: this.fingerprint,
+          fingerprint: result.metadata.fingerprint,
           resultPath: resultRelPath(file.path),
           lastError: undefined,
           tokensIn: (doc?.tokensIn ?? 0) + spent.tokensIn,

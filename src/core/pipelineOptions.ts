@@ -3,6 +3,7 @@
  * handle and summary of a run, and the priority of documents a person asked for.
  */
 import type { Converter } from '../convert/types';
+import type { ChosenExamples } from '../extract/examples';
 import type { GroundFn } from '../extract/groundingThread';
 import type { Extractor, JsonSchema } from '../extract/types';
 import type { WorkClaims } from './workClaims';
@@ -16,6 +17,20 @@ import type { ErrorInfo, RunCounts, RunTrigger } from './types';
 /** Finds the converter for a file extension (`.pdf`). */
 export interface ConverterLookup {
   get(extension: string): Converter | undefined;
+}
+
+/**
+ * Few-shot examples chosen per document (src/app/examples.ts). They are part of the document's
+ * fingerprint (`withExamples`): a done document whose examples changed is extracted again, and only such.
+ */
+export interface DocumentExamples {
+  /** The examples for a document's converted text (never the document itself) and their key. */
+  choose(path: string, text: string): Promise<ChosenExamples>;
+  /**
+   * The key of the examples of a document known by its content hash (its converted text is looked up,
+   * or converted again); undefined when its text cannot be had (the document is then processed).
+   */
+  keyOf(path: string, contentHash: string): Promise<string | undefined>;
 }
 
 export type Validate = (data: unknown) => { ok: true } | { ok: false; errors: string[] };
@@ -76,6 +91,8 @@ export interface PipelineOptions {
   claims?: WorkClaims;
   /** How often a worker that has nothing left looks for work to take over, ms (default 500). */
   fleetPollMs?: number;
+  /** Few-shot examples per document (job option `examples`); none when absent. */
+  examples?: DocumentExamples;
   /**
    * Mixed folders: each document runs with the job the router picks (by globs, else a classification
    * request); `schema`, `instructions` and `validate` are then those of the chosen job. See routing.ts.

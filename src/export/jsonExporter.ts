@@ -41,6 +41,8 @@ export interface ResultMetadata {
   classification?: { model: string; requests: number; tokensIn: number; tokensOut: number; cost: number };
   /** What the converter warned about (e.g. a large CSV cut at the file size limit). */
   convertWarnings?: string[];
+  /** Few-shot examples (their documents' paths) the prompt carried, most similar first. */
+  examples?: string[];
 }
 
 /** The documented, stable format of a result file. */

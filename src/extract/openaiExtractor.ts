@@ -46,6 +46,7 @@ import { ChunkCache, chunkKey, documentKey } from './chunkCache';
 import { canSplit, planChunks, splitInTwo, type Span } from './chunkPlan';
 import { hostOf, type ClassifyContext } from './classifyError';
 import { CONTEXT_SAFETY, DEFAULT_CONTEXT_TOKENS, DEFAULT_OUTPUT_RESERVE, promptOverheadTokens, textBudgetTokens } from './estimate';
+import { fitExamples, renderExamples, type PromptExample } from './examples';
 import { mergeChunkResults, toPartialSchema } from './merge';
 import { logprobConfidences, type ConfidenceOption } from './confidence';
 import { AUTO_FALLBACK, answerText, EXTRACTION_MODES, MAX_TOKENS_PARAMS, parseAnswer, reaskMessages, rejectsLogprobs, rejectsMode, requestBody, systemPrompt, type ExtractionMode, type MaxTokensParam, type ModeOption } from './modes';
@@ -54,7 +55,7 @@ import { buildUserMessage, notJsonMessage, reaskMessage, type PartInfo } from '.
 import { estimateBodyTokens, ProviderChannel, type SendOptions } from './providerChannel';
 import { RateLimiter, type RateLimiterOptions } from './rateLimiter';
 import { createValidator, toStrictSchema, type Validator } from './schema';
-import { fitsTokens } from './tokens';
+import { countTokens, fitsTokens } from './tokens';
 import type { ExtractInput, ExtractOutput, Extractor, JsonSchema } from './types';
 
 export { buildUserMessage, SYSTEM_PROMPT } from './prompt';
@@ -214,6 +215,8 @@ interface ChunkContext {
   models: string[];
   mode: ExtractionMode;
   reused: number;
+  /** Sources of the examples the chunks' prompts carried. */
+  examples: Set<string>;
 }
 
 interface PartResult {
@@ -222,6 +225,8 @@ interface PartResult {
   mode: ExtractionMode;
   /** Per-value token probabilities (log-probabilities asked for and returned). */
   confidence?: Record<string, number>;
+  /** Sources of the examples the prompt carried. */
+  examples?: string[];
 }
 
 function positiveInt(name: string, v: number | undefined, min = 1): void {
@@ -378,7 +383,17 @@ export class OpenAIExtractor implements Extractor {
     if (minChunks === undefined && (this.#fitsByBytes(input, compiled) || fitsTokens(doc.text, this.#textBudget(input, compiled)))) {
       try {
         const r = await this.#extractPart({ input, document: doc, compiled, spend });
-        return { data: r.data, model: r.model, tokensIn: spend.tokensIn, tokensOut: spend.tokensOut, cost: this.costOf(spend.tokensIn, spend.tokensOut), requests: spend.requests, mode: r.mode, ...(r.confidence ? { confidence: r.confidence } : {}) };
+        return {
+          data: r.data,
+          model: r.model,
+          tokensIn: spend.tokensIn,
+          tokensOut: spend.tokensOut,
+          cost: this.costOf(spend.tokensIn, spend.tokensOut),
+          requests: spend.requests,
+          mode: r.mode,
+          ...(r.confidence ? { confidence: r.confidence } : {}),
+          ...(r.examples ? { examples: r.examples } : {}),
+        };
       } catch (e) {
         if (!(e instanceof TruncatedAtCap) || !canSplit(doc)) throw e;
         // The answer does not fit the output cap: extract in chunks from now on.
@@ -396,7 +411,7 @@ export class OpenAIExtractor implements Extractor {
     const plan = planChunks(doc, { maxTokens: budget, minChunks, ...(this.#options.chunkOverlapChars !== undefined ? { overlapChars: this.#options.chunkOverlapChars } : {}) });
     const chunks = plan.chunks;
     const count = chunks.length;
-    const ctx: ChunkContext = { input, compiled: this.#partial(input.schema, compiled), spend, docKey, count, keys: new Set(), models: [], mode: this.#mode, reused: 0 };
+    const ctx: ChunkContext = { input, compiled: this.#partial(input.schema, compiled), spend, docKey, count, keys: new Set(), models: [], mode: this.#mode, reused: 0, examples: new Set() };
     // answers per chunk, in document order: one, or one per piece of a chunk split after a truncation
     const results: unknown[][] = chunks.map(() => [undefined]);
     const failed: { error?: Error } = {};
@@ -450,6 +465,7 @@ export class OpenAIExtractor implements Extractor {
       chunksReused: ctx.reused,
       conflicts: merged.conflicts,
       mode: ctx.mode,
+      ...(ctx.examples.size ? { examples: [...ctx.examples] } : {}),
     };
   }
 
@@ -488,6 +504,7 @@ export class OpenAIExtractor implements Extractor {
         const r = await this.#extractPart({ input, document: sliceDocument(doc, span.start, span.end), part, compiled: ctx.compiled, spend: own });
         ctx.models.push(r.model);
         ctx.mode = r.mode;
+        for (const source of r.examples ?? []) ctx.examples.add(source);
         if (this.#cache) await this.#cache.put(key, { data: r.data, model: r.model, tokensIn: own.tokensIn, tokensOut: own.tokensOut, requests: own.requests });
         return [r.data];
       } catch (e) {
@@ -520,7 +537,8 @@ export class OpenAIExtractor implements Extractor {
     const { input, compiled, spend } = req;
     const { signal } = input;
     let mode = this.#mode;
-    const user = buildUserMessage({ path: input.path, document: req.document, instructions: input.instructions }, req.part);
+    const examples = this.#examplesFor(input, compiled, req.document);
+    const user = buildUserMessage({ path: input.path, document: req.document, instructions: input.instructions }, req.part, examples);
     const start = (): ChatCompletionMessageParam[] => [
       { role: 'system', content: systemPrompt(mode, compiled) },
       { role: 'user', content: user },
@@ -618,7 +636,13 @@ export class OpenAIExtractor implements Extractor {
       if (result.ok) {
         const tokens = logprobs ? choice.logprobs?.content : undefined;
         const confidence = tokens?.length ? logprobConfidences(answer.text, tokens) : undefined;
-        return { data: result.data, model: response.model || this.model, mode, ...(confidence && Object.keys(confidence).length ? { confidence } : {}) };
+        return {
+          data: result.data,
+          model: response.model || this.model,
+          mode,
+          ...(confidence && Object.keys(confidence).length ? { confidence } : {}),
+          ...(examples.length ? { examples: examples.map((e) => e.source) } : {}),
+        };
       }
       if (reasks >= this.#maxReasks) {
         const shown = result.errors.slice(0, 5).join('; ');
@@ -673,6 +697,24 @@ export class OpenAIExtractor implements Extractor {
       (mode === 'json_schema' || mode === 'tools' ? compiled.strictBytes : 0) +
       64;
     return prompt + Buffer.byteLength(text) <= room;
+  }
+
+  /**
+   * The few-shot examples that fit the room `document` (the whole document or a chunk) leaves in one
+   * request: all of them when the prompt certainly fits by its bytes, else fitted to the counted room
+   * (shortened, then dropped: see {@link fitExamples}). The document's own room is never used for them.
+   */
+  #examplesFor(input: ExtractInput, compiled: Compiled, document: ConvertedDocument): PromptExample[] {
+    const all = input.examples;
+    if (!all?.length) return [];
+    if (this.#fitsByBytes({ ...input, document: { ...document, text: `${document.text}\n\n${renderExamples(all)}` } }, compiled)) return [...all];
+    let room: number;
+    try {
+      room = this.#textBudget({ ...input, document }, compiled) - countTokens(document.text);
+    } catch {
+      return []; // no room at all: the document goes alone (and fails, if it must, as it would without examples)
+    }
+    return fitExamples(all, room);
   }
 
   /** Tokens the document text may use in one request. */

@@ -1,4 +1,5 @@
 /** The texts sent to the model: system prompt, user message, schema instructions, re-ask messages. */
+import { renderExamples, type PromptExample } from './examples';
 import type { ExtractInput, JsonSchema } from './types';
 
 export const SYSTEM_PROMPT = [
@@ -40,8 +41,9 @@ export interface PartInfo {
 /**
  * Builds the user message. The first line, `Document: <path>`, identifies the document (the test
  * server relies on it); a chunk of a longer document adds `Part: <k> of <n>` on the third line.
+ * Few-shot `examples` (already fitted to the budget) come after the instructions, before the document.
  */
-export function buildUserMessage(input: Pick<ExtractInput, 'path' | 'document' | 'instructions'>, part?: PartInfo): string {
+export function buildUserMessage(input: Pick<ExtractInput, 'path' | 'document' | 'instructions'>, part?: PartInfo, examples: readonly PromptExample[] = []): string {
   const path = input.path.replace(/[\r\n]+/g, ' ');
   const parts = [`Document: ${path}`];
   const pages = input.document.pages?.length;
@@ -63,6 +65,7 @@ export function buildUserMessage(input: Pick<ExtractInput, 'path' | 'document' |
     );
   }
   if (input.instructions && input.instructions.trim() !== '') parts.push('', 'Instructions:', input.instructions.trim());
+  if (examples.length) parts.push('', renderExamples(examples));
   parts.push('', '--- BEGIN DOCUMENT ---', input.document.text, '--- END DOCUMENT ---');
   return parts.join('\n');
 }

@@ -1,6 +1,7 @@
 /** Extractor port: turns converted text into data that matches the user's JSON Schema. */
 import type { ConvertedDocument } from '../convert/types';
 import type { CircuitBreaker } from '../core/circuitBreaker';
+import type { PromptExample } from './examples';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -9,6 +10,11 @@ export interface ExtractInput {
   document: ConvertedDocument;
   schema: JsonSchema;
   instructions?: string;
+  /**
+   * Few-shot examples (most similar first). They get the room the document leaves in the context window:
+   * shortened or dropped to fit, never at the document's expense.
+   */
+  examples?: readonly PromptExample[];
   signal?: AbortSignal;
   /** The run and the document's attempt (request log, history). */
   runId?: string;
@@ -37,6 +43,8 @@ export interface ExtractOutput {
    * asked for (`confidence: "logprobs"`) and the provider returned them (whole-document answers only).
    */
   confidence?: Record<string, number>;
+  /** Sources of the examples the prompt carried (after fitting them to the budget); absent when none. */
+  examples?: string[];
   /** How the answer's shape was requested: 'json_schema', 'json_object', 'text' or 'tools'. */
   mode?: string;
 }

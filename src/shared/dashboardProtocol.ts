@@ -123,6 +123,7 @@ export type DashboardModel = z.infer<typeof dashboardModelSchema>;
 
 export const comparisonColumnSchema = z.object({
   runId: z.string(),
+  model: z.string().max(500).optional(),
   startedAt: num,
   status: runRowSchema.shape.status,
   documents: count,
@@ -136,6 +137,17 @@ export const comparisonColumnSchema = z.object({
   tokens: num,
   meanDurationMs: num.optional(),
   durationMs: num.optional(),
+  /**
+   * Accuracy against the reviewers' corrections (0..1, null when nothing was compared) over the checked
+   * documents this run has a result for; absent when it has none.
+   */
+  accuracy: z
+    .object({
+      documents: count,
+      overall: num.nullable(),
+      fields: z.array(z.object({ name: z.string().max(500), accuracy: num.nullable(), total: count })).max(200),
+    })
+    .optional(),
 });
 export type ComparisonColumn = z.infer<typeof comparisonColumnSchema>;
 
@@ -166,6 +178,8 @@ export const fromWebviewSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('dashboard/revealErrorCode'), code: z.string().min(1).max(200) }),
   z.object({ type: z.literal('dashboard/revealDocument'), path: z.string().min(1).max(4096) }),
   z.object({ type: z.literal('dashboard/export'), format: exportFormatSchema }),
+  /** Receipt after a comparison was rendered: its verdict line and table rows (tests use it). */
+  z.object({ type: z.literal('dashboard/comparisonRendered'), verdict: z.string().max(2000), rows: count }),
   /** Receipt after each render: what is on screen (logs and tests use it). */
   z.object({
     type: z.literal('dashboard/rendered'),

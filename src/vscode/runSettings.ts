@@ -95,6 +95,7 @@ export function resolveRunSettings(root: string, settings: ExtensionSettings, so
       ...(s.maxOutputTokens !== undefined ? { maxOutputTokens: s.maxOutputTokens } : {}),
       ...(s.maxOutputTokensCap !== undefined ? { maxOutputTokensCap: s.maxOutputTokensCap } : {}),
       ...(s.maxReasks !== undefined ? { maxReasks: s.maxReasks } : {}),
+      ...(s.examples ? { examples: s.examples } : {}),
       ...(s.price ? { price: s.price } : {}),
       ...(s.jobName ? { jobName: s.jobName } : {}),
       ...(s.route ? { route: s.route } : {}),
@@ -124,10 +125,16 @@ export function resolveRunSettings(root: string, settings: ExtensionSettings, so
     ...(job.maxOutputTokensCap !== undefined ? { maxOutputTokensCap: job.maxOutputTokensCap } : {}),
     ...(job.maxReasks !== undefined ? { maxReasks: job.maxReasks } : {}),
     ...(job.confidence !== undefined ? { confidence: job.confidence } : {}),
+    ...(job.examples ? { examples: job.examples } : {}),
     ...(job.price ? { price: job.price } : {}),
     jobName: job.name,
     ...(route ? { route } : {}),
   };
+}
+
+/** The review confidence threshold of a folder: the job's `review.confidenceThreshold`, else the setting. */
+export function reviewThresholdOf(settings: ExtensionSettings, source: JobSource | undefined): number {
+  return (source?.kind === 'config' ? source.job.review?.confidenceThreshold : undefined) ?? settings.reviewConfidenceThreshold;
 }
 
 /** True when two settings objects would build the same session. */

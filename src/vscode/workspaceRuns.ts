@@ -33,7 +33,7 @@ import type { CheckpointStore } from '../store/types';
 import type { ExtensionSettings } from './extensionSettings';
 import { Disposable, type IDisposable } from './dispose';
 import { logPipelineEvent, prefixedLogger } from './logger';
-import { resolveRunSettings, sameRunSettings, stateDirOf, type JobSource } from './runSettings';
+import { resolveRunSettings, reviewThresholdOf, sameRunSettings, stateDirOf, type JobSource } from './runSettings';
 import { followFleetControl, openStateDatabase, sendFleetControl, STATE_URL_SETTING, type DatabaseFollower } from './stateDatabase';
 import type { ModelFolder, ModelFolderSource } from './tree/documentsModel';
 
@@ -229,6 +229,17 @@ export class FolderRuns extends Disposable implements ModelFolder {
 
   runSettings(): RunSettings {
     return resolveRunSettings(this.root, this.settings(), this.jobSource());
+  }
+
+  /** Confidence below which a done document needs review: the job's `review.confidenceThreshold`, else the setting. */
+  reviewThreshold(): number {
+    let source: JobSource | undefined;
+    try {
+      source = this.jobSource();
+    } catch {
+      source = undefined; // no job (or a broken config file): the setting
+    }
+    return reviewThresholdOf(this.settings(), source);
   }
 
   /** The result folder, as well as it can be told (falls back to the setting when there is no job). */

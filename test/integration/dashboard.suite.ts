@@ -2,7 +2,8 @@
  * Run dashboard and health in a real VS Code, against the local model server: a run with scripted 400
  * errors (BAD_REQUEST dead letters), an empty document and retried 500s. Checks the live dashboard
  * (the real webview renders and answers), its model, health in the status bar / tree / notification,
- * revealing an error code's documents in the tree, Show Dead Letters, export, history and comparison.
+ * revealing an error code's documents in the tree, Show Dead Letters, export, history and comparison (also
+ * on accuracy against a correction).
  *
  * The suite works on its own folder (dash-test/) and removes its documents, dead letters and files at the
  * end, so the suites after it start from the state they expect.
@@ -14,6 +15,9 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ExtensionApi } from '../../src/vscode/api';
 import type { DashboardPanel } from '../../src/vscode/dashboard/dashboardPanel';
+import { CorrectionsStore } from '../../src/app/corrections';
+import { readResult, resultAbsPath, type ResultFile } from '../../src/export/jsonExporter';
+import type { JsonValue } from '../../src/shared/reviewProtocol';
 import { comparisonColumn } from '../../src/vscode/dashboard/runData';
 import type { DocNode, GroupNode, SummaryNode, TreeNode } from '../../src/vscode/tree/documentsModel';
 import type { FolderRuns } from '../../src/vscode/workspaceRuns';
@@ -49,6 +53,13 @@ describe('Extraction Workbench: run dashboard and health', function () {
     return folder.store;
   };
   const idle = () => waitFor('the run to finish', () => !folder.running, 60_000);
+  const readResultSync = (doc: string): ResultFile | undefined => {
+    try {
+      return JSON.parse(fs.readFileSync(resultAbsPath(folder.outDir(), doc), 'utf8')) as ResultFile;
+    } catch {
+      return undefined;
+    }
+  };
 
   before(async () => {
     ({ api, folder } = await activateFirstFolder());
@@ -75,8 +86,12 @@ describe('Extraction Workbench: run dashboard and health', function () {
     panel?.dispose();
     await folder?.stop().catch(() => undefined);
     await idle().catch(() => undefined);
-    // leave the state as the next suites expect it: none of this suite's documents
-    if (folder) await removeSuiteDocuments(api, folder, DIR, docs);
+    // leave the state as the next suites expect it: none of this suite's documents, nor its correction
+    if (folder) {
+      const corrections = new CorrectionsStore(folder.stateDir());
+      while (corrections.undo(`${DIR}/doc-20.txt`));
+      await removeSuiteDocuments(api, folder, DIR, docs);
+    }
     await server?.close();
     await settings.restore();
   });
@@ -238,5 +253,34 @@ describe('Extraction Workbench: run dashboard and health', function () {
     assert.equal(a.successRate, (TOTAL - BAD - 1) / TOTAL);
     assert.equal(b.successRate, 1);
     assert.ok(a.docsPerMinute > 0 && b.docsPerMinute > 0);
+  });
+
+  it('compares two runs on accuracy against the corrections, beside cost and time', async () => {
+    // a document of the first run is corrected (its vendor); a third run extracts it again, right this time
+    const doc = `${DIR}/doc-20.txt`;
+    const before = (await readResult(folder.outDir(), doc))!;
+    assert.equal(before.metadata.runId, firstRunId);
+    const corrections = new CorrectionsStore(folder.stateDir());
+    corrections.add(doc, before, 'set', '/vendor', 'Dash Co', (before.data as { vendor?: JsonValue }).vendor ?? null);
+    server.setResponder((req) => ({ reply: { ...(sampleForSchema(requestSchema(req.body)) as object), vendor: 'Dash Co' } }));
+    await folder.retry([doc], { force: true });
+    await waitFor('the third run', () => store().latestRun()?.id !== firstRunId && (readResultSync(doc)?.metadata.runId ?? firstRunId) !== firstRunId);
+    await idle();
+    const thirdRunId = readResultSync(doc)!.metadata.runId;
+
+    panel.lastComparisonShown = undefined; // the page's receipt of the earlier comparison
+    await panel.receive({ type: 'dashboard/compare', runIds: [firstRunId, thirdRunId] });
+    const [a, b] = await waitFor('the comparison', () => (panel.lastComparison?.[1]?.runId === thirdRunId ? panel.lastComparison : undefined));
+    // the first run's result of the document was kept when the third run started (it is a checked document)
+    assert.equal(a.accuracy?.documents, 1);
+    assert.equal(b.accuracy?.documents, 1);
+    assert.equal(a.accuracy?.fields.find((f) => f.name === 'vendor')?.accuracy, 0);
+    assert.equal(b.accuracy?.fields.find((f) => f.name === 'vendor')?.accuracy, 1);
+    assert.equal(b.accuracy?.overall, 1);
+    assert.ok(a.accuracy!.overall! < 1);
+    const shown = await waitFor('the page\'s verdict', () => panel.lastComparisonShown);
+    const points = ((b.accuracy!.overall! - a.accuracy!.overall!) * 100).toFixed(1).replace(/\.0$/, '');
+    assert.match(shown.verdict, new RegExp(`^B \\(.+\\) against A \\(.+\\): \\+${points.replace('.', '\\.')} pt accuracy`), shown.verdict);
+    assert.ok(shown.rows > 10, 'accuracy rows beside the cost and time rows');
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Review routing in a real VS Code: a done document with a value the document does not support (low
  * confidence) is listed under "Needs review" in the Documents tree — and still under Done — until it is
- * marked reviewed in the Review panel; the review.confidenceThreshold setting moves the line.
+ * marked reviewed in the Review panel; the review.confidenceThreshold setting moves the line, and a job's
+ * review.confidenceThreshold wins over it.
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
@@ -102,5 +103,21 @@ describe('Extraction Workbench: Needs review', function () {
     await waitFor('no document below a threshold of 0', () => !pathsIn(group('needsReview')).includes(LOW));
     await settings.set('review.confidenceThreshold', 0.6);
     await waitFor('back with 0.6', () => pathsIn(group('needsReview')).includes(LOW));
+  });
+
+  it('a job\'s review.confidenceThreshold wins over the setting', async () => {
+    const file = folder.configPath;
+    const original = fs.readFileSync(file, 'utf8');
+    try {
+      const config = JSON.parse(original) as { jobs: Array<Record<string, unknown>> };
+      for (const job of config.jobs) job.review = { confidenceThreshold: 0 };
+      fs.writeFileSync(file, JSON.stringify(config, null, 2));
+      await waitFor('no document below the job\'s threshold of 0', () => !pathsIn(group('needsReview')).includes(LOW));
+      assert.equal(folder.reviewThreshold(), 0);
+      assert.equal(folder.settings().reviewConfidenceThreshold, 0.6, 'the setting is unchanged');
+    } finally {
+      fs.writeFileSync(file, original);
+    }
+    await waitFor('the setting\'s threshold again', () => pathsIn(group('needsReview')).includes(LOW));
   });
 });

@@ -12,7 +12,7 @@ import { openSession, type RunSettings } from '../../src/app/session';
 import { ErrorCodes } from '../../src/core/errors';
 import { readResult } from '../../src/export/jsonExporter';
 import { DEFAULT_SETTINGS, type ExtensionSettings } from '../../src/vscode/extensionSettings';
-import { resolveRunSettings } from '../../src/vscode/runSettings';
+import { resolveRunSettings, reviewThresholdOf, type JobSource } from '../../src/vscode/runSettings';
 import { MemoryCheckpointStore } from '../fakes/memoryStore';
 import { multiPagePdf, REPO_ROOT } from '../fixtures/pdf/generate';
 import { rejectsWithCode } from '../support/assertions';
@@ -91,6 +91,22 @@ describe('provider and limit options', function () {
       assert.equal(none.tokensPerMinute, undefined);
       assert.equal(none.budget, undefined);
       assert.equal(none.mode, 'auto');
+    });
+
+    it('review.confidenceThreshold: the job\'s wins over the setting; out of 0..1 is a config error', () => {
+      const job = (review?: JobConfig['review']): JobSource => ({ kind: 'config', job: { name: 'j', schema: 's.json', ...(review ? { review } : {}) }, configDir: '/' });
+      assert.equal(reviewThresholdOf({ ...EDITOR, reviewConfidenceThreshold: 0.4 }, job({ confidenceThreshold: 0.9 })), 0.9);
+      assert.equal(reviewThresholdOf({ ...EDITOR, reviewConfidenceThreshold: 0.4 }, job({})), 0.4);
+      assert.equal(reviewThresholdOf({ ...EDITOR, reviewConfidenceThreshold: 0.4 }, undefined), 0.4);
+      const root = folder(0, {});
+      fs.writeFileSync(path.join(root, 'extraction.config.json'), JSON.stringify({ jobs: [{ name: 'j', schema: 'invoice.schema.json', review: { confidenceThreshold: 1.5 } }] }));
+      assert.throws(() => loadConfig(path.join(root, 'extraction.config.json')), /review\.confidenceThreshold/);
+    });
+
+    it('examples: the job\'s option reaches the run settings (saved runs keep it)', () => {
+      const s = editorRunSettings(folder(0, { examples: { from: 'corrections', max: 2 } }));
+      assert.deepEqual(s.examples, { from: 'corrections', max: 2 });
+      assert.equal(editorRunSettings(folder(0, {})).examples, undefined);
     });
 
     it('PDF limits: the pdf.* settings, overridden field by field by the job, in the converter\'s units', () => {

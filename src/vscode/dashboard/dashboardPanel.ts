@@ -13,7 +13,7 @@ import { healthSummary } from '../../core/health';
 import type { Logger } from '../../core/logger';
 import { metricsToCsv, metricsToJson, type MetricsExportMeta } from '../../core/metrics';
 import type { PipelineEvent } from '../../core/events';
-import { parseFromWebview, toWebviewSchema, type DashboardModel, type ExportFormat, type FromWebview, type RunRow, type ToWebview } from '../../shared/dashboardProtocol';
+import { parseFromWebview, toWebviewSchema, type ComparisonColumn, type DashboardModel, type ExportFormat, type FromWebview, type RunRow, type ToWebview } from '../../shared/dashboardProtocol';
 import { pickFolder } from '../commands/targets';
 import { Disposable } from '../dispose';
 import type { FolderRuns, WorkspaceRuns } from '../workspaceRuns';
@@ -22,6 +22,7 @@ import type { HealthMonitor } from './healthMonitor';
 import type { HealthNotifier } from './healthNotifier';
 import { dashboardHtml, dashboardResourceRoots } from './html';
 import type { TreeRevealer } from './reveal';
+import { runAccuracy } from '../../eval/runAccuracy';
 import { comparisonColumn, dashboardModel, healthAtEnd, rowFromMetrics, RunMetricsReader, runRows } from './runData';
 import { Throttle } from '../throttle';
 
@@ -108,6 +109,9 @@ export class DashboardPanel extends Disposable {
   readonly posted: Partial<Record<ToWebview['type'], number>> = {};
   /** The page's last render receipt. */
   lastRendered: RenderReceipt | undefined;
+  /** The last comparison posted, and what the page showed of it (tests). */
+  lastComparison: ComparisonColumn[] | undefined;
+  lastComparisonShown: { verdict: string; rows: number } | undefined;
   readonly #onDidRender = this._register(new vscode.EventEmitter<RenderReceipt>());
   readonly onDidRender = this.#onDidRender.event;
   readonly #onDidDispose = this._register(new vscode.EventEmitter<void>());
@@ -258,7 +262,16 @@ export class DashboardPanel extends Disposable {
           return;
         }
         const now = Date.now();
-        this.#post({ type: 'dashboard/comparison', columns: [comparisonColumn(store, runs[0], now), comparisonColumn(store, runs[1], now)] });
+        // accuracy against the corrections, on the checked documents each run has a result for
+        const accuracy = (runId: string) => {
+          try {
+            return runAccuracy(this.#folder.stateDir(), this.#folder.outDir(), runId);
+          } catch (err) {
+            this.#o.logger?.warn(`Accuracy of run ${runId}: ${(err as Error).message}`);
+            return undefined;
+          }
+        };
+        this.#post({ type: 'dashboard/comparison', columns: [comparisonColumn(store, runs[0], now, accuracy(runs[0].id)), comparisonColumn(store, runs[1], now, accuracy(runs[1].id))] });
         return;
       }
       case 'dashboard/revealErrorCode': {
@@ -280,6 +293,9 @@ export class DashboardPanel extends Disposable {
       case 'dashboard/export':
         await this.exportMetrics(msg.format);
         return;
+      case 'dashboard/comparisonRendered':
+        this.lastComparisonShown = { verdict: msg.verdict, rows: msg.rows };
+        return;
       case 'dashboard/rendered':
         this.lastRendered = msg;
         this.#onDidRender.fire(msg);
@@ -291,6 +307,7 @@ export class DashboardPanel extends Disposable {
     if (!this.#ready || this.isDisposed) return;
     const checked = toWebviewSchema.parse(msg);
     this.posted[checked.type] = (this.posted[checked.type] ?? 0) + 1;
+    if (checked.type === 'dashboard/comparison') this.lastComparison = checked.columns;
     void this.webviewPanel.webview.postMessage(checked);
   }
 

@@ -3,6 +3,7 @@
  * live updates), history rows, health at the end of a run, and run comparisons. No `vscode` import: the
  * panel feeds it a store and gets protocol view models back.
  */
+import type { RunAccuracy } from '../../eval/runAccuracy';
 import type { ProviderWait } from '../../core/events';
 import { evaluateHealth, healthSummary, type HealthReport, type HealthThresholds } from '../../core/health';
 import { recentWindowOf, RunMetricsAccumulator, type FinishedOutcome, type MetricsOptions, type RunMetrics } from '../../core/metrics';
@@ -172,12 +173,13 @@ export function runRows(
 }
 
 /** One side of a run comparison. */
-export function comparisonColumn(store: CheckpointStore, run: RunRecord, now: number): ComparisonColumn {
+export function comparisonColumn(store: CheckpointStore, run: RunRecord, now: number, accuracy?: RunAccuracy): ComparisonColumn {
   const t = runTotals(store, run.id);
   const finished = t.done + t.failed + t.deadLettered;
   const durationMs = Math.max(0, (run.endedAt ?? now) - run.startedAt);
   return {
     runId: run.id,
+    ...(run.model ? { model: run.model } : {}),
     startedAt: run.startedAt,
     status: run.status,
     documents: finished,
@@ -190,6 +192,17 @@ export function comparisonColumn(store: CheckpointStore, run: RunRecord, now: nu
     tokens: t.tokensIn + t.tokensOut,
     ...(t.meanDurationMs !== undefined ? { meanDurationMs: t.meanDurationMs } : {}),
     durationMs,
+    ...(accuracy
+      ? {
+          accuracy: {
+            documents: accuracy.documents,
+            overall: accuracy.overall.accuracy,
+            fields: Object.entries(accuracy.fields)
+              .slice(0, 200)
+              .map(([name, f]) => ({ name, accuracy: f.accuracy, total: f.total })),
+          },
+        }
+      : {}),
   };
 }
 

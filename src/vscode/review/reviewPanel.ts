@@ -291,7 +291,7 @@ export class ReviewPanel extends Disposable {
       ...(error ? { error } : {}),
       hasResult: !!d.result,
       canRun: vscode.workspace.isTrusted,
-      confidenceThreshold: target.folder.settings().reviewConfidenceThreshold,
+      confidenceThreshold: target.folder.reviewThreshold(),
       source: this.#source(d),
       schema: d.schema,
       modelData: (d.result?.data ?? null) as JsonValue,

@@ -88,7 +88,7 @@ export class ReviewPanels extends Disposable implements vscode.WebviewPanelSeria
     const f = this.#o.runs.get(folderKey);
     if (!f || !docs.length || !f.hasState()) return [];
     const corrections = this.corrections(f);
-    return this.#queue.filter(folderKey, { outDir: f.outDir(), threshold: f.settings().reviewConfidenceThreshold, reviewed: (p) => !!corrections.status(p)?.reviewed }, docs);
+    return this.#queue.filter(folderKey, { outDir: f.outDir(), threshold: f.reviewThreshold(), reviewed: (p) => !!corrections.status(p)?.reviewed }, docs);
   }
 
   /** Review state of a document for the tree. */

@@ -2,13 +2,17 @@
  * The run dashboard as a person sees it: a run against the local model server (some documents answered
  * with HTTP 400), the dashboard opened from the command palette while the run goes on (live), then the
  * finished run's charts and top-error list, health in the dashboard and the status bar, a click on an error
- * code that selects its first document in the Documents view, a second run compared with the first,
+ * code that selects its first document in the Documents view, a second run compared with the first (and,
+ * with a document of the first run corrected, on accuracy),
  * and the page in dark and high-contrast themes (light is the harness default). Screenshots: dashboard-*.png.
  */
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { FrameLocator, Page } from 'playwright-core';
+import { CorrectionsStore } from '../../../src/app/corrections';
+import type { ResultFile } from '../../../src/export/jsonExporter';
+import type { JsonValue } from '../../../src/shared/reviewProtocol';
 import { startModelServer, type ModelServer } from '../../support/modelServer';
 import type { Scenario, ScenarioRun } from '../scenario';
 import { activityBarItem, runCommand, sideBar, startRunAgainst, statusBarItem, until, writeFolderSettings as writeSettings } from '../workbench';
@@ -139,6 +143,25 @@ export const dashboardScenario: Scenario = {
         assert.equal(await frame.locator('#comparison svg.chart').count(), 3, 'success rate, throughput and cost charts');
         await frame.locator('#comparison').scrollIntoViewIfNeeded();
         await s.screenshot('dashboard-04-compare');
+      });
+
+      await s.check('a corrected document gives a run its accuracy in the comparison, beside cost and time', async () => {
+        // a document of the first run corrected as in the Review panel (its vendor), then compared again
+        const doc = 'bulk/doc-20.txt';
+        const result = JSON.parse(fs.readFileSync(path.join(ws, 'extracted', `${doc}.json`), 'utf8')) as ResultFile;
+        const corrections = new CorrectionsStore(path.join(ws, '.extraction'));
+        corrections.add(doc, result, 'set', '/vendor', 'Bulk Co', (result.data as { vendor?: JsonValue }).vendor ?? null);
+        try {
+          await frame.locator('#history button', { hasText: 'Compare selected runs' }).click();
+          const row = frame.locator('#comparison tr', { has: frame.locator('th', { hasText: /^Accuracy \(checked documents\)$/ }) });
+          await until('the first run\'s accuracy on the corrected document', async () => /% \(1 document\)$/.test((await row.locator('td').allInnerTexts())[1] ?? ''), 15_000);
+          assert.equal((await row.locator('td').allInnerTexts())[0], '—', 'the newest run has no result of it');
+          assert.match(await frame.locator('#comparison-verdict').innerText(), /no accuracy/);
+          await frame.locator('#comparison table').scrollIntoViewIfNeeded();
+          await s.screenshot('dashboard-04b-accuracy');
+        } finally {
+          while (corrections.undo(doc));
+        }
       });
 
       await s.check('the dashboard is readable in dark and high-contrast themes (light is the default)', async () => {
