@@ -47,7 +47,7 @@ export class ImageView extends PageView {
       return;
     }
     const canvas = slot.surface as HTMLCanvasElement;
-    if (canvas.width) return; // drawn at its own size once: zooming scales it
+    if (canvas.dataset.drawn) return; // drawn at its own size once: zooming scales it
     this.#tiff ??= fetch(this.#uri).then(async (r) => {
       if (!r.ok) throw new Error(`the TIFF could not be read (${r.status})`);
       return new Uint8Array(await r.arrayBuffer());
@@ -60,6 +60,7 @@ export class ImageView extends PageView {
     rgba.set(px.rgba.subarray(0, rgba.length));
     const data = new ImageData(rgba, px.width, px.height);
     canvas.getContext('2d')!.putImageData(data, 0, 0);
+    canvas.dataset.drawn = 'true';
   }
 
   override dispose(): void {
