@@ -56,6 +56,11 @@ export const jobOptionSchemas = {
     .describe(
       'Where value confidences (review routing) come from. `grounding` (default): how each value was found in the document. `logprobs`: also the model\'s token log-probabilities (asks for `logprobs: true`; a provider that rejects it falls back to grounding).',
     ),
+  input: z
+    .enum(['text', 'images', 'auto'], 'must be text, images or auto')
+    .describe(
+      'What the model is sent of a document. `text` (default): its text. `images`: the pages of image documents (PNG, JPEG, TIFF, WebP) also as images (OpenAI-style `image_url` data URLs, at most 2048 px a side) for a multimodal model. `auto`: only the pages OCR could not read well. PDF pages are sent as text.',
+    ),
   price: z
     .object({
       inputPer1M: z.number().min(0).describe('Price of 1,000,000 input (prompt) tokens.'),
@@ -200,6 +205,7 @@ export const jobSchema = z
     tokensPerMinute: jobOptionSchemas.tokensPerMinute.optional(),
     maxReasks: jobOptionSchemas.maxReasks.optional(),
     confidence: jobOptionSchemas.confidence.optional(),
+    input: jobOptionSchemas.input.optional(),
     price: jobOptionSchemas.price.optional(),
     budget: jobOptionSchemas.budget.optional(),
     maxOutageMinutes: jobOptionSchemas.maxOutageMinutes.optional(),

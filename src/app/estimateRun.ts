@@ -81,7 +81,7 @@ export async function estimateRun(options: EstimateRunOptions): Promise<RunEstim
   const schema = readSchemaFile(s.schemaPath);
   validateUserSchema(schema);
   // the fingerprint the run's pipeline computes: same schema, instructions and model
-  const fingerprint = extractionFingerprint({ schema, instructions: s.instructions, model: s.model });
+  const fingerprint = extractionFingerprint({ schema, instructions: s.instructions, model: s.model, inputMode: s.input });
   const price = priceFor(s);
   const owned = options.converters ? undefined : createConverters(options.assetsDir, s.pdf);
   const converters: ConverterLookup = options.converters ?? owned!;
@@ -116,8 +116,13 @@ export async function estimateRun(options: EstimateRunOptions): Promise<RunEstim
       ...(s.contextTokens !== undefined ? { contextTokens: s.contextTokens } : {}),
       ...(s.maxOutputTokens !== undefined ? { maxOutputTokens: s.maxOutputTokens } : {}),
       ...(s.maxReasks !== undefined ? { maxReasks: s.maxReasks } : {}),
+      ...(s.input !== undefined ? { input: s.input } : {}),
     });
     for (const k of ['documents', 'requests', 'chunkedDocuments', 'tokensIn', 'tokensOutEstimate', 'inputCost', 'outputCost', 'cost'] as const) total[k] += e[k];
+    if (e.images) {
+      total.images = (total.images ?? 0) + e.images;
+      total.imageTokens = (total.imageTokens ?? 0) + (e.imageTokens ?? 0);
+    }
     batch.length = 0;
   };
   const progress = (file: string): void =>
@@ -207,7 +212,7 @@ export function describeEstimate(e: RunEstimate): string[] {
   return [
     `Documents: ${e.documents}${notCounted.length ? ` (not counted: ${notCounted.join(', ')})` : ''}`,
     `Requests: ${e.requests}${e.chunkedDocuments ? ` (${e.chunkedDocuments} long document${e.chunkedDocuments === 1 ? '' : 's'} split into chunks)` : ''}`,
-    `Input tokens: ${thousands(e.tokensIn)}`,
+    `Input tokens: ${thousands(e.tokensIn)}${e.images ? ` (${thousands(e.imageTokens ?? 0)} of them for ${e.images} page image${e.images === 1 ? '' : 's'}: 85 + 170 per 512-px tile, OpenAI's rule for detail "high")` : ''}`,
     `Output tokens: ~${thousands(e.tokensOutEstimate)} (estimated)`,
     e.price
       ? `Cost: ~${e.cost.toFixed(4)} (input ${e.inputCost.toFixed(4)}, output ${e.outputCost.toFixed(4)}) at ${formatPrice(e.price)}`

@@ -13,6 +13,7 @@ import type { ListOptions } from '../core/lister';
 import type { Logger } from '../core/logger';
 import { Pipeline } from '../core/pipeline';
 import type { ConfidenceOption } from '../extract/confidence';
+import { fileImageSource, type InputMode } from '../extract/pageImages';
 import { GroundingThread } from '../extract/groundingThread';
 import type { MaxTokensParam, ModeOption } from '../extract/modes';
 import { OpenAIExtractor, type OpenAIExtractorOptions } from '../extract/openaiExtractor';
@@ -65,6 +66,8 @@ export interface RunSettings {
   maxReasks?: number;
   /** Where value confidences come from (default 'grounding'). */
   confidence?: ConfidenceOption;
+  /** What the model is sent of a document: its text (default), or page images too (`images`, `auto`). */
+  input?: InputMode;
   price?: ModelPrice;
   jobName?: string;
   /** Cost at which the run pauses (the CLI stops). */
@@ -183,6 +186,7 @@ export function extractorOptions(settings: RunSettings, apiKey: string, clock?: 
     ...(s.contextTokens !== undefined ? { contextTokens: s.contextTokens } : {}),
     ...(s.maxReasks !== undefined ? { maxReasks: s.maxReasks } : {}),
     ...(s.confidence !== undefined ? { confidence: s.confidence } : {}),
+    ...(s.input !== undefined && s.input !== 'text' ? { input: s.input, pageImages: fileImageSource(s.root) } : {}),
     ...(s.price ? { price: s.price } : {}),
   };
 }

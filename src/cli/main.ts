@@ -48,6 +48,7 @@ const USAGE = `Usage:
                            [--max-output-tokens <n>] [--max-output-tokens-cap <n>] [--max-tokens-param max_completion_tokens|max_tokens]
                            [--requests-per-minute <n>] [--tokens-per-minute <n>] [--max-reasks <n>] [--price <input>,<output>]
                            [--pdf-max-pages <n>] [--pdf-timeout-seconds <n>] [--pdf-max-memory-mb <n>] [--pdf-workers <n>]
+                           [--input text|images|auto]
                            [--ocr auto|always|off] [--ocr-languages eng,deu] [--ocr-timeout-seconds <n>] [--ocr-workers <n>] [--ocr-data-dir <dir>]
                            [--timeout-ms <n>] [--max-outage-minutes <n>] [--max-file-size-mb <n>]
                            [--retry-base-seconds <s>] [--retry-max-seconds <s>] [--retry-jitter <0..1>]
@@ -200,6 +201,7 @@ function settingsFromFlags(argv: string[]): { settings: RunSettings; json: boole
     tokensPerMinute: option('tokens-per-minute', o.tokensPerMinute, values['tokens-per-minute']) ?? job?.tokensPerMinute,
     maxReasks: option('max-reasks', o.maxReasks, values['max-reasks']) ?? job?.maxReasks,
     confidence: job?.confidence,
+    input: option('input', o.input, values.input, identity) ?? job?.input,
     price: option('price', o.price, values.price, parsePrice) ?? job?.price,
     budget: option('budget', o.budget, values.budget) ?? job?.budget,
     maxOutageMinutes: option('max-outage-minutes', o.maxOutageMinutes, values['max-outage-minutes']) ?? job?.maxOutageMinutes,

@@ -75,7 +75,7 @@ export class Pipeline {
     this.#schemaHash = hashOf(options.schema);
     this.#cache = options.convertedCacheDir ? new ConvertCache(options.convertedCacheDir, { maxBytes: options.convertedCacheMaxBytes }) : undefined;
     this.#ground = options.ground ?? ((data, doc) => Promise.resolve(groundValues(data, doc)));
-    this.fingerprint = extractionFingerprint({ schema: options.schema, instructions: options.instructions, model: options.extractor.model });
+    this.fingerprint = extractionFingerprint({ schema: options.schema, instructions: options.instructions, model: options.extractor.model, inputMode: options.extractor.inputMode });
     this.#breaker = options.circuitBreaker ?? options.extractor.circuitBreaker;
     this.#failures = {
       store: this.#o.store,
