@@ -17,6 +17,7 @@ import { checkInputMode, documentImageTokens, fileImageSource, fitSize, imageFil
 import { ghostscript, invoicePdf, joinPdfs } from '../fixtures/ocr/scans';
 import { tempDir } from '../fixtures/pdf/generate';
 import { rejectsWithCode } from '../support/assertions';
+import { runCli } from '../support/cli';
 import { startModelServer, type ModelServer } from '../support/modelServer';
 
 const schema = { type: 'object', properties: { invoice_number: { type: ['string', 'null'] } }, required: ['invoice_number'], additionalProperties: false };
@@ -159,6 +160,38 @@ describe('vision input: page images for multimodal models', function () {
       assert.equal(server.requestsFor('scan.png').length - before, 1, 'asked once');
       server.reset();
     });
+  });
+
+  it('the CLI: --input images sends the OCR\'d photo\'s image, the estimate counts it, and a change of input extracts again', async () => {
+    const root = path.join(tmp, 'cli');
+    fs.mkdirSync(root);
+    fs.writeFileSync(path.join(root, 'photo.png'), ghostscript(page, 'png16m', tmp, 'png', 150));
+    const schemaFile = path.join(tmp, 'cli.schema.json');
+    fs.writeFileSync(schemaFile, JSON.stringify(schema));
+    const server = await startModelServer();
+    server.setResponder((req) => ({ reply: { invoice_number: /INV-\d+/.exec(req.userText)?.[0] ?? null } }));
+    const common = ['--schema', schemaFile, '--base-url', server.url, '--ocr-workers', '1', '--pdf-workers', '1'];
+    try {
+      const est = await runCli(['estimate', root, ...common, '--input', 'images'], { OPENAI_API_KEY: 'test' });
+      assert.equal(est.code, 0, est.stderr);
+      assert.match(est.stdout, new RegExp(`${imageTokens(750, 417)} of them for 1 page image`));
+      const text = await runCli(['run', root, ...common], { OPENAI_API_KEY: 'test' });
+      assert.equal(text.code, 0, text.stderr);
+      assert.equal(imageParts(server).length, 0, 'text by default');
+      const images = await runCli(['run', root, ...common, '--input', 'images'], { OPENAI_API_KEY: 'test' });
+      assert.equal(images.code, 0, images.stderr);
+      assert.equal(server.requests.length, 2, 'another input mode: the done document is extracted again');
+      const parts = imageParts(server);
+      assert.equal(parts.length, 1);
+      assert.deepEqual(dataOf(parts[0].url), fs.readFileSync(path.join(root, 'photo.png')), 'the PNG itself (within 2048 px)');
+      const result = JSON.parse(fs.readFileSync(path.join(root, 'extracted', 'photo.png.json'), 'utf8'));
+      assert.deepEqual(result.data, { invoice_number: 'INV-20417' });
+      const bad = await runCli(['run', root, ...common, '--input', 'pictures'], { OPENAI_API_KEY: 'test' });
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /input/);
+    } finally {
+      await server.close();
+    }
   });
 
   it('the input mode is part of the fingerprint (text keeps the fingerprint it had)', () => {
