@@ -59,7 +59,7 @@ export const jobOptionSchemas = {
   input: z
     .enum(['text', 'images', 'auto'], 'must be text, images or auto')
     .describe(
-      'What the model is sent of a document. `text` (default): its text. `images`: the pages of image documents (PNG, JPEG, TIFF, WebP) also as images (OpenAI-style `image_url` data URLs, at most 2048 px a side) for a multimodal model. `auto`: only the pages OCR could not read well. PDF pages are sent as text.',
+      'What the model is sent of a document. `text` (default): its text. `images`: the pages of image documents (PNG, JPEG, TIFF, WebP) also as images (OpenAI-style `image_url` data URLs, at most 2048 px a side) for a multimodal model. `auto`: only the pages OCR could not read well. Scanned PDF pages are sent as the image of their scan; PDF pages with a text layer as text.',
     ),
   price: z
     .object({

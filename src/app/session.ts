@@ -13,7 +13,8 @@ import type { ListOptions } from '../core/lister';
 import type { Logger } from '../core/logger';
 import { Pipeline } from '../core/pipeline';
 import type { ConfidenceOption } from '../extract/confidence';
-import { fileImageSource, type InputMode } from '../extract/pageImages';
+import { fileImageSource, type InputMode, type PdfScanImages } from '../extract/pageImages';
+import type { PdfConverter } from '../convert/pdf/pdfConverter';
 import { GroundingThread } from '../extract/groundingThread';
 import type { MaxTokensParam, ModeOption } from '../extract/modes';
 import { OpenAIExtractor, type OpenAIExtractorOptions } from '../extract/openaiExtractor';
@@ -151,6 +152,12 @@ export function createConverters(assetsDir: string = __dirname, pdf?: PdfLimits)
     pdfAssetsDir: path.join(assetsDir, 'pdfjs'),
     ...pdf,
   });
+}
+
+/** The scanned-page images of the PDF converter of `converters` (for `input: images | auto`). */
+export function pdfScanImagesOf(converters: ConverterRegistry): PdfScanImages | undefined {
+  const pdf = converters.get('.pdf') as PdfConverter | undefined;
+  return pdf?.scannedPageImages ? (bytes, pages) => pdf.scannedPageImages(bytes, pages) : undefined;
 }
 
 /** The extractor options a run's settings ask for (provider, limits, prices); `clock` drives the rate limiter (tests). */
@@ -332,10 +339,16 @@ export async function openSession(settings: RunSettings, options: SessionOptions
   await checkOutputWritable(settings.outDir);
   // opt-in: every request and reply in <state>/requests/<run>.ndjson, the API key scrubbed
   const requestLog = createRequestLog(settings, { apiKey: options.apiKey, onError: (e: Error) => options.logger?.warn(`The request log is off after a write failure: ${e.message}`) });
-  const extractor = new OpenAIExtractor({ ...extractorOptions(settings, options.apiKey, options.clock), requestLog, onNotice: (m) => options.logger?.warn(m) });
   const assetsDir = options.assetsDir ?? __dirname;
   // also checks the PDF limits (INVALID_CONFIG) before the store is opened
   const converters = createConverters(assetsDir, settings.pdf);
+  const extractor = new OpenAIExtractor({
+    ...extractorOptions(settings, options.apiKey, options.clock),
+    // scanned PDF pages for `input: images | auto` come from the run's own PDF workers
+    ...(settings.input && settings.input !== 'text' ? { pageImages: fileImageSource(settings.root, undefined, pdfScanImagesOf(converters)) } : {}),
+    requestLog,
+    onNotice: (m) => options.logger?.warn(m),
+  });
   const ownsStore = !options.store;
   let store: CheckpointStore;
   try {

@@ -8,8 +8,9 @@
  *   document's text (the OCR text keeps grounding and review working).
  * - `auto`: only the pages OCR could not read well (mean word confidence below LOW_OCR_CONFIDENCE).
  *
- * PDF pages are not sent as images yet (text only): rendering a page needs a canvas this extension does not
- * ship. Images: PNG, JPEG and WebP that fit the maximum side go as they are; larger ones (and TIFF pages) are
+ * Scanned PDF pages (the pages OCR read) are sent as the grey PNG of their scan (pdf/pageImage.ts, taken in
+ * the PDF workers); PDF pages with a text layer go as text (rendering one needs a canvas this extension does
+ * not ship). Images: PNG, JPEG and WebP that fit the maximum side go as they are; larger ones (and TIFF pages) are
  * decoded (pngjs, jpeg-js, UTIF), turned grey, shrunk by area averaging and sent as PNG. A WebP larger than
  * the maximum side is sent as it is (no decoder here; the provider scales it), a BMP is not sent (no decoder
  * here, and OpenAI does not take BMP): its text is.
@@ -50,10 +51,16 @@ export interface PageImage {
 /** Where the extractor gets page images from: the document's file (the session reads it from the run's root). */
 export type PageImageSource = (path: string, pages: readonly number[]) => Promise<PageImage[]>;
 
-/** The pages whose image `mode` sends (1-based, in order); [] for `text` and for documents that are not images. */
+/**
+ * The pages whose image `mode` sends (1-based, in order): the pages of an image document, the scanned (OCR'd)
+ * pages of a PDF; under `auto` only those whose mean OCR confidence is low. [] for `text`.
+ */
 export function pagesForImages(mode: InputMode, doc: Pick<ConvertedDocument, 'format' | 'pages'>): number[] {
-  if (mode === 'text' || doc.format !== 'image') return [];
-  return (doc.pages ?? []).filter((p) => mode === 'images' || (p.ocrConfidence ?? 0) < LOW_OCR_CONFIDENCE).map((p) => p.page);
+  if (mode === 'text' || (doc.format !== 'image' && doc.format !== 'pdf')) return [];
+  return (doc.pages ?? [])
+    .filter((p) => doc.format === 'image' || p.ocr)
+    .filter((p) => mode === 'images' || (p.ocrConfidence ?? 0) < LOW_OCR_CONFIDENCE)
+    .map((p) => p.page);
 }
 
 /** `width` × `height` shrunk (never enlarged) to fit `maxSide`. */
@@ -75,13 +82,18 @@ export function imageTokens(width: number, height: number): number {
   return 85 + 170 * Math.ceil(w / 512) * Math.ceil(h / 512);
 }
 
-/** Image tokens of the pages `mode` sends of `doc` (page sizes in pixels, as the image converter records them). */
+/**
+ * Image tokens of the pages `mode` sends of `doc`. Image pages have their size in pixels; a PDF page's is in
+ * points and its scan's pixels are not known before it is read: it is counted as a scan of at least 768 px on
+ * its shorter side (any scan from about 100 dpi), i.e. by its shape.
+ */
 export function documentImageTokens(mode: InputMode, doc: Pick<ConvertedDocument, 'format' | 'pages'>, maxSide = DEFAULT_IMAGE_MAX_SIDE): { images: number; tokens: number } {
   const wanted = new Set(pagesForImages(mode, doc));
   let images = 0, tokens = 0;
   for (const p of doc.pages ?? []) {
     if (!wanted.has(p.page) || !p.width || !p.height) continue;
-    const f = fitSize(p.width, p.height, maxSide);
+    const k = doc.format === 'pdf' ? Math.max(1, 768 / Math.min(p.width, p.height)) : 1;
+    const f = fitSize(p.width * k, p.height * k, maxSide);
     images++;
     tokens += imageTokens(f.width, f.height);
   }
@@ -174,7 +186,29 @@ export function imageFilePages(bytes: Uint8Array, path: string, pages: readonly 
   return out;
 }
 
-/** Page images read from the documents' files under `root` (paths confined to it). */
-export function fileImageSource(root: string, maxSide = DEFAULT_IMAGE_MAX_SIDE): PageImageSource {
-  return async (docPath, pages) => imageFilePages(new Uint8Array(await fsp.readFile(resolveInside(root, docPath))), docPath, pages, maxSide);
+/** Scanned PDF pages' grey PNGs by page (the PDF converter's `scannedPageImages`). */
+export type PdfScanImages = (bytes: Uint8Array, pages: readonly number[]) => Promise<Map<number, { png: Uint8Array; width: number; height: number }>>;
+
+/** A grey PNG of `width` × `height` shrunk to fit `maxSide` (as it is when it fits). */
+function fitGrayPng(png: Uint8Array, width: number, height: number, maxSide: number): { data: Uint8Array; width: number; height: number } {
+  const f = fitSize(width, height, maxSide);
+  if (f.width === width && f.height === height) return { data: png, width, height };
+  const px = decodeRgba(png, 'png', 0)!;
+  return { data: grayPng(shrinkGray(rgbaToGray(px.rgba, px.width, px.height), px.width, px.height, f.width, f.height), f.width, f.height), ...f };
+}
+
+/**
+ * Page images read from the documents' files under `root` (paths confined to it): image files here, scanned
+ * PDF pages through `pdf` (without it, PDFs give none).
+ */
+export function fileImageSource(root: string, maxSide = DEFAULT_IMAGE_MAX_SIDE, pdf?: PdfScanImages): PageImageSource {
+  return async (docPath, pages) => {
+    const bytes = new Uint8Array(await fsp.readFile(resolveInside(root, docPath)));
+    if (!docPath.toLowerCase().endsWith('.pdf')) return imageFilePages(bytes, docPath, pages, maxSide);
+    if (!pdf) return [];
+    const scans = await pdf(bytes, pages);
+    return [...scans.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([page, s]) => ({ page, mime: 'image/png' as const, ...fitGrayPng(s.png, s.width, s.height, maxSide) }));
+  };
 }

@@ -14,8 +14,10 @@ import { extractionFingerprint } from '../../src/core/fingerprint';
 import { estimateRunCost } from '../../src/extract/estimate';
 import { OpenAIExtractor } from '../../src/extract/openaiExtractor';
 import { checkInputMode, documentImageTokens, fileImageSource, fitSize, imageFilePages, imageTokens, pagesForImages, shrinkGray } from '../../src/extract/pageImages';
-import { ghostscript, invoicePdf, joinPdfs } from '../fixtures/ocr/scans';
-import { tempDir } from '../fixtures/pdf/generate';
+import { ASSETS_DIR, WORKER_PATH, requireBuiltWorker, tempDir } from '../fixtures/pdf/generate';
+import { createConverterRegistry } from '../../src/convert/index';
+import { pdfScanImagesOf } from '../../src/app/session';
+import { ghostscript, invoicePdf, joinPdfs, scannedPdf } from '../fixtures/ocr/scans';
 import { rejectsWithCode } from '../support/assertions';
 import { runCli } from '../support/cli';
 import { startModelServer, type ModelServer } from '../support/modelServer';
@@ -72,7 +74,9 @@ describe('vision input: page images for multimodal models', function () {
     assert.deepEqual(pagesForImages('text', doc), []);
     assert.deepEqual(pagesForImages('images', doc), [1, 2]);
     assert.deepEqual(pagesForImages('auto', doc), [2]);
-    assert.deepEqual(pagesForImages('images', { ...doc, format: 'pdf' }), [], 'PDF pages go as text');
+    const pdf = { format: 'pdf', pages: doc.pages!.map((p) => ({ ...p, ocr: p.page === 2 })) };
+    assert.deepEqual(pagesForImages('images', pdf), [2], 'a PDF: its scanned pages; a page with a text layer goes as text');
+    assert.deepEqual(pagesForImages('images', { ...doc, format: 'html' }), []);
     assert.deepEqual(documentImageTokens('auto', doc), { images: 1, tokens: imageTokens(1000, 1400) });
     assert.equal(checkInputMode(undefined), 'text');
     assert.throws(() => checkInputMode('pictures'), (e: unknown) => e instanceof ExtractionError && e.code === ErrorCodes.INVALID_CONFIG && /text, images, auto/.test(e.message));
@@ -191,6 +195,36 @@ describe('vision input: page images for multimodal models', function () {
       assert.match(bad.stderr, /input/);
     } finally {
       await server.close();
+    }
+  });
+
+  it('a scanned PDF page goes as the grey PNG of its scan (from the PDF workers); a page with text stays text', async () => {
+    requireBuiltWorker();
+    const registry = createConverterRegistry({ pdfWorkerPath: WORKER_PATH, pdfAssetsDir: ASSETS_DIR, poolSize: 1, ocrWorkers: 1 });
+    const server = await startModelServer();
+    try {
+      const root = path.join(tmp, 'pdf');
+      fs.mkdirSync(root);
+      // page 1 scanned at 150 dpi, page 2 born-digital
+      const mixed = joinPdfs(scannedPdf(page, tmp, 150), await invoicePdf(2), tmp, '2');
+      fs.writeFileSync(path.join(root, 'mixed.pdf'), mixed);
+      const doc = await registry.get('.pdf')!.convert({ path: 'mixed.pdf', absPath: path.join(root, 'mixed.pdf'), bytes: mixed });
+      assert.deepEqual(doc.pages!.map((p) => !!p.ocr), [true, false], 'page 1 was read by OCR');
+      assert.deepEqual(pagesForImages('images', doc), [1]);
+      const source = fileImageSource(root, 2048, pdfScanImagesOf(registry));
+      server.setScript('mixed.pdf', [{ reply: { invoice_number: null } }, { reply: { invoice_number: null } }]);
+      await new OpenAIExtractor({ baseURL: server.url, apiKey: 'k', model: 'vision-model', timeoutMs: 10_000, input: 'images', pageImages: source }).extract({ path: 'mixed.pdf', document: doc, schema });
+      const parts = imageParts(server);
+      assert.equal(parts.length, 1, 'only the scanned page');
+      // the scan is 360 × 200 pt at 150 dpi
+      assert.deepEqual(pngSize(dataOf(parts[0].url)), { width: 750, height: Math.round((200 * 150) / 72), colorType: 0 });
+      const small = await fileImageSource(root, 300, pdfScanImagesOf(registry))('mixed.pdf', [1, 2]);
+      assert.deepEqual(small.map((i) => [i.page, i.width, pngSize(i.data).width]), [[1, 300, 300]], 'shrunk; page 2 has no scan');
+      const est = estimateRunCost({ documents: [doc], model: 'gpt-4o', schema, input: 'images' });
+      assert.equal(est.imageTokens, imageTokens(Math.round((768 * 360) / 200), 768), 'a scanned PDF page counts by its shape');
+    } finally {
+      await server.close();
+      await registry.dispose();
     }
   });
 
