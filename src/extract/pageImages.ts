@@ -20,7 +20,7 @@ import { decode as decodeJpeg } from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { ErrorCodes, ExtractionError } from '../core/errors';
 import { resolveInside } from '../core/paths';
-import { grayPng } from '../convert/ocr/grayPng';
+import { grayPng, rgbaToGray } from '../convert/ocr/grayPng';
 import { readImageInfo } from '../convert/ocr/imageInfo';
 import { DEFAULT_OCR_MAX_PIXELS } from '../convert/ocr/ocr';
 import { LOW_OCR_CONFIDENCE } from '../convert/ocr/ocrText';
@@ -107,17 +107,6 @@ export function imagePart(img: PageImage): { type: 'image_url'; image_url: { url
 
 // ---------------------------------------------------------------------------------------------
 // pixels
-
-/** RGBA → 8-bit grey (transparent counts as white paper). */
-function rgbaToGray(rgba: Uint8Array | Buffer, width: number, height: number): Uint8Array {
-  const out = new Uint8Array(width * height);
-  for (let i = 0, p = 0; i < out.length; i++, p += 4) {
-    const a = rgba[p + 3];
-    const l = (rgba[p] * 77 + rgba[p + 1] * 150 + rgba[p + 2] * 29) >> 8;
-    out[i] = (l * a + 255 * (255 - a)) / 255;
-  }
-  return out;
-}
 
 /** Grey pixels shrunk to `w2` × `h2` by averaging the source area of each target pixel. */
 export function shrinkGray(gray: Uint8Array, w: number, h: number, w2: number, h2: number): Uint8Array {

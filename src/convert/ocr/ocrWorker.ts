@@ -16,6 +16,7 @@ import * as tesseract from 'tesseract.js/src/worker-script';
 import getCore from 'tesseract.js/src/worker-script/node/getCore';
 import { ErrorCodes } from '../../core/errors';
 import type { OcrImage, OcrLine, OcrPageResult, OcrRequest, OcrResponse, OcrWorkerInit } from './protocol';
+import { rgbaToGray } from './grayPng';
 import { tiffPageRgba } from './tiffPages';
 
 /** OEM 1: LSTM only (the `4.0.0_best_int` data has no legacy model). */
@@ -71,13 +72,7 @@ function tiffPageGray(bytes: Uint8Array, page: number): { gray: Uint8Array; widt
   const px = tiffPageRgba(bytes, page);
   if ('error' in px) throw new PageFailure(ErrorCodes.CORRUPT_INPUT, px.error);
   const { rgba, width: w, height: h } = px;
-  const gray = new Uint8Array(w * h);
-  for (let i = 0, p = 0; i < gray.length; i++, p += 4) {
-    // transparent counts as white (paper)
-    const a = rgba[p + 3];
-    const l = (rgba[p] * 77 + rgba[p + 1] * 150 + rgba[p + 2] * 29) >> 8;
-    gray[i] = (l * a + 255 * (255 - a)) / 255;
-  }
+  const gray = rgbaToGray(rgba, w, h);
   return { gray, width: w, height: h };
 }
 

@@ -16,20 +16,12 @@ import { startModelServer, type ModelServer } from '../../support/modelServer';
 import type { Scenario, ScenarioRun } from '../scenario';
 import { activityBarItem, contextMenuItem, runCommand, sideBar, sideBarPane, treeRow, until, whenIdle, writeFolderSettings } from '../workbench';
 import { boxInPagePoints, pdftotextWordBox, reviewFrame } from './review.scenario';
+import { ANSWER } from './scan.scenario';
 
 const ORIGINAL = 'invoice-single-column.pdf';
 const PNG = 'images/invoice-photo.png';
 const TIFF = 'images/invoice-pages.tiff';
 const THRESHOLD = 0.95;
-
-const ANSWER = {
-  invoice_number: 'INV-2024-0042',
-  invoice_date: '2024-03-15',
-  vendor: 'Northwind Office Supplies GmbH',
-  total: 250.26,
-  currency: 'EUR',
-  line_items: [],
-};
 
 interface ResultFile {
   data: typeof ANSWER;
