@@ -32,6 +32,7 @@ const TEST = [
   { name: 'poppler-utils', bin: 'pdftotext', why: 'PDF fixtures and the text-extraction reference' },
   { name: 'qpdf', bin: 'qpdf', why: 'PDF fixtures' },
   { name: 'ghostscript', bin: 'gs', why: 'PDF fixtures' },
+  { name: 'webp', bin: 'cwebp', why: 'WebP image fixtures (cwebp; ghostscript writes no WebP)' },
   { name: 'groff', bin: 'groff', why: 'PDF fixtures' },
   { name: 'libtasn1-doc', file: '/usr/share/doc/libtasn1-doc', why: 'a real PDF manual (conversion tests, bench)' },
   { name: 'shared-mime-info', bin: 'update-mime-database', why: 'a real PDF manual (conversion tests, bench)' },

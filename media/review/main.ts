@@ -7,7 +7,7 @@
  * with `setState`, so it comes back the same after being hidden or after a reload.
  *
  * Keyboard: j / Alt+↓ next document, k / Alt+↑ previous, ] and [ next / previous field, r mark
- * reviewed, z undo the last correction, + / − / 0 zoom the PDF.
+ * reviewed, z undo the last correction, + / − / 0 zoom the PDF or image.
  */
 import { confidenceOf, DEFAULT_CONFIDENCE_THRESHOLD, toCheck } from '../../src/extract/confidence';
 import type { FieldGrounding } from '../../src/extract/grounding';
@@ -28,6 +28,8 @@ import {
   type WebviewState,
 } from '../../src/shared/reviewProtocol';
 import { h, preview, replaceChildren } from './dom';
+import { ImageView } from './imageView';
+import type { PageView } from './pageView';
 import { PdfView } from './pdfView';
 import { SchemaForm } from './schemaForm';
 import { TextView } from './textView';
@@ -63,7 +65,8 @@ let selected: string | undefined;
 let filter: NavFilter = savedState()?.filter ?? 'all';
 let validator: Validator | undefined;
 let sourceKey = '';
-let pdfView: PdfView | undefined;
+/** The paged view of a PDF or an image document. */
+let pageView: PageView | undefined;
 let textView: TextView | undefined;
 
 // ------------------------------------------------------------------ skeleton
@@ -97,9 +100,9 @@ const checkBtn = btn('⚑ Next to check', 'Select the next value to check: lowes
 const reviewedBtn = btn('✓ Mark reviewed', 'Mark this document reviewed (r)', () => post({ type: 'review/markReviewed', reviewed: !review?.reviewed }), 'reviewed-toggle');
 const undoBtn = btn('↶ Undo', 'Undo the last correction (z)', () => post({ type: 'review/undo' }), 'undo');
 const openBtn = btn('Open file', 'Open the document in an editor', () => post({ type: 'review/openSource' }), 'open-source');
-const zoomOut = btn('−', 'Zoom out (−)', () => pdfView?.zoom('out'), 'zoom');
-const zoomFit = btn('Fit', 'Fit the page width (0)', () => pdfView?.zoom('fit'), 'zoom');
-const zoomIn = btn('+', 'Zoom in (+)', () => pdfView?.zoom('in'), 'zoom');
+const zoomOut = btn('−', 'Zoom out (−)', () => pageView?.zoom('out'), 'zoom');
+const zoomFit = btn('Fit', 'Fit the page width (0)', () => pageView?.zoom('fit'), 'zoom');
+const zoomIn = btn('+', 'Zoom in (+)', () => pageView?.zoom('in'), 'zoom');
 const zoomGroup = h('span', { class: 'zoom-group', role: 'group', 'aria-label': 'Zoom' }, zoomOut, zoomFit, zoomIn);
 
 const notice = h('div', { class: 'notice', role: 'status', hidden: true });
@@ -211,6 +214,8 @@ function describeSelection(p: string): void {
   if (g) {
     const c = confidenceOf(g as FieldGrounding);
     text += ` · confidence ${c.toFixed(2)}${g.confidenceSource === 'logprobs' ? ' (model)' : ''}`;
+    if (g.lowConfidence) text += ` · LOW OCR CONFIDENCE${g.ocrConfidence !== undefined ? ` (${g.ocrConfidence}%)` : ''}: check it against the image`;
+    else if (g.ocrConfidence !== undefined) text += ` · OCR ${g.ocrConfidence}%`;
   }
   selection.textContent = text;
 }
@@ -221,8 +226,8 @@ function select(p: string, scroll: boolean): void {
   selected = p;
   form.select(p);
   const g = groundingOf(p);
-  if (pdfView) {
-    if (!pdfView.highlight(p, scroll) && g?.page && scroll) pdfView.showPage(g.page);
+  if (pageView) {
+    if (!pageView.highlight(p, scroll) && g?.page && scroll) pageView.showPage(g.page);
   } else if (textView) {
     textView.highlight(p, scroll, g);
   }
@@ -241,7 +246,7 @@ function renderToolbar(d: DocumentView): void {
   position.textContent = d.nav.total ? `${d.nav.index + 1} / ${d.nav.total}` : '';
   prevBtn.disabled = d.nav.total < 2;
   nextBtn.disabled = d.nav.total < 2;
-  zoomGroup.hidden = d.source.kind !== 'pdf';
+  zoomGroup.hidden = d.source.kind !== 'pdf' && d.source.kind !== 'image';
 }
 
 function renderReviewState(): void {
@@ -350,16 +355,21 @@ function renderForm(): void {
 }
 
 async function renderSource(d: DocumentView): Promise<void> {
-  const key = d.source.kind === 'pdf' ? `pdf:${d.source.uri}` : d.source.kind === 'text' ? `text:${d.path}:${d.source.text.length}:${d.source.text}` : `none:${d.source.reason}`;
+  const key =
+    d.source.kind === 'pdf' || d.source.kind === 'image'
+      ? `${d.source.kind}:${d.source.uri}:${JSON.stringify(d.source.pages)}`
+      : d.source.kind === 'text'
+        ? `text:${d.path}:${d.source.text.length}:${d.source.text}`
+        : `none:${d.source.reason}`;
   const fieldsOf = grounding?.fields ?? [];
   if (key === sourceKey) {
-    pdfView?.setFields(fieldsOf);
+    pageView?.setFields(fieldsOf);
     if (textView && d.source.kind === 'text') textView.render(d.source.text, fieldsOf);
     return;
   }
   sourceKey = key;
-  pdfView?.dispose();
-  pdfView = undefined;
+  pageView?.dispose();
+  pageView = undefined;
   textView = undefined;
   if (d.source.kind === 'unavailable') {
     replaceChildren(source, h('p', { class: 'unavailable' }, d.source.reason));
@@ -371,8 +381,18 @@ async function renderSource(d: DocumentView): Promise<void> {
     replaceChildren(source, textView.el);
     return;
   }
-  const view = new PdfView(source, { select: (p) => select(p, false), nameOf, error: (m) => post({ type: 'review/error', message: m }) });
-  pdfView = view;
+  const callbacks = { select: (p: string) => select(p, false), nameOf, error: (m: string) => post({ type: 'review/error', message: m }) };
+  if (d.source.kind === 'image') {
+    const view = new ImageView(source, callbacks);
+    pageView = view;
+    replaceChildren(source, view.el);
+    view.load(d.source.uri, d.source.format, d.source.pages);
+    view.setFields(fieldsOf);
+    source.dataset.pdfReady = 'true';
+    return;
+  }
+  const view = new PdfView(source, callbacks);
+  pageView = view;
   replaceChildren(source, view.el, h('p', { class: 'loading' }, 'Loading PDF…'));
   try {
     await view.load(d.source.uri, d.source.pages, PDFJS_URL, PDF_WORKER_URL, PDF_ASSETS);
@@ -428,7 +448,7 @@ function update(next: { data: JsonValue; grounding: GroundingView | null; review
   renderReviewState();
   renderSummary();
   renderForm();
-  pdfView?.setFields(grounding?.fields ?? []);
+  pageView?.setFields(grounding?.fields ?? []);
   if (textView && doc?.source.kind === 'text') textView.render(doc.source.text, grounding?.fields ?? []);
   if (selected) select(selected, false);
   app.dataset.updated = String(Date.now());
@@ -510,13 +530,13 @@ document.addEventListener('keydown', (e) => {
       break;
     case '+':
     case '=':
-      pdfView?.zoom('in');
+      pageView?.zoom('in');
       break;
     case '-':
-      pdfView?.zoom('out');
+      pageView?.zoom('out');
       break;
     case '0':
-      pdfView?.zoom('fit');
+      pageView?.zoom('fit');
       break;
     default:
       return;

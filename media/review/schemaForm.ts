@@ -305,7 +305,9 @@ export class SchemaForm {
     const where = g.page ? ` on page ${g.page}` : g.line ? ` on line ${g.line}` : '';
     const text = kind === 'fuzzy' && g.score !== undefined ? `fuzzy ${Math.round(g.score * 100)}%` : kind;
     const ambiguous = g.ambiguous ? ' — ambiguous: the value occurs several times here and this is the nearest occurrence; check it' : '';
-    return h('span', { class: `badge ${kind}${g.ambiguous ? ' ambiguous' : ''}`, title: `${MATCH_TITLES[kind]}${where}${g.text ? `: ${preview(g.text, 80)}` : ''}${ambiguous}` }, g.ambiguous ? `${text}?` : text);
+    const lowOcr = g.lowConfidence ? ` — low OCR confidence${g.ocrConfidence !== undefined ? ` (${g.ocrConfidence}%)` : ''}: the words may be misread, check them against the image` : '';
+    const label = `${text}${g.ambiguous ? '?' : ''}${g.lowConfidence ? ' · low OCR' : ''}`;
+    return h('span', { class: `badge ${kind}${g.ambiguous ? ' ambiguous' : ''}${g.lowConfidence ? ' low-ocr' : ''}`, title: `${MATCH_TITLES[kind]}${where}${g.text ? `: ${preview(g.text, 80)}` : ''}${ambiguous}${lowOcr}` }, label);
   }
 
   #correctedBadge(pointer: string): HTMLElement | undefined {

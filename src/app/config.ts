@@ -69,6 +69,11 @@ export const jobOptionSchemas = {
         'Few-shot examples in the prompt: the corrected documents most similar to each document (word-set similarity of the converted text), an excerpt of their text and their corrected JSON, in the room the document leaves in the context window. They are part of each document\'s fingerprint: a new correction re-runs exactly the documents whose examples it changes.',
       examples: [{ from: 'corrections', max: 3 }],
     }),
+  input: z
+    .enum(['text', 'images', 'auto'], 'must be text, images or auto')
+    .describe(
+      'What the model is sent of a document. `text` (default): its text. `images`: the pages of image documents (PNG, JPEG, TIFF, WebP) also as images (OpenAI-style `image_url` data URLs, at most 2048 px a side) for a multimodal model. `auto`: only the pages OCR could not read well. Scanned PDF pages are sent as the image of their scan; PDF pages with a text layer as text.',
+    ),
   price: z
     .object({
       inputPer1M: z.number().min(0).describe('Price of 1,000,000 input (prompt) tokens.'),
@@ -224,6 +229,7 @@ export const jobSchema = z
     maxReasks: jobOptionSchemas.maxReasks.optional(),
     confidence: jobOptionSchemas.confidence.optional(),
     examples: jobOptionSchemas.examples.optional(),
+    input: jobOptionSchemas.input.optional(),
     price: jobOptionSchemas.price.optional(),
     budget: jobOptionSchemas.budget.optional(),
     maxOutageMinutes: jobOptionSchemas.maxOutageMinutes.optional(),

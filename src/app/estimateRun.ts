@@ -91,7 +91,7 @@ export async function estimateRun(options: EstimateRunOptions): Promise<RunEstim
   // a router job: each document is counted with the job it would run with, and its classification
   const routing = s.route ? new RoutedEstimate({ ...s, route: s.route }) : undefined;
   // the fingerprint the run's pipeline computes: same schema, instructions and model
-  const fingerprint = routing?.fingerprint ?? extractionFingerprint({ schema, instructions: s.instructions, model: s.model });
+  const fingerprint = routing?.fingerprint ?? extractionFingerprint({ schema, instructions: s.instructions, model: s.model, inputMode: s.input });
   const price = priceFor(s);
   const owned = options.converters ? undefined : createConverters(options.assetsDir, s.pdf);
   const converters: ConverterLookup = options.converters ?? owned!;
@@ -134,8 +134,13 @@ export async function estimateRun(options: EstimateRunOptions): Promise<RunEstim
       ...(s.contextTokens !== undefined ? { contextTokens: s.contextTokens } : {}),
       ...(s.maxOutputTokens !== undefined ? { maxOutputTokens: s.maxOutputTokens } : {}),
       ...(s.maxReasks !== undefined ? { maxReasks: s.maxReasks } : {}),
+      ...(s.input !== undefined ? { input: s.input } : {}),
     });
     for (const k of ['documents', 'requests', 'chunkedDocuments', 'tokensIn', 'tokensOutEstimate', 'inputCost', 'outputCost', 'cost'] as const) total[k] += e[k];
+    if (e.images) {
+      total.images = (total.images ?? 0) + e.images;
+      total.imageTokens = (total.imageTokens ?? 0) + (e.imageTokens ?? 0);
+    }
   };
   const progress = (file: string): void =>
     options.onProgress?.({ listed: total.listed, counted: total.documents + pending(), unchanged: total.unchanged, skipped: total.skipped.length, path: file });
@@ -256,7 +261,7 @@ export function describeEstimate(e: RunEstimate): string[] {
           `Classification: ${e.classification.requests} request${e.classification.requests === 1 ? '' : 's'} to ${e.classification.model}, ${thousands(e.classification.tokensIn)} input tokens, cost ~${e.classification.cost.toFixed(4)} (included); documents still to classify are counted with the costliest job`,
         ]
       : []),
-    `Input tokens: ${thousands(e.tokensIn)}`,
+    `Input tokens: ${thousands(e.tokensIn)}${e.images ? ` (${thousands(e.imageTokens ?? 0)} of them for ${e.images} page image${e.images === 1 ? '' : 's'}: 85 + 170 per 512-px tile, OpenAI's rule for detail "high")` : ''}`,
     `Output tokens: ~${thousands(e.tokensOutEstimate)} (estimated)`,
     e.price
       ? `Cost: ~${e.cost.toFixed(4)} (input ${e.inputCost.toFixed(4)}, output ${e.outputCost.toFixed(4)}) at ${formatPrice(e.price)}`

@@ -13,6 +13,8 @@ import type { ListOptions } from '../core/lister';
 import type { Logger } from '../core/logger';
 import { Pipeline, type ConverterLookup } from '../core/pipeline';
 import type { ConfidenceOption } from '../extract/confidence';
+import { fileImageSource, type InputMode, type PdfScanImages } from '../extract/pageImages';
+import type { PdfConverter } from '../convert/pdf/pdfConverter';
 import { GroundingThread } from '../extract/groundingThread';
 import type { MaxTokensParam, ModeOption } from '../extract/modes';
 import { OpenAIExtractor, type OpenAIExtractorOptions } from '../extract/openaiExtractor';
@@ -72,6 +74,8 @@ export interface RunSettings {
   confidence?: ConfidenceOption;
   /** Few-shot examples from the corrections (default: none). */
   examples?: ExamplesOption;
+  /** What the model is sent of a document: its text (default), or page images too (`images`, `auto`). */
+  input?: InputMode;
   price?: ModelPrice;
   jobName?: string;
   /** Cost at which the run pauses (the CLI stops). */
@@ -162,6 +166,12 @@ export function createConverters(assetsDir: string = __dirname, pdf?: PdfLimits)
   });
 }
 
+/** The scanned-page images of the PDF converter of `converters` (for `input: images | auto`). */
+export function pdfScanImagesOf(converters: ConverterRegistry): PdfScanImages | undefined {
+  const pdf = converters.get('.pdf') as PdfConverter | undefined;
+  return pdf?.scannedPageImages ? (bytes, pages) => pdf.scannedPageImages(bytes, pages) : undefined;
+}
+
 /** The extractor options a run's settings ask for (provider, limits, prices); `clock` drives the rate limiter (tests). */
 export function extractorOptions(settings: RunSettings, apiKey: string, clock?: Clock): OpenAIExtractorOptions {
   const s = settings;
@@ -195,6 +205,7 @@ export function extractorOptions(settings: RunSettings, apiKey: string, clock?: 
     ...(s.contextTokens !== undefined ? { contextTokens: s.contextTokens } : {}),
     ...(s.maxReasks !== undefined ? { maxReasks: s.maxReasks } : {}),
     ...(s.confidence !== undefined ? { confidence: s.confidence } : {}),
+    ...(s.input !== undefined && s.input !== 'text' ? { input: s.input, pageImages: fileImageSource(s.root) } : {}),
     ...(s.price ? { price: s.price } : {}),
   };
 }
@@ -366,12 +377,24 @@ export async function openSession(settings: RunSettings, options: SessionOptions
   await checkOutputWritable(settings.outDir);
   // opt-in: every request and reply in <state>/requests/<run>.ndjson, the API key scrubbed
   const requestLog = createRequestLog(settings, { apiKey: options.apiKey, onError: (e: Error) => options.logger?.warn(`The request log is off after a write failure: ${e.message}`) });
-  const extractor = new OpenAIExtractor({ ...extractorOptions(settings, options.apiKey, options.clock), requestLog, onNotice: (m) => options.logger?.warn(m) });
-  // a router job: every routed job's schema is read and checked now (INVALID_SCHEMA), before the store opens
-  const router = createRouter(settings, extractor);
   const assetsDir = options.assetsDir ?? __dirname;
   // also checks the PDF limits (INVALID_CONFIG) before the store is opened
   const converters = createConverters(assetsDir, settings.pdf);
+  const extractor = new OpenAIExtractor({
+    ...extractorOptions(settings, options.apiKey, options.clock),
+    // scanned PDF pages for `input: images | auto` come from the run's own PDF workers
+    ...(settings.input && settings.input !== 'text' ? { pageImages: fileImageSource(settings.root, undefined, pdfScanImagesOf(converters)) } : {}),
+    requestLog,
+    onNotice: (m) => options.logger?.warn(m),
+  });
+  // a router job: every routed job's schema is read and checked now (INVALID_SCHEMA), before the store opens
+  let router: ReturnType<typeof createRouter>;
+  try {
+    router = createRouter(settings, extractor);
+  } catch (err) {
+    await converters.dispose();
+    throw err;
+  }
   const ownsStore = !options.store;
   let store: CheckpointStore;
   try {

@@ -53,6 +53,7 @@ const USAGE = `Usage:
                            [--requests-per-minute <n>] [--tokens-per-minute <n>] [--max-reasks <n>] [--price <input>,<output>]
                            [--examples-max <n>]
                            [--pdf-max-pages <n>] [--pdf-timeout-seconds <n>] [--pdf-max-memory-mb <n>] [--pdf-workers <n>]
+                           [--input text|images|auto]
                            [--ocr auto|always|off] [--ocr-languages eng,deu] [--ocr-timeout-seconds <n>] [--ocr-workers <n>] [--ocr-data-dir <dir>]
                            [--timeout-ms <n>] [--max-outage-minutes <n>] [--max-file-size-mb <n>]
                            [--retry-base-seconds <s>] [--retry-max-seconds <s>] [--retry-jitter <0..1>]
@@ -217,6 +218,7 @@ function settingsFromFlags(argv: string[]): { settings: RunSettings; json: boole
     maxReasks: option('max-reasks', o.maxReasks, values['max-reasks']) ?? job?.maxReasks,
     confidence: job?.confidence,
     examples: examplesFlag(values['examples-max']) ?? job?.examples,
+    input: option('input', o.input, values.input, identity) ?? job?.input,
     price: option('price', o.price, values.price, parsePrice) ?? job?.price,
     budget: option('budget', o.budget, values.budget) ?? job?.budget,
     maxOutageMinutes: option('max-outage-minutes', o.maxOutageMinutes, values['max-outage-minutes']) ?? job?.maxOutageMinutes,

@@ -36,6 +36,7 @@ export const RUN_OPTIONS = {
   'pdf-timeout-seconds': { type: 'string' },
   'pdf-max-memory-mb': { type: 'string' },
   'pdf-workers': { type: 'string' },
+  input: { type: 'string' },
   ocr: { type: 'string' },
   'ocr-languages': { type: 'string' },
   'ocr-timeout-seconds': { type: 'string' },

@@ -17,9 +17,13 @@ export function hashOf(value: unknown): string {
   return createHash('sha256').update(stableStringify(value)).digest('hex').slice(0, 16);
 }
 
-/** What a result depends on besides the document: when it changes, done documents are extracted again. */
-export function extractionFingerprint(input: { schema: JsonSchema; instructions?: string; model: string }): string {
-  return hashOf({ schema: input.schema, instructions: input.instructions ?? '', model: input.model });
+/**
+ * What a result depends on besides the document: when it changes, done documents are extracted again.
+ * The input mode counts only when it is not `text`, so fingerprints of text runs stay what they were.
+ */
+export function extractionFingerprint(input: { schema: JsonSchema; instructions?: string; model: string; inputMode?: string }): string {
+  const mode = input.inputMode && input.inputMode !== 'text' ? { input: input.inputMode } : {};
+  return hashOf({ schema: input.schema, instructions: input.instructions ?? '', model: input.model, ...mode });
 }
 
 /**

@@ -80,7 +80,7 @@ export class Pipeline {
     this.#ground = options.ground ?? ((data, doc) => Promise.resolve(groundValues(data, doc)));
     this.fingerprint = options.router
       ? routedFingerprint(options.router, options.extractor.model)
-      : extractionFingerprint({ schema: options.schema, instructions: options.instructions, model: options.extractor.model });
+      : extractionFingerprint({ schema: options.schema, instructions: options.instructions, model: options.extractor.model, inputMode: options.extractor.inputMode });
     this.#breaker = options.circuitBreaker ?? options.extractor.circuitBreaker;
     this.#failures = {
       store: this.#o.store,

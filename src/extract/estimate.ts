@@ -4,6 +4,7 @@
  */
 import type { ConvertedDocument } from '../convert/types';
 import { systemPrompt, type ExtractionMode } from './modes';
+import { documentImageTokens, type InputMode } from './pageImages';
 import { costWith, PriceTable, type ModelPrice } from './pricing';
 import { buildUserMessage } from './prompt';
 import { toStrictSchema } from './schema';
@@ -81,6 +82,8 @@ export interface EstimateRunCostInput {
   contextTokens?: number;
   maxOutputTokens?: number;
   maxReasks?: number;
+  /** `images` / `auto`: the page images sent with image documents are counted too ({@link documentImageTokens}). */
+  input?: InputMode;
 }
 
 export interface RunCostEstimate {
@@ -89,7 +92,11 @@ export interface RunCostEstimate {
   requests: number;
   /** Documents that will be split into chunks. */
   chunkedDocuments: number;
+  /** Input tokens, page images included. */
   tokensIn: number;
+  /** Page images sent (`input` images / auto) and their share of `tokensIn`. */
+  images?: number;
+  imageTokens?: number;
   tokensOutEstimate: number;
   /** Undefined when the model has no price (cost then 0). */
   price?: ModelPrice;
@@ -114,6 +121,8 @@ export function estimateRunCost(input: EstimateRunCostInput): RunCostEstimate {
   let tokensOut = 0;
   let requests = 0;
   let chunked = 0;
+  let images = 0;
+  let imageTokens = 0;
   for (const d of input.documents) {
     const { tokens, path, format, pages } = describe(d);
     const key = `${path}\0${format}\0${pages}`;
@@ -134,6 +143,12 @@ export function estimateRunCost(input: EstimateRunCostInput): RunCostEstimate {
       chunked++;
     }
     tokensIn += text + parts * perRequest;
+    if (input.input && input.input !== 'text' && typeof d === 'object' && 'format' in d && Array.isArray(d.pages)) {
+      const im = documentImageTokens(input.input, d as ConvertedDocument);
+      images += im.images;
+      imageTokens += im.tokens;
+      tokensIn += im.tokens;
+    }
     tokensOut += parts * expectedOut;
     requests += parts;
   }
@@ -144,6 +159,7 @@ export function estimateRunCost(input: EstimateRunCostInput): RunCostEstimate {
     requests,
     chunkedDocuments: chunked,
     tokensIn,
+    ...(images ? { images, imageTokens } : {}),
     tokensOutEstimate: tokensOut,
     ...(price ? { price } : {}),
     inputCost,

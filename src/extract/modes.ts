@@ -164,6 +164,14 @@ export function rejectsMode(err: unknown, mode: ExtractionMode): boolean {
 }
 
 /** Whether a 4xx says the provider does not support token log-probabilities (`logprobs: true`). */
+/** A 400/422 that refuses image parts ("image input not supported", "does not support images", …). */
+export function rejectsImages(err: unknown): boolean {
+  if (!(err instanceof APIError) || (err.status !== 400 && err.status !== 422)) return false;
+  const body = err.error as { message?: unknown; param?: unknown } | undefined;
+  const text = `${typeof body?.message === 'string' ? body.message : ''} ${err.message} ${typeof body?.param === 'string' ? body.param : ''}`;
+  return /image|vision|multimodal|image_url/i.test(text);
+}
+
 export function rejectsLogprobs(err: unknown): boolean {
   if (!(err instanceof APIError) || (err.status !== 400 && err.status !== 422)) return false;
   const body = err.error as { message?: unknown; param?: unknown } | undefined;

@@ -33,7 +33,7 @@
  * {@link ExtractionError}s thrown here. Errors carry every token spent in the call.
  */
 import OpenAI from 'openai';
-import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { ChatCompletion, ChatCompletionContentPart, ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { sliceDocument } from '../convert/chunking';
 import type { ConvertedDocument } from '../convert/types';
 import { CircuitBreaker, DEFAULT_MAX_OUTAGE_MS, type CircuitBreakerOptions } from '../core/circuitBreaker';
@@ -49,7 +49,8 @@ import { CONTEXT_SAFETY, DEFAULT_CONTEXT_TOKENS, DEFAULT_OUTPUT_RESERVE, promptO
 import { fitExamples, renderExamples, type PromptExample } from './examples';
 import { mergeChunkResults, toPartialSchema } from './merge';
 import { logprobConfidences, type ConfidenceOption } from './confidence';
-import { AUTO_FALLBACK, answerText, EXTRACTION_MODES, MAX_TOKENS_PARAMS, parseAnswer, reaskMessages, rejectsLogprobs, rejectsMode, requestBody, systemPrompt, type ExtractionMode, type MaxTokensParam, type ModeOption } from './modes';
+import { checkInputMode, imagePart, pagesForImages, type InputMode, type PageImage, type PageImageSource } from './pageImages';
+import { AUTO_FALLBACK, answerText, EXTRACTION_MODES, MAX_TOKENS_PARAMS, parseAnswer, reaskMessages, rejectsImages, rejectsLogprobs, rejectsMode, requestBody, systemPrompt, type ExtractionMode, type MaxTokensParam, type ModeOption } from './modes';
 import { costWith, PriceTable, validatePrice, type ModelPrice } from './pricing';
 import { buildUserMessage, notJsonMessage, reaskMessage, type PartInfo } from './prompt';
 import { estimateBodyTokens, ProviderChannel, type SendOptions } from './providerChannel';
@@ -134,6 +135,13 @@ export interface OpenAIExtractorOptions {
   confidence?: ConfidenceOption;
   /** Something the user should know once (e.g. log-probabilities not supported). */
   onNotice?: (message: string) => void;
+  /**
+   * `text` (default), `images` (the pages of image documents are sent as images too) or `auto` (only the
+   * pages OCR read poorly): see pageImages.ts. Needs `pageImages`.
+   */
+  input?: InputMode;
+  /** Reads the page images of a document (the session's, from the run's folder). */
+  pageImages?: PageImageSource;
 }
 
 
@@ -237,6 +245,8 @@ function positiveInt(name: string, v: number | undefined, min = 1): void {
 
 export class OpenAIExtractor implements Extractor {
   readonly model: string;
+  /** What is sent of a document: its text, or page images too (part of the extraction fingerprint). */
+  readonly inputMode: InputMode;
   readonly #client: OpenAI;
   readonly #options: OpenAIExtractorOptions;
   readonly #maxReasks: number;
@@ -282,6 +292,7 @@ export class OpenAIExtractor implements Extractor {
     this.#explicitMode = mode === 'auto' ? undefined : mode;
     this.#mode = this.#explicitMode ?? 'json_schema';
     this.#logprobs = options.confidence === 'logprobs';
+    this.inputMode = checkInputMode(options.input);
     let limiter: RateLimiter;
     let breaker: CircuitBreaker;
     let backoff: RetryPolicy;
@@ -538,7 +549,9 @@ export class OpenAIExtractor implements Extractor {
     const { signal } = input;
     let mode = this.#mode;
     const examples = this.#examplesFor(input, compiled, req.document);
-    const user = buildUserMessage({ path: input.path, document: req.document, instructions: input.instructions }, req.part, examples);
+    const text = buildUserMessage({ path: input.path, document: req.document, instructions: input.instructions }, req.part, examples);
+    const images = await this.#pageImages(input.path, req.document);
+    const user: ChatCompletionContentPart[] | string = images.length ? [{ type: 'text', text }, ...images.map(imagePart)] : text;
     const start = (): ChatCompletionMessageParam[] => [
       { role: 'system', content: systemPrompt(mode, compiled) },
       { role: 'user', content: user },
@@ -570,7 +583,14 @@ export class OpenAIExtractor implements Extractor {
           ...(signal ? { signal } : {}),
           origin: { path: input.path, runId: input.runId, attempt: input.attempt, ...(req.part ? { part: req.part.index } : {}) },
           onRequest: () => spend.add(0, 0, 1),
-          rejected: (raw, e) => (rejectsMode(raw, mode) ? new ModeRejected(mode, e) : logprobs && rejectsLogprobs(raw) ? new LogprobsRejected(e.message) : undefined),
+          rejected: (raw, e) =>
+            images.length && rejectsImages(raw)
+              ? this.#imagesRejected(e)
+              : rejectsMode(raw, mode)
+                ? new ModeRejected(mode, e)
+                : logprobs && rejectsLogprobs(raw)
+                  ? new LogprobsRejected(e.message)
+                  : undefined,
         });
       } catch (e) {
         if (e instanceof LogprobsRejected) {
@@ -655,6 +675,23 @@ export class OpenAIExtractor implements Extractor {
       messages.push(...reaskMessages(mode, answer, reaskMessage(result.errors)));
       reasks++;
     }
+  }
+
+  /** The page images `input` sends with this document (or part of one). */
+  async #pageImages(path: string, doc: ConvertedDocument): Promise<PageImage[]> {
+    const source = this.#options.pageImages;
+    if (this.inputMode === 'text' || !source) return [];
+    const pages = pagesForImages(this.inputMode, doc);
+    return pages.length ? source(path, pages) : [];
+  }
+
+  /** The model refused the images: a setting to change, not something a retry mends. */
+  #imagesRejected(e: ExtractionError): ExtractionError {
+    return new ExtractionError(
+      ErrorCodes.BAD_REQUEST,
+      `The model ${this.model} does not accept image input (${truncate(e.message, 200)}). Set the input option to "text" (job option "input", CLI --input text, setting extractionWorkbench.input) or choose a model that reads images.`,
+      { retryable: false, details: { ...e.details, input: this.inputMode } },
+    );
   }
 
   /** The provider refused `logprobs`: not asked again by this extractor; said once. */

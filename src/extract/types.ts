@@ -51,6 +51,8 @@ export interface ExtractOutput {
 
 export interface Extractor {
   readonly model: string;
+  /** What is sent of a document besides its text (`images`, `auto`); part of the extraction fingerprint. Default `text`. */
+  readonly inputMode?: string;
   extract(input: ExtractInput): Promise<ExtractOutput>;
   /** The provider's circuit breaker, when the extractor has one: the pipeline waits while it is open. */
   readonly circuitBreaker?: CircuitBreaker;

@@ -39,6 +39,8 @@ export const fieldGroundingSchema = z.object({
   score: z.number().min(0).max(1).optional(),
   ambiguous: z.boolean().optional(),
   lowConfidence: z.boolean().optional(),
+  /** Lowest OCR word confidence (0–100) of the match, on text recognised from an image. */
+  ocrConfidence: z.number().min(0).max(100).optional(),
   confidence: z.number().min(0).max(1).optional(),
   confidenceSource: z.enum(['grounding', 'logprobs']).optional(),
 });
@@ -69,6 +71,11 @@ const pageSize = z.object({ page: z.number().int().positive(), width: z.number()
 /** What the left side shows. PDFs are loaded by the webview from `uri` (a webview URI) with pdf.js. */
 export const sourceViewSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('pdf'), uri: z.string(), pages: z.array(pageSize) }),
+  /**
+   * An image file (a webview URI), one page per image (per TIFF page). Page sizes are in pixels, the unit of
+   * the OCR word boxes. TIFF (which browsers do not show) is decoded in the webview.
+   */
+  z.object({ kind: z.literal('image'), uri: z.string(), format: z.string(), pages: z.array(pageSize) }),
   /** Converted text (the text grounding offsets refer to), shown with line numbers. */
   z.object({ kind: z.literal('text'), text: z.string(), format: z.string() }),
   z.object({ kind: z.literal('unavailable'), reason: z.string() }),

@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { MAX_TOKENS_PARAMS, MODE_OPTIONS } from '../extract/modes';
+import { INPUT_MODES, type InputMode } from '../extract/pageImages';
 import { DEFAULT_SETTINGS, type ExtensionSettings } from './extensionSettings';
 
 export const SECTION = 'extractionWorkbench';
@@ -73,6 +74,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): ExtensionSettin
     pdfTimeoutSeconds: int(c, 'pdfTimeoutSeconds', 0, 86_400, 'pdf.timeoutSeconds'),
     pdfMaxMemoryMb: int(c, 'pdfMaxMemoryMb', 32, 65_536, 'pdf.maxMemoryMb'),
     pdfWorkers: int(c, 'pdfWorkers', 0, 64, 'pdf.workers'),
+    input: ((v) => (INPUT_MODES.includes(v as InputMode) ? (v as InputMode) : DEFAULT_SETTINGS.input))(c.get<unknown>('input')),
     ocrMode: ((v) => (v === 'auto' || v === 'always' || v === 'off' ? v : DEFAULT_SETTINGS.ocrMode))(c.get<unknown>('ocr.mode')),
     ocrLanguages: languages(c),
     ocrTimeoutSeconds: int(c, 'ocrTimeoutSeconds', 0, 86_400, 'ocr.timeoutSeconds'),

@@ -6,6 +6,7 @@ import { DEFAULT_CONFIDENCE_THRESHOLD } from '../extract/confidence';
 import { DEFAULT_BASE_URL, DEFAULT_MODEL } from '../app/session';
 import { DEFAULT_CONTEXT_TOKENS } from '../extract/estimate';
 import type { MaxTokensParam, ModeOption } from '../extract/modes';
+import type { InputMode } from '../extract/pageImages';
 import { DEFAULT_HISTORY_RETENTION_DAYS, DEFAULT_HISTORY_RETENTION_RUNS } from '../store/retention';
 
 export interface ExtensionSettings {
@@ -50,6 +51,8 @@ export interface ExtensionSettings {
   pdfWorkers: number;
   /** `ocr.*` settings: OCR of scanned pages and images (0 / empty = the converter's default). */
   ocrMode: 'auto' | 'always' | 'off';
+  /** `input`: what the model is sent of a document (text, or page images too). */
+  input: InputMode;
   ocrLanguages: string[];
   ocrTimeoutSeconds: number;
   ocrWorkers: number;
@@ -96,6 +99,7 @@ export const DEFAULT_SETTINGS: Readonly<ExtensionSettings> = Object.freeze({
   pdfMaxMemoryMb: 1024,
   pdfWorkers: 0,
   ocrMode: 'auto',
+  input: 'text',
   ocrLanguages: ['eng'],
   ocrTimeoutSeconds: 120,
   ocrWorkers: 0,

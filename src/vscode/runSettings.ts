@@ -16,12 +16,13 @@ export function stateDirOf(root: string, settings: Pick<ExtensionSettings, 'stat
 }
 
 /** The provider options a user sets per machine or provider: a job's values win over these. */
-type ProviderOptions = Pick<RunSettings, 'mode' | 'contextTokens' | 'maxTokensParam' | 'requestsPerMinute' | 'tokensPerMinute' | 'budget' | 'maxOutageMinutes' | 'retry'>;
+type ProviderOptions = Pick<RunSettings, 'mode' | 'contextTokens' | 'maxTokensParam' | 'requestsPerMinute' | 'tokensPerMinute' | 'budget' | 'maxOutageMinutes' | 'retry' | 'input'>;
 
 function providerOptions(settings: ExtensionSettings, job: ProviderOptions = {}): ProviderOptions {
   const rpm = job.requestsPerMinute ?? (settings.requestsPerMinute > 0 ? settings.requestsPerMinute : undefined);
   const tpm = job.tokensPerMinute ?? (settings.tokensPerMinute > 0 ? settings.tokensPerMinute : undefined);
   const budget = job.budget ?? (settings.budget > 0 ? settings.budget : undefined);
+  const input = job.input ?? settings.input;
   return {
     mode: job.mode ?? settings.mode,
     contextTokens: job.contextTokens ?? settings.contextTokens,
@@ -29,6 +30,8 @@ function providerOptions(settings: ExtensionSettings, job: ProviderOptions = {})
     ...(rpm !== undefined ? { requestsPerMinute: rpm } : {}),
     ...(tpm !== undefined ? { tokensPerMinute: tpm } : {}),
     ...(budget !== undefined ? { budget } : {}),
+    // text is the default: left out, so settings of text runs stay what they were
+    ...(input !== 'text' ? { input } : {}),
     maxOutageMinutes: job.maxOutageMinutes ?? settings.maxOutageMinutes,
     retry: {
       baseDelaySeconds: job.retry?.baseDelaySeconds ?? settings.retryBaseDelaySeconds,

@@ -22,9 +22,10 @@ import { needsReviewScenario } from './scenarios/needsReview.scenario';
 import { runScenario } from './scenarios/run.scenario';
 import { reviewScenario } from './scenarios/review.scenario';
 import { scanScenario } from './scenarios/scan.scenario';
+import { imageReviewScenario } from './scenarios/imageReview.scenario';
 import { workbenchScenario } from './scenarios/workbench.scenario';
 
-export const scenarios = [workbenchScenario, runScenario, dashboardScenario, reviewScenario, scanScenario, datasetScenario, outageScenario, reloadScenario, needsReviewScenario];
+export const scenarios = [workbenchScenario, runScenario, dashboardScenario, reviewScenario, scanScenario, imageReviewScenario, datasetScenario, outageScenario, reloadScenario, needsReviewScenario];
 export const untrustedScenarios = [restrictedScenario, multiRootScenario];
 
 export function selected(list: readonly Scenario[]): Scenario[] {

@@ -5,6 +5,7 @@
  * Pages are small and few: OCR is slow on shared cores.
  */
 import * as assert from 'assert';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ErrorCodes } from '../../src/core/errors';
@@ -108,7 +109,7 @@ describe('OCR (tesseract.js in worker threads)', function () {
     assert.equal(auto.meta?.ocrPages, undefined);
   });
 
-  it('images are documents: PNG, JPEG, BMP, G4 TIFF and every page of a multi-page TIFF', async () => {
+  it('images are documents: PNG, JPEG, BMP, G4 TIFF, WebP and every page of a multi-page TIFF', async () => {
     const formats: [string, string, string[]][] = [
       ['png16m', 'png', []],
       ['jpeg', 'jpg', []],
@@ -122,6 +123,19 @@ describe('OCR (tesseract.js in worker threads)', function () {
       assert.equal(doc.pages!.length, 1);
       assert.ok(wordRecall(INVOICE_LINES.join(' '), doc.text) >= 0.8, `${ext}: ${JSON.stringify(doc.text)}`);
       assert.ok(doc.positions!.every((s) => s.page === 1 && s.bbox!.every((v) => v >= 0)));
+    }
+    // WebP: ghostscript writes none; cwebp (Debian webp) encodes its PNG, lossless and lossy
+    for (const args of [['-lossless'], ['-q', '80']]) {
+      const png = path.join(tmp, 'for-webp.png');
+      const webp = path.join(tmp, 'scan.webp');
+      fs.writeFileSync(png, ghostscript(onePage, 'png16m', tmp, 'png', 150));
+      execFileSync('cwebp', ['-quiet', ...args, png, '-o', webp]);
+      const bytes = new Uint8Array(fs.readFileSync(webp));
+      assert.equal(Buffer.from(bytes.subarray(8, 12)).toString('ascii'), 'WEBP', 'a WebP file');
+      const doc = await registry.get('.webp')!.convert(input(bytes, 'scan.webp'));
+      assert.equal(doc.meta?.imageType, 'webp');
+      assert.deepEqual([doc.pages![0].width, doc.pages![0].height], [750, 417], 'page size in pixels');
+      assert.ok(wordRecall(INVOICE_LINES.join(' '), doc.text) >= 0.8, `webp ${args.join(' ')}: ${JSON.stringify(doc.text)}`);
     }
     const multi = await registry.get('.tiff')!.convert(input(ghostscript(original, 'tiff24nc', tmp, 'tiff', 100), 'two.tiff'));
     assert.equal(multi.pages!.length, 2);

@@ -28,7 +28,10 @@ import {
   type JsonValue,
 } from '../../src/shared/reviewProtocol';
 import { CorrectionsStore, replay, type ReviewedResultFile } from '../../src/app/corrections';
-import { neighbour, position, rerunState, type RerunBackup } from '../../src/vscode/review/reviewData';
+import { imagePages, isImageDocument, neighbour, position, rerunState, type RerunBackup } from '../../src/vscode/review/reviewData';
+import type { ConvertedDocument } from '../../src/convert/types';
+import { LOW_OCR_CONFIDENCE } from '../../src/convert/ocr/ocrText';
+import { pngHeader } from '../fixtures/ocr/scans';
 import { MemoryCheckpointStore } from '../fakes/memoryStore';
 
 const schema = {
@@ -124,6 +127,58 @@ describe('review protocol: messages', () => {
     assert.throws(() => parseHostMessage({ type: 'review/load', document: { ...v, source: { kind: 'html', html: '<b>x</b>' } } }), ProtocolError);
     assert.throws(() => parseHostMessage({ type: 'review/load', document: { ...v, grounding: { version: 2, fields: [] } } }), ProtocolError);
     assert.throws(() => parseHostMessage({ type: 'review/error' }), /message/);
+  });
+});
+
+describe('review protocol: image documents', () => {
+  /** An image's OCR output: two pages of a TIFF, word boxes in pixels, the total read with low confidence. */
+  const scan: ConvertedDocument = {
+    format: 'image',
+    text: 'Invoice INV-1\n\nTotal 12.50',
+    pages: [
+      { page: 1, start: 0, end: 13, width: 1700, height: 2200, ocr: true, ocrConfidence: 93 },
+      { page: 2, start: 15, end: 26, width: 1700, height: 1100, ocr: true, ocrConfidence: 41 },
+    ],
+    positions: [
+      { start: 0, end: 7, page: 1, bbox: [100, 200, 420, 260], confidence: 95 },
+      { start: 8, end: 13, page: 1, bbox: [440, 200, 640, 260], confidence: 92 },
+      { start: 15, end: 20, page: 2, bbox: [100, 900, 300, 960], confidence: 90 },
+      { start: 21, end: 26, page: 2, bbox: [320, 900, 520, 960], confidence: LOW_OCR_CONFIDENCE - 25 },
+    ],
+    meta: { imageType: 'tiff' },
+  };
+
+  it('carries the OCR confidence of values and their pixel boxes to the webview', () => {
+    const g = groundValues({ invoice_number: 'INV-1', total: 12.5 }, scan);
+    const v = view({ path: 'scans/inv.tiff', source: { kind: 'image', uri: 'https://file+.vscode-resource/ws/scans/inv.tiff', format: 'tiff', pages: imagePages(scan, '/nowhere', 'inv.tiff').pages }, grounding: g });
+    const load = parseHostMessage({ type: 'review/load', document: v });
+    assert.ok(load.type === 'review/load');
+    const total = load.document.grounding!.fields.find((f) => f.pointer === '/total')!;
+    assert.equal(total.ocrConfidence, LOW_OCR_CONFIDENCE - 25, 'the lowest OCR word confidence reaches the webview');
+    assert.equal(total.lowConfidence, true);
+    assert.deepEqual(total.boxes, [{ page: 2, bbox: [320, 900, 520, 960] }], 'boxes stay in image pixels, on their page');
+    const inv = load.document.grounding!.fields.find((f) => f.pointer === '/invoice_number')!;
+    assert.equal(inv.ocrConfidence, 92);
+    assert.equal(inv.lowConfidence, undefined);
+    assert.deepEqual(load.document.source, { kind: 'image', uri: 'https://file+.vscode-resource/ws/scans/inv.tiff', format: 'tiff', pages: [{ page: 1, width: 1700, height: 2200 }, { page: 2, width: 1700, height: 1100 }] });
+    assert.throws(() => parseHostMessage({ type: 'review/load', document: { ...v, source: { kind: 'image', uri: 'x', format: 'png', pages: [{ page: 0, width: 1, height: 1 }] } } }), ProtocolError);
+  });
+
+  it('knows image documents and their page sizes: the converter\'s, else the file header\'s', () => {
+    for (const p of ['a.png', 'b/C.JPG', 'c.jpeg', 'd.tif', 'e.TIFF', 'f.webp', 'g.bmp']) assert.ok(isImageDocument(p), p);
+    for (const p of ['a.pdf', 'b.txt', 'png', 'c.png.json']) assert.ok(!isImageDocument(p), p);
+    assert.deepEqual(imagePages(scan, '/nowhere', 'inv.tiff'), { format: 'tiff', pages: [{ page: 1, width: 1700, height: 2200 }, { page: 2, width: 1700, height: 1100 }] });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ew-review-image-'));
+    try {
+      // OCR failed (no converted document): the header still gives the size to show the image at
+      fs.writeFileSync(path.join(dir, 'x.png'), pngHeader(640, 480));
+      assert.deepEqual(imagePages(undefined, path.join(dir, 'x.png'), 'x.png'), { format: 'png', pages: [{ page: 1, width: 640, height: 480 }] });
+      // a pixel bomb is not handed to the webview
+      fs.writeFileSync(path.join(dir, 'bomb.png'), pngHeader(200_000, 200_000));
+      assert.throws(() => imagePages(undefined, path.join(dir, 'bomb.png'), 'bomb.png'), /more than the OCR limit/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

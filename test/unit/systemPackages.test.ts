@@ -69,7 +69,7 @@ describe('system packages for npm start / npm test', () => {
     const r = run(m, 'test', { EW_NO_SYSTEM_INSTALL: '1' });
     assert.equal(r.code, 1);
     assert.match(r.out, /chromium: UI tests/);
-    assert.match(r.out, /apt-get install -y chromium poppler-utils qpdf ghostscript groff libtasn1-doc shared-mime-info postgresql\n/);
+    assert.match(r.out, /apt-get install -y chromium poppler-utils qpdf ghostscript webp groff libtasn1-doc shared-mime-info postgresql\n/);
     assert.doesNotMatch(r.out, /ripgrep:/);
   });
 

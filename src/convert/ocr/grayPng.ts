@@ -15,6 +15,17 @@ function chunk(type: string, data: Uint8Array): Buffer {
   return out;
 }
 
+/** RGBA → 8-bit grey (luma); transparent counts as white paper. */
+export function rgbaToGray(rgba: Uint8Array, width: number, height: number): Uint8Array {
+  const out = new Uint8Array(width * height);
+  for (let i = 0, p = 0; i < out.length; i++, p += 4) {
+    const a = rgba[p + 3];
+    const l = (rgba[p] * 77 + rgba[p + 1] * 150 + rgba[p + 2] * 29) >> 8;
+    out[i] = (l * a + 255 * (255 - a)) / 255;
+  }
+  return out;
+}
+
 export function grayPng(gray: Uint8Array, width: number, height: number): Uint8Array<ArrayBuffer> {
   // each row: filter byte 0 (none), then the row
   const raw = Buffer.alloc((width + 1) * height);

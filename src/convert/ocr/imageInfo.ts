@@ -5,17 +5,10 @@
  * Cheap (headers and TIFF directories only): runs on the calling thread.
  */
 import { imageSize } from 'image-size';
-import * as UTIF from 'utif';
 import { ErrorCodes, ExtractionError } from '../../core/errors';
+import { tiffPages, type ImagePageInfo } from './tiffPages';
 
-export interface ImagePageInfo {
-  width: number;
-  height: number;
-  /** TIFF: index of the page's directory in UTIF's list. */
-  ifd: number;
-  /** TIFF compression tag (259). */
-  compression: number;
-}
+export type { ImagePageInfo };
 
 /** TIFF compressions UTIF decodes: none, CCITT G3/G4, LZW, JPEG, Deflate (Adobe and old), PackBits. */
 export const SUPPORTED_TIFF_COMPRESSIONS: ReadonlyMap<number, string> = new Map([
@@ -28,22 +21,6 @@ export const SUPPORTED_TIFF_COMPRESSIONS: ReadonlyMap<number, string> = new Map(
   [32946, 'Deflate'],
   [32773, 'PackBits'],
 ]);
-
-const first = (v: unknown): number | undefined => (Array.isArray(v) && typeof v[0] === 'number' ? v[0] : undefined);
-
-/** The full-size images of a TIFF (reduced-resolution ones, NewSubfileType bit 0, are left out). */
-export function tiffPages(bytes: Uint8Array): ImagePageInfo[] {
-  const ifds = UTIF.decode(bytes);
-  const pages: ImagePageInfo[] = [];
-  ifds.forEach((ifd, i) => {
-    const width = first(ifd.t256);
-    const height = first(ifd.t257);
-    if (width === undefined || height === undefined) return;
-    if ((first(ifd.t254) ?? 0) & 1) return;
-    pages.push({ width, height, ifd: i, compression: first(ifd.t259) ?? 1 });
-  });
-  return pages;
-}
 
 export interface ImageInfo {
   /** `png`, `jpg`, `tiff`, `webp`, `bmp`, … (image-size's names). */

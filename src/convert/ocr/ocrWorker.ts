@@ -14,10 +14,10 @@ import { parentPort, workerData } from 'worker_threads';
 import * as zlib from 'zlib';
 import * as tesseract from 'tesseract.js/src/worker-script';
 import getCore from 'tesseract.js/src/worker-script/node/getCore';
-import * as UTIF from 'utif';
 import { ErrorCodes } from '../../core/errors';
 import type { OcrImage, OcrLine, OcrPageResult, OcrRequest, OcrResponse, OcrWorkerInit } from './protocol';
-import { tiffPages } from './imageInfo';
+import { rgbaToGray } from './grayPng';
+import { tiffPageRgba } from './tiffPages';
 
 /** OEM 1: LSTM only (the `4.0.0_best_int` data has no legacy model). */
 const OEM_LSTM_ONLY = 1;
@@ -69,21 +69,10 @@ class PageFailure extends Error {
 
 /** Page `page` of a TIFF as grey pixels. */
 function tiffPageGray(bytes: Uint8Array, page: number): { gray: Uint8Array; width: number; height: number } {
-  const ifds = UTIF.decode(bytes);
-  const info = tiffPages(bytes)[page];
-  const ifd = info ? ifds[info.ifd] : undefined;
-  if (!ifd) throw new PageFailure(ErrorCodes.CORRUPT_INPUT, `TIFF has no page ${page + 1}`);
-  UTIF.decodeImage(bytes, ifd, ifds);
-  const w = ifd.width ?? 0, h = ifd.height ?? 0;
-  if (!ifd.data || ifd.data.length === 0 || !(w > 0 && h > 0)) throw new PageFailure(ErrorCodes.CORRUPT_INPUT, `TIFF page ${page + 1} could not be decoded`);
-  const rgba = UTIF.toRGBA8(ifd);
-  const gray = new Uint8Array(w * h);
-  for (let i = 0, p = 0; i < gray.length; i++, p += 4) {
-    // transparent counts as white (paper)
-    const a = rgba[p + 3];
-    const l = (rgba[p] * 77 + rgba[p + 1] * 150 + rgba[p + 2] * 29) >> 8;
-    gray[i] = (l * a + 255 * (255 - a)) / 255;
-  }
+  const px = tiffPageRgba(bytes, page);
+  if ('error' in px) throw new PageFailure(ErrorCodes.CORRUPT_INPUT, px.error);
+  const { rgba, width: w, height: h } = px;
+  const gray = rgbaToGray(rgba, w, h);
   return { gray, width: w, height: h };
 }
 

@@ -25,6 +25,11 @@ export interface PdfConverterOptions extends Omit<PdfPoolOptions, 'size'> {
 export interface PdfConverter extends Converter {
   /** The pool, created on first use (undefined before). */
   readonly pool: PdfWorkerPool | undefined;
+  /**
+   * The grey PNG images (pageImage.ts, in the workers) of those of `pages` that are scans — the pages OCR
+   * reads — by page number; for multimodal models (extract/pageImages.ts). Empty when OCR is off.
+   */
+  scannedPageImages(bytes: Uint8Array, pages: readonly number[], signal?: AbortSignal): Promise<Map<number, { png: Uint8Array<ArrayBuffer>; width: number; height: number }>>;
   dispose(): Promise<void>;
 }
 
@@ -47,6 +52,21 @@ export function createPdfConverter(options: PdfConverterOptions): PdfConverter {
     extensions: ['.pdf'],
     get pool() {
       return pool;
+    },
+    async scannedPageImages(bytes, pages, signal) {
+      const want = new Set(pages);
+      const out = new Map<number, { png: Uint8Array<ArrayBuffer>; width: number; height: number }>();
+      if (!ocrOn || !want.size) return out;
+      // the conversion's own page images: the text is dropped, nothing is recognised
+      await getPool().convert(bytes, {
+        signal,
+        maxPages: limits.maxPages,
+        ocr: { mode: ocrOn.mode === 'always' ? 'always' : 'auto', maxPixels: ocrOn.maxPixels },
+        onPageImage: (msg) => {
+          if (msg.image && want.has(msg.page)) out.set(msg.page, { png: msg.image.png, width: msg.image.width, height: msg.image.height });
+        },
+      });
+      return out;
     },
     async convert(input: ConvertInput): Promise<ConvertedDocument> {
       throwIfAborted(input.signal);

@@ -10,6 +10,9 @@ import * as path from 'node:path';
 import { convertedCacheDirOf } from '../../app/session';
 import { ConvertCache, sha256Hex } from '../../convert/cache';
 import type { ConverterRegistry } from '../../convert/index';
+import { IMAGE_EXTENSIONS } from '../../convert/ocr/imageConverter';
+import { readImageInfo } from '../../convert/ocr/imageInfo';
+import { DEFAULT_OCR_MAX_PIXELS } from '../../convert/ocr/ocr';
 import type { ConvertedDocument } from '../../convert/types';
 import { resolveInside } from '../../core/paths';
 import { isActiveStage, type DocumentState } from '../../core/types';
@@ -32,6 +35,24 @@ export async function loadConverted(
   const bytes = new Uint8Array(await fsp.readFile(absPath));
   const cache = new ConvertCache(cacheDir);
   return cache.getOrConvert(converter, { path: docPath, absPath, bytes }, sha256Hex(bytes));
+}
+
+/** Whether a document is an image file (shown as the image, with its OCR boxes, in review). */
+export function isImageDocument(docPath: string): boolean {
+  return (IMAGE_EXTENSIONS as readonly string[]).includes(path.extname(docPath).toLowerCase());
+}
+
+/**
+ * Format and pages (pixel sizes: the unit of the OCR word boxes) of an image document: the converter's
+ * when it converted it, else read from the file's header (a document OCR failed on is still shown).
+ * Throws what reading the header throws (CORRUPT_INPUT, TOO_LARGE, …).
+ */
+export function imagePages(converted: ConvertedDocument | undefined, absPath: string, docPath: string): { format: string; pages: { page: number; width: number; height: number }[] } {
+  const pages = (converted?.pages ?? []).filter((p) => p.width && p.height).map((p) => ({ page: p.page, width: p.width!, height: p.height! }));
+  const type = converted?.meta?.imageType;
+  if (converted?.format === 'image' && pages.length && typeof type === 'string') return { format: type, pages };
+  const info = readImageInfo(new Uint8Array(fs.readFileSync(absPath)), docPath, DEFAULT_OCR_MAX_PIXELS);
+  return { format: info.type, pages: info.pages.map((p, i) => ({ page: i + 1, width: p.width, height: p.height })) };
 }
 
 // ---------------------------------------------------------------------------------------------

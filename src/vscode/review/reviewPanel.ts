@@ -33,7 +33,7 @@ import { Disposable, type IDisposable } from '../dispose';
 import type { FolderRuns } from '../workspaceRuns';
 import { CorrectionsStore } from '../../app/corrections';
 import { reviewHtml, reviewResourceRoots } from './html';
-import { deleteRerunBackup, loadRerunBackup, neighbour, position, ReviewData, saveRerunBackup } from './reviewData';
+import { deleteRerunBackup, imagePages, isImageDocument, loadRerunBackup, neighbour, position, ReviewData, saveRerunBackup } from './reviewData';
 
 export { REVIEW_VIEW_TYPE };
 
@@ -310,6 +310,14 @@ export class ReviewPanel extends Disposable {
         .filter((p) => p.width && p.height)
         .map((p) => ({ page: p.page, width: p.width!, height: p.height! }));
       return { kind: 'pdf', uri: this.panel.webview.asWebviewUri(vscode.Uri.file(d.absPath)).toString(), pages };
+    }
+    if (isImageDocument(d.docPath)) {
+      try {
+        const { format, pages } = imagePages(d.converted, d.absPath, d.docPath);
+        return { kind: 'image', uri: this.panel.webview.asWebviewUri(vscode.Uri.file(d.absPath)).toString(), format, pages };
+      } catch (err) {
+        return { kind: 'unavailable', reason: `The image cannot be shown: ${(err as Error)?.message ?? err}` };
+      }
     }
     if (d.converted) return { kind: 'text', text: d.converted.text, format: d.converted.format };
     return { kind: 'unavailable', reason: d.convertError ?? 'The document could not be read.' };

@@ -20,7 +20,7 @@ const ORIGINAL = 'invoice-single-column.pdf';
 const SCAN = 'scans/invoice-scan.pdf';
 
 /** What the model answers when the recognised text holds the invoice number and the total (else nulls). */
-const ANSWER = {
+export const ANSWER = {
   invoice_number: 'INV-2024-0042',
   invoice_date: '2024-03-15',
   vendor: 'Northwind Office Supplies GmbH',
