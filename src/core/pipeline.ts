@@ -571,8 +571,8 @@ export class Pipeline {
         result = previous;
         this.#log.info(`${file.path}: unchanged since its result was written, not extracted again`);
       } else {
-        // converters whose output is not worth caching (plain text, JSON, CSV) take no time worth a checkpoint
-        enter('converting', converter?.cacheable !== false);
+        // converting plain text, JSON or a small CSV takes no time worth a checkpoint (a streamed one does)
+        enter('converting', converter?.cacheable !== false || source.bytes === undefined);
         if (!converter) throw new ExtractionError(ErrorCodes.UNSUPPORTED_TYPE, `No converter for "${ext}" files`, { retryable: false });
         const converted = await convertSource(converter, source, { path: file.path, absPath: file.absPath, signal }, this.#o.maxFileBytes, this.#cache);
         for (const w of converted.warnings ?? []) this.#log.warn(`${file.path}: ${w}`);
