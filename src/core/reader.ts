@@ -1,38 +1,10 @@
-/** Reads a document's bytes with a size limit and hashes them. */
+/** Reads a document's bytes with a size limit (or, for a converter that streams, only hashes them). */
 import { createHash } from 'node:crypto';
-import { constants, createReadStream, promises as fsp } from 'node:fs';
+import { constants, promises as fsp } from 'node:fs';
 import { ErrorCodes, ExtractionError, toExtractionError } from './errors';
-
-export interface ReadResult {
-  bytes: Uint8Array;
-  contentHash: string;
-}
 
 export function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-/**
- * Reads the file at `absPath` (at most `maxBytes`, else TOO_LARGE) and hashes it: open, fstat, read, close.
- * The open does not block on a FIFO put in the file's place (O_NONBLOCK: no effect on regular files), and
- * anything but a regular file is refused after the fstat.
- */
-export async function readDocument(absPath: string, maxBytes: number): Promise<ReadResult> {
-  let bytes: Buffer;
-  try {
-    const fh = await fsp.open(absPath, constants.O_RDONLY | constants.O_NONBLOCK);
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw new ExtractionError(ErrorCodes.FILE_UNREADABLE, `Not a regular file: ${absPath}`, { stage: 'reading' });
-      if (st.size > maxBytes) throw tooLarge(st.size, maxBytes);
-      bytes = await readAll(fh, st.size, maxBytes);
-    } finally {
-      await fh.close();
-    }
-  } catch (err) {
-    throw toExtractionError(err, 'reading');
-  }
-  return { bytes, contentHash: sha256(bytes) };
 }
 
 const tooLarge = (size: number, maxBytes: number): ExtractionError =>
@@ -64,28 +36,34 @@ export interface ReadSource {
 }
 
 /**
- * {@link readDocument}, for a converter that reads files above `streamAboveBytes` as a stream itself: such a
- * file, and one over `maxBytes` (the converter reads only that much of it), is hashed as a stream and not read
- * whole. Without `streamAboveBytes`, or for a smaller file, the file is read as `readDocument` reads it.
+ * Reads the file at `absPath` and hashes it, on one open handle: open, fstat, read, close. The open does not
+ * block on a FIFO put in the file's place (O_NONBLOCK: no effect on regular files), and anything but a regular
+ * file is refused after the fstat. A file over `maxBytes` is TOO_LARGE — unless its converter reads files
+ * above `streamAboveBytes` as a stream itself: such a file, and one over `maxBytes` (the converter reads only
+ * that much of it), is hashed as a stream and not read whole.
  */
 export async function readSource(absPath: string, maxBytes: number, streamAboveBytes?: number): Promise<ReadSource> {
-  if (streamAboveBytes !== undefined) {
+  try {
+    const fh = await fsp.open(absPath, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
-      const st = await fsp.stat(absPath);
+      const st = await fh.stat();
       if (!st.isFile()) throw new ExtractionError(ErrorCodes.FILE_UNREADABLE, `Not a regular file: ${absPath}`, { stage: 'reading' });
-      if (st.size > streamAboveBytes || st.size > maxBytes) return { contentHash: await hashFile(absPath), size: st.size };
-    } catch (err) {
-      throw toExtractionError(err, 'reading');
+      if (streamAboveBytes !== undefined && (st.size > streamAboveBytes || st.size > maxBytes)) return { contentHash: await hashStream(fh), size: st.size };
+      if (st.size > maxBytes) throw tooLarge(st.size, maxBytes);
+      const bytes = await readAll(fh, st.size, maxBytes);
+      return { bytes, contentHash: sha256(bytes), size: bytes.byteLength };
+    } finally {
+      await fh.close();
     }
+  } catch (err) {
+    throw toExtractionError(err, 'reading');
   }
-  const { bytes, contentHash } = await readDocument(absPath, maxBytes);
-  return { bytes, contentHash, size: bytes.byteLength };
 }
 
-/** SHA-256 of a file, read as a stream: equal to `sha256` of its bytes. */
-export async function hashFile(absPath: string): Promise<string> {
+/** SHA-256 of an open file, read as a stream from its start: equal to `sha256` of its bytes. */
+async function hashStream(fh: fsp.FileHandle): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(absPath, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+  for await (const chunk of fh.createReadStream({ start: 0, highWaterMark: 1024 * 1024, autoClose: false })) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 
