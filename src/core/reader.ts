@@ -10,11 +10,15 @@ export function sha256(data: Uint8Array | string): string {
 const tooLarge = (size: number, maxBytes: number): ExtractionError =>
   new ExtractionError(ErrorCodes.TOO_LARGE, `File is ${formatBytes(size)}, over the ${formatBytes(maxBytes)} limit (setting maxFileSizeMb)`, { stage: 'reading' });
 
-/** Reads to the end (a file may have grown since its fstat): at most `maxBytes`. */
+/**
+ * Reads the `size` bytes the fstat gave, at most `maxBytes`. A file that grew since is read to its end
+ * (a read filling the buffer asks for more); one that did not costs no extra read to find its end.
+ */
 async function readAll(fh: fsp.FileHandle, size: number, maxBytes: number): Promise<Buffer> {
   let buf = Buffer.allocUnsafe(Math.min(size, maxBytes) + 1);
   let length = 0;
   for (;;) {
+    if (length === size && size > 0) return buf.subarray(0, length); // a short read of a regular file: its end
     if (length === buf.length) {
       if (length > maxBytes) throw tooLarge(length, maxBytes);
       const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, maxBytes + 1));
