@@ -6,11 +6,12 @@
  * file, with one position span per record (`line` = source line the record starts on). For large
  * tables, {@link splitCsv} cuts the text into chunks of N records that each repeat the header row.
  * Files above {@link STREAM_ABOVE_BYTES} (or the run's size limit) are converted from a stream with csv-parse
- * instead (csvStream.ts): same text and positions, bounded by the size limit, strict about bad input.
+ * instead (csvStream.ts): same text, positions and verdict on bad input (csvIssues.ts), bounded by the size limit.
  */
 import { assertTextContent } from './binary';
 import { converterCacheKey } from './cache';
 import { sniffDelimiter } from './csvDelimiter';
+import { RaggedRows, unterminatedQuote } from './csvIssues';
 import { convertCsvStream } from './csvStream';
 import { emptyDocumentError, decodeText, normalizeNewlines, throwIfAborted } from './text';
 import { STREAM_ABOVE_BYTES, type StreamingConverterOptions } from './textStream';
@@ -27,8 +28,17 @@ export interface CsvRecord {
   line: number;
 }
 
-/** Parses CSV text into records. Tolerant: a stray quote inside an unquoted field is kept literally. */
-export function parseCsv(text: string, delimiter = ','): CsvRecord[] {
+/** What parsing found wrong (see csvIssues.ts). */
+export interface CsvParseIssues {
+  /** Line of the record whose quoted field is never closed (the parse took the rest of the text into it). */
+  unterminatedQuoteLine?: number;
+}
+
+/**
+ * Parses CSV text into records. Tolerant: a stray quote inside an unquoted field is kept literally; a quoted
+ * field never closed takes the rest of the text (and is told in `issues`).
+ */
+export function parseCsv(text: string, delimiter = ',', issues?: CsvParseIssues): CsvRecord[] {
   const records: CsvRecord[] = [];
   const n = text.length;
   let i = 0;
@@ -44,7 +54,11 @@ export function parseCsv(text: string, delimiter = ','): CsvRecord[] {
         // quoted field
         i++;
         for (;;) {
-          if (i >= n) break; // unterminated quote: take the rest
+          if (i >= n) {
+            // unterminated quote: take the rest
+            if (issues) issues.unterminatedQuoteLine ??= startLine;
+            break;
+          }
           const c = text[i];
           if (c === '"') {
             if (text[i + 1] === '"') {
@@ -125,18 +139,30 @@ export function convertCsvBytes(bytes: Uint8Array, delimiter: string | undefined
   const text = normalizeNewlines(raw);
   if (text.trim() === '') throw emptyDocumentError(path);
   const delim = delimiter ?? sniffDelimiter(text);
-  const records = parseCsv(text, delim);
+  const issues: CsvParseIssues = {};
+  const records = parseCsv(text, delim, issues);
+  if (issues.unterminatedQuoteLine !== undefined) throw unterminatedQuote(path, issues.unterminatedQuoteLine, text.endsWith('\n') ? countLines(text) - 1 : countLines(text));
+  const ragged = new RaggedRows();
+  for (const r of records) ragged.add(r.fields.length, r.line);
   const positions: PositionSpan[] = records.map((r) => ({ start: r.start, end: r.end, line: r.line }));
+  const warning = ragged.warning();
   return {
     format: delim === '\t' ? 'tsv' : 'csv',
     text,
     positions,
     meta: { encoding, delimiter: delim, rows: Math.max(0, records.length - 1), columns: records[0]?.fields ?? [] },
+    ...(warning ? { warnings: [warning] } : {}),
   };
 }
 
+function countLines(text: string): number {
+  let n = 1;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
 /** Output version of this converter: bump when its text or positions change, so cached conversions are redone. */
-export const CSV_CONVERTER_VERSION = 2;
+export const CSV_CONVERTER_VERSION = 3;
 
 export function createCsvConverter(options: StreamingConverterOptions = {}): Converter {
   return {

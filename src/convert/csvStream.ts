@@ -4,14 +4,14 @@
  *
  * Bounded: at most the run's size limit (`maxBytes`) is read; the records after it are cut with a warning
  * naming the limit (the last record, possibly cut, is dropped). Bad input, each CORRUPT_INPUT naming the
- * line: a quoted field that is never closed (or a record over {@link MAX_CSV_RECORD_CHARS}); a row with a different number of fields than the header
- * (mixed column counts); invalid UTF-8 after a UTF-8 head (textStream.ts). A quote inside an unquoted field
- * (`5" screen`) is kept literally, as the whole-file parser does.
+ * line: a quoted field that is never closed (or a record over {@link MAX_CSV_RECORD_CHARS}); invalid UTF-8
+ * after a UTF-8 head (textStream.ts). Rows with another number of fields than the header are kept, with a
+ * warning, and a quote inside an unquoted field (`5" screen`) is kept literally: as the whole-file parser does.
  */
 import { once } from 'node:events';
 import { parse, CsvError } from 'csv-parse';
-import { ErrorCodes, ExtractionError } from '../core/errors';
 import { sniffDelimiter } from './csvDelimiter';
+import { corruptCsv, RaggedRows, unterminatedQuote } from './csvIssues';
 import { emptyDocumentError, throwIfAborted } from './text';
 import { streamText, truncationWarning } from './textStream';
 import type { ConvertedDocument, FileConvertInput, PositionSpan } from './types';
@@ -33,10 +33,6 @@ function countNewlines(s: string, from = 0, to = s.length): number {
   return n;
 }
 
-function corrupt(path: string, message: string, cause?: unknown): ExtractionError {
-  return new ExtractionError(ErrorCodes.CORRUPT_INPUT, `${path}: ${message}`, { retryable: false, stage: 'converting', ...(cause ? { cause } : {}) });
-}
-
 export async function convertCsvStream(input: FileConvertInput, delimiter?: string): Promise<ConvertedDocument> {
   const { path, signal } = input;
   const format = delimiter === '\t' ? 'TSV' : 'CSV';
@@ -51,6 +47,7 @@ export async function convertCsvStream(input: FileConvertInput, delimiter?: stri
   let failure: unknown;
   /** Text after the last line break, held back when the file is cut (its record may be incomplete). */
   let tail = '';
+  const ragged = new RaggedRows();
   /** Characters given to the parser. */
   let fed = 0;
 
@@ -60,6 +57,7 @@ export async function convertCsvStream(input: FileConvertInput, delimiter?: stri
     while (raw.charCodeAt(lead) === 10) lead++;
     const body = raw.endsWith('\n') && raw.length > lead ? raw.length - 1 : raw.length;
     positions.push({ start: length + lead, end: length + body, line: lines + lead + 1 });
+    ragged.add(record.length, lines + lead + 1);
     columns ??= record;
     parts.push(raw);
     length += raw.length;
@@ -67,7 +65,7 @@ export async function convertCsvStream(input: FileConvertInput, delimiter?: stri
   };
   const open = (first: string) => {
     delim ??= sniffDelimiter(first);
-    parser = parse({ delimiter: delim, record_delimiter: '\n', raw: true, skip_empty_lines: true, relax_quotes: true, bom: false, max_record_size: MAX_CSV_RECORD_CHARS });
+    parser = parse({ delimiter: delim, record_delimiter: '\n', raw: true, skip_empty_lines: true, relax_quotes: true, relax_column_count: true, bom: false, max_record_size: MAX_CSV_RECORD_CHARS });
     parser.on('data', onRecord);
     parser.on('error', (err) => (failure ??= err));
   };
@@ -122,7 +120,8 @@ export async function convertCsvStream(input: FileConvertInput, delimiter?: stri
       ...(cut ? { readBytes: info.readBytes, fileBytes: info.fileBytes } : {}),
     },
   };
-  if (cut) doc.warnings = [truncationWarning(info, `${rows} rows, up to line ${lines}`)];
+  const warnings = [...(cut ? [truncationWarning(info, `${rows} rows, up to line ${lines}`)] : []), ragged.warning()].filter((w): w is string => w !== undefined);
+  if (warnings.length) doc.warnings = warnings;
   return doc;
 }
 
@@ -137,19 +136,10 @@ export function mapCsvError(path: string, err: unknown, lines: number): unknown 
   const at = (err as CsvError & { lines?: number }).lines;
   switch (err.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
-      return corrupt(path, `unterminated quote: a quoted field of the record starting on line ${lines + 1} is never closed (the file ends on line ${at ?? '?'})`, err);
-    case 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH': {
-      const rec = (err as CsvError & { record?: unknown[] }).record;
-      const expected = /expect (\d+)/.exec(err.message)?.[1];
-      return corrupt(
-        path,
-        `mixed column counts: the record on line ${at ?? lines + 1} has ${rec?.length ?? '?'} fields, the header has ${expected ?? '?'} (every row needs the header's number of columns)`,
-        err,
-      );
-    }
+      return unterminatedQuote(path, lines + 1, at, err);
     case 'CSV_MAX_RECORD_SIZE':
-      return corrupt(path, `unterminated quote? The record starting on line ${lines + 1} is longer than ${MAX_CSV_RECORD_CHARS / 1024 / 1024} MB`, err);
+      return corruptCsv(path, `unterminated quote? The record starting on line ${lines + 1} is longer than ${MAX_CSV_RECORD_CHARS / 1024 / 1024} MB`, err);
     default:
-      return corrupt(path, `not valid CSV: ${err.message}`, err);
+      return corruptCsv(path, `not valid CSV: ${err.message}`, err);
   }
 }

@@ -99,15 +99,13 @@ describe('convert: CSV, TSV and JSONL read as a stream', () => {
     assert.equal(cutInQuote.meta?.rows, 9);
   });
 
-  it('bad input gets a code naming the place: unterminated quote, mixed column counts, invalid UTF-8 further on, binary, empty', async () => {
+  it('bad input gets a code naming the place: unterminated quote, invalid UTF-8 further on, binary, empty', async () => {
     const pad = 'x,y\n' + '1,2\n'.repeat(5000);
     write('quote.csv', pad + '3,"never closed\n4,5\n');
     await rejectsWithCode(stream('quote.csv'), ErrorCodes.CORRUPT_INPUT, message(/unterminated quote: a quoted field of the record starting on line 5002/));
     // an open quote in a file cut at the limit: the record runs on past 1 MB, not to the cut
     write('runaway.csv', 'a,b\n1,"open\n' + '2,3\n'.repeat(700_000));
     await rejectsWithCode(stream('runaway.csv', 2 * MB), ErrorCodes.CORRUPT_INPUT, message(/unterminated quote\? The record starting on line 2 is longer than 1 MB/));
-    write('mixed.csv', 'a,b,c\n1,2,3\n4,5\n');
-    await rejectsWithCode(stream('mixed.csv'), ErrorCodes.CORRUPT_INPUT, message(/mixed column counts: the record on line 3 has 2 fields, the header has 3/));
     // (past the first read chunk: a head with invalid UTF-8 is read as windows-1252, below)
     write('utf8.csv', Buffer.concat([Buffer.from(pad.repeat(5) + 'é,ok\n'), Buffer.from([0x31, 0x2c, 0xff, 0xfe, 0x0a])]));
     await rejectsWithCode(stream('utf8.csv'), ErrorCodes.CORRUPT_INPUT, message(/not valid UTF-8 after byte \d+/));
@@ -118,6 +116,34 @@ describe('convert: CSV, TSV and JSONL read as a stream', () => {
     // windows-1252 from the start is decoded as such, as for a whole file
     write('latin.csv', Buffer.from('name\nM\xfcller \x80\n', 'latin1'));
     assert.deepEqual(spanTexts(await stream('latin.csv')), ['name', 'Müller €']);
+  });
+
+  it('one verdict per file whatever its size: an unterminated quote fails both ways, rows of another width are kept with the same warning', async () => {
+    const whole = (name: string) => convertCsvBytes(fs.readFileSync(path.join(dir, name)), undefined, name);
+    // a quoted field never closed: CORRUPT_INPUT naming the record's line, read whole or streamed
+    write('open.csv', 'x,y\n1,2\n3,"never closed\n4,5\n');
+    const quote = message(/open\.csv: unterminated quote: a quoted field of the record starting on line 3 is never closed \(the file ends on line 4\)/);
+    assert.throws(
+      () => whole('open.csv'),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, ErrorCodes.CORRUPT_INPUT);
+        quote(e);
+        return true;
+      },
+    );
+    await rejectsWithCode(stream('open.csv'), ErrorCodes.CORRUPT_INPUT, quote);
+    // ragged rows: kept, the same text and spans, one warning naming the first
+    write('ragged.csv', 'a,b,c\n1,2,3\n4,5\n6,7,8,9\n10,11,12\n');
+    const small = whole('ragged.csv');
+    const big = await stream('ragged.csv');
+    assert.deepEqual(spanTexts(big), spanTexts(small));
+    assert.deepEqual(spanTexts(small), ['a,b,c', '1,2,3', '4,5', '6,7,8,9', '10,11,12']);
+    assert.deepEqual(small.warnings, ["2 rows have another number of fields than the header's 3 (first: line 3, 2 fields); kept as they are"]);
+    assert.deepEqual(big.warnings, small.warnings);
+    // a well-formed file has no warning either way
+    write('even.csv', 'a,b\n1,2\n');
+    assert.equal(whole('even.csv').warnings, undefined);
+    assert.equal((await stream('even.csv')).warnings, undefined);
   });
 
   it('JSONL: the lines as they are, one span per value; a line that is not JSON is named; the stream matches the whole read', async () => {
