@@ -4,12 +4,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import PQueue from 'p-queue';
 import { ConvertCache } from '../convert/cache';
 import { convertSource } from '../convert/source';
-import { mayHoldResults, readResult, resultRelPath, writeResult, type ResultFile } from '../export/jsonExporter';
+import { mayHoldResults, readResult, writeResult, type ResultFile } from '../export/jsonExporter';
 import { withConfidence } from '../extract/confidence';
 import { groundValues } from '../extract/grounding';
 import type { GroundFn } from '../extract/groundingThread';
@@ -24,15 +23,18 @@ import { nullLogger, type Logger } from './logger';
 import { linkProblemSync, resolveInside } from './paths';
 import { readSource } from './reader';
 import { DEFAULT_RETRY_POLICY, validateRetryPolicy, type RetryPolicy } from './retry';
-import { emptyCounts, type DocumentState, type ErrorInfo, type RunRecord, type RunTrigger, type Stage } from './types';
-import { errorInfoOf, type ActiveRun, type Spent } from './activeRun';
-import { expectedFingerprint, isTooLarge, isUnchanged, rejectionOf } from './admission';
+import { emptyCounts, type ErrorInfo, type RunRecord, type RunTrigger, type Stage } from './types';
+import type { ActiveRun, Spent } from './activeRun';
+import { admit, expectedFingerprint, type AdmitContext } from './admission';
 import { handleFailedAttempt, type FailureContext } from './attemptFailure';
+import { buildResult, checkpointDone } from './completion';
 import { followOutage, type OutageContext } from './outageFollower';
 import { releaseDeadLetter } from './deadLetters';
 import { sweepFleet } from './fleetSweep';
-import { claimVersion, LeaseLostError } from './workClaims';
-import { isSettledUnmatched, NO_JOB, noMatchingJobReason, rejectUnmatched, routedFingerprint, routeDocument, type UnmatchedContext } from './routing';
+import { recordRunEnd, summaryOf } from './runEnd';
+import { emitProgress, progressOf, type ProgressContext } from './runProgress';
+import { LeaseLostError } from './workClaims';
+import { NO_JOB, noMatchingJobReason, rejectUnmatched, routedFingerprint, routeDocument, type UnmatchedContext } from './routing';
 import { PRIORITY_USER, type PipelineOptions, type RunHandle, type RunSummary, type StartOptions } from './pipelineOptions';
 
 export { isUnchanged, rejectionOf } from './admission';
@@ -62,6 +64,8 @@ export class Pipeline {
   /** What a run lends the following of a provider outage (the failure context, and its progress). */
   readonly #outage: OutageContext;
   readonly #unmatched: UnmatchedContext;
+  readonly #admission: AdmitContext;
+  readonly #progress: ProgressContext;
   #run: ActiveRun | undefined;
 
   constructor(options: PipelineOptions) {
@@ -99,6 +103,17 @@ export class Pipeline {
     };
     this.#outage = { ...this.#failures, emitProgress: (run) => this.#emitProgress(run, true) };
     this.#unmatched = this.#failures;
+    this.#progress = { events: this.events, now: this.#now, intervalMs: this.#o.progressIntervalMs, progressOf: (run) => this.#progressOf(run) };
+    this.#admission = {
+      store: this.#o.store,
+      events: this.events,
+      converters: this.#o.converters,
+      maxFileBytes: this.#o.maxFileBytes,
+      fingerprint: this.fingerprint,
+      claims: options.claims,
+      now: this.#now,
+      fingerprintOf: (docPath, contentHash) => this.#fingerprintOf(docPath, contentHash),
+    };
     const claims = options.claims;
     if (claims) {
       // a dead letter is final for this version of the file: no other worker picks it up
@@ -390,7 +405,6 @@ export class Pipeline {
 
   /** Decides what to do with a listed file: reject, skip as unchanged, or queue. */
   async #consider(run: ActiveRun, file: ListedFile, priority: number, explicit: boolean): Promise<void> {
-    const store = this.#o.store;
     if (run.active.has(file.path)) {
       // already queued: an explicit request moves it ahead
       if (explicit) {
@@ -405,66 +419,13 @@ export class Pipeline {
       }
       return;
     }
-    if (file.size < 0) {
-      // explicit path: stat it now
-      try {
-        const st = await fsp.stat(file.absPath);
-        file = { ...file, size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
-      } catch {
-        file = { ...file, size: 0, mtimeMs: 0 };
-      }
-    }
-    const now = this.#now();
-    const existing = store.getDocument(file.path);
-    const rejectReason = rejectionOf(file, this.#o.converters, this.#o.maxFileBytes);
-    if (rejectReason) {
-      if (existing?.readiness !== 'rejected' || existing.rejectReason !== rejectReason) {
-        store.putDocument({ ...(existing ?? this.#newDoc(file, now)), size: file.size, mtimeMs: file.mtimeMs, readiness: 'rejected', rejectReason, stage: 'pending', updatedAt: now });
-      }
-      run.stats.rejected++;
-      if (isTooLarge(file, this.#o.converters, this.#o.maxFileBytes)) run.stats.rejectedTooLarge++;
-      this.events.emit({ type: 'doc/rejected', runId: run.record.id, path: file.path, reason: rejectReason });
-      return;
-    }
-    if (!explicit && isSettledUnmatched(existing, file, this.fingerprint)) {
-      // classified as no job's document, for this very file and configuration: stays rejected, no request
-      run.stats.rejected++;
-      this.events.emit({ type: 'doc/rejected', runId: run.record.id, path: file.path, reason: existing?.rejectReason ?? '' });
-      return;
-    }
-    const fingerprint = existing?.stage === 'done' && existing.size === file.size && existing.mtimeMs === file.mtimeMs ? await this.#fingerprintOf(file.path, existing.contentHash) : this.fingerprint;
-    const unchanged = fingerprint !== undefined && isUnchanged(existing, file, fingerprint);
-    if (existing && unchanged && existing.stage === 'done' && !explicit) {
-      run.stats.skipped++;
-      return;
-    }
-    if (existing && unchanged && existing.stage === 'dead-lettered' && !explicit) {
-      return; // stays in the dead-letter queue until reprocessed
-    }
-    const claims = this.#o.claims;
-    if (claims) {
-      // another worker's document, or finished by one: nothing is written about it here
-      const verdict = await claims.claim(file.path, claimVersion(file.size, file.mtimeMs, fingerprint ?? this.fingerprint), { force: explicit });
-      if (verdict !== 'granted') {
-        if (verdict === 'done') run.stats.skipped++;
-        return;
-      }
-      if (run.active.has(file.path) || run.finished) return;
-    }
-    if (!existing) store.putDocument(this.#newDoc(file, now));
-    else if (existing.readiness !== 'ready' || existing.stage === 'done' || existing.stage === 'dead-lettered') {
-      store.patchDocument(file.path, { readiness: 'ready', rejectReason: undefined, stage: 'pending', size: file.size, mtimeMs: file.mtimeMs, updatedAt: now, ...(existing.stage === 'dead-lettered' ? { attempts: 0 } : {}) });
-    }
-    this.#schedule(run, file, priority);
+    const admitted = await admit(this.#admission, run, file, explicit);
+    if (admitted) this.#schedule(run, admitted, priority);
   }
 
   /** The fingerprint a document's result must have: the job's, with the document's examples (undefined: not known). */
   async #fingerprintOf(docPath: string, contentHash: string | undefined): Promise<string | undefined> {
     return expectedFingerprint(this.fingerprint, this.#o.examples, docPath, contentHash).catch((err: Error) => void this.#log.warn(`${docPath}: its examples are not known (${err.message})`));
-  }
-
-  #newDoc(file: ListedFile, now: number): DocumentState {
-    return { path: file.path, size: file.size, mtimeMs: file.mtimeMs, readiness: 'ready', stage: 'pending', attempts: 0, tokensIn: 0, tokensOut: 0, cost: 0, updatedAt: now };
   }
 
   #schedule(run: ActiveRun, file: ListedFile, priority: number): void {
@@ -608,34 +569,20 @@ export class Pipeline {
         }
         enter('exporting');
         if (signal.aborted) throw new CancelledError();
-        result = {
-          formatVersion: 1,
-          source: file.path,
-          data: out.data,
+        result = buildResult({
+          runId: run.record.id,
+          path: file.path,
+          out,
           grounding: withConfidence(await this.#ground(out.data, converted), out.confidence),
-          metadata: {
-            runId: run.record.id,
-            model: out.model,
-            schemaHash: job?.schemaHash ?? this.#schemaHash,
-            fingerprint: withExamples(this.fingerprint, chosen?.key),
-            contentHash,
-            converter: converted.format,
-            attempts: attempt,
-            requests: out.requests,
-            tokensIn: out.tokensIn,
-            tokensOut: out.tokensOut,
-            cost: out.cost,
-            startedAt: new Date(startedAt).toISOString(),
-            finishedAt: new Date(this.#now()).toISOString(),
-            ...(out.mode ? { mode: out.mode } : {}),
-            ...(out.chunks ? { chunks: out.chunks } : {}),
-            ...(out.conflicts?.length ? { conflicts: out.conflicts } : {}),
-            ...(routed ? { job: routed.name, jobChosenBy: routed.by } : {}),
-            ...(choice ? { classification: { model: choice.model, requests: choice.requests, tokensIn: choice.tokensIn, tokensOut: choice.tokensOut, cost: choice.cost } } : {}),
-            ...(converted.warnings?.length ? { convertWarnings: converted.warnings } : {}),
-            ...(out.examples?.length ? { examples: out.examples } : {}),
-          },
-        };
+          converted,
+          contentHash,
+          attempt,
+          startedAt,
+          finishedAt: this.#now(),
+          schemaHash: job?.schemaHash ?? this.#schemaHash,
+          fingerprint: withExamples(this.fingerprint, chosen?.key),
+          ...(routed ? { routed } : {}),
+        });
         // fencing: a worker whose lease ran out (and whose document another took over) writes nothing
         await this.#o.claims?.fence(file.path);
         await writeResult(this.#o.outDir, result, { verifiedFolders: run.resultFolders, changed: previous === undefined });
@@ -643,33 +590,8 @@ export class Pipeline {
       this.#forced.delete(file.path);
       const endedAt = this.#now();
       stageMs[stage] = (stageMs[stage] ?? 0) + (endedAt - stageStart);
-      const doc = store.getDocument(file.path);
       // the result file is on disk: now the completion is checkpointed, durably
-      store.patchDocument(
-        file.path,
-        {
-          stage: 'done',
-          contentHash,
-          fingerprint: result.metadata.fingerprint,
-          resultPath: resultRelPath(file.path),
-          lastError: undefined,
-          tokensIn: (doc?.tokensIn ?? 0) + spent.tokensIn,
-          tokensOut: (doc?.tokensOut ?? 0) + spent.tokensOut,
-          cost: (doc?.cost ?? 0) + spent.cost,
-          durationMs: endedAt - startedAt,
-          size: file.size >= 0 ? file.size : (doc?.size ?? source.size),
-          mtimeMs: file.mtimeMs >= 0 ? file.mtimeMs : (doc?.mtimeMs ?? 0),
-          updatedAt: endedAt,
-        },
-      );
-      // group commit: "done" reaches the disk before the document counts as done
-      await store.flush();
-      await this.#o.claims?.finish(file.path, 'done');
-      store.recordAttempt({ runId: run.record.id, path: file.path, attempt, stageReached: 'done', startedAt, endedAt, durationMs: endedAt - startedAt, stageMs, outcome: 'done', ...spent, ...made });
-      run.stats.done++;
-      this.#addSpent(run, spent);
-      run.active.delete(file.path);
-      this.events.emit({ type: 'doc/completed', runId: run.record.id, path: file.path, resultPath: resultRelPath(file.path), durationMs: endedAt - startedAt, ...spent });
+      await checkpointDone(this.#failures, this.#o.claims, run, file, result, { attempt, startedAt, endedAt, stageMs, contentHash, size: source.size, spent, ...(made ? { made } : {}) });
     } catch (err) {
       if (err instanceof LeaseLostError) {
         this.#log.warn(err.message);
@@ -727,38 +649,11 @@ export class Pipeline {
   }
 
   #progressOf(run: ActiveRun): RunProgress {
-    const counts = this.#o.store.counts();
-    const elapsedMin = Math.max(1e-9, (this.#now() - run.record.startedAt) / 60000);
-    const docsPerMinute = run.stats.done / elapsedMin;
-    const remaining = counts.pending + counts.running + counts.failed;
-    return {
-      runId: run.record.id,
-      ...counts,
-      inFlight: run.processing,
-      docsPerMinute,
-      ...(docsPerMinute > 0 ? { etaMs: Math.round((remaining / docsPerMinute) * 60000) } : {}),
-      paused: this.#queue.isPaused,
-      ...(run.waiting ? { waitingForProvider: { ...run.waiting } } : {}),
-    };
+    return progressOf(this.#o.store, run, this.#now(), this.#queue.isPaused);
   }
 
   #emitProgress(run: ActiveRun, force = false): void {
-    if (run.finished) return;
-    const now = this.#now();
-    const due = run.lastProgressAt + this.#o.progressIntervalMs;
-    if (force || now >= due) {
-      if (run.progressTimer) {
-        clearTimeout(run.progressTimer);
-        run.progressTimer = undefined;
-      }
-      run.lastProgressAt = now;
-      this.events.emit({ type: 'run/progress', progress: this.#progressOf(run) });
-    } else if (!run.progressTimer) {
-      run.progressTimer = setTimeout(() => {
-        run.progressTimer = undefined;
-        this.#emitProgress(run, true);
-      }, due - now);
-    }
+    emitProgress(this.#progress, run, force);
   }
 
   #maybeFinish(run: ActiveRun): void {
@@ -768,43 +663,13 @@ export class Pipeline {
     if (run.active.size > 0 && !run.controller.signal.aborted) return;
     run.finished = true;
     if (run.progressTimer) clearTimeout(run.progressTimer);
-    const store = this.#o.store;
-    const counts = store.counts();
-    const status: RunSummary['status'] = run.interrupted ? 'interrupted' : run.stopReason ? 'stopped' : 'completed';
-    const endedAt = this.#now();
-    run.record = {
-      ...run.record,
-      endedAt,
-      status,
-      totals: { ...counts, tokensIn: run.stats.tokensIn, tokensOut: run.stats.tokensOut, cost: run.stats.cost },
-    };
-    try {
-      store.putRun(run.record, { durable: true });
-    } catch (err) {
-      // a broken store (full disk): the run still ends, with its reason; the next run resumes
-      this.#log.error(`The end of run ${run.record.id} could not be recorded: ${(err as Error).message}`);
-      if (!run.fatalError) run.fatalError = errorInfoOf(err, 'pending');
-    }
+    const end = recordRunEnd(this.#o.store, this.#log, run, this.#now());
     run.breakerEvents?.dispose();
     this.#breaker?.reset();
     run.releaseOutput?.();
     this.#run = undefined;
-    const summary: RunSummary = {
-      runId: run.record.id,
-      status,
-      ...(run.stopReason ? { reason: run.stopReason } : {}),
-      ...(run.fatalError ? { fatalError: run.fatalError } : {}),
-      counts,
-      done: run.stats.done,
-      deadLettered: run.stats.deadLettered,
-      skipped: run.stats.skipped,
-      rejected: run.stats.rejected,
-      rejectedTooLarge: run.stats.rejectedTooLarge,
-      tokensIn: run.stats.tokensIn,
-      tokensOut: run.stats.tokensOut,
-      cost: run.stats.cost,
-      durationMs: endedAt - run.record.startedAt,
-    };
+    const summary = summaryOf(run, end);
+    const { status, counts } = end;
     this.events.emit({ type: 'run/finished', runId: run.record.id, status, progress: { ...this.#progressOf(run), ...counts }, ...(run.stopReason ? { reason: run.stopReason } : {}) });
     this.#log.info(`Run ${run.record.id} ${status}: ${counts.done} done, ${counts.failed} failed, ${counts.deadLettered} dead-lettered, ${counts.pending} pending`);
     run.resolve(summary);
