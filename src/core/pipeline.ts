@@ -570,6 +570,7 @@ export class Pipeline {
       if (previous && !forced && previous.metadata.contentHash === contentHash && previous.metadata.fingerprint === (await this.#fingerprintOf(file.path, contentHash))) {
         result = previous;
         this.#log.info(`${file.path}: unchanged since its result was written, not extracted again`);
+        await this.#o.claims?.fence(file.path, result); // a fleet: the shared state gets the result too
       } else {
         // converting plain text, JSON or a small CSV takes no time worth a checkpoint (a streamed one does)
         enter('converting', converter?.cacheable !== false || source.bytes === undefined);
@@ -637,7 +638,7 @@ export class Pipeline {
           },
         };
         // fencing: a worker whose lease ran out (and whose document another took over) writes nothing
-        await this.#o.claims?.fence(file.path);
+        await this.#o.claims?.fence(file.path, result);
         await writeResult(this.#o.outDir, result, { verifiedFolders: run.resultFolders, changed: previous === undefined });
       }
       this.#forced.delete(file.path);

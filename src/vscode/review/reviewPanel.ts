@@ -11,7 +11,7 @@ import * as vscode from 'vscode';
 import type { Logger } from '../../core/logger';
 import type { ConverterRegistry } from '../../convert/index';
 import type { PdfLimits } from '../../convert/pdf/limits';
-import { readResult, writeFileAtomic } from '../../export/jsonExporter';
+import { writeFileAtomic } from '../../export/jsonExporter';
 import {
   applyCorrection,
   getAt,
@@ -33,7 +33,7 @@ import { Disposable, type IDisposable } from '../dispose';
 import type { FolderRuns } from '../workspaceRuns';
 import { CorrectionsStore } from '../../app/corrections';
 import { reviewHtml, reviewResourceRoots } from './html';
-import { deleteRerunBackup, imagePages, isImageDocument, loadRerunBackup, neighbour, position, ReviewData, saveRerunBackup } from './reviewData';
+import { deleteRerunBackup, imagePages, isImageDocument, loadRerunBackup, neighbour, position, readStoredResult, ReviewData, saveRerunBackup } from './reviewData';
 
 export { REVIEW_VIEW_TYPE };
 
@@ -339,8 +339,9 @@ export class ReviewPanel extends Disposable {
   }
 
   async #export(target: ReviewTarget, d: ReviewData): Promise<void> {
-    await this.#host.corrections(target.folder).exportToResult(target.folder.root, d.o.outDir, d.docPath);
-    d.result = await readResult(d.o.outDir, d.docPath);
+    const store = d.o.store();
+    await this.#host.corrections(target.folder).exportToResult(target.folder.root, d.o.outDir, d.docPath, store?.results);
+    d.result = await readStoredResult(store, d.o.outDir, d.docPath);
     this.#host.changed(target.folder, d.docPath);
   }
 
@@ -446,9 +447,10 @@ export class ReviewPanel extends Disposable {
     deleteRerunBackup(stateDir, d.docPath);
     if (accept) {
       const corrections = this.#host.corrections(target.folder);
-      const current = await readResult(d.o.outDir, d.docPath);
+      const store = d.o.store();
+      const current = await readStoredResult(store, d.o.outDir, d.docPath);
       if (current) corrections.rebase(d.docPath, current);
-      await corrections.exportToResult(target.folder.root, d.o.outDir, d.docPath);
+      await corrections.exportToResult(target.folder.root, d.o.outDir, d.docPath, store?.results);
     }
     this.#host.changed(target.folder, d.docPath);
     await this.#load(false);
