@@ -130,11 +130,11 @@ export class Pipeline {
     // one run writes into an output folder at a time (two state folders on one folder would both export)
     const releaseOutput = this.#o.lockOutput?.();
     const store = this.#o.store;
-    const id = `${new Date(this.#now()).toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
+    const id = options.join?.id ?? `${new Date(this.#now()).toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
     const record: RunRecord = {
       id,
-      startedAt: this.#now(),
-      trigger: options.trigger,
+      startedAt: options.join?.startedAt ?? this.#now(),
+      trigger: options.join?.trigger ?? options.trigger,
       root: this.#o.root,
       status: 'running',
       fingerprint: this.fingerprint,
@@ -177,7 +177,7 @@ export class Pipeline {
     this.#modelSlots.start();
     this.#queue.start();
     this.events.emit({ type: 'run/started', runId: id, root: this.#o.root, at: record.startedAt });
-    this.#log.info(`Run ${id} started (${options.trigger}) in ${this.#o.root}`);
+    this.#log.info(options.join ? `Run ${id} of the fleet joined (${options.trigger}) in ${this.#o.root}` : `Run ${id} started (${options.trigger}) in ${this.#o.root}`);
     void this.#feed(run, options.paths).catch((err) => {
       this.#log.error(err instanceof Error ? err : String(err));
       run.stopReason = `Listing failed: ${(err as Error).message}`;
