@@ -9,10 +9,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CorrectionsStore } from '../../src/app/corrections';
+import { ErrorCodes } from '../../src/core/errors';
 import { LeaseLostError } from '../../src/core/workClaims';
 import type { ResultFile } from '../../src/export/jsonExporter';
 import { PgWorkClaims } from '../../src/store/pg/claims';
 import { PgCheckpointStore } from '../../src/store/pg/pgStore';
+import { rejectsWithCode } from '../support/assertions';
 import { ndjson, runCli, startCli } from '../support/cli';
 import { startModelServer, type ModelServer } from '../support/modelServer';
 import { startPostgres, type PgCluster } from '../support/postgres';
@@ -165,6 +167,9 @@ describe('results in the PostgreSQL state (ew_results)', function () {
       assert.equal(row.writer, 'worker-b');
       assert.equal(row.run_id, 'run-b');
       assert.equal(Number(row.token), 2);
+      // a result PostgreSQL cannot hold (a NUL character in a text): EXPORT_FAILED with the reason, nothing stored
+      await rejectsWithCode(claimsB.fence('x.txt', resultOf('x.txt', 'run-nul', { who: 'b\u0000' })), ErrorCodes.EXPORT_FAILED, (e) => assert.match(e.message, /x\.txt cannot be stored in the state database/));
+      assert.equal((await b.results.get('x.txt'))?.metadata.runId, 'run-b');
       // a document this worker never claimed: refused too
       await assert.rejects(claimsA.fence('y.txt', resultOf('y.txt', 'run-a', {})), LeaseLostError);
       assert.equal(await a.results.get('y.txt'), undefined);
