@@ -290,7 +290,7 @@ export class CorrectionsStore {
       };
     }
     if (local) await writeResult(outDir, next);
-    await shared?.saveReviewed(next);
+    await shared?.replace(next);
     return next;
   }
 }

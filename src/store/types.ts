@@ -19,11 +19,12 @@ export interface SharedResults {
   /** Paths of the documents with a stored result, sorted. */
   paths(): Promise<string[]>;
   /**
-   * Replaces a stored result by the same result with the reviewer's corrections written in (`corrected`,
-   * `review`: see app/corrections.ts). Only while the stored result is still the one corrected (same run
-   * and finish time): false when a newer result took its place (or there is none), which stays.
+   * Replaces the stored result by `next` while the stored one is still `current` (same run and finish time;
+   * default: `next` itself): the reviewer's corrections written into it (`corrected`, `review`: see
+   * app/corrections.ts), or the previous result restored when a rerun is rejected. False when another result
+   * took its place meanwhile (or there is none), which stays.
    */
-  saveReviewed(result: ResultFile): Promise<boolean>;
+  replace(next: ResultFile, current?: ResultFile): Promise<boolean>;
 }
 
 export interface WriteOptions {

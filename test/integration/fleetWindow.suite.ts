@@ -8,7 +8,8 @@
  *   - a window that runs nothing follows a CLI worker's progress live from the database's notifications
  *     (LISTEN/NOTIFY), with no poll timer;
  *   - the review of a document whose result file is not on this machine shows its result from the
- *     database, a correction goes back to the database, and Open Result shows the database's result;
+ *     database, a correction and a rejected rerun go back to the database, and Open Result shows the
+ *     database's result;
  *   - three CLI workers and the window share one run, one worker is killed with SIGKILL while it holds
  *     claims and has a request in flight: every document ends done exactly once.
  * The suite adds a job "fleet" (its own folder fleet-run/) to extraction.config.json and puts back the
@@ -201,7 +202,7 @@ describe('Extraction Workbench: the window on a PostgreSQL state with a fleet of
     assert.equal(folder.followStats.polls, polls, 'no poll timer fired');
   });
 
-  it('reviews a document whose result file is not on this machine from the database; a correction goes back to it; Open Result shows it', async () => {
+  it('reviews a document whose result file is not on this machine from the database; corrections and a rejected rerun go back to it; Open Result shows it', async () => {
     const rel = docs[0];
     const file = path.join(folder.outDir(), ...`${rel}.json`.split('/'));
     const written = JSON.parse(fs.readFileSync(file, 'utf8')) as ResultFile;
@@ -225,17 +226,26 @@ describe('Extraction Workbench: the window on a PostgreSQL state with a fleet of
       const after = (await folder.store?.results?.get(rel)) as ReviewedResultFile | undefined;
       assert.equal(after?.corrected, undefined);
       assert.equal(after?.review, undefined);
+      // "Open Result" shows the database's result (an untitled JSON document) when the file is not here
+      api.treeModel.flush();
+      const node = await waitFor(`a tree node for ${rel}`, () => api.treeModel.findDocument(folder.key, rel));
+      const uri = await vscode.commands.executeCommand<vscode.Uri>('extractionWorkbench.openResult', node, [node]);
+      assert.equal(uri?.scheme, 'untitled');
+      const opened = await waitFor('the result in the active editor', () => vscode.window.activeTextEditor?.document.uri.toString() === uri?.toString() && vscode.window.activeTextEditor.document);
+      assert.deepEqual((JSON.parse(opened.getText()) as ResultFile).data, written.data);
+      await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+      // a rerun from here, rejected: the database holds the result from before again
+      server.setScript(rel, [{ reply: { ...(written.data as object), vendor: 'Rerun Ltd' } }]);
+      await panel.handle({ type: 'review/rerun' });
+      await waitFor('the diff of the rerun', () => panel.view?.rerun?.state === 'diff', 60_000);
+      assert.equal(((await folder.store?.results?.get(rel))?.data as { vendor?: string }).vendor, 'Rerun Ltd', 'the rerun’s result in the database');
+      await panel.handle({ type: 'review/acceptRerun', accept: false });
+      const restored = await folder.store?.results?.get(rel);
+      assert.deepEqual(restored?.data, written.data, 'the previous result back in the database');
+      assert.equal(restored?.metadata.runId, written.metadata.runId);
     } finally {
       panel.panel.dispose();
     }
-    // "Open Result" shows the database's result (an untitled JSON document) when the file is not here
-    api.treeModel.flush();
-    const node = await waitFor(`a tree node for ${rel}`, () => api.treeModel.findDocument(folder.key, rel));
-    const uri = await vscode.commands.executeCommand<vscode.Uri>('extractionWorkbench.openResult', node, [node]);
-    assert.equal(uri?.scheme, 'untitled');
-    const opened = await waitFor('the result in the active editor', () => vscode.window.activeTextEditor?.document.uri.toString() === uri?.toString() && vscode.window.activeTextEditor.document);
-    assert.deepEqual((JSON.parse(opened.getText()) as ResultFile).data, written.data);
-    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 
   it('three CLI workers and the window share one run; one worker killed with SIGKILL mid-run: every document done exactly once', async () => {

@@ -210,8 +210,13 @@ describe('results in the PostgreSQL state (ew_results)', function () {
       assert.equal(await claims.claim('inv.txt', 'v2'), 'granted');
       const newer = resultOf('inv.txt', 'run-22', { total: 99, vendor: 'ACME' });
       await claims.fence('inv.txt', newer);
-      assert.equal(await s.results.saveReviewed({ ...original, data: { total: 1 } }), false);
+      assert.equal(await s.results.replace({ ...original, data: { total: 1 } }), false);
       assert.deepEqual((await s.results.get('inv.txt'))?.data, newer.data);
+      // a rejected rerun: the previous result back in place of the newer one (and only of that one)
+      assert.equal(await s.results.replace(original, newer), true);
+      assert.deepEqual((await s.results.get('inv.txt'))?.data, original.data);
+      assert.equal(await s.results.replace(newer, newer), false, 'the newer result is no longer stored');
+      assert.deepEqual((await s.results.get('inv.txt'))?.data, original.data);
     } finally {
       await claims.dispose();
       await s.closeAndWait();

@@ -70,12 +70,12 @@ export class PgResults implements SharedResults {
     return r.rows.map((row) => row.path).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
-  async saveReviewed(result: ResultFile): Promise<boolean> {
-    if (!this.o.present) return false;
+  async replace(next: ResultFile, current: ResultFile = next): Promise<boolean> {
+    if (!this.o.present || next.source !== current.source) return false;
     const r = await this.#query(
       `UPDATE ew_results SET result = $2::jsonb, updated_at = now()
        WHERE path = $1 AND result->'metadata'->>'runId' = $3 AND result->'metadata'->>'finishedAt' = $4 RETURNING 1`,
-      [result.source, JSON.stringify(result), result.metadata.runId, result.metadata.finishedAt],
+      [next.source, JSON.stringify(next), current.metadata.runId, current.metadata.finishedAt],
     );
     return r.rows.length > 0;
   }
