@@ -13,6 +13,7 @@ import { ErrorCodes } from '../../src/core/errors';
 import { LeaseLostError } from '../../src/core/workClaims';
 import type { ResultFile } from '../../src/export/jsonExporter';
 import { PgWorkClaims } from '../../src/store/pg/claims';
+import { migratePg, PG_MIGRATIONS, PG_SCHEMA_VERSION, RESULTS_SCHEMA_VERSION } from '../../src/store/pg/migrations';
 import { PgCheckpointStore } from '../../src/store/pg/pgStore';
 import { rejectsWithCode } from '../support/assertions';
 import { ndjson, runCli, startCli } from '../support/cli';
@@ -220,6 +221,37 @@ describe('results in the PostgreSQL state (ew_results)', function () {
     } finally {
       await claims.dispose();
       await s.closeAndWait();
+    }
+  });
+
+  it('a database of schema v5 gets ew_results when a worker opens it; read-only before that, it has no results (no error)', async () => {
+    const url = cluster.database('results_v5');
+    const old = await PgCheckpointStore.open({ url, readOnly: true, logger: quiet });
+    const client = await old.pool.connect();
+    try {
+      assert.deepEqual(await migratePg(client, PG_MIGRATIONS.filter((m) => m.version < RESULTS_SCHEMA_VERSION)), { from: 0, to: RESULTS_SCHEMA_VERSION - 1 });
+    } finally {
+      client.release();
+      await old.closeAndWait();
+    }
+    const look = await PgCheckpointStore.open({ url, readOnly: true, logger: quiet });
+    try {
+      assert.equal(await look.results.get('a.txt'), undefined);
+      assert.deepEqual(await look.results.paths(), []);
+    } finally {
+      await look.closeAndWait();
+    }
+    const worker = await PgCheckpointStore.open({ url, workerId: 'w', logger: quiet });
+    const claims = new PgWorkClaims(worker.pool, worker.workerId);
+    try {
+      const version = await worker.pool.query<{ v: number }>('SELECT max(version) AS v FROM ew_schema');
+      assert.equal(version.rows[0].v, PG_SCHEMA_VERSION);
+      assert.equal(await claims.claim('a.txt', 'v1'), 'granted');
+      await claims.fence('a.txt', resultOf('a.txt', 'run-a', { n: 1 }));
+      assert.deepEqual(await worker.results.paths(), ['a.txt']);
+    } finally {
+      await claims.dispose();
+      await worker.closeAndWait();
     }
   });
 });
