@@ -262,7 +262,7 @@ export class CorrectionsStore {
   /**
    * Writes the corrections into the result file: `corrected` + `review` (both removed again when nothing
    * is corrected or reviewed); `data` stays the model's. Returns the result written, or undefined when
-   * the document has no result file.
+   * the document has no result (no file, nor one in `shared`).
    *
    * With `shared` (a state shared by machines): the result stored there gets the same fields, and a
    * document whose result file is not here (a worker on another machine wrote it) is corrected there only.

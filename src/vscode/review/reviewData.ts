@@ -1,7 +1,7 @@
 /**
  * Everything the review of one document needs, read from disk: the result file (in a state shared by
- * machines, from the database when this machine has no result file: another machine's worker wrote it), the converted text
- * (from the converted-text cache the pipeline fills, converting again only on a miss), the schema and its
+ * machines, from the database when this machine has no result file: another machine's worker wrote it),
+ * the converted text (from the converted-text cache the pipeline fills, converting again only on a miss), the schema and its
  * validator, the corrections, a pending rerun, and the grounding of what the reviewer sees. Also the
  * next/previous document for navigation. No `vscode` import.
  */
