@@ -32,6 +32,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { resolveInside } from '../core/paths';
 import { readResult, writeFileAtomic, writeResult, type ResultFile } from '../export/jsonExporter';
+import type { SharedResults } from '../store/types';
 import { applyCorrection, ProtocolError, type CorrectionOp, type JsonValue, type ReviewInfo } from '../shared/reviewProtocol';
 
 export const CORRECTIONS_FORMAT_VERSION = 1;
@@ -261,10 +262,14 @@ export class CorrectionsStore {
   /**
    * Writes the corrections into the result file: `corrected` + `review` (both removed again when nothing
    * is corrected or reviewed); `data` stays the model's. Returns the result written, or undefined when
-   * the document has no result file.
+   * the document has no result (no file, nor one in `shared`).
+   *
+   * With `shared` (a state shared by machines): the result stored there gets the same fields, and a
+   * document whose result file is not here (a worker on another machine wrote it) is corrected there only.
    */
-  async exportToResult(root: string, outDir: string, docPath: string): Promise<ReviewedResultFile | undefined> {
-    const result = (await readResult(outDir, docPath)) as ReviewedResultFile | undefined;
+  async exportToResult(root: string, outDir: string, docPath: string, shared?: SharedResults): Promise<ReviewedResultFile | undefined> {
+    const local = (await readResult(outDir, docPath)) as ReviewedResultFile | undefined;
+    const result = local ?? ((await shared?.get(docPath)) as ReviewedResultFile | undefined);
     if (!result) return undefined;
     const file = this.load(docPath);
     const { info, data } = this.info(docPath, result, file);
@@ -284,7 +289,8 @@ export class CorrectionsStore {
         correctionsFile: path.relative(root, this.fileOf(docPath)).split(path.sep).join('/'),
       };
     }
-    await writeResult(outDir, next);
+    if (local) await writeResult(outDir, next);
+    await shared?.replace(next);
     return next;
   }
 }

@@ -32,6 +32,8 @@ import { PgWorkClaims } from '../store/pg/claims';
 import { PgCheckpointStore } from '../store/pg/pgStore';
 import { redactUrl } from '../store/pg/url';
 import type { CheckpointStore } from '../store/types';
+import { joinableRun } from './fleetRun';
+import type { RunRecord } from '../core/types';
 import type { RetryPolicy } from '../core/retry';
 import { ConvertCache } from '../convert/cache';
 import { DEFAULT_MAX_EXAMPLES } from '../extract/examples';
@@ -339,6 +341,12 @@ export interface Session {
   pipeline: Pipeline;
   /** The session's extractor (its rate limiter and circuit breaker report their state). */
   extractor: OpenAIExtractor;
+  /**
+   * A fleet (workers sharing a PostgreSQL state): the run under way to take part in — the latest run, not
+   * finished, of the same configuration, while another worker holds a live claim — or undefined (start a new
+   * one). Pass it to `pipeline.start({ join })`: the fleet then reports one run id. Undefined without a fleet.
+   */
+  joinableRun(): Promise<RunRecord | undefined>;
   /** Releases workers; closes the store when the session opened it. */
   close(): Promise<void>;
 }
@@ -455,6 +463,7 @@ export async function openSession(settings: RunSettings, options: SessionOptions
     store,
     pipeline,
     extractor,
+    joinableRun: () => (claims ? joinableRun(store, claims, pipeline.fingerprint) : Promise.resolve(undefined)),
     async close() {
       await Promise.all([converters.dispose(), grounding.dispose()]);
       requestLog.close();

@@ -20,6 +20,7 @@ import { releaseDeadLetter } from '../core/deadLetters';
 import { openWhenReleased } from '../store';
 import type { CheckpointStore, DocumentQuery } from '../store/types';
 import { normalisePaths } from './docPaths';
+import { stateTargetOf, type StateTarget } from './stateTarget';
 
 const quiet: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
@@ -31,6 +32,13 @@ function stateDirOf(state: string | undefined, usageError: (m: string) => Error)
   const dir = state ? path.resolve(state) : defaultStateDir(process.cwd());
   if (!fs.existsSync(dir)) throw usageError(`No extraction state in ${dir} (use --state <dir>)`);
   return dir;
+}
+
+/** `--state <dir>` or a database (`--state postgres://…`, EXTRACTION_STATE_URL), for looking only. */
+function lookTargetOf(state: string | undefined, usageError: (m: string) => Error): StateTarget {
+  const target = stateTargetOf(state, process.cwd(), usageError);
+  if (!target.url && !fs.existsSync(target.stateDir)) throw usageError(`No extraction state in ${target.stateDir} (use --state <dir>)`);
+  return target;
 }
 
 function queryOf(stage: ListStage | undefined): DocumentQuery {
@@ -88,7 +96,8 @@ export async function cmdList(argv: string[], usageError: (m: string) => Error):
   if (stage !== undefined && !(LIST_STAGES as readonly string[]).includes(stage)) throw usageError(`Unknown --stage "${stage}": use ${LIST_STAGES.join(', ')}`);
   const limit = values.limit === undefined ? undefined : Number(values.limit);
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw usageError(`--limit must be a whole number ≥ 1, got "${values.limit}"`);
-  const store = await openStore(stateDirOf(values.state, usageError), { logger: quiet, readOnly: true });
+  const target = lookTargetOf(values.state, usageError);
+  const store = await openStore(target.stateDir, { logger: quiet, readOnly: true, ...(target.url ? { url: target.url } : {}) });
   let docs: DocumentState[];
   try {
     docs = store.listDocuments(queryOf(stage as ListStage | undefined));

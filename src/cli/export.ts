@@ -6,6 +6,10 @@
  * Defaults: the state folder is `<out>/../.extraction` (else `./.extraction`) when there is one; the output
  * folder and the schema are those of the state folder's last run; the format is the one of `--to`'s
  * extension. Exit 0, or 2 with a one-line reason (no results, unknown format, unwritable target…).
+ *
+ * `--state postgres://…` (or EXTRACTION_STATE_URL): the state of a fleet. The results come from the output
+ * folder where it has them and from the database for the rest, so the export works on a machine that has
+ * none of the workers' files (`--out` is then optional).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -16,10 +20,12 @@ import { defaultStateDir, loadSavedSettings, openStore } from '../app/session';
 import type { Logger } from '../core/logger';
 import { DATASET_FORMATS, exportDataset, formatOfFile, isDatasetFormat, type DatasetExportReport } from '../export/dataset';
 import { listJournalFiles } from '../store/journal';
+import { isStateUrl } from '../store/pg/url';
 import { SNAPSHOT_FILE } from '../store/sqlStore';
 import type { CheckpointStore } from '../store/types';
+import { STATE_URL_ENV, stateTargetOf } from './stateTarget';
 
-export const EXPORT_USAGE = `  extraction-workbench export --to <file> [--format csv|jsonl|xlsx] [--out <dir>] [--state <dir>] [--schema <file.json>]
+export const EXPORT_USAGE = `  extraction-workbench export --to <file> [--format csv|jsonl|xlsx] [--out <dir>] [--state <dir>|postgres://…] [--schema <file.json>]
                               [--with-status] [--bom] [--json]   # results as one dataset file (one row per document)`;
 
 const quiet: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
@@ -67,7 +73,10 @@ export async function cmdExport(argv: string[], usageError: (m: string) => Error
   if (!format) throw usageError(`No --format given and the extension of "${values.to}" names none: use --format ${DATASET_FORMATS.join('|')}`);
   if (!isDatasetFormat(format)) throw usageError(`Unknown --format "${format}": use ${DATASET_FORMATS.join(', ')}`);
   if (values.bom && format !== 'csv') throw usageError('--bom is for CSV only');
-  const stateDir = stateDirOf(values.state, values.out, usageError);
+  // a database (--state postgres://…, else EXTRACTION_STATE_URL unless --state names a folder)
+  const url = isStateUrl(values.state ?? (process.env[STATE_URL_ENV] || undefined)) ? stateTargetOf(values.state, process.cwd(), usageError).url : undefined;
+  // the local state folder: saved settings and the reviewers' corrections (with a database, when there is one)
+  const stateDir = stateDirOf(url ? undefined : values.state, values.out, usageError);
   let saved: ReturnType<typeof loadSavedSettings>;
   try {
     saved = stateDir ? loadSavedSettings(stateDir) : undefined;
@@ -75,8 +84,9 @@ export async function cmdExport(argv: string[], usageError: (m: string) => Error
     saved = undefined; // a state folder kept outside its folder: --out names the results
   }
   const outDir = values.out ? path.resolve(values.out) : saved?.outDir;
-  if (!outDir) throw usageError(`export needs --out <dir> (the folder with the result files)${stateDir ? `: ${stateDir} has no saved run to take it from` : ''}`);
-  if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) throw usageError(`Output folder not found: ${outDir}`);
+  if (!outDir && !url) throw usageError(`export needs --out <dir> (the folder with the result files)${stateDir ? `: ${stateDir} has no saved run to take it from` : ''}`);
+  // with a database, the results the folder lacks (or all of them) come from it
+  if (outDir && !url && (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory())) throw usageError(`Output folder not found: ${outDir}`);
   const schemaFile = values.schema ? path.resolve(values.schema) : saved?.schemaPath;
   let schema: Record<string, unknown> | undefined;
   if (schemaFile) {
@@ -88,11 +98,12 @@ export async function cmdExport(argv: string[], usageError: (m: string) => Error
     }
   }
   let store: CheckpointStore | undefined;
-  if (stateDir && hasStore(stateDir)) store = await openStore(stateDir, { logger: quiet, readOnly: true });
+  if (url) store = await openStore(stateDir ?? process.cwd(), { logger: quiet, readOnly: true, url });
+  else if (stateDir && hasStore(stateDir)) store = await openStore(stateDir, { logger: quiet, readOnly: true });
   else if (values['with-status']) process.stderr.write(`[warn] No checkpoint store${stateDir ? ` in ${stateDir}` : ' found (use --state <dir>)'}: status columns come from the result files only\n`);
   try {
     const report = await exportDataset({
-      outDir,
+      ...(outDir ? { outDir } : {}),
       to: values.to,
       format,
       ...(schema ? { schema } : {}),

@@ -28,6 +28,7 @@ import { listJournalFiles } from '../store/journal';
 import { SNAPSHOT_FILE } from '../store/sqlStore';
 import type { CheckpointStore } from '../store/types';
 import type { RunSummary } from '../core/pipeline';
+import type { RunRecord } from '../core/types';
 import { cmdControl } from './control';
 import { cmdExport, EXPORT_USAGE } from './export';
 import { cmdEval, EVAL_HELP, EVAL_USAGE } from './eval';
@@ -348,7 +349,15 @@ async function drive(session: Session, start: () => { done: Promise<RunSummary> 
 
 async function cmdRun(argv: string[]): Promise<number> {
   const { session, json } = await openRunSession(argv);
-  return drive(session, () => session.pipeline.start({ trigger: 'cli' }), json);
+  // a fleet: take part in the run under way (one run id for every worker), else start one
+  let join: RunRecord | undefined;
+  try {
+    join = await session.joinableRun();
+  } catch (err) {
+    await session.close();
+    throw err;
+  }
+  return drive(session, () => session.pipeline.start({ trigger: 'cli', ...(join ? { join } : {}) }), json);
 }
 
 /** The session of `run` (and `watch`): settings from the flags and EXTRACTION_* variables. */

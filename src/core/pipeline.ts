@@ -145,11 +145,11 @@ export class Pipeline {
     // one run writes into an output folder at a time (two state folders on one folder would both export)
     const releaseOutput = this.#o.lockOutput?.();
     const store = this.#o.store;
-    const id = `${new Date(this.#now()).toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
+    const id = options.join?.id ?? `${new Date(this.#now()).toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
     const record: RunRecord = {
       id,
-      startedAt: this.#now(),
-      trigger: options.trigger,
+      startedAt: options.join?.startedAt ?? this.#now(),
+      trigger: options.join?.trigger ?? options.trigger,
       root: this.#o.root,
       status: 'running',
       fingerprint: this.fingerprint,
@@ -192,7 +192,7 @@ export class Pipeline {
     this.#modelSlots.start();
     this.#queue.start();
     this.events.emit({ type: 'run/started', runId: id, root: this.#o.root, at: record.startedAt });
-    this.#log.info(`Run ${id} started (${options.trigger}) in ${this.#o.root}`);
+    this.#log.info(options.join ? `Run ${id} of the fleet joined (${options.trigger}) in ${this.#o.root}` : `Run ${id} started (${options.trigger}) in ${this.#o.root}`);
     void this.#feed(run, options.paths).catch((err) => {
       this.#log.error(err instanceof Error ? err : String(err));
       run.stopReason = `Listing failed: ${(err as Error).message}`;
@@ -531,6 +531,7 @@ export class Pipeline {
       if (previous && !forced && previous.metadata.contentHash === contentHash && previous.metadata.fingerprint === (await this.#fingerprintOf(file.path, contentHash))) {
         result = previous;
         this.#log.info(`${file.path}: unchanged since its result was written, not extracted again`);
+        await this.#o.claims?.fence(file.path, result); // a fleet: the shared state gets the result too
       } else {
         // converting plain text, JSON or a small CSV takes no time worth a checkpoint (a streamed one does)
         enter('converting', converter?.cacheable !== false || source.bytes === undefined);
@@ -584,7 +585,7 @@ export class Pipeline {
           ...(routed ? { routed } : {}),
         });
         // fencing: a worker whose lease ran out (and whose document another took over) writes nothing
-        await this.#o.claims?.fence(file.path);
+        await this.#o.claims?.fence(file.path, result);
         await writeResult(this.#o.outDir, result, { verifiedFolders: run.resultFolders, changed: previous === undefined });
       }
       this.#forced.delete(file.path);

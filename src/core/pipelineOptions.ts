@@ -12,7 +12,7 @@ import type { CheckpointStore } from '../store/types';
 import type { CircuitBreaker } from './circuitBreaker';
 import type { Logger } from './logger';
 import type { RetryPolicy } from './retry';
-import type { ErrorInfo, RunCounts, RunTrigger } from './types';
+import type { ErrorInfo, RunCounts, RunRecord, RunTrigger } from './types';
 
 /** Finds the converter for a file extension (`.pdf`). */
 export interface ConverterLookup {
@@ -104,6 +104,11 @@ export interface StartOptions {
   trigger: RunTrigger;
   /** Only these documents (relative paths); default: list the whole root. */
   paths?: readonly string[];
+  /**
+   * Workers sharing a state (a fleet): the run under way that this worker takes part in. Its id (and start
+   * time and trigger) are kept, so the fleet reports one run; this worker records the run's end when it ends.
+   */
+  join?: RunRecord;
 }
 
 export interface RunSummary {

@@ -9,6 +9,7 @@
  * document is finished, the worker shows its token; a worker whose document was taken over meanwhile is
  * refused ({@link LeaseLostError}) and writes nothing.
  */
+import type { ResultFile } from '../export/jsonExporter';
 
 /** What a claim answers: the document is this worker's, or why not. */
 export type ClaimVerdict =
@@ -29,8 +30,13 @@ export interface WorkClaims {
    * finished or dead-lettered document too, never one a live worker holds.
    */
   claim(path: string, version: string, options?: { force?: boolean }): Promise<ClaimVerdict>;
-  /** Renews this worker's claim on `path`; throws {@link LeaseLostError} when another worker took it over. */
-  fence(path: string): Promise<void>;
+  /**
+   * Renews this worker's claim on `path`; throws {@link LeaseLostError} when another worker took it over.
+   * With `result`: also stores the document's result in the shared state, in the same fenced step (nothing
+   * is stored when the claim was lost). The pipeline does this before it writes the result file and marks
+   * the document done, so a document is never done without its result in the shared state.
+   */
+  fence(path: string, result?: ResultFile): Promise<void>;
   /** Marks `path` finished (fenced: {@link LeaseLostError} when taken over). */
   finish(path: string, state: 'done' | 'dead'): Promise<void>;
   /** Gives back the claims this worker still holds (unfinished documents; another worker may take them). */

@@ -92,7 +92,8 @@ export async function exportDataset(o: DatasetExportOptions): Promise<DatasetExp
     if (o.format !== 'jsonl' && r.hasResult) layout.flatten(r.data, true);
   }
   if (!withResult && !(o.withStatus && documents)) {
-    throw new ExtractionError(ErrorCodes.EXPORT_FAILED, `No results in ${o.outDir}: nothing to export${o.store ? '' : ' (is it the output folder of a run?)'}`, { retryable: false });
+    const where = o.outDir ? `${o.outDir}${o.store?.results ? ' nor in the state database' : ''}` : 'the state database';
+    throw new ExtractionError(ErrorCodes.EXPORT_FAILED, `No results in ${where}: nothing to export${o.store ? '' : ' (is it the output folder of a run?)'}`, { retryable: false });
   }
   await checkTarget(to);
   const files = new AtomicFiles();

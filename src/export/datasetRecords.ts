@@ -1,7 +1,9 @@
 /**
  * The documents of a dataset export, read one at a time (nothing of the whole set is kept but the list of
  * paths): the result files of the output folder, with the reviewer's corrections applied, and — with
- * status — every document of the checkpoint store, results or not.
+ * status — every document of the checkpoint store, results or not. A state shared by machines (PostgreSQL)
+ * also holds the results: a document whose result file is not in the output folder here (a worker on
+ * another machine wrote it) is read from the database.
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -34,8 +36,8 @@ export interface DatasetRecord {
 }
 
 export interface DatasetSourceOptions {
-  /** The output folder with the result files (`<out>/<document path>.json`). */
-  outDir: string;
+  /** The output folder with the result files (`<out>/<document path>.json`); none: the store's results only. */
+  outDir?: string;
   /** The folder's checkpoint store: stages and errors, and documents without a result. */
   store?: CheckpointStore;
   /** The folder's corrections (`<state>/corrections`); without it, the `corrected` field of result files is used. */
@@ -76,8 +78,9 @@ export class DatasetSource {
   /** Document paths: those with a result file, and with status every document the store knows. */
   async paths(): Promise<string[]> {
     if (this.#paths) return this.#paths;
-    const set = new Set((await jsonFilesUnder(this.#o.outDir)).map((p) => p.slice(0, -'.json'.length)));
+    const set = new Set(this.#o.outDir ? (await jsonFilesUnder(this.#o.outDir)).map((p) => p.slice(0, -'.json'.length)) : []);
     const store = this.#o.store;
+    for (const p of (await store?.results?.paths()) ?? []) set.add(p);
     if (this.#o.withStatus && store) {
       for (let offset = 0; ; offset += PAGE) {
         const page = store.listDocuments({ offset, limit: PAGE });
@@ -97,7 +100,8 @@ export class DatasetSource {
   }
 
   async #read(source: string): Promise<DatasetRecord | undefined> {
-    const result = (await readResult(this.#o.outDir, source).catch(() => undefined)) as ReviewedResultFile | undefined;
+    const outDir = this.#o.outDir;
+    const result = ((outDir ? await readResult(outDir, source).catch(() => undefined) : undefined) ?? (await this.#o.store?.results?.get(source))) as ReviewedResultFile | undefined;
     const doc = this.#o.store?.getDocument(source);
     if (!result && !doc) return undefined; // a JSON file that is no result (or not this document's)
     let data: unknown = result?.data;

@@ -5,7 +5,27 @@
  */
 import type { FinishedOutcome } from '../core/metrics';
 import type { AttemptRecord, DeadLetter, DocumentState, Readiness, RunCounts, RunRecord, Stage } from '../core/types';
+import type { ResultFile } from '../export/jsonExporter';
 import type { PruneOptions, PruneReport } from './retention';
+
+/**
+ * Results kept in a state shared by machines (PostgreSQL): the object the JSON exporter writes to
+ * `<out>/<doc>.json`, for export and review where the worker's result file is not. Workers write them
+ * under their document's claim (see WorkClaims.fence); these calls are for readers and reviewers.
+ */
+export interface SharedResults {
+  /** The stored result of a document, or undefined. */
+  get(path: string): Promise<ResultFile | undefined>;
+  /** Paths of the documents with a stored result, sorted. */
+  paths(): Promise<string[]>;
+  /**
+   * Replaces the stored result by `next` while the stored one is still `current` (same run and finish time;
+   * default: `next` itself): the reviewer's corrections written into it (`corrected`, `review`: see
+   * app/corrections.ts), or the previous result restored when a rerun is rejected. False when another result
+   * took its place meanwhile (or there is none), which stays.
+   */
+  replace(next: ResultFile, current?: ResultFile): Promise<boolean>;
+}
 
 export interface WriteOptions {
   /** fdatasync the journal before returning (used for "done" and dead-letter transitions). */
@@ -83,6 +103,9 @@ export interface CheckpointStore {
    * the last refresh. Resolves with how many. Optional: a state folder has one writer.
    */
   refresh?(): Promise<number>;
+
+  /** Stores shared by machines (PostgreSQL) keep the results too (see {@link SharedResults}). Optional. */
+  readonly results?: SharedResults;
 
   /** Flushes the journal to disk. */
   sync(): void;

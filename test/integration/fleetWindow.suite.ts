@@ -6,7 +6,12 @@
  *   - a run started in the window and a CLI worker share one run of a folder: each document is claimed by
  *     one of them and done exactly once, and the window's tree shows them all;
  *   - a window that runs nothing follows a CLI worker's progress live from the database's notifications
- *     (LISTEN/NOTIFY), with no poll timer.
+ *     (LISTEN/NOTIFY), with no poll timer;
+ *   - the review of a document whose result file is not on this machine shows its result from the
+ *     database, a correction and a rejected rerun go back to the database, and Open Result shows the
+ *     database's result;
+ *   - three CLI workers and the window share one run, one worker is killed with SIGKILL while it holds
+ *     claims and has a request in flight: every document ends done exactly once.
  * The suite adds a job "fleet" (its own folder fleet-run/) to extraction.config.json and puts back the
  * config, the saved settings and the job selection at the end; the folder's own state is not touched.
  */
@@ -15,9 +20,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { Pool } from 'pg';
+import type { ReviewedResultFile } from '../../src/app/corrections';
+import type { ResultFile } from '../../src/export/jsonExporter';
 import type { ExtensionApi } from '../../src/vscode/api';
+import type { ReviewPanel } from '../../src/vscode/review/reviewPanel';
 import type { FolderRuns } from '../../src/vscode/workspaceRuns';
-import { startModelServer, type ModelServer } from '../support/modelServer';
+import { requestSchema, sampleForSchema, startModelServer, type ModelServer } from '../support/modelServer';
 import { startPostgres, type PgCluster } from '../support/postgres';
 import { activateFirstFolder, EXTENSION_ID, SuiteSettings, waitFor } from './support';
 
@@ -52,19 +61,29 @@ describe('Extraction Workbench: the window on a PostgreSQL state with a fleet of
     fs.writeFileSync(file, `Invoice F-${n}\nVendor: Fleet Ltd\nTotal: ${100 + n}.00 EUR\n`);
   };
 
-  /** `extraction-workbench run` of the job "fleet" on the database: one CLI worker. */
-  const cliWorker = () => {
+  /** `extraction-workbench run` of the job "fleet" on the database: one CLI worker (`--json`: its events on stdout). */
+  const cliWorker = (o: { leaseSeconds?: number } = {}) => {
     const ext = vscode.extensions.getExtension(EXTENSION_ID);
     assert.ok(ext);
     const stderr: string[] = [];
     const child = spawn(
       process.execPath,
-      [path.join(ext.extensionPath, 'dist', 'cli.js'), 'run', root, '--job', JOB, '--state', url, '--base-url', server.url, '--concurrency', '1', '--lease-seconds', '5'],
-      { env: { ...process.env, OPENAI_API_KEY: 'test', ELECTRON_RUN_AS_NODE: '1' }, stdio: ['ignore', 'ignore', 'pipe'] },
+      [path.join(ext.extensionPath, 'dist', 'cli.js'), 'run', root, '--job', JOB, '--state', url, '--base-url', server.url, '--concurrency', '1', '--lease-seconds', String(o.leaseSeconds ?? 5), '--json'],
+      { env: { ...process.env, OPENAI_API_KEY: 'test', ELECTRON_RUN_AS_NODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    const stdout: string[] = [];
+    child.stdout?.on('data', (d: Buffer) => stdout.push(d.toString()));
     child.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));
     children.push(child);
-    return { child, stderr, exited: new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))) };
+    const completed = () =>
+      stdout
+        .join('')
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { type: string; path?: string })
+        .filter((e) => e.type === 'doc/completed')
+        .map((e) => String(e.path));
+    return { child, stderr, completed, exited: new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))) };
   };
 
   before(async () => {
@@ -106,6 +125,7 @@ describe('Extraction Workbench: the window on a PostgreSQL state with a fleet of
       if (savedSettingsBefore !== undefined) fs.writeFileSync(saved, savedSettingsBefore);
       fs.rmSync(path.join(root, DIR), { recursive: true, force: true });
       fs.rmSync(path.join(folder.outDir(), DIR), { recursive: true, force: true });
+      fs.rmSync(path.join(folder.stateDir(), 'corrections', DIR), { recursive: true, force: true });
       api.treeModel.reload();
     }
     await server?.close();
@@ -180,5 +200,117 @@ describe('Extraction Workbench: the window on a PostgreSQL state with a fleet of
     await waitFor('the slow document done in the window', () => stageOf(more[2]) === 'done', 30_000);
     assert.ok(folder.database!.feed.stats.calls > calls, 'told by the change feed');
     assert.equal(folder.followStats.polls, polls, 'no poll timer fired');
+  });
+
+  it('reviews a document whose result file is not on this machine from the database; corrections and a rejected rerun go back to it; Open Result shows it', async () => {
+    const rel = docs[0];
+    const file = path.join(folder.outDir(), ...`${rel}.json`.split('/'));
+    const written = JSON.parse(fs.readFileSync(file, 'utf8')) as ResultFile;
+    // as on another machine: the worker's result file is not here
+    fs.rmSync(file);
+    const panel = await vscode.commands.executeCommand<ReviewPanel>('extractionWorkbench.openReview', folder.uriOf(rel));
+    assert.ok(panel, 'the review opened');
+    try {
+      const view = await waitFor('the review of the document', () => panel.view?.path === rel && panel.view, 30_000);
+      assert.equal(view.stage, 'done');
+      assert.deepEqual(view.data, written.data, 'the result from the database');
+      await panel.handle({ type: 'review/correct', op: 'set', pointer: '/vendor', value: 'Fleet Corrected Ltd' });
+      const stored = (await folder.store?.results?.get(rel)) as ReviewedResultFile | undefined;
+      assert.deepEqual(stored?.data, written.data, 'the model’s data stays');
+      assert.equal((stored?.corrected as { vendor?: string } | undefined)?.vendor, 'Fleet Corrected Ltd', 'the correction is in the database');
+      assert.equal(stored?.review?.corrections, 1);
+      assert.equal(fs.existsSync(file), false, 'no result file is made up here');
+      assert.equal((panel.view?.data as { vendor?: string } | undefined)?.vendor, 'Fleet Corrected Ltd');
+      // undone again: the database's result has no correction left (and the folder's corrections index is clean)
+      await panel.handle({ type: 'review/undo' });
+      const after = (await folder.store?.results?.get(rel)) as ReviewedResultFile | undefined;
+      assert.equal(after?.corrected, undefined);
+      assert.equal(after?.review, undefined);
+      // "Open Result" shows the database's result (an untitled JSON document) when the file is not here
+      api.treeModel.flush();
+      const node = await waitFor(`a tree node for ${rel}`, () => api.treeModel.findDocument(folder.key, rel));
+      const uri = await vscode.commands.executeCommand<vscode.Uri>('extractionWorkbench.openResult', node, [node]);
+      assert.equal(uri?.scheme, 'untitled');
+      const opened = await waitFor('the result in the active editor', () => vscode.window.activeTextEditor?.document.uri.toString() === uri?.toString() && vscode.window.activeTextEditor.document);
+      assert.deepEqual((JSON.parse(opened.getText()) as ResultFile).data, written.data);
+      await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+      // a rerun from here, rejected: the database holds the result from before again
+      server.setScript(rel, [{ reply: { ...(written.data as object), vendor: 'Rerun Ltd' } }]);
+      await panel.handle({ type: 'review/rerun' });
+      await waitFor('the diff of the rerun', () => panel.view?.rerun?.state === 'diff', 60_000);
+      assert.equal(((await folder.store?.results?.get(rel))?.data as { vendor?: string }).vendor, 'Rerun Ltd', 'the rerun’s result in the database');
+      await panel.handle({ type: 'review/acceptRerun', accept: false });
+      const restored = await folder.store?.results?.get(rel);
+      assert.deepEqual(restored?.data, written.data, 'the previous result back in the database');
+      assert.equal(restored?.metadata.runId, written.metadata.runId);
+    } finally {
+      panel.panel.dispose();
+    }
+  });
+
+  it('three CLI workers and the window share one run; one worker killed with SIGKILL mid-run: every document done exactly once', async () => {
+    // more than the three CLI workers claim ahead of their work (16 each while their answers wait): the window gets a share
+    const batch = Array.from({ length: 72 }, (_, i) => `${DIR}/h-${String(i + 1).padStart(2, '0')}.txt`);
+    for (const [i, rel] of batch.entries()) write(rel, 40 + i);
+    await waitFor('the window to be idle', () => !folder.running, 30_000);
+    // every answer waits until the victim is killed: all four workers have a request in flight, none is answered
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    server.setResponder((req) => ({ reply: sampleForSchema(requestSchema(req.body)), holdUntil: gate }));
+    const pool = (folder.store as unknown as { pool: Pool }).pool;
+    const ownerOf = async (paths: string[]) => new Map((await pool.query<{ path: string; owner: string | null }>('SELECT path, owner FROM ew_claims WHERE path = ANY($1)', [paths])).rows.map((r) => [r.path, r.owner]));
+    const pidOf = (owner: string | null | undefined) => Number(owner?.split(':').at(-2));
+    const asked = () => batch.filter((d) => server.requestsFor(d).length > 0);
+    try {
+      const workers = [0, 1, 2].map(() => cliWorker({ leaseSeconds: 3 }));
+      const victim = workers[0];
+      await waitFor('the three CLI workers to have a request in flight each', async () => {
+        const owners = await ownerOf(asked());
+        return workers.every((w) => [...owners.values()].some((o) => pidOf(o) === w.child.pid));
+      }, 60_000);
+      const handle = await folder.start('palette');
+      assert.ok(handle, 'the window started a run');
+      await waitFor('the window to have a request in flight too', async () => [...(await ownerOf(asked())).values()].some((o) => pidOf(o) === process.pid), 60_000);
+      // the victim holds claims (some queued, one asked): kill it while its request waits for the answer
+      const claims = await ownerOf(batch);
+      const victimClaims = batch.filter((d) => pidOf(claims.get(d)) === victim.child.pid);
+      const victimAsked = asked().filter((d) => pidOf(claims.get(d)) === victim.child.pid);
+      assert.ok(victimClaims.length >= 1 && victimAsked.length === 1, `the victim holds ${victimClaims.length} claim(s), ${victimAsked.length} asked`);
+      victim.child.kill('SIGKILL');
+      assert.equal(await victim.exited, null, 'killed');
+      open();
+
+      const summary = await handle.done;
+      assert.equal(summary.status, 'completed');
+      for (const w of workers.slice(1)) assert.equal(await w.exited, 0, `a surviving CLI worker succeeded (stderr: ${w.stderr.join('')})`);
+
+      // completions: each document once, across the surviving CLI workers and the window
+      const byCli = workers.flatMap((w) => w.completed()).filter((d) => batch.includes(d));
+      assert.equal(victim.completed().length, 0, 'the victim finished nothing (every answer waited)');
+      assert.equal(new Set(byCli).size, byCli.length, 'no document completed twice by the CLI workers');
+      assert.equal(byCli.length + summary.done, batch.length, `CLI ${byCli.length} + window ${summary.done} = ${batch.length}`);
+      assert.ok(summary.done >= 1 && byCli.length >= 1, 'both the window and the CLI workers extracted some');
+      // the shared state: every document done, one done attempt and one stored result each
+      await folder.store?.refresh?.();
+      await waitFor('every document done in the window', () => batch.every((d) => stageOf(d) === 'done'), 30_000);
+      const doneAttempts = new Map<string, number>();
+      for (const a of folder.store!.listAttempts()) if (a.outcome === 'done' && batch.includes(a.path)) doneAttempts.set(a.path, (doneAttempts.get(a.path) ?? 0) + 1);
+      assert.deepEqual(batch.map((d) => doneAttempts.get(d) ?? 0), batch.map(() => 1), 'one done attempt per document');
+      const stored = (await pool.query<{ path: string; source: string }>(`SELECT path, result->>'source' AS source FROM ew_results WHERE path = ANY($1)`, [batch])).rows;
+      assert.deepEqual(stored.map((r) => r.path).sort(), batch, 'one result per document in the database');
+      for (const r of stored) assert.equal(r.source, r.path);
+      for (const d of batch) assert.ok(fs.existsSync(path.join(folder.outDir(), ...`${d}.json`.split('/'))), `result file of ${d}`);
+      // the model: one successful extraction per document; the victim's asked document twice (its answer was
+      // never received), no other one
+      for (const d of batch) {
+        const answered = server.requestsFor(d).filter((r) => r.status === 200).length;
+        const sent = server.requestsFor(d).length;
+        assert.equal(answered, 1, `${d} answered ${answered}×`);
+        assert.equal(sent, victimAsked.includes(d) ? 2 : 1, `${d} sent to the model ${sent}×${victimAsked.includes(d) ? ' (the victim’s)' : ''}`);
+      }
+    } finally {
+      open?.();
+      server.setResponder(undefined);
+    }
   });
 });

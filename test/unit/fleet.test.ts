@@ -96,6 +96,56 @@ describe('fleet on PostgreSQL (CLI workers)', function () {
     assert.ok(again.length <= CONCURRENCY, `asked more than once: ${again.map(([p, n]) => `${p}×${n}`).join(', ')}`);
   });
 
+  it('a worker that starts while another is under way joins its run: one run id in status, events and every attempt', async () => {
+    const url = cluster.database('fleet_join');
+    const n = 40; // more than the first worker claims ahead (16 at concurrency 1): the second gets a share
+    const f = folder(n);
+    // the answers wait until the second worker has started its run: the first one's claims stay live meanwhile
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    server.setResponder(() => ({ reply: { amount: 1 }, holdUntil: gate }));
+    try {
+      const args = ['run', f.docs, '--schema', f.schema, '--base-url', server.url, '--out', f.out, '--state', url, '--concurrency', '1', '--json'];
+      const first = startCli(args);
+      await until(() => server.stats.documentsInFlight >= 1 || first.child.exitCode !== null, 'the first worker to ask the model', 60_000);
+      const second = startCli(args);
+      let out2 = '';
+      second.child.stdout!.on('data', (d: string) => (out2 += d));
+      await until(() => ndjson(out2).some((e) => e.type === 'run/started') || second.child.exitCode !== null, 'the second worker to start', 60_000);
+      open();
+      const results = await Promise.all([first.result, second.result]);
+      for (const r of results) assert.equal(r.code, 0, r.stderr);
+      const [id1, id2] = results.map((r) => ndjson(r.stdout).find((e) => e.type === 'run/started')?.runId);
+      assert.ok(id1);
+      assert.equal(id2, id1, 'the second worker took part in the first one’s run');
+      const completed = results.flatMap((r) => ndjson(r.stdout).filter((e) => e.type === 'doc/completed').map((e) => String(e.path)));
+      assert.equal(completed.length, n);
+      assert.equal(new Set(completed).size, n);
+      assert.ok(results.every((r) => ndjson(r.stdout).some((e) => e.type === 'doc/completed')), 'both workers extracted some');
+
+      const status = JSON.parse((await runCli(['status', '--state', url, '--json'])).stdout) as { runId: string; runStatus: string; done: number };
+      assert.equal(status.runId, id1);
+      assert.equal(status.runStatus, 'completed');
+      assert.equal(status.done, n);
+      const store = await PgCheckpointStore.open({ url, readOnly: true, logger: { warn: () => undefined } });
+      try {
+        assert.deepEqual(store.listRuns().map((r) => r.id), [id1], 'one run');
+        const attempts = store.listAttempts();
+        assert.equal(attempts.length, n);
+        assert.deepEqual([...new Set(attempts.map((a) => a.runId))], [id1]);
+      } finally {
+        await store.closeAndWait();
+      }
+      // a worker started after the fleet finished starts a run of its own
+      const late = await runCli(args);
+      assert.equal(late.code, 0, late.stderr);
+      assert.notEqual(ndjson(late.stdout).find((e) => e.type === 'run/started')?.runId, id1);
+    } finally {
+      open?.();
+      server.setResponder(undefined);
+    }
+  });
+
   it('the database goes away mid-run and comes back: workers wait, then finish; nothing lost or done twice', async () => {
     const url = cluster.database('fleet_outage');
     const n = 60;

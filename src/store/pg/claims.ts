@@ -14,7 +14,9 @@
 import type { Pool } from 'pg';
 import { LeaseLostError, type ClaimVerdict, type WorkClaims } from '../../core/workClaims';
 import type { StoreLogger } from '../options';
+import type { ResultFile } from '../../export/jsonExporter';
 import { retryOnDisconnect } from './connect';
+import { putResultFenced } from './results';
 
 export const DEFAULT_LEASE_SECONDS = 60;
 
@@ -72,15 +74,19 @@ export class PgWorkClaims implements WorkClaims {
     return row.state === 'done' ? 'done' : row.state === 'dead' ? 'dead' : 'held';
   }
 
-  async fence(path: string): Promise<void> {
+  async fence(path: string, result?: ResultFile): Promise<void> {
     const token = this.#tokens.get(path);
     if (token === undefined) throw new LeaseLostError(path);
-    const r = await this.#query(
-      `UPDATE ew_claims SET lease_until = now() + make_interval(secs => $4), updated_at = now()
-       WHERE path = $1 AND owner = $2 AND token = $3 AND state = 'claimed' RETURNING 1`,
-      [path, this.workerId, token, this.leaseSeconds],
-    );
-    if (!r.rows.length) {
+    const held = result
+      ? await putResultFenced((sql, params) => this.#query(sql, params), { path, writer: this.workerId, token, leaseSeconds: this.leaseSeconds, result })
+      : (
+          await this.#query(
+            `UPDATE ew_claims SET lease_until = now() + make_interval(secs => $4), updated_at = now()
+             WHERE path = $1 AND owner = $2 AND token = $3 AND state = 'claimed' RETURNING 1`,
+            [path, this.workerId, token, this.leaseSeconds],
+          )
+        ).rows.length > 0;
+    if (!held) {
       this.#tokens.delete(path);
       throw new LeaseLostError(path);
     }

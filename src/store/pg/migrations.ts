@@ -19,6 +19,10 @@
  * v5 adds no table: from it on, the documents in `ew_changes` may carry `job` and `jobKey` (the job a mixed
  * folder chose). A worker of an older version would drop them when it writes a document back, so it is
  * refused like any worker that does not know the schema.
+ *   ew_results  the result of each finished document: the object the JSON exporter writes to
+ *               `<out>/<doc>.json`, as jsonb, with the fingerprint, content hash, run, attempt and the
+ *               fencing token of the claim it was written under (v6, see results.ts). Export and review read
+ *               it where the worker's result file is not (another machine).
  */
 import type { PoolClient } from 'pg';
 import { StoreSchemaError } from '../migrations';
@@ -103,12 +107,32 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     description: 'documents in the change log carry the job a mixed folder chose (job, jobKey)',
     sql: `COMMENT ON TABLE ew_changes IS 'Store changes in seq order; document changes may carry job and jobKey (schema v5).'`,
   },
+  {
+    version: 6,
+    description: 'results in the database (jsonb), written under the document claim (see results.ts)',
+    sql: `
+      CREATE TABLE ew_results (
+        path text PRIMARY KEY,
+        result jsonb NOT NULL,
+        fingerprint text NOT NULL,
+        content_hash text NOT NULL,
+        run_id text NOT NULL,
+        attempt integer NOT NULL,
+        token bigint NOT NULL,
+        writer text NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1].version;
 
 /** The version that added `ew_snapshots`. */
 export const SNAPSHOT_SCHEMA_VERSION = 4;
+
+/** The version that added `ew_results`. */
+export const RESULTS_SCHEMA_VERSION = 6;
 
 /** Arbitrary constant: the advisory lock that serialises migrations of one database. */
 const MIGRATION_LOCK = 0x45_57_4d_31; // "EWM1"

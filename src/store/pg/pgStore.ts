@@ -24,7 +24,8 @@ import { SqlJsCheckpointStore } from '../sqlStore';
 import type { CheckpointStore, DocumentQuery, WriteOptions } from '../types';
 import { ChangeWriter } from './changeWriter';
 import { connectPool, retryOnDisconnect } from './connect';
-import { migratePg, PG_SCHEMA_VERSION, SNAPSHOT_SCHEMA_VERSION } from './migrations';
+import { migratePg, PG_SCHEMA_VERSION, RESULTS_SCHEMA_VERSION, SNAPSHOT_SCHEMA_VERSION } from './migrations';
+import { PgResults } from './results';
 import { loadReadModel, replayChanges, type LoadReport, type ReadModel } from './replayLog';
 import { DEFAULT_COMPACT_AFTER, DEFAULT_COMPACT_SETTLE_SECONDS, latestSnapshotSeq, type DocWriter } from './snapshots';
 import { redactUrl } from './url';
@@ -71,6 +72,8 @@ export class PgCheckpointStore implements CheckpointStore {
   readonly url: string;
   readonly workerId: string;
   readonly pool: Pool;
+  /** The documents' results (`ew_results`): export and review on a machine without the workers' files. */
+  readonly results: PgResults;
   #mirror: SqlJsCheckpointStore;
   readonly #writer: ChangeWriter | undefined;
   readonly #logger: StoreLogger;
@@ -103,9 +106,11 @@ export class PgCheckpointStore implements CheckpointStore {
       capture: { buffer?: Capture[] };
       snapshots: boolean;
       report: PgOpenReport;
+      version: number;
     },
   ) {
     this.pool = pool;
+    this.results = new PgResults(pool, { logger: o.logger, closed: () => this.#closed, present: o.version >= RESULTS_SCHEMA_VERSION });
     this.#mirror = model.mirror;
     this.#docWriters = model.docWriters;
     this.#lastSeq = model.lastSeq;
@@ -170,7 +175,7 @@ export class PgCheckpointStore implements CheckpointStore {
       model.docWriters = docWriters;
       const report: PgOpenReport = { ...loaded, openMs: 0 };
       report.openMs = performance.now() - t0;
-      return new PgCheckpointStore(pool, model, writer, { url: redactUrl(options.url), workerId, logger, wasmPath: options.wasmPath, onChange, capture, snapshots, report });
+      return new PgCheckpointStore(pool, model, writer, { url: redactUrl(options.url), workerId, logger, wasmPath: options.wasmPath, onChange, capture, snapshots, report, version });
     } catch (e) {
       await pool.end().catch(() => undefined);
       throw e;

@@ -84,6 +84,13 @@ export function documentCommands(s: CommandServices): CommandSpec[] {
         if (!node || !f) return undefined;
         const file = resultAbsPath(f.outDir(), node.doc.path);
         if (!fs.existsSync(file)) {
+          // a fleet's database: the result a worker on another machine wrote, as an untitled JSON document
+          const stored = await f.store?.results?.get(node.doc.path);
+          if (stored) {
+            const doc = await vscode.workspace.openTextDocument({ language: 'json', content: JSON.stringify(stored, null, 2) + '\n' });
+            await vscode.window.showTextDocument(doc, { preview: true });
+            return doc.uri;
+          }
           notify('warning', `${node.doc.path} has no result file yet.`);
           return undefined;
         }

@@ -1,6 +1,7 @@
 /**
- * Everything the review of one document needs, read from disk: the result file, the converted text
- * (from the converted-text cache the pipeline fills, converting again only on a miss), the schema and its
+ * Everything the review of one document needs, read from disk: the result file (in a state shared by
+ * machines, from the database when this machine has no result file: another machine's worker wrote it),
+ * the converted text (from the converted-text cache the pipeline fills, converting again only on a miss), the schema and its
  * validator, the corrections, a pending rerun, and the grounding of what the reviewer sees. Also the
  * next/previous document for navigation. No `vscode` import.
  */
@@ -123,6 +124,11 @@ export function rerunState(backup: RerunBackup | undefined, doc: DocumentState |
 // ---------------------------------------------------------------------------------------------
 // one document
 
+/** The result file of a document, else (a state shared by machines) its result in the state database. */
+export async function readStoredResult(store: CheckpointStore | undefined, outDir: string, docPath: string): Promise<ResultFile | undefined> {
+  return (await readResult(outDir, docPath)) ?? (await store?.results?.get(docPath));
+}
+
 export interface ReviewDataOptions {
   root: string;
   outDir: string;
@@ -172,8 +178,9 @@ export class ReviewData {
   /** Reads result, store state, schema and converted text again. */
   async reload(): Promise<void> {
     const o = this.o;
-    this.result = await readResult(o.outDir, o.docPath);
-    this.doc = o.store()?.getDocument(o.docPath);
+    const store = o.store();
+    this.result = await readStoredResult(store, o.outDir, o.docPath);
+    this.doc = store?.getDocument(o.docPath);
     this.schemaError = undefined;
     this.validator = undefined;
     this.schema = {};

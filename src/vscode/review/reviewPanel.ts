@@ -11,7 +11,7 @@ import * as vscode from 'vscode';
 import type { Logger } from '../../core/logger';
 import type { ConverterRegistry } from '../../convert/index';
 import type { PdfLimits } from '../../convert/pdf/limits';
-import { readResult, writeFileAtomic } from '../../export/jsonExporter';
+import { writeFileAtomic, type ResultFile } from '../../export/jsonExporter';
 import {
   applyCorrection,
   getAt,
@@ -33,7 +33,7 @@ import { Disposable, type IDisposable } from '../dispose';
 import type { FolderRuns } from '../workspaceRuns';
 import { CorrectionsStore } from '../../app/corrections';
 import { reviewHtml, reviewResourceRoots } from './html';
-import { deleteRerunBackup, imagePages, isImageDocument, loadRerunBackup, neighbour, position, ReviewData, saveRerunBackup } from './reviewData';
+import { deleteRerunBackup, imagePages, isImageDocument, loadRerunBackup, neighbour, position, readStoredResult, ReviewData, saveRerunBackup } from './reviewData';
 
 export { REVIEW_VIEW_TYPE };
 
@@ -339,8 +339,9 @@ export class ReviewPanel extends Disposable {
   }
 
   async #export(target: ReviewTarget, d: ReviewData): Promise<void> {
-    await this.#host.corrections(target.folder).exportToResult(target.folder.root, d.o.outDir, d.docPath);
-    d.result = await readResult(d.o.outDir, d.docPath);
+    const store = d.o.store();
+    await this.#host.corrections(target.folder).exportToResult(target.folder.root, d.o.outDir, d.docPath, store?.results);
+    d.result = await readStoredResult(store, d.o.outDir, d.docPath);
     this.#host.changed(target.folder, d.docPath);
   }
 
@@ -399,7 +400,8 @@ export class ReviewPanel extends Disposable {
     try {
       previous = fs.readFileSync(d.resultFile, 'utf8');
     } catch {
-      previous = null;
+      // a fleet's database: the result another machine's worker wrote
+      previous = d.result ? JSON.stringify(d.result, null, 2) + '\n' : null;
     }
     this.#rerunning.add(d.docPath);
     saveRerunBackup(stateDir, { formatVersion: 1, source: d.docPath, startedAt: new Date().toISOString(), ...(text ? { instruction: text } : {}), previous });
@@ -442,13 +444,17 @@ export class ReviewPanel extends Disposable {
     if (!accept && state?.state === 'diff') {
       if (backup.previous === null) throw new ProtocolError('There was no result before this extraction to restore: keep the new one.');
       writeFileAtomic(d.resultFile, backup.previous);
+      // a fleet's database: the previous result back in place of the rejected one (not of a newer one)
+      const restored = parseResult(backup.previous);
+      if (d.result && restored) await d.o.store()?.results?.replace(restored, d.result);
     }
     deleteRerunBackup(stateDir, d.docPath);
     if (accept) {
       const corrections = this.#host.corrections(target.folder);
-      const current = await readResult(d.o.outDir, d.docPath);
+      const store = d.o.store();
+      const current = await readStoredResult(store, d.o.outDir, d.docPath);
       if (current) corrections.rebase(d.docPath, current);
-      await corrections.exportToResult(target.folder.root, d.o.outDir, d.docPath);
+      await corrections.exportToResult(target.folder.root, d.o.outDir, d.docPath, store?.results);
     }
     this.#host.changed(target.folder, d.docPath);
     await this.#load(false);
@@ -489,4 +495,13 @@ export class ReviewPanel extends Disposable {
 /** Creates the panel (beside the active editor). */
 export function createReviewWebviewPanel(title: string): vscode.WebviewPanel {
   return vscode.window.createWebviewPanel(REVIEW_VIEW_TYPE, title, { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, { enableScripts: true, enableFindWidget: true });
+}
+
+/** A result file's text as a result, or undefined (not JSON). */
+function parseResult(text: string): ResultFile | undefined {
+  try {
+    return JSON.parse(text) as ResultFile;
+  } catch {
+    return undefined;
+  }
 }
