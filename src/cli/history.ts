@@ -27,7 +27,12 @@ function fail(message: string): number {
 /** The stored path of `given`: as given, or a file path made relative to the folder of the last run. */
 function candidates(given: string, stateDir: string): string[] {
   const out = [given.split(path.sep).join('/')];
-  const root = loadSavedSettings(stateDir)?.root;
+  let root: string | undefined;
+  try {
+    root = loadSavedSettings(stateDir)?.root;
+  } catch {
+    root = undefined; // a state folder kept apart from its folder (run --state elsewhere): the path as given
+  }
   const abs = path.resolve(given);
   if (root && abs.startsWith(root + path.sep)) out.push(path.relative(root, abs).split(path.sep).join('/'));
   return [...new Set(out)];

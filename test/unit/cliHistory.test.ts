@@ -118,6 +118,19 @@ describe('CLI: history', function () {
     }
   });
 
+  it('reads a state folder kept apart from its folder (a run with --state elsewhere)', async () => {
+    // the settings of such a run name a root that does not hold the state folder: history takes paths as given
+    const settings = path.join(state, 'settings.json');
+    fs.writeFileSync(settings, JSON.stringify({ root: '../docs', outDir: '../docs/out', stateDir: '.', schemaPath: '../schema.json', baseURL: 'http://127.0.0.1:9/v1', model: 'm', concurrency: 1, maxAttempts: 2, timeoutMs: 1000, maxFileBytes: 1000 }));
+    try {
+      const r = await runCli(['history', 'good.txt', '--state', state]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^Now: done · 1 attempt since queued/m);
+    } finally {
+      fs.rmSync(settings);
+    }
+  });
+
   it('exits 2 with one line for an unknown document or a missing state folder', async () => {
     const r = await runCli(['history', 'nope.txt', '--state', state]);
     assert.equal(r.code, 2);
