@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultStateDir, loadSavedSettings, openStore } from '../app/session';
+import { loadSavedSettings, openStore } from '../app/session';
 import type { Logger } from '../core/logger';
 import { ACTIVE_STAGES, type DocumentState, type Stage } from '../core/types';
 import { releaseDeadLetter } from '../core/deadLetters';
@@ -27,12 +27,6 @@ const quiet: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}
 /** What `--stage` accepts: `running` is any in-flight stage, `rejected` the documents a run leaves out. */
 export const LIST_STAGES = ['pending', 'running', 'failed', 'done', 'dead-lettered', 'rejected'] as const;
 type ListStage = (typeof LIST_STAGES)[number];
-
-function stateDirOf(state: string | undefined, usageError: (m: string) => Error): string {
-  const dir = state ? path.resolve(state) : defaultStateDir(process.cwd());
-  if (!fs.existsSync(dir)) throw usageError(`No extraction state in ${dir} (use --state <dir>)`);
-  return dir;
-}
 
 /** `--state <dir>` or a database (`--state postgres://…`, EXTRACTION_STATE_URL), for looking only. */
 function lookTargetOf(state: string | undefined, usageError: (m: string) => Error): StateTarget {
@@ -121,14 +115,16 @@ export async function cmdList(argv: string[], usageError: (m: string) => Error):
 export async function cmdDlqRemove(argv: string[], usageError: (m: string) => Error): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { state: { type: 'string' }, all: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
   if (values.all === positionals.length > 0) throw usageError('dlq remove needs <path>... or --all (not both)');
-  const stateDir = stateDirOf(values.state, usageError);
+  const target = lookTargetOf(values.state, usageError);
+  const stateDir = target.stateDir;
   let root: string | undefined;
   try {
-    root = loadSavedSettings(stateDir)?.root;
+    root = target.url ? undefined : loadSavedSettings(stateDir)?.root;
   } catch {
     root = undefined; // a state folder kept apart from its folder: paths are taken as given
   }
-  const store = await openWhenReleased(() => openStore(stateDir, { logger: quiet }), {
+  // a database: a fleet shares it, nothing to wait for (its dead claim is given back with the letter: changeWriter.ts)
+  const store = await openWhenReleased(() => openStore(stateDir, { logger: quiet, ...(target.url ? { url: target.url } : {}) }), {
     waitMs: 10_000,
     onWait: (pid) => process.stderr.write(`the state folder is in use by process ${pid}; waiting up to 10 s for it…\n`),
   });

@@ -232,6 +232,36 @@ describe('fleet on PostgreSQL (CLI workers)', function () {
     assert.equal(end.done, n);
   });
 
+  it('dlq remove on the database gives a dead-lettered document back to the fleet: the next run extracts it', async () => {
+    const url = cluster.database('fleet_dlq');
+    const f = folder(3);
+    // answers that never match the schema: d001 is dead-lettered, its claim finished as dead
+    server.setScript('d001.txt', Array.from({ length: 6 }, () => ({ reply: { amount: 'not a number' } })));
+    const args = ['run', f.docs, '--schema', f.schema, '--base-url', server.url, '--out', f.out, '--state', url, '--max-attempts', '1', '--json'];
+    const first = await runCli(args);
+    assert.notEqual(first.code, 2, first.stderr);
+    const before = JSON.parse((await runCli(['status', '--state', url, '--json'])).stdout);
+    assert.deepEqual([before.done, before.deadLettered], [2, 1]);
+
+    const removed = await runCli(['dlq', 'remove', 'd001.txt', '--state', url]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stdout, /^removed d001\.txt$/m);
+    assert.match((await runCli(['dlq', 'list', '--state', url])).stdout, /dead-letter queue is empty/);
+
+    server.reset(); // good answers from now on
+    const second = await runCli(args);
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual(
+      ndjson(second.stdout)
+        .filter((e) => e.type === 'doc/completed')
+        .map((e) => e.path),
+      ['d001.txt'],
+      'the document is taken up again, the done ones are not',
+    );
+    const after = JSON.parse((await runCli(['status', '--state', url, '--json'])).stdout);
+    assert.deepEqual([after.done, after.deadLettered], [3, 0]);
+  });
+
   it('a database that is down at start: a clear error and exit 2', async () => {
     const f = folder(2);
     const port = await freePort();

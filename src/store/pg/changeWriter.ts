@@ -17,6 +17,22 @@ import type { StoreLogger } from '../options';
 import { isConnectionError } from './connect';
 
 const MAX_BATCH = 500;
+
+/**
+ * Appends a batch of changes (a batch sent again adds nothing). A dead letter taken out of the queue (`dlDel`:
+ * "Remove from Dead-Letter Queue", `dlq remove`, a reprocess) also gives back the document's claim that its
+ * dead-lettering finished (`dead`), in the same statement: the fleet's next run takes the document up again,
+ * as a run on a state folder does, instead of skipping it as finished for this version.
+ */
+const INSERT_CHANGES = `
+  WITH ins AS (
+    INSERT INTO ew_changes (writer, change_id, op, data)
+    SELECT $1, unnest($2::text[]), unnest($3::text[]), unnest($4::text[])
+    ON CONFLICT (change_id) DO NOTHING
+    RETURNING op, data
+  )
+  UPDATE ew_claims c SET state = 'released', owner = NULL, lease_until = NULL, updated_at = now()
+  FROM ins WHERE ins.op = 'dlDel' AND c.state = 'dead' AND c.path = ins.data::jsonb ->> 'path'`;
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5000;
 
@@ -81,10 +97,7 @@ export class ChangeWriter {
     while (this.#pending.length && !this.#broken) {
       const batch = this.#pending.slice(0, MAX_BATCH);
       try {
-        await this.pool.query(
-          'INSERT INTO ew_changes (writer, change_id, op, data) SELECT $1, unnest($2::text[]), unnest($3::text[]), unnest($4::text[]) ON CONFLICT (change_id) DO NOTHING',
-          [this.writer, batch.map((b) => b.id), batch.map((b) => b.entry.op), batch.map((b) => JSON.stringify(b.entry.data))],
-        );
+        await this.pool.query(INSERT_CHANGES, [this.writer, batch.map((b) => b.id), batch.map((b) => b.entry.op), batch.map((b) => JSON.stringify(b.entry.data))]);
       } catch (e) {
         if (!isConnectionError(e)) {
           this.#broken = new StoreIoError(`writing to the state database failed: ${(e as Error).message}`, e);
