@@ -161,6 +161,8 @@ function productConfigs() {
       external: ['vscode'],
       // the first statement of the bundle: when the host began loading it (src/vscode/activationTime.ts)
       banner: { js: `globalThis[Symbol.for('extractionWorkbench.loadStart')] = performance.now();\n${importMetaShim.banner.js}` },
+      // and its last: evaluating it took the difference (the rest of "loading" is the host's)
+      footer: { js: "globalThis[Symbol.for('extractionWorkbench.loadEnd')] = performance.now();" },
       metafile: true,
       plugins: [workbenchApart, firstLoadGuard],
     },
