@@ -89,6 +89,16 @@ describe(`Extraction Workbench activation (VS Code ${vscode.version})`, () => {
         `      activation: ${t.loadMs.toFixed(1)} ms loading dist/extension.js (${t.evaluateMs.toFixed(1)} ms evaluating it, the rest the host's) + ${t.activateMs.toFixed(1)} ms activate() = ${(t.loadMs + t.activateMs).toFixed(1)} ms`,
       );
     });
+
+    it('loads the run machinery apart from the first-load bundle, after activate() (dist/workbench.js)', async () => {
+      const ext = getExtension();
+      const api = (await ext.activate()) as { restored: Promise<void>; runs: { folders(): unknown[] } };
+      await api.restored;
+      const workbench = path.join(ext.extensionPath, 'dist', 'workbench.js');
+      // the host required it as a module of its own (a first-load bundle with the machinery inlined has none)
+      assert.ok(require.cache[workbench], `${workbench} is loaded`);
+      assert.ok(api.runs.folders().length > 0, 'the workspace runs are there');
+    });
   });
 
   describe('commands', () => {
