@@ -104,6 +104,54 @@ const librariesApart = {
   },
 };
 
+/**
+ * The extension is two bundles (issue #15): dist/extension.js, which the host loads and activates — command
+ * and view shells only — and dist/workbench.js with the run machinery, required on first use
+ * (src/extension.ts). This plugin turns the entry's `require('./vscode/workbench')` into a require of the bundle
+ * beside it.
+ */
+const workbenchApart = {
+  name: 'workbench-apart',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/vscode\/workbench$/ }, () => ({ path: './workbench.js', external: true }));
+  },
+};
+
+/**
+ * What dist/extension.js may contain: the activation shells only. A source file of the run machinery (or any
+ * npm package) that an import pulls into it fails the build, with the chain of imports that brought it, so
+ * activation stays fast (#15). Everything else belongs in dist/workbench.js.
+ */
+const FIRST_LOAD_FORBIDDEN = /^(node_modules\/|src\/(core|app|extract|convert|store|export|cli)\/|src\/vscode\/workbench\.ts$)/;
+
+function checkFirstLoad(metafile) {
+  const inputs = metafile.inputs;
+  const importers = new Map();
+  for (const [file, info] of Object.entries(inputs)) {
+    for (const imp of info.imports) if (!imp.external && !importers.has(imp.path)) importers.set(imp.path, file);
+  }
+  const bad = Object.keys(inputs).filter((f) => FIRST_LOAD_FORBIDDEN.test(f.replace(/\\/g, '/')));
+  if (!bad.length) return;
+  const chain = (file) => {
+    const out = [file];
+    for (let f = importers.get(file); f && out.length < 20; f = importers.get(f)) out.unshift(f);
+    return out.join(' → ');
+  };
+  throw new Error(
+    `dist/extension.js (the first-load bundle) must not contain the run machinery or npm packages; import them from src/vscode/workbench.ts instead:\n` +
+      bad.slice(0, 5).map((f) => `  ${chain(f)}`).join('\n'),
+  );
+}
+
+const firstLoadGuard = {
+  name: 'first-load-guard',
+  setup(build) {
+    build.onEnd((result) => {
+      if (result.metafile) checkFirstLoad(result.metafile);
+    });
+  },
+};
+
 function productConfigs() {
   const configs = [
     {
@@ -113,6 +161,16 @@ function productConfigs() {
       external: ['vscode'],
       // the first statement of the bundle: when the host began loading it (src/vscode/activationTime.ts)
       banner: { js: `globalThis[Symbol.for('extractionWorkbench.loadStart')] = performance.now();\n${importMetaShim.banner.js}` },
+      // and its last: evaluating it took the difference (the rest of "loading" is the host's)
+      footer: { js: "globalThis[Symbol.for('extractionWorkbench.loadEnd')] = performance.now();" },
+      metafile: true,
+      plugins: [workbenchApart, firstLoadGuard],
+    },
+    {
+      ...nodeCommon,
+      entryPoints: ['src/vscode/workbench.ts'],
+      outfile: 'dist/workbench.js',
+      external: ['vscode'],
       plugins: [librariesApart],
     },
     {

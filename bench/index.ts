@@ -2,13 +2,14 @@
  * `npm run bench`: every benchmark in one process, one after the other, printing figures and the ratios
  * measured in the same run. Benchmarks, not tests: the machines are shared and noisy, so nothing here
  * fails the build; each line says PASS or FAIL against its target.
- *   BENCH_ONLY=store,pipeline,overhead,convert,ocr,grounding,dashboard   run a subset
+ *   BENCH_ONLY=store,pipeline,overhead,convert,ocr,grounding,dashboard,activation   run a subset
  *   BENCH_PIPELINE_DOCS=10000           size of the pipeline run
  *   BENCH_ONLY=ocr                      OCR pages/s vs the native tesseract CLI, word accuracy
  *   BENCH_ONLY=outages                  a long run through a provider with outages (minutes; not by default)
  *   BENCH_ONLY=fleet                    1, 2, 4 workers sharing a PostgreSQL state (not by default: needs PostgreSQL)
  *   BENCH_ONLY=dataset                  dataset export of BENCH_DATASET_DOCS (100000) results (not by default)
  */
+import { printActivationBench, runActivationBench } from './activation';
 import { runConvertBench } from './convert';
 import { printDatasetBench, runDatasetBench } from './dataset';
 import { printFleetBench, runFleetBench } from './fleet';
@@ -21,7 +22,7 @@ import { printPipelineBench, runPipelineBench } from './pipeline';
 import { printStoreBench, runStoreBench } from './store';
 
 async function main(): Promise<void> {
-  const only = new Set((process.env.BENCH_ONLY ?? 'store,pipeline,overhead,convert,ocr,grounding,dashboard').split(',').map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? 'store,pipeline,overhead,convert,ocr,grounding,dashboard,activation').split(',').map((s) => s.trim()));
   const t0 = Date.now();
   if (only.has('store')) {
     console.log('\n== checkpoint store ==');
@@ -50,6 +51,10 @@ async function main(): Promise<void> {
   if (only.has('dashboard')) {
     console.log('\n== run dashboard ==');
     printDashboardBench(await runDashboardBench());
+  }
+  if (only.has('activation')) {
+    console.log('\n== extension activation ==');
+    printActivationBench(await runActivationBench());
   }
   if (only.has('outages')) {
     console.log('\n== outages: a long run through a provider that fails every few minutes ==');

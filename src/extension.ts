@@ -1,166 +1,128 @@
 /**
- * Composition root of the VS Code extension: creates the services, registers the command table and the
- * UI, and returns the API object. All behaviour lives in src/vscode/; the core (src/core, src/app, …)
- * never imports `vscode`.
+ * Entry of the VS Code extension (dist/extension.js), kept small so the host loads and activates it fast
+ * (issue #15: under 100 ms). activate() only creates the output channel and the shells the window needs at
+ * once: a handler for every command contributed in package.json, the Documents view with a deferred data
+ * provider, and the Review panel serializer. The run machinery — src/vscode/workbench.ts, bundled apart as
+ * dist/workbench.js — is required on first use (a command, the view asking for its elements, the API) or
+ * on the next turn of the event loop after activate() returned; then the shells forward to it.
+ * All behaviour lives in src/vscode/; the core (src/core, src/app, …) never imports `vscode`.
  */
-import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { REVIEW_VIEW_TYPE } from './shared/reviewViewType';
 import { describeActivation, timeActivation } from './vscode/activationTime';
 import type { ExtensionApi } from './vscode/api';
-import { commandTable, registerCommands } from './vscode/commands';
-import { openReport } from './vscode/commands/report';
-import { CommandIds, notify } from './vscode/commands/register';
-import { readSettings } from './vscode/config';
-import { ContextKeysController } from './vscode/contextKeys';
-import { channelLogger } from './vscode/logger';
-import { createHealthMonitor, DashboardFeature } from './vscode/dashboard/feature';
-import { describeReview, ReviewPanels } from './vscode/review/reviewPanels';
-import { REVIEW_VIEW_TYPE } from './shared/reviewProtocol';
-import { RestrictedModeMessage } from './vscode/restrictedMode';
-import { focusDocuments, RunFeedback } from './vscode/runFeedback';
-import { ApiKeyStore, StatePasswordStore } from './vscode/secrets';
-import { DOCUMENTS_VIEW_ID, RunStatusBar } from './vscode/statusBar';
-import { DocumentsModel, type TreeNode } from './vscode/tree/documentsModel';
-import { DocumentsProvider } from './vscode/tree/documentsProvider';
-import { WatchMode } from './vscode/watch';
-import { WorkspaceRuns } from './vscode/workspaceRuns';
+import { DeferredTreeProvider } from './vscode/tree/deferredProvider';
+import type { TreeNode } from './vscode/tree/documentsModel';
+import { DOCUMENTS_VIEW_ID } from './vscode/tree/viewId';
+import { WorkbenchLoader } from './vscode/workbenchLoader';
+import type { Workbench } from './vscode/workbench';
 
 /** Time deactivate() gives in-flight documents before the store is closed. */
 const SHUTDOWN_TIMEOUT_MS = 3000;
 
-let runs: WorkspaceRuns | undefined;
+let loader: WorkbenchLoader<Workbench> | undefined;
 let log: vscode.LogOutputChannel | undefined;
+
+/** The workbench bundle, required when first needed (esbuild.js makes this a require of ./workbench.js beside this bundle). */
+function requireWorkbench(): typeof import('./vscode/workbench') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./vscode/workbench') as typeof import('./vscode/workbench');
+}
 
 export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const timed = timeActivation();
   const channel = vscode.window.createOutputChannel('Extraction Workbench', { log: true });
   context.subscriptions.push(channel);
   log = channel;
-  const logger = channelLogger(channel);
   try {
     const api = compose(context, channel);
     const activation = timed();
-    logger.info(describeActivation(activation));
-    return { ...api, activation };
+    channel.info(describeActivation(activation));
+    loader?.loadSoon();
+    return Object.defineProperty(api, 'activation', { value: activation, enumerable: true }) as ExtensionApi;
   } catch (err) {
-    logger.error(err instanceof Error ? err : String(err));
+    channel.error(err instanceof Error ? err : String(err));
     void vscode.window.showErrorMessage(`Extraction Workbench failed to start: ${(err as Error)?.message ?? err}`);
     throw err;
   }
 }
 
 function compose(context: vscode.ExtensionContext, channel: vscode.LogOutputChannel): Omit<ExtensionApi, 'activation'> {
-  const logger = channelLogger(channel);
   const own = <T extends vscode.Disposable>(d: T): T => {
     context.subscriptions.push(d);
     return d;
   };
-  const apiKeys = new ApiKeyStore(context.secrets);
-  const statePasswords = new StatePasswordStore(context.secrets);
-  const workspaceRuns = own(
-    new WorkspaceRuns({
-      logger,
-      assetsDir: path.join(context.extensionPath, 'dist'),
-      settings: (folder) => readSettings(folder.uri),
-      apiKey: (baseURL) => apiKeys.resolve(baseURL),
-      statePassword: () => statePasswords.get(),
-      memento: context.workspaceState,
-    }),
-  );
-  runs = workspaceRuns;
-
-  const health = own(createHealthMonitor(workspaceRuns, logger));
-  const reviewPanels = own(new ReviewPanels({ extensionUri: context.extensionUri, runs: workspaceRuns, logger, assetsDir: path.join(context.extensionPath, 'dist') }));
-  const treeModel = own(new DocumentsModel(workspaceRuns, { summary: health, review: reviewPanels }));
-  // marked reviewed (or corrected, rerun accepted): the "Needs review" group follows
-  own(reviewPanels.onDidChangeReview((e) => treeModel.reviewChanged(e.folderKey)));
-  own(vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('extractionWorkbench.review.confidenceThreshold') && treeModel.reviewChanged()));
-  const treeProvider = own(new DocumentsProvider(treeModel));
-  const treeView = own(vscode.window.createTreeView<TreeNode>(DOCUMENTS_VIEW_ID, { treeDataProvider: treeProvider, showCollapseAll: true, canSelectMany: true }));
-  const updateBadge = () => {
-    const c = treeModel.counts();
-    const n = c.failed + c.deadLettered;
-    treeView.badge = n ? { value: n, tooltip: `${n} document${n === 1 ? '' : 's'} failed or dead-lettered` } : undefined;
-  };
-  own(treeModel.onDidFlush(updateBadge));
-  own(new RestrictedModeMessage(treeView, treeModel));
-
-  const contextKeys = own(new ContextKeysController(workspaceRuns));
-  // a job's review.confidenceThreshold wins over the setting: the group follows the config file too
-  own(contextKeys.onDidChangeConfigFile(() => treeModel.reviewChanged()));
-  const statusBar = own(new RunStatusBar(workspaceRuns, { health, onDidChangeJob: contextKeys.onDidChangeConfigFile }));
-  const showFailed = async () => {
-    await focusDocuments();
-    for (const f of workspaceRuns.folders()) {
-      for (const g of ['failed', 'deadLettered'] as const) {
-        const node = treeModel.group(f.key, g);
-        if (node && node.count > 0) await treeView.reveal(node, { expand: true, focus: g === 'failed' || !treeModel.group(f.key, 'failed')?.count }).then(undefined, () => undefined);
+  const contributed = ((context.extension.packageJSON as { contributes?: { commands?: Array<{ command: string }> } }).contributes?.commands ?? []).map((c) => c.command);
+  const tree = own(new DeferredTreeProvider<TreeNode>(() => workbench.get()));
+  const treeView = own(vscode.window.createTreeView<TreeNode>(DOCUMENTS_VIEW_ID, { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true }));
+  const workbench = new WorkbenchLoader<Workbench>(
+    () => requireWorkbench().openWorkbench({ context, channel, treeView, attachTree: (p) => tree.attach(p), registered: new Set(contributed) }),
+    (outcome) => {
+      if ('ms' in outcome) channel.info(`Workbench loaded in ${outcome.ms.toFixed(0)} ms`);
+      else {
+        const err = outcome.error;
+        channel.error(err instanceof Error ? err : String(err));
+        void vscode.window.showErrorMessage(`Extraction Workbench failed to start: ${(err as Error)?.message ?? err}`);
       }
-    }
-  };
-  own(new RunFeedback(workspaceRuns, { logger, showFailed, openReport: () => openReport(workspaceRuns) }));
-  const watchMode = own(new WatchMode(workspaceRuns, logger, { onDidChangeConfigFile: contextKeys.onDidChangeConfigFile }));
-  own(apiKeys.onDidChange(() => logger.info('API key changed')));
+    },
+  );
+  loader = workbench;
+  own(workbench);
+
+  for (const id of contributed) {
+    own(
+      vscode.commands.registerCommand(id, (...args: unknown[]) => {
+        const handler = workbench.get().commands.get(id);
+        if (!handler) throw new Error(`Extraction Workbench has no handler for the command ${id}`);
+        return handler(...args);
+      }),
+    );
+  }
   own(
-    statePasswords.onDidChange(() => {
-      logger.info('State database password changed');
-      workspaceRuns.reopenDatabases();
+    vscode.window.registerWebviewPanelSerializer(REVIEW_VIEW_TYPE, {
+      deserializeWebviewPanel: (panel, state) => workbench.get().reviewPanels.deserializeWebviewPanel(panel, state),
     }),
   );
 
-  own(vscode.window.registerWebviewPanelSerializer(REVIEW_VIEW_TYPE, reviewPanels));
-  treeProvider.setDescriptionSuffix((node) => describeReview(reviewPanels.status(node.folderKey, node.doc.path)), reviewPanels.onDidChangeReview);
-
-  const dashboard = own(new DashboardFeature({ extensionUri: context.extensionUri, runs: workspaceRuns, health, model: treeModel, treeView, logger, showLog: () => channel.show(true) }));
-
-  for (const d of registerCommands(commandTable({ runs: workspaceRuns, model: treeModel, treeView, apiKeys, statePasswords, channel, logger }, reviewPanels, dashboard), logger)) own(d);
-
-  const restore = createRestore(workspaceRuns, treeModel, contextKeys, logger, context.subscriptions);
-  const restored = restore();
-  own(workspaceRuns.onDidAddFolders(() => void restore()));
-  return { runs: workspaceRuns, treeModel, treeProvider, treeView, statusBar, contextKeys, watchMode, apiKeys, statePasswords, restored };
-}
-
-type ChannelLogger = ReturnType<typeof channelLogger>;
-
-/**
- * Returns `restore()`: opens the stores of folders with state, so the tree shows the last state, and offers
- * to resume interrupted runs, once per folder. Called at activation and again for folders added later (a
- * .code-workspace the window resolves after the extension host started gives no folder at activation). In
- * Restricted Mode runs cannot start, so the offer waits until the workspace is trusted.
- */
-function createRestore(workspaceRuns: WorkspaceRuns, model: DocumentsModel, contextKeys: ContextKeysController, logger: ChannelLogger, subscriptions: vscode.Disposable[]): () => Promise<void> {
-  const offered = new Set<string>();
-  const offerResume = (): void => {
-    const interrupted = workspaceRuns.folders().filter((f) => !offered.has(f.key) && f.interruptedRun());
-    if (!interrupted.length) return;
-    for (const f of interrupted) offered.add(f.key);
-    const c = interrupted.reduce((n, f) => n + (f.store?.counts().pending ?? 0) + (f.store?.counts().failed ?? 0), 0);
-    const where = interrupted.length === 1 && workspaceRuns.folders().length > 1 ? ` in ${interrupted[0].name}` : '';
-    logger.info(`The last run${where} was interrupted with ${c} document(s) left`);
-    notify('info', `The last extraction run${where} was interrupted with ${c} document${c === 1 ? '' : 's'} left.`, {
-      Resume: () => vscode.commands.executeCommand(CommandIds.resume),
-    });
-  };
-  subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(offerResume));
-  return async () => {
-    try {
-      await workspaceRuns.restore();
-      model.reload();
-      contextKeys.update();
-      if (vscode.workspace.isTrusted) offerResume();
-      else if (workspaceRuns.folders().some((f) => f.interruptedRun())) logger.info('The last run was interrupted; it can be resumed once this workspace is trusted (Restricted Mode)');
-    } catch (err) {
-      logger.error(err instanceof Error ? err : String(err));
-    }
+  // the services load with the workbench when first read (tests and other extensions read them after activation)
+  return {
+    get runs() {
+      return workbench.get().runs;
+    },
+    get treeModel() {
+      return workbench.get().treeModel;
+    },
+    get treeProvider() {
+      return workbench.get().treeProvider;
+    },
+    treeView,
+    get statusBar() {
+      return workbench.get().statusBar;
+    },
+    get contextKeys() {
+      return workbench.get().contextKeys;
+    },
+    get watchMode() {
+      return workbench.get().watchMode;
+    },
+    get apiKeys() {
+      return workbench.get().apiKeys;
+    },
+    get statePasswords() {
+      return workbench.get().statePasswords;
+    },
+    get restored() {
+      return workbench.ready.then((w) => w.restored);
+    },
   };
 }
 
 export async function deactivate(): Promise<void> {
-  const current = runs;
-  runs = undefined;
+  const current = loader?.loaded;
+  loader?.dispose();
+  loader = undefined;
   try {
-    await current?.shutdown(SHUTDOWN_TIMEOUT_MS);
+    await current?.runs.shutdown(SHUTDOWN_TIMEOUT_MS);
   } catch (err) {
     log?.error(err instanceof Error ? err : String(err));
   }

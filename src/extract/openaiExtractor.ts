@@ -45,18 +45,18 @@ import { bufferedFetch } from './boundedFetch';
 import { ChunkCache, chunkKey, documentKey } from './chunkCache';
 import { canSplit, planChunks, splitInTwo, type Span } from './chunkPlan';
 import { hostOf, type ClassifyContext } from './classifyError';
-import { CONTEXT_SAFETY, DEFAULT_CONTEXT_TOKENS, DEFAULT_OUTPUT_RESERVE, promptOverheadTokens, textBudgetTokens } from './estimate';
-import { fitExamples, renderExamples, type PromptExample } from './examples';
+import { DEFAULT_CONTEXT_TOKENS } from './estimate';
 import { mergeChunkResults, toPartialSchema } from './merge';
 import { logprobConfidences, type ConfidenceOption } from './confidence';
-import { checkInputMode, imagePart, pagesForImages, type InputMode, type PageImage, type PageImageSource } from './pageImages';
+import { checkInputMode, imagePart, imagesRejected, pageImagesOf, type InputMode, type PageImageSource } from './pageImages';
+import { PromptRoom } from './promptRoom';
 import { AUTO_FALLBACK, answerText, EXTRACTION_MODES, MAX_TOKENS_PARAMS, parseAnswer, reaskMessages, rejectsImages, rejectsLogprobs, rejectsMode, requestBody, systemPrompt, type ExtractionMode, type MaxTokensParam, type ModeOption } from './modes';
 import { costWith, PriceTable, validatePrice, type ModelPrice } from './pricing';
 import { buildUserMessage, notJsonMessage, reaskMessage, type PartInfo } from './prompt';
-import { estimateBodyTokens, ProviderChannel, type SendOptions } from './providerChannel';
+import { ProviderChannel, type SendOptions } from './providerChannel';
 import { RateLimiter, type RateLimiterOptions } from './rateLimiter';
 import { createValidator, toStrictSchema, type Validator } from './schema';
-import { countTokens, fitsTokens } from './tokens';
+import { fitsTokens } from './tokens';
 import type { ExtractInput, ExtractOutput, Extractor, JsonSchema } from './types';
 
 export { buildUserMessage, SYSTEM_PROMPT } from './prompt';
@@ -260,8 +260,8 @@ export class OpenAIExtractor implements Extractor {
   readonly #cache: ChunkCache | undefined;
   /** Documents whose whole answer did not fit the output cap → chunk count (when there is no cache folder). */
   readonly #plans = new Map<string, number>();
-  readonly #contextTokens: number;
-  readonly #outputCap: number;
+  /** The room of a request in the context window: text budget, output budget, examples (promptRoom.ts). */
+  readonly #room: PromptRoom;
   readonly #chunkConcurrency: number;
 
   constructor(options: OpenAIExtractorOptions) {
@@ -308,8 +308,13 @@ export class OpenAIExtractor implements Extractor {
       throw new ExtractionError(ErrorCodes.INVALID_CONFIG, (e as Error).message);
     }
     this.#cache = options.chunkCacheDir ? new ChunkCache(options.chunkCacheDir) : undefined;
-    this.#contextTokens = options.contextTokens ?? DEFAULT_CONTEXT_TOKENS;
-    this.#outputCap = Math.max(options.maxOutputTokensCap ?? DEFAULT_OUTPUT_CAP, options.maxOutputTokens ?? 0);
+    this.#room = new PromptRoom({
+      contextTokens: options.contextTokens ?? DEFAULT_CONTEXT_TOKENS,
+      outputCap: Math.max(options.maxOutputTokensCap ?? DEFAULT_OUTPUT_CAP, options.maxOutputTokens ?? 0),
+      maxOutputTokens: options.maxOutputTokens,
+      maxReasks,
+      mode: () => this.#mode,
+    });
     this.#chunkConcurrency = options.chunkConcurrency ?? 3;
     this.#client = new OpenAI({
       apiKey: options.apiKey || 'no-api-key-set',
@@ -391,7 +396,7 @@ export class OpenAIExtractor implements Extractor {
     const mayHavePlan = this.#cache !== undefined && (input.attempt ?? 2) > 1;
     let minChunks = this.#plans.get(docKey) ?? (mayHavePlan ? await this.#cache!.getPlan(docKey) : undefined);
     // Most documents fit by their size in bytes alone (a token is at least a byte): no tokenizer needed.
-    if (minChunks === undefined && (this.#fitsByBytes(input, compiled) || fitsTokens(doc.text, this.#textBudget(input, compiled)))) {
+    if (minChunks === undefined && (this.#room.fitsByBytes(input, compiled) || fitsTokens(doc.text, this.#room.textBudget(input, compiled)))) {
       try {
         const r = await this.#extractPart({ input, document: doc, compiled, spend });
         return {
@@ -413,7 +418,7 @@ export class OpenAIExtractor implements Extractor {
         if (this.#cache) await this.#cache.putPlan(docKey, minChunks);
       }
     }
-    return this.#extractChunked(input, compiled, spend, this.#textBudget(input, compiled), docKey, minChunks ?? 1);
+    return this.#extractChunked(input, compiled, spend, this.#room.textBudget(input, compiled), docKey, minChunks ?? 1);
   }
 
   async #extractChunked(input: ExtractInput, compiled: Compiled, spend: Spend, budget: number, docKey: string, minChunks: number): Promise<ExtractOutput> {
@@ -548,9 +553,9 @@ export class OpenAIExtractor implements Extractor {
     const { input, compiled, spend } = req;
     const { signal } = input;
     let mode = this.#mode;
-    const examples = this.#examplesFor(input, compiled, req.document);
+    const examples = this.#room.examplesFor(input, compiled, req.document);
     const text = buildUserMessage({ path: input.path, document: req.document, instructions: input.instructions }, req.part, examples);
-    const images = await this.#pageImages(input.path, req.document);
+    const images = await pageImagesOf(this.inputMode, this.#options.pageImages, input.path, req.document);
     const user: ChatCompletionContentPart[] | string = images.length ? [{ type: 'text', text }, ...images.map(imagePart)] : text;
     const start = (): ChatCompletionMessageParam[] => [
       { role: 'system', content: systemPrompt(mode, compiled) },
@@ -585,7 +590,7 @@ export class OpenAIExtractor implements Extractor {
           onRequest: () => spend.add(0, 0, 1),
           rejected: (raw, e) =>
             images.length && rejectsImages(raw)
-              ? this.#imagesRejected(e)
+              ? imagesRejected(this.model, this.inputMode, e)
               : rejectsMode(raw, mode)
                 ? new ModeRejected(mode, e)
                 : logprobs && rejectsLogprobs(raw)
@@ -621,7 +626,7 @@ export class OpenAIExtractor implements Extractor {
             { retryable: false, details: { truncations: MAX_TRUNCATIONS + 1, rawReply: answerText(mode, choice.message).text, ...(req.part ? { part: req.part.index } : {}) } },
           );
         }
-        const larger = this.#largerBudget(budget, response.usage?.completion_tokens, body);
+        const larger = this.#room.largerBudget(budget, response.usage?.completion_tokens, body);
         if (larger !== undefined) {
           budget = larger;
           continue;
@@ -677,23 +682,6 @@ export class OpenAIExtractor implements Extractor {
     }
   }
 
-  /** The page images `input` sends with this document (or part of one). */
-  async #pageImages(path: string, doc: ConvertedDocument): Promise<PageImage[]> {
-    const source = this.#options.pageImages;
-    if (this.inputMode === 'text' || !source) return [];
-    const pages = pagesForImages(this.inputMode, doc);
-    return pages.length ? source(path, pages) : [];
-  }
-
-  /** The model refused the images: a setting to change, not something a retry mends. */
-  #imagesRejected(e: ExtractionError): ExtractionError {
-    return new ExtractionError(
-      ErrorCodes.BAD_REQUEST,
-      `The model ${this.model} does not accept image input (${truncate(e.message, 200)}). Set the input option to "text" (job option "input", CLI --input text, setting extractionWorkbench.input) or choose a model that reads images.`,
-      { retryable: false, details: { ...e.details, input: this.inputMode } },
-    );
-  }
-
   /** The provider refused `logprobs`: not asked again by this extractor; said once. */
   #noLogprobs(reason: string): void {
     if (!this.#logprobs) return;
@@ -710,68 +698,6 @@ export class OpenAIExtractor implements Extractor {
       this.#mode = next;
     }
     return this.#mode;
-  }
-
-  /** A doubled output budget, within the cap and the context window; undefined when it cannot grow. */
-  #largerBudget(current: number | undefined, used: number | undefined, body: ChatCompletionCreateParamsNonStreaming): number | undefined {
-    const base = current ?? (used && used > 0 ? used : DEFAULT_OUTPUT_RESERVE);
-    const room = this.#contextTokens - estimateBodyTokens(body);
-    const next = Math.floor(Math.min(this.#outputCap, base * 2, room));
-    return next > base ? next : undefined;
-  }
-
-  /** Whether the whole prompt certainly fits the context: bytes bound tokens from above. */
-  #fitsByBytes(input: ExtractInput, compiled: Compiled): boolean {
-    const mode = this.#mode;
-    const output = this.#options.maxOutputTokens ?? DEFAULT_OUTPUT_RESERVE;
-    const room = (this.#contextTokens - output - (this.#maxReasks > 0 ? output + 200 : 0)) * CONTEXT_SAFETY;
-    const text = input.document.text;
-    if (text.length > room) return false;
-    compiled.strictBytes ??= Buffer.byteLength(JSON.stringify(compiled.strict));
-    const prompt =
-      Buffer.byteLength(systemPrompt(mode, compiled)) +
-      Buffer.byteLength(buildUserMessage({ path: input.path, document: { ...input.document, text: '' }, instructions: input.instructions })) +
-      (mode === 'json_schema' || mode === 'tools' ? compiled.strictBytes : 0) +
-      64;
-    return prompt + Buffer.byteLength(text) <= room;
-  }
-
-  /**
-   * The few-shot examples that fit the room `document` (the whole document or a chunk) leaves in one
-   * request: all of them when the prompt certainly fits by its bytes, else fitted to the counted room
-   * (shortened, then dropped: see {@link fitExamples}). The document's own room is never used for them.
-   */
-  #examplesFor(input: ExtractInput, compiled: Compiled, document: ConvertedDocument): PromptExample[] {
-    const all = input.examples;
-    if (!all?.length) return [];
-    if (this.#fitsByBytes({ ...input, document: { ...document, text: `${document.text}\n\n${renderExamples(all)}` } }, compiled)) return [...all];
-    let room: number;
-    try {
-      room = this.#textBudget({ ...input, document }, compiled) - countTokens(document.text);
-    } catch {
-      return []; // no room at all: the document goes alone (and fails, if it must, as it would without examples)
-    }
-    return fitExamples(all, room);
-  }
-
-  /** Tokens the document text may use in one request. */
-  #textBudget(input: ExtractInput, compiled: Compiled): number {
-    const overhead = promptOverheadTokens({
-      mode: this.#mode,
-      strict: compiled.strict,
-      path: input.path,
-      format: input.document.format,
-      pages: input.document.pages?.length ?? 0,
-      ...(input.instructions !== undefined ? { instructions: input.instructions } : {}),
-    });
-    const budget = textBudgetTokens({ contextTokens: this.#contextTokens, overheadTokens: overhead, maxOutputTokens: this.#options.maxOutputTokens, maxReasks: this.#maxReasks });
-    if (budget < 200) {
-      throw new ExtractionError(
-        ErrorCodes.INVALID_CONFIG,
-        `The context window (${this.#contextTokens} tokens) leaves almost no room for the document after the prompt (${overhead} tokens), the output budget and a re-ask. Raise contextTokens or lower maxOutputTokens.`,
-      );
-    }
-    return budget;
   }
 
   #rememberPlan(docKey: string, minChunks: number): void {

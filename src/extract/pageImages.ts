@@ -63,6 +63,23 @@ export function pagesForImages(mode: InputMode, doc: Pick<ConvertedDocument, 'fo
     .map((p) => p.page);
 }
 
+/** The page images sent with `doc` (a document or a part of one): none in `text` mode or without a source. */
+export async function pageImagesOf(mode: InputMode, source: PageImageSource | undefined, path: string, doc: ConvertedDocument): Promise<PageImage[]> {
+  if (mode === 'text' || !source) return [];
+  const pages = pagesForImages(mode, doc);
+  return pages.length ? source(path, pages) : [];
+}
+
+/** The model refused the images: a setting to change, not something a retry mends. */
+export function imagesRejected(model: string, mode: InputMode, e: ExtractionError): ExtractionError {
+  const reason = e.message.length > 200 ? `${e.message.slice(0, 199)}…` : e.message;
+  return new ExtractionError(
+    ErrorCodes.BAD_REQUEST,
+    `The model ${model} does not accept image input (${reason}). Set the input option to "text" (job option "input", CLI --input text, setting extractionWorkbench.input) or choose a model that reads images.`,
+    { retryable: false, details: { ...e.details, input: mode } },
+  );
+}
+
 /** `width` × `height` shrunk (never enlarged) to fit `maxSide`. */
 export function fitSize(width: number, height: number, maxSide: number): { width: number; height: number } {
   const s = Math.min(1, maxSide / Math.max(width, height));

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 
-export const REVIEW_VIEW_TYPE = 'extractionWorkbench.review';
+export { REVIEW_VIEW_TYPE } from './reviewViewType';
 export const REVIEW_PROTOCOL_VERSION = 1;
 
 // ---------------------------------------------------------------------------------------------

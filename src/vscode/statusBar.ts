@@ -13,8 +13,9 @@ import { describeWait, type PipelineEvent, type ProviderWait, type RunProgress }
 import { Disposable } from './dispose';
 import type { FolderRuns, WorkspaceRuns } from './workspaceRuns';
 import { Throttle } from './throttle';
+import { DOCUMENTS_VIEW_ID } from './tree/viewId';
 
-export const DOCUMENTS_VIEW_ID = 'extractionWorkbench.documents';
+export { DOCUMENTS_VIEW_ID };
 
 export interface StatusSnapshot {
   running: boolean;

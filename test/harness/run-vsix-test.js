@@ -31,7 +31,7 @@ const T0 = Date.now();
 const say = (msg) => console.log(`[vsix ${((Date.now() - T0) / 1000).toFixed(1)}s] ${msg}`);
 
 /** Files the installed extension needs at runtime (relative to its folder). Directories must be non-empty. */
-const RUNTIME_ASSETS = ['package.json', 'dist/extension.js', 'dist/cli.js', 'dist/sql-wasm.wasm', 'dist/pdfjs/standard_fonts', 'dist/pdfjs/cmaps'];
+const RUNTIME_ASSETS = ['package.json', 'dist/extension.js', 'dist/workbench.js', 'dist/cli.js', 'dist/sql-wasm.wasm', 'dist/pdfjs/standard_fonts', 'dist/pdfjs/cmaps'];
 
 const results = { passes: [], failures: [] };
 const state = { server: undefined, browser: undefined, runDir: undefined };

@@ -78,13 +78,26 @@ describe(`Extraction Workbench activation (VS Code ${vscode.version})`, () => {
     });
 
     it('reports how long loading and activate() took (printed here; #15 aims at under 100 ms)', async () => {
-      const api = (await getExtension().activate()) as { activation?: { loadMs: number; activateMs: number } };
+      const api = (await getExtension().activate()) as { activation?: { loadMs: number; evaluateMs: number; activateMs: number } };
       const t = api.activation;
       assert.ok(t, 'the API carries the activation time');
-      // the banner esbuild puts at the top of dist/extension.js ran: the load time is a figure, not NaN
+      // the banner and footer esbuild puts around dist/extension.js ran: the times are figures, not NaN
       assert.ok(Number.isFinite(t.loadMs) && t.loadMs >= 0, `loadMs ${t.loadMs}`);
+      assert.ok(Number.isFinite(t.evaluateMs) && t.evaluateMs >= 0 && t.evaluateMs <= t.loadMs, `evaluateMs ${t.evaluateMs} (loadMs ${t.loadMs})`);
       assert.ok(Number.isFinite(t.activateMs) && t.activateMs >= 0, `activateMs ${t.activateMs}`);
-      console.log(`      activation: ${t.loadMs.toFixed(1)} ms loading dist/extension.js + ${t.activateMs.toFixed(1)} ms activate() = ${(t.loadMs + t.activateMs).toFixed(1)} ms`);
+      console.log(
+        `      activation: ${t.loadMs.toFixed(1)} ms loading dist/extension.js (${t.evaluateMs.toFixed(1)} ms evaluating it, the rest the host's) + ${t.activateMs.toFixed(1)} ms activate() = ${(t.loadMs + t.activateMs).toFixed(1)} ms`,
+      );
+    });
+
+    it('loads the run machinery apart from the first-load bundle, after activate() (dist/workbench.js)', async () => {
+      const ext = getExtension();
+      const api = (await ext.activate()) as { restored: Promise<void>; runs: { folders(): unknown[] } };
+      await api.restored;
+      const workbench = path.join(ext.extensionPath, 'dist', 'workbench.js');
+      // the host required it as a module of its own (a first-load bundle with the machinery inlined has none)
+      assert.ok(require.cache[workbench], `${workbench} is loaded`);
+      assert.ok(api.runs.folders().length > 0, 'the workspace runs are there');
     });
   });
 

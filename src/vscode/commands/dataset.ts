@@ -77,16 +77,20 @@ export function datasetCommands(s: CommandServices): CommandSpec[] {
           return undefined;
         }
         const schema = schemaOf(folder);
-        const report = await exportDataset({
-          outDir: folder.outDir(),
-          store: folder.store,
-          corrections: new CorrectionsStore(folder.stateDir()),
-          to: target.fsPath,
-          format,
-          ...(schema ? { schema } : {}),
-          withStatus: a.withStatus ?? false,
-          bom: a.bom ?? false,
-        });
+        // the store held steady while it is written out: the window giving its lock back (or following another
+        // process) would otherwise close it under a slow export
+        const report = await folder.readStore((store) =>
+          exportDataset({
+            outDir: folder.outDir(),
+            store,
+            corrections: new CorrectionsStore(folder.stateDir()),
+            to: target.fsPath,
+            format,
+            ...(schema ? { schema } : {}),
+            withStatus: a.withStatus ?? false,
+            bom: a.bom ?? false,
+          }),
+        );
         const extra = report.tables.length ? ` (line items: ${report.tables.map((t) => (format === 'csv' ? path.basename(t.target) : `sheet "${t.target}"`)).join(', ')})` : '';
         s.logger.info(`Exported ${report.documents} document(s) to ${report.files.join(', ')}`);
         notify('info', `Exported ${report.documents} document${report.documents === 1 ? '' : 's'} to ${path.basename(target.fsPath)}${extra}.`, {

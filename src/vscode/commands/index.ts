@@ -15,5 +15,5 @@ export function commandTable(s: CommandServices, review?: ReviewPanels, dashboar
   return [...runCommands(s), ...documentCommands(s), ...setupCommands(s), ...reportCommands(s), ...datasetCommands(s), ...evaluateCommands(s), ...(review ? reviewCommands(s, review) : []), ...(dashboard ? dashboardCommands(s, dashboard) : [])];
 }
 
-export { CommandIds, registerCommands, reportError } from './register';
+export { CommandIds, commandHandler, registerCommands, reportError } from './register';
 export type { CommandServices, CommandSpec } from './types';

@@ -78,19 +78,22 @@ export function reportError(err: unknown, logger: Logger, folder?: string): void
   notify('error', `Extraction Workbench: ${where}${err instanceof Error ? err.message : String(err)}`, { 'Show Log': () => vscode.commands.executeCommand(CommandIds.showLog) });
 }
 
+/** The handler of one command as registered: the Restricted Mode check, then the error reporter. */
+export function commandHandler(spec: CommandSpec, logger: Logger): (...args: unknown[]) => Promise<unknown> {
+  return async (...args: unknown[]) => {
+    if (spec.startsRun && !vscode.workspace.isTrusted) {
+      showRestrictedMode();
+      return undefined;
+    }
+    try {
+      return await spec.run(...args);
+    } catch (err) {
+      reportError(err, logger);
+      return undefined;
+    }
+  };
+}
+
 export function registerCommands(table: readonly CommandSpec[], logger: Logger): vscode.Disposable[] {
-  return table.map((spec) =>
-    vscode.commands.registerCommand(spec.id, async (...args: unknown[]) => {
-      if (spec.startsRun && !vscode.workspace.isTrusted) {
-        showRestrictedMode();
-        return undefined;
-      }
-      try {
-        return await spec.run(...args);
-      } catch (err) {
-        reportError(err, logger);
-        return undefined;
-      }
-    }),
-  );
+  return table.map((spec) => vscode.commands.registerCommand(spec.id, commandHandler(spec, logger)));
 }
