@@ -307,7 +307,10 @@ export class FolderRuns extends Disposable implements ModelFolder {
   async start(trigger: RunTrigger): Promise<RunHandle | undefined> {
     const session = await this.#ensureSession();
     if (session.pipeline.running) return undefined;
-    return this.#track(session.pipeline.start({ trigger }), trigger);
+    // a fleet (PostgreSQL state): take part in the run its workers are under way with — one run id for all
+    const join = await session.joinableRun();
+    if (session.pipeline.running) return undefined;
+    return this.#track(session.pipeline.start({ trigger, ...(join ? { join } : {}) }), trigger);
   }
 
   /** Queues documents (relative paths): they join the active run, or a run starts for them. */

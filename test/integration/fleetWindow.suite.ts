@@ -296,6 +296,9 @@ describe('Extraction Workbench: the window on a PostgreSQL state with a fleet of
       const doneAttempts = new Map<string, number>();
       for (const a of folder.store!.listAttempts()) if (a.outcome === 'done' && batch.includes(a.path)) doneAttempts.set(a.path, (doneAttempts.get(a.path) ?? 0) + 1);
       assert.deepEqual(batch.map((d) => doneAttempts.get(d) ?? 0), batch.map(() => 1), 'one done attempt per document');
+      // the window took part in a run of the CLI workers (joined it: one run id), it did not start its own
+      const cliRuns = new Set(folder.store!.listAttempts().filter((a) => batch.includes(a.path) && byCli.includes(a.path)).map((a) => a.runId));
+      assert.ok(cliRuns.has(summary.runId), `the window's run ${summary.runId} is one of the CLI workers' (${[...cliRuns].join(', ')})`);
       const stored = (await pool.query<{ path: string; source: string }>(`SELECT path, result->>'source' AS source FROM ew_results WHERE path = ANY($1)`, [batch])).rows;
       assert.deepEqual(stored.map((r) => r.path).sort(), batch, 'one result per document in the database');
       for (const r of stored) assert.equal(r.source, r.path);
