@@ -36,7 +36,7 @@ export interface ActiveRun {
   stats: { done: number; deadLettered: number; skipped: number; rejected: number; rejectedTooLarge: number; tokensIn: number; tokensOut: number; cost: number };
   lastProgressAt: number;
   budgetReached?: boolean;
-  /** Documents being processed (holding a model slot or exporting), not those waiting for a slot. */
+  /** Documents being processed: from reading to exporting (waiting for a model slot after converting included). */
   processing: number;
   /** Documents a person asked for, processed outside the document queue (see #schedule). */
   direct: number;

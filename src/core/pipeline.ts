@@ -54,6 +54,8 @@ export class Pipeline {
   readonly #queue: PQueue;
   /** Model requests in flight: exactly `concurrency`, so file I/O of one document overlaps the requests of others. */
   readonly #modelSlots: PQueue;
+  /** Closed while the run is paused: a document waits here before it starts (see pause()). */
+  #unpaused: { wait: Promise<void>; open: () => void } | undefined;
   readonly #schemaHash: string;
   readonly #cache: ConvertCache | undefined;
   readonly #ground: GroundFn;
@@ -189,7 +191,7 @@ export class Pipeline {
     if (releaseOutput) run.releaseOutput = releaseOutput;
     this.#run = run;
     if (this.#breaker) run.breakerEvents = this.#breaker.onEvent((e) => followOutage(this.#outage, run, e));
-    this.#modelSlots.start();
+    this.#openGate();
     this.#queue.start();
     this.events.emit({ type: 'run/started', runId: id, root: this.#o.root, at: record.startedAt });
     this.#log.info(options.join ? `Run ${id} of the fleet joined (${options.trigger}) in ${this.#o.root}` : `Run ${id} started (${options.trigger}) in ${this.#o.root}`);
@@ -268,12 +270,20 @@ export class Pipeline {
     this.events.emit({ type: 'doc/requeued', runId: this.#run?.record.id ?? '', path: p });
   }
 
-  /** In-flight documents finish, nothing new starts. */
+  /**
+   * In-flight documents finish, nothing new starts: the document queue stops handing out documents, and one a
+   * person asked for (outside the queue) waits at the gate. A document already reading or converting is in
+   * flight: it gets its model slot and finishes.
+   */
   pause(reason?: string): void {
     const run = this.#run;
     if (!run || this.#queue.isPaused) return;
     this.#queue.pause();
-    this.#modelSlots.pause();
+    if (!this.#unpaused) {
+      let open!: () => void;
+      const wait = new Promise<void>((r) => (open = r));
+      this.#unpaused = { wait, open };
+    }
     run.record.status = 'paused';
     this.#o.store.putRun(run.record);
     this.events.emit({ type: 'run/paused', runId: run.record.id, ...(reason ? { reason } : {}) });
@@ -285,7 +295,7 @@ export class Pipeline {
     if (!run || !this.#queue.isPaused) return;
     run.record.status = 'running';
     this.#o.store.putRun(run.record);
-    this.#modelSlots.start();
+    this.#openGate();
     this.#queue.start();
     this.events.emit({ type: 'run/resumed', runId: run.record.id });
     this.#emitProgress(run, true);
@@ -305,7 +315,8 @@ export class Pipeline {
     run.retryTimers.clear();
     this.#queue.clear();
     this.#queue.start();
-    this.#modelSlots.start(); // waiting documents were removed by the abort signal
+    this.#openGate(); // documents waiting there see the abort and go back
+
     // documents queued but never started are still `pending` in the store: nothing to undo
     const summary = this.#runDone(run);
     this.#maybeFinish(run);
@@ -329,6 +340,11 @@ export class Pipeline {
   }
 
   // ---------------------------------------------------------------- internals
+
+  #openGate(): void {
+    this.#unpaused?.open();
+    this.#unpaused = undefined;
+  }
 
   #runDone(run: ActiveRun): Promise<RunSummary> {
     return new Promise((resolve) => {
@@ -451,10 +467,10 @@ export class Pipeline {
   }
 
   /**
-   * Waits for a model slot. A document holds its slot from reading to the end of extraction and releases it
-   * before validating and exporting, so the file I/O of finishing documents overlaps the requests of others.
-   * Resolves with the release function, or undefined when the run was stopped meanwhile. While the run is
-   * paused no slot is handed out, so a waiting document stays pending: nothing new starts.
+   * Waits for a model slot. A document takes its slot once it is read and converted and holds it to the end of
+   * extraction (classification included), so the file I/O and conversion of some documents and the exports of
+   * others overlap the model requests. Resolves with the release function, or undefined when the run was
+   * stopped meanwhile.
    */
   async #acquireModelSlot(run: ActiveRun, file: ListedFile): Promise<(() => void) | undefined> {
     let release!: () => void;
@@ -489,9 +505,9 @@ export class Pipeline {
         return;
       }
     }
-    const release = signal.aborted || run.finished ? undefined : await this.#acquireModelSlot(run, file);
-    if (!release || signal.aborted || run.finished) {
-      release?.();
+    // a paused run starts nothing new (a document a person asked for, outside the queue, waits here too)
+    if (this.#unpaused && !signal.aborted) await this.#unpaused.wait;
+    if (signal.aborted || run.finished) {
       run.active.delete(file.path);
       return;
     }
@@ -505,6 +521,8 @@ export class Pipeline {
     let spent: Spent = { tokensIn: 0, tokensOut: 0, cost: 0 };
     /** Requests and model of this attempt's extraction (none when an existing result was adopted). */
     let made: { requests: number; model: string } | undefined;
+    /** Gives the model slot back (taken once the document is read and converted). */
+    let release: (() => void) | undefined;
     const enter = (next: Stage, checkpoint = next !== 'validating' && next !== 'exporting') => {
       const t = this.#now();
       stageMs[stage] = (stageMs[stage] ?? 0) + (t - stageStart);
@@ -539,6 +557,12 @@ export class Pipeline {
         const converted = await convertSource(converter, source, { path: file.path, absPath: file.absPath, signal }, this.#o.maxFileBytes, this.#cache);
         for (const w of converted.warnings ?? []) this.#log.warn(`${file.path}: ${w}`);
         if (signal.aborted) throw new CancelledError();
+        // the model slot, once the document is read and converted: reading and converting (a PDF's worker, OCR)
+        // overlap the requests of other documents instead of keeping a slot idle. The wait is no stage's time.
+        const waitFrom = this.#now();
+        release = await this.#acquireModelSlot(run, file);
+        if (!release || signal.aborted) throw new CancelledError(run.stopReason);
+        stageStart += this.#now() - waitFrom;
         enter('extracting');
         // mixed folder: the job of this document (globs, its recorded choice, or a classification request)
         const router = this.#o.router;
@@ -601,7 +625,7 @@ export class Pipeline {
       }
       await handleFailedAttempt(this.#failures, run, file, { attempt, startedAt, stage, stageMs, stageStart, spent }, err);
     } finally {
-      release(); // no-op when already released
+      release?.(); // no-op when already released
       run.processing--;
       this.#emitProgress(run);
     }

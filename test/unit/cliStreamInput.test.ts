@@ -32,8 +32,10 @@ describe('CLI: large CSV and JSONL files streamed up to --max-file-size-mb', fun
     const huge = path.join(root, 'huge.csv');
     fs.writeFileSync(huge, rows.join('\n') + '\n');
     fs.truncateSync(huge, 200 * MB); // sparse: NUL bytes after the rows
-    // over the limit, so streamed (strictly parsed) as well
+    // over the limit, so streamed: a row of another width is kept, with a warning (as in a file read whole)
     fs.writeFileSync(path.join(root, 'mixed.csv'), 'a,b\n' + '1,2\n'.repeat(1000) + '1,2,3\n' + '1,2\n'.repeat(300_000));
+    // under the limit, so read whole: a quoted field never closed fails it (as in a streamed file)
+    fs.writeFileSync(path.join(root, 'open.csv'), 'a,b\n1,"never closed\n2,3\n');
     fs.writeFileSync(path.join(root, 'good.jsonl'), '{"id":1}\n{"id":2}\n');
     fs.writeFileSync(path.join(root, 'bad.ndjson'), '{"id":1}\nnot json\n');
     fs.writeFileSync(path.join(root, 'big.txt'), 'x'.repeat(2 * MB));
@@ -48,7 +50,10 @@ describe('CLI: large CSV and JSONL files streamed up to --max-file-size-mb', fun
     const byPath = new Map(list.map((d) => [d.path, d]));
     assert.equal(byPath.get('huge.csv')?.stage, 'done', JSON.stringify(byPath.get('huge.csv')));
     assert.equal(byPath.get('good.jsonl')?.stage, 'done');
-    for (const p of ['mixed.csv', 'bad.ndjson']) assert.equal(byPath.get(p)?.errorCode, 'CORRUPT_INPUT', p);
+    for (const p of ['open.csv', 'bad.ndjson']) assert.equal(byPath.get(p)?.errorCode, 'CORRUPT_INPUT', p);
+    assert.equal(byPath.get('mixed.csv')?.stage, 'done');
+    const mixed = JSON.parse(fs.readFileSync(path.join(out, 'mixed.csv.json'), 'utf8')) as { metadata: { convertWarnings?: string[] } };
+    assert.ok(mixed.metadata.convertWarnings?.some((w) => /^1 row has another number of fields than the header's 2 \(first: line 1002, 3 fields\)/.test(w)), JSON.stringify(mixed.metadata.convertWarnings));
     assert.equal(byPath.get('big.txt')?.errorCode, 'REJECTED', 'a type read whole is still rejected over the limit');
     assert.match(r.stderr + r.stdout, /too large to read/);
 
