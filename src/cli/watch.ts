@@ -110,7 +110,9 @@ export async function cmdWatch(session: Session, options: { json: boolean; debou
   });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
   try {
-    track(pipeline.start({ trigger: 'cli' }));
+    // a fleet: take part in the run under way (one run id for every worker), as `run` does
+    const join = await session.joinableRun();
+    track(pipeline.start({ trigger: 'cli', ...(join ? { join } : {}) }));
     await stopped;
   } finally {
     watcher.close();

@@ -38,6 +38,8 @@ export interface ActiveRun {
   budgetReached?: boolean;
   /** Documents being processed: from reading to exporting (waiting for a model slot after converting included). */
   processing: number;
+  /** Documents read and converted that wait for a model slot (a pause shows them as pending). */
+  awaitingSlot: Set<string>;
   /** Documents a person asked for, processed outside the document queue (see #schedule). */
   direct: number;
   progressTimer?: NodeJS.Timeout;

@@ -54,8 +54,6 @@ export class Pipeline {
   readonly #queue: PQueue;
   /** Model requests in flight: exactly `concurrency`, so file I/O of one document overlaps the requests of others. */
   readonly #modelSlots: PQueue;
-  /** Closed while the run is paused: a document waits here before it starts (see pause()). */
-  #unpaused: { wait: Promise<void>; open: () => void } | undefined;
   readonly #schemaHash: string;
   readonly #cache: ConvertCache | undefined;
   readonly #ground: GroundFn;
@@ -178,6 +176,7 @@ export class Pipeline {
       active: new Set(),
       priorities: new Map(),
       processing: 0,
+      awaitingSlot: new Set(),
       direct: 0,
       resultFolders: new Set(),
       // another worker of a fleet may have written a result and died before it marked the document done
@@ -191,7 +190,7 @@ export class Pipeline {
     if (releaseOutput) run.releaseOutput = releaseOutput;
     this.#run = run;
     if (this.#breaker) run.breakerEvents = this.#breaker.onEvent((e) => followOutage(this.#outage, run, e));
-    this.#openGate();
+    this.#modelSlots.start();
     this.#queue.start();
     this.events.emit({ type: 'run/started', runId: id, root: this.#o.root, at: record.startedAt });
     this.#log.info(options.join ? `Run ${id} of the fleet joined (${options.trigger}) in ${this.#o.root}` : `Run ${id} started (${options.trigger}) in ${this.#o.root}`);
@@ -271,18 +270,18 @@ export class Pipeline {
   }
 
   /**
-   * In-flight documents finish, nothing new starts: the document queue stops handing out documents, and one a
-   * person asked for (outside the queue) waits at the gate. A document already reading or converting is in
-   * flight: it gets its model slot and finishes.
+   * Documents holding a model slot finish, nothing new starts: no document leaves the queue and no slot is
+   * handed out. A document read and converted ahead waits for its slot, shown as pending meanwhile.
    */
   pause(reason?: string): void {
     const run = this.#run;
     if (!run || this.#queue.isPaused) return;
     this.#queue.pause();
-    if (!this.#unpaused) {
-      let open!: () => void;
-      const wait = new Promise<void>((r) => (open = r));
-      this.#unpaused = { wait, open };
+    this.#modelSlots.pause();
+    const now = this.#now();
+    for (const p of run.awaitingSlot) {
+      this.#o.store.patchDocument(p, { stage: 'pending', updatedAt: now });
+      this.events.emit({ type: 'doc/stage', runId: run.record.id, path: p, stage: 'pending' });
     }
     run.record.status = 'paused';
     this.#o.store.putRun(run.record);
@@ -295,7 +294,7 @@ export class Pipeline {
     if (!run || !this.#queue.isPaused) return;
     run.record.status = 'running';
     this.#o.store.putRun(run.record);
-    this.#openGate();
+    this.#modelSlots.start();
     this.#queue.start();
     this.events.emit({ type: 'run/resumed', runId: run.record.id });
     this.#emitProgress(run, true);
@@ -315,7 +314,7 @@ export class Pipeline {
     run.retryTimers.clear();
     this.#queue.clear();
     this.#queue.start();
-    this.#openGate(); // documents waiting there see the abort and go back
+    this.#modelSlots.start(); // waiting documents were removed by the abort signal
 
     // documents queued but never started are still `pending` in the store: nothing to undo
     const summary = this.#runDone(run);
@@ -340,11 +339,6 @@ export class Pipeline {
   }
 
   // ---------------------------------------------------------------- internals
-
-  #openGate(): void {
-    this.#unpaused?.open();
-    this.#unpaused = undefined;
-  }
 
   #runDone(run: ActiveRun): Promise<RunSummary> {
     return new Promise((resolve) => {
@@ -505,9 +499,12 @@ export class Pipeline {
         return;
       }
     }
-    // a paused run starts nothing new (a document a person asked for, outside the queue, waits here too)
-    if (this.#unpaused && !signal.aborted) await this.#unpaused.wait;
-    if (signal.aborted || run.finished) {
+    // A document a person asked for (outside the document queue, which bounds how many are read ahead) takes
+    // its model slot first, where its priority puts it ahead; the others once they are read and converted.
+    const direct = (run.priorities.get(file.path) ?? PRIORITY_NORMAL) >= PRIORITY_USER;
+    let release = direct && !signal.aborted && !run.finished ? await this.#acquireModelSlot(run, file) : undefined;
+    if (signal.aborted || run.finished || (direct && !release)) {
+      release?.();
       run.active.delete(file.path);
       return;
     }
@@ -521,8 +518,6 @@ export class Pipeline {
     let spent: Spent = { tokensIn: 0, tokensOut: 0, cost: 0 };
     /** Requests and model of this attempt's extraction (none when an existing result was adopted). */
     let made: { requests: number; model: string } | undefined;
-    /** Gives the model slot back (taken once the document is read and converted). */
-    let release: (() => void) | undefined;
     const enter = (next: Stage, checkpoint = next !== 'validating' && next !== 'exporting') => {
       const t = this.#now();
       stageMs[stage] = (stageMs[stage] ?? 0) + (t - stageStart);
@@ -559,10 +554,17 @@ export class Pipeline {
         if (signal.aborted) throw new CancelledError();
         // the model slot, once the document is read and converted: reading and converting (a PDF's worker, OCR)
         // overlap the requests of other documents instead of keeping a slot idle. The wait is no stage's time.
-        const waitFrom = this.#now();
-        release = await this.#acquireModelSlot(run, file);
-        if (!release || signal.aborted) throw new CancelledError(run.stopReason);
-        stageStart += this.#now() - waitFrom;
+        if (!release) {
+          const waitFrom = this.#now();
+          run.awaitingSlot.add(file.path); // a pause shows it as pending meanwhile
+          try {
+            release = await this.#acquireModelSlot(run, file);
+          } finally {
+            run.awaitingSlot.delete(file.path);
+          }
+          if (!release || signal.aborted) throw new CancelledError(run.stopReason);
+          stageStart += this.#now() - waitFrom;
+        }
         enter('extracting');
         // mixed folder: the job of this document (globs, its recorded choice, or a classification request)
         const router = this.#o.router;

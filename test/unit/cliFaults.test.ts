@@ -201,10 +201,7 @@ describe('CLI under faults', function () {
     assert.equal(s.runStatus, 'paused');
     assert.equal(s.running, 0, 'the document in flight finished');
     assert.match((await runCli(['pause', '--state', w.state])).stdout, /already paused/);
-    // in flight when the pause came: the document asked and those read ahead, waiting for the model (at most
-    // two at concurrency 1); they finish, nothing new starts
-    assert.ok(server.stats.total >= 2 && server.stats.total <= 4, `nothing new started while paused (${server.stats.total} asked)`);
-    assert.equal(s.done, server.stats.total, 'each document asked is done');
+    assert.equal(server.stats.total, 2, 'nothing new started while paused');
     assert.equal(exited.done, false, 'a paused headless run waits for its resume');
 
     const resumed = await runCli(['resume', '--state', w.state]);

@@ -146,6 +146,35 @@ describe('fleet on PostgreSQL (CLI workers)', function () {
     }
   });
 
+  it('watch started beside a worker under way joins its run too', async () => {
+    const url = cluster.database('fleet_watch_join');
+    const f = folder(20);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    server.setResponder(() => ({ reply: { amount: 1 }, holdUntil: gate }));
+    const common = [f.docs, '--schema', f.schema, '--base-url', server.url, '--out', f.out, '--state', url, '--concurrency', '1', '--json'];
+    const first = startCli(['run', ...common]);
+    let watcher: ReturnType<typeof startCli> | undefined;
+    try {
+      await until(() => server.stats.documentsInFlight >= 1 || first.child.exitCode !== null, 'the first worker to ask the model', 60_000);
+      watcher = startCli(['watch', ...common]);
+      let out = '';
+      watcher.child.stdout!.on('data', (d: string) => (out += d));
+      await until(() => ndjson(out).some((e) => e.type === 'run/started') || watcher!.child.exitCode !== null, 'watch to start its run', 60_000);
+      open();
+      const r1 = await first.result;
+      assert.equal(r1.code, 0, r1.stderr);
+      const id1 = ndjson(r1.stdout).find((e) => e.type === 'run/started')?.runId;
+      assert.ok(id1);
+      assert.equal(ndjson(out).find((e) => e.type === 'run/started')?.runId, id1, 'watch took part in the worker’s run');
+    } finally {
+      open?.();
+      server.setResponder(undefined);
+      watcher?.child.kill('SIGINT');
+      await watcher?.result;
+    }
+  });
+
   it('the database goes away mid-run and comes back: workers wait, then finish; nothing lost or done twice', async () => {
     const url = cluster.database('fleet_outage');
     const n = 60;

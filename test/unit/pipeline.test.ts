@@ -228,9 +228,8 @@ describe('Pipeline', () => {
     assert.equal(p.paused, true);
     await new Promise((r) => setTimeout(r, 150));
     const callsWhilePaused = f.extractor.totalCalls;
-    // documents in flight when paused (reading, converting or extracting: at most the document queue's
-    // concurrency + 2 places) finish; nothing else starts
-    assert.ok(callsWhilePaused <= 4, `at most the in-flight documents ran (${callsWhilePaused})`);
+    // only the 2 documents holding a model slot finish; those read ahead wait for theirs, shown as pending
+    assert.ok(callsWhilePaused <= 2, `at most the in-flight documents ran (${callsWhilePaused})`);
     assert.equal(f.store.counts().running, 0, 'nothing shows as running while paused');
     assert.equal(f.extractor.inFlight, 0);
     await new Promise((r) => setTimeout(r, 100));
