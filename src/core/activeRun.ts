@@ -36,7 +36,7 @@ export interface ActiveRun {
   stats: { done: number; deadLettered: number; skipped: number; rejected: number; rejectedTooLarge: number; tokensIn: number; tokensOut: number; cost: number };
   lastProgressAt: number;
   budgetReached?: boolean;
-  /** Documents being processed: from reading to exporting (waiting for a model slot after converting included). */
+  /** Documents being processed (reading to exporting), not those waiting for a model slot. */
   processing: number;
   /** Documents read and converted that wait for a model slot (a pause shows them as pending). */
   awaitingSlot: Set<string>;

@@ -556,11 +556,14 @@ export class Pipeline {
         // overlap the requests of other documents instead of keeping a slot idle. The wait is no stage's time.
         if (!release) {
           const waitFrom = this.#now();
-          run.awaitingSlot.add(file.path); // a pause shows it as pending meanwhile
+          // waiting: not in flight (a pause shows it as pending meanwhile)
+          run.awaitingSlot.add(file.path);
+          run.processing--;
           try {
             release = await this.#acquireModelSlot(run, file);
           } finally {
             run.awaitingSlot.delete(file.path);
+            run.processing++;
           }
           if (!release || signal.aborted) throw new CancelledError(run.stopReason);
           stageStart += this.#now() - waitFrom;
