@@ -1,6 +1,7 @@
 /** Document paths as the CLI takes them (`retry`, `dlq retry`, `dlq remove`). */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { loadSavedSettings } from '../app/session';
 import { isWithin, resolveInside } from '../core/paths';
 
 /**
@@ -15,4 +16,16 @@ export function normalisePaths(paths: string[], root: string): string[] {
     resolveInside(root, rel);
     return rel;
   });
+}
+
+/**
+ * The folder of the last run saved in the state folder `stateDir`, or undefined: none saved, or a state folder
+ * kept apart from its folder (run with --state elsewhere), whose paths are then taken as given.
+ */
+export function savedRootOf(stateDir: string): string | undefined {
+  try {
+    return loadSavedSettings(stateDir)?.root;
+  } catch {
+    return undefined;
+  }
 }

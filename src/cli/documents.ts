@@ -13,13 +13,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadSavedSettings, openStore } from '../app/session';
+import { openStore } from '../app/session';
 import type { Logger } from '../core/logger';
 import { ACTIVE_STAGES, type DocumentState, type Stage } from '../core/types';
 import { releaseDeadLetter } from '../core/deadLetters';
 import { openWhenReleased } from '../store';
 import type { CheckpointStore, DocumentQuery } from '../store/types';
-import { normalisePaths } from './docPaths';
+import { normalisePaths, savedRootOf } from './docPaths';
 import { stateTargetOf, type StateTarget } from './stateTarget';
 
 const quiet: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
@@ -117,12 +117,7 @@ export async function cmdDlqRemove(argv: string[], usageError: (m: string) => Er
   if (values.all === positionals.length > 0) throw usageError('dlq remove needs <path>... or --all (not both)');
   const target = lookTargetOf(values.state, usageError);
   const stateDir = target.stateDir;
-  let root: string | undefined;
-  try {
-    root = target.url ? undefined : loadSavedSettings(stateDir)?.root;
-  } catch {
-    root = undefined; // a state folder kept apart from its folder: paths are taken as given
-  }
+  const root = target.url ? undefined : savedRootOf(stateDir);
   // a database: a fleet shares it, nothing to wait for (its dead claim is given back with the letter: changeWriter.ts)
   const store = await openWhenReleased(() => openStore(stateDir, { logger: quiet, ...(target.url ? { url: target.url } : {}) }), {
     waitMs: 10_000,

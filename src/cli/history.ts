@@ -13,7 +13,8 @@ import { parseArgs } from 'node:util';
 import { formatHistoryText, readDocumentHistory, type DocumentHistory } from '../app/documentHistory';
 import { redactUrl } from '../store/pg/url';
 import { stateTargetOf, type StateTarget } from './stateTarget';
-import { loadSavedSettings, openStore } from '../app/session';
+import { openStore } from '../app/session';
+import { savedRootOf } from './docPaths';
 import type { CheckpointStore } from '../store/types';
 
 const EXIT_OK = 0;
@@ -27,12 +28,7 @@ function fail(message: string): number {
 /** The stored path of `given`: as given, or a file path made relative to the folder of the last run. */
 function candidates(given: string, stateDir: string): string[] {
   const out = [given.split(path.sep).join('/')];
-  let root: string | undefined;
-  try {
-    root = loadSavedSettings(stateDir)?.root;
-  } catch {
-    root = undefined; // a state folder kept apart from its folder (run --state elsewhere): the path as given
-  }
+  const root = savedRootOf(stateDir);
   const abs = path.resolve(given);
   if (root && abs.startsWith(root + path.sep)) out.push(path.relative(root, abs).split(path.sep).join('/'));
   return [...new Set(out)];

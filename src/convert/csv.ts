@@ -12,7 +12,7 @@ import { assertTextContent } from './binary';
 import { converterCacheKey } from './cache';
 import { sniffDelimiter } from './csvDelimiter';
 import { RaggedRows, unterminatedQuote } from './csvIssues';
-import { convertCsvStream } from './csvStream';
+import { convertCsvStream, countNewlines } from './csvStream';
 import { emptyDocumentError, decodeText, normalizeNewlines, throwIfAborted } from './text';
 import { STREAM_ABOVE_BYTES, type StreamingConverterOptions } from './textStream';
 import type { ConvertedDocument, ConvertInput, Converter, PositionSpan } from './types';
@@ -141,7 +141,7 @@ export function convertCsvBytes(bytes: Uint8Array, delimiter: string | undefined
   const delim = delimiter ?? sniffDelimiter(text);
   const issues: CsvParseIssues = {};
   const records = parseCsv(text, delim, issues);
-  if (issues.unterminatedQuoteLine !== undefined) throw unterminatedQuote(path, issues.unterminatedQuoteLine, text.endsWith('\n') ? countLines(text) - 1 : countLines(text));
+  if (issues.unterminatedQuoteLine !== undefined) throw unterminatedQuote(path, issues.unterminatedQuoteLine, countNewlines(text) + (text.endsWith('\n') ? 0 : 1));
   const ragged = new RaggedRows();
   for (const r of records) ragged.add(r.fields.length, r.line);
   const positions: PositionSpan[] = records.map((r) => ({ start: r.start, end: r.end, line: r.line }));
@@ -153,12 +153,6 @@ export function convertCsvBytes(bytes: Uint8Array, delimiter: string | undefined
     meta: { encoding, delimiter: delim, rows: Math.max(0, records.length - 1), columns: records[0]?.fields ?? [] },
     ...(warning ? { warnings: [warning] } : {}),
   };
-}
-
-function countLines(text: string): number {
-  let n = 1;
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
-  return n;
 }
 
 /** Output version of this converter: bump when its text or positions change, so cached conversions are redone. */

@@ -27,7 +27,8 @@ interface ParsedRecord {
   raw: string;
 }
 
-function countNewlines(s: string, from = 0, to = s.length): number {
+/** Line breaks in `s` (between `from` and `to`). */
+export function countNewlines(s: string, from = 0, to = s.length): number {
   let n = 0;
   for (let i = s.indexOf('\n', from); i >= 0 && i < to; i = s.indexOf('\n', i + 1)) n++;
   return n;
