@@ -1,17 +1,18 @@
 /**
- * Pipeline efficiency: N small text documents through the local test model server with fixed latency at a
+ * Pipeline efficiency: N small text documents through the local test model server (its own process) with fixed latency at a
  * given concurrency; throughput compared with the ideal (concurrency ÷ latency). Target ≥ 95 % (issue #15).
  * Run: `npm run bench` (all benchmarks) or `node dist-bench/bench/pipeline.js [docs] [latencyMs] [concurrency]`.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createTextConverter } from '../src/convert/text';
 import { Pipeline } from '../src/core/pipeline';
 import { OpenAIExtractor } from '../src/extract/openaiExtractor';
 import { SqlJsCheckpointStore } from '../src/store/sqlStore';
-import { startModelServer } from '../test/support/modelServer';
 import { isEntryScript } from './entry';
+import { startServerProcess } from './serverProcess';
 
 export interface PipelineBenchResult {
   docs: number;
@@ -30,7 +31,8 @@ export async function runPipelineBench(docs = 10_000, latencyMs = 100, concurren
   const root = path.join(dir, 'docs');
   fs.mkdirSync(root);
   for (let i = 0; i < docs; i++) fs.writeFileSync(path.join(root, `doc${String(i).padStart(6, '0')}.txt`), `Invoice ${i}\nTotal ${i}.00\n`);
-  const server = await startModelServer({ latencyMs, recordBodies: false });
+  // the model server runs in a process of its own, as a real one does (see serverProcess.ts)
+  const server = await startServerProcess({ latencyMs });
   const store = await SqlJsCheckpointStore.open({ dir: path.join(dir, 'state'), wasmPath: require.resolve('sql.js/dist/sql-wasm.wasm') });
   const text = createTextConverter();
   const schema = { type: 'object', properties: { total: { type: 'number' } }, required: ['total'] };
@@ -45,13 +47,17 @@ export async function runPipelineBench(docs = 10_000, latencyMs = 100, concurren
   });
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  lag.enable();
   const t0 = performance.now();
   const summary = await pipeline.start({ trigger: 'test' }).done;
   const seconds = (performance.now() - t0) / 1000;
   clearInterval(sampler);
-  if (process.env.BENCH_DEBUG) console.log('server maxConcurrency', server.stats.maxConcurrency, 'requests', server.stats.total);
+  lag.disable();
+  if (process.env.BENCH_DEBUG) console.log(`event-loop delay mean ${(lag.mean / 1e6).toFixed(2)} ms, p50 ${(lag.percentile(50) / 1e6).toFixed(2)}, p99 ${(lag.percentile(99) / 1e6).toFixed(2)}, max ${(lag.max / 1e6).toFixed(1)}`);
   store.close();
-  await server.close();
+  const served = await server.close();
+  if (process.env.BENCH_DEBUG) console.log('server maxConcurrency', served.maxConcurrency, 'requests', served.total);
   fs.rmSync(dir, { recursive: true, force: true });
   if (summary.counts.done !== docs) throw new Error(`bench run incomplete: ${JSON.stringify(summary.counts)}`);
   const docsPerSecond = docs / seconds;

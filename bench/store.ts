@@ -141,6 +141,9 @@ async function measureScale(docs: number, o: Required<Omit<StoreBenchOptions, 'l
       store.patchDocument(p, { stage: 'done', resultPath: `${p}.json`, tokensIn: 100, tokensOut: 50, cost: 0.001, durationMs: 10, updatedAt: i });
       perDoc[i] = (now() - d0) * 1000;
       if ((i & 4095) === 0) sample();
+      // a pipeline's writes come between its I/O: yield now and then, as it does, so that the snapshots of
+      // compactions (written in the background) can finish
+      if ((i & 255) === 255) await new Promise<void>((resolve) => setImmediate(resolve));
     }
     sample();
     const patch = stats(patchLat);
@@ -176,6 +179,7 @@ async function measureScale(docs: number, o: Required<Omit<StoreBenchOptions, 'l
     //    document: the worst case for replay), then resume a copy of the folder
     const changes = store.compactionThreshold - 1;
     for (let j = 0; j < changes; j++) store.patchDocument(docPath(j % docs), { attempts: 3, updatedAt: j });
+    await store.whenCompacted();
     const crashDir = path.join(root, 'crashed');
     fs.cpSync(dir, crashDir, { recursive: true });
     store.close();

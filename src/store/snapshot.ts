@@ -9,9 +9,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Database, SqlJsStatic } from 'sql.js';
-import { crc32, fsyncDir, listJournalFiles, type JournalFile } from './journal';
+import { crc32, listJournalFiles, type JournalFile } from './journal';
 import { LATEST_SCHEMA_VERSION, StoreSchemaError, schemaVersion } from './migrations';
-import type { CompactionStep, OpenReport, StoreLogger } from './options';
+import type { OpenReport, StoreLogger } from './options';
 
 export const SNAPSHOT_FILE = 'state.sqlite';
 export const BACKUP_FILE = 'state.sqlite.bak';
@@ -185,33 +185,6 @@ export function loadStartingSnapshot(
   }
   report.source = 'fresh';
   return { db: new SQL.Database(), version: 0 };
-}
-
-/**
- * Writes exported (stamped) bytes as the new `state.sqlite`: temp file + fsync, the old snapshot hard-linked
- * (or copied) as `state.sqlite.bak`, rename, fsync of the folder. Returns whether a backup was made.
- */
-export function writeSnapshot(dir: string, bytes: Uint8Array, step: (s: CompactionStep) => void): { backupLinked: boolean } {
-  const primaryFile = path.join(dir, SNAPSHOT_FILE);
-  const bakFile = path.join(dir, BACKUP_FILE);
-  const tmpFile = `${primaryFile}.tmp`;
-  let backupLinked = false;
-  writeFileDurable(tmpFile, bytes);
-  step('temp-written');
-  if (fs.existsSync(primaryFile)) {
-    fs.rmSync(bakFile, { force: true });
-    try {
-      fs.linkSync(primaryFile, bakFile);
-    } catch {
-      fs.copyFileSync(primaryFile, bakFile);
-    }
-    backupLinked = true;
-    step('backup-linked');
-  }
-  fs.renameSync(tmpFile, primaryFile);
-  fsyncDir(dir);
-  step('renamed');
-  return { backupLinked };
 }
 
 /**

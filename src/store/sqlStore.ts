@@ -32,6 +32,7 @@ import type { AttemptRecord, DeadLetter, DocumentState, Readiness, RunCounts, Ru
 import type { FinishedOutcome } from '../core/metrics';
 import * as attemptQueries from './attemptQueries';
 import { applyChange, applyDeadLetter, applyDlReprocessed, type JournalOp } from './changes';
+import { SnapshotWriter, removeSnapshotTemps, type Exported, type JournalPosition } from './compaction';
 import { StatusMatrix } from './counts';
 import { SimulatedCrash, StoreClosedError, StoreIoError, StoreReadOnlyError } from './errors';
 import { JournalWriter, journalFileName, listJournalFiles, type JournalFile } from './journal';
@@ -58,7 +59,7 @@ import {
   attemptParams,
   capRawReply,
 } from './rows';
-import { BACKUP_FILE, SNAPSHOT_FILE, deleteCoveredJournals, loadSnapshot, loadStartingSnapshot, stampSnapshot, vacuumIfSparse, writeSnapshot } from './snapshot';
+import { BACKUP_FILE, SNAPSHOT_FILE, loadSnapshot, loadStartingSnapshot, stampSnapshot, vacuumIfSparse } from './snapshot';
 import { StatementRunner, documentQuery, prepareStatements, type Statements } from './statements';
 import type { CheckpointStore, DocumentQuery, WriteOptions } from './types';
 import { loadSqlJs } from './wasm';
@@ -88,10 +89,8 @@ export class SqlJsCheckpointStore implements CheckpointStore {
   private lock: HeldLock | undefined;
   private seq = 0;
   private changesSinceCompaction = 0;
-  /** Journal seq of state.sqlite on disk (undefined: no primary snapshot yet). */
-  private primarySeq: number | undefined;
-  /** Journal seq of state.sqlite.bak on disk, when known. */
-  private bakSeq: number | undefined;
+  /** The snapshot files (in-memory and read-only stores: none). */
+  private snapshots: SnapshotWriter | undefined;
   private closed = false;
   private readOnly = false;
   private broken: Error | undefined;
@@ -154,7 +153,7 @@ export class SqlJsCheckpointStore implements CheckpointStore {
     report.staleLockTakenOver = lock.staleTakenOver;
     let db: Database | undefined;
     try {
-      fs.rmSync(path.join(dir, `${SNAPSHOT_FILE}.tmp`), { force: true, recursive: true });
+      removeSnapshotTemps(dir);
       const journals = listJournalFiles(dir);
 
       // 1. snapshot
@@ -171,8 +170,9 @@ export class SqlJsCheckpointStore implements CheckpointStore {
       const store = new SqlJsCheckpointStore(db, dir, compactEvery, compactRatio, logger, report);
       store.onCompactionStep = options.onCompactionStep;
       store.lock = lock;
-      store.primarySeq = start.primarySeq;
-      store.bakSeq = start.bakSeq;
+      store.snapshots = new SnapshotWriter(dir, logger, (st) => store.onCompactionStep?.(st));
+      store.snapshots.primarySeq = start.primarySeq;
+      store.snapshots.bakSeq = start.bakSeq;
       store.seq = report.snapshotSeq;
       store.beginTx();
 
@@ -489,6 +489,7 @@ export class SqlJsCheckpointStore implements CheckpointStore {
       this.logger.error?.(`checkpoint store: final compaction failed: ${(e as Error).message}`);
     } finally {
       this.closed = true;
+      this.snapshots?.close(); // a background snapshot write still in flight is never published
       try {
         this.journal?.close();
       } catch (e) {
@@ -611,9 +612,12 @@ export class SqlJsCheckpointStore implements CheckpointStore {
   }
 
   private afterChange(): void {
-    if (this.dir && this.changesSinceCompaction >= this.compactEvery && this.changesSinceCompaction >= this.compactionThreshold) {
+    if (this.snapshots && this.changesSinceCompaction >= this.compactEvery && this.changesSinceCompaction >= this.compactionThreshold) {
       try {
-        this.compactNow(true);
+        // Writers that yield find the previous background write done long before; a burst that does not
+        // yield compacts now instead, so the journal since the last snapshot on disk stays within 2 intervals.
+        if (this.snapshots.busy) this.compactNow(true);
+        else this.compactInBackground();
       } catch (e) {
         if (e instanceof SimulatedCrash) throw e;
         // The change itself is journaled and applied: do not fail it. Retry after another interval; if no
@@ -653,9 +657,54 @@ export class SqlJsCheckpointStore implements CheckpointStore {
   }
 
   /** record seq → export → atomic snapshot → new journal → delete journals no snapshot needs. */
+  /**
+   * Compacts now: the snapshot is written, published and the old journals deleted before this returns.
+   * `compact()`, `close()` and an open that repaired something; a background write in flight is superseded.
+   */
   private compactNow(reopenJournal: boolean): void {
-    const dir = this.dir!;
     const t0 = performance.now();
+    const snapshots = this.snapshots!;
+    const exported = this.exportForSnapshot();
+    try {
+      snapshots.writeNow(exported);
+    } catch (e) {
+      if (e instanceof SimulatedCrash) throw e;
+      this.logger.error?.(`checkpoint store: compaction failed: ${(e as Error).message}`);
+      // Keep journaling so that nothing is lost; the previous snapshot + journals still hold the state.
+      if (reopenJournal) {
+        try {
+          this.openJournal();
+        } catch (e2) {
+          this.broken = e2 as Error;
+        }
+      }
+      throw new StoreIoError(`compaction failed: ${(e as Error).message}`, e);
+    }
+    if (reopenJournal) this.openJournal();
+    snapshots.deleteCovered(this.journalPosition);
+    this.changesSinceCompaction = 0;
+    this.compacted(t0, exported);
+  }
+
+  /**
+   * Compacts with the snapshot written in the background (compaction.ts): the export and the new journal
+   * now, the file's write and fsync on the thread pool, its publication when it is durable.
+   */
+  private compactInBackground(): void {
+    const t0 = performance.now();
+    const exported = this.exportForSnapshot();
+    this.openJournal();
+    this.changesSinceCompaction = 0;
+    this.snapshots!.writeInBackground(exported, this.journalPosition, () => this.compacted(t0, exported));
+  }
+
+  /** Resolves when no background compaction is in flight (tests, benchmarks). */
+  whenCompacted(): Promise<void> {
+    return this.snapshots?.settled() ?? Promise.resolve();
+  }
+
+  /** Closes the journal (fdatasync), records its seq in the database and exports it, stamped. */
+  private exportForSnapshot(): Exported {
     try {
       this.journal?.close(); // fdatasync when anything is pending
     } catch (e) {
@@ -664,52 +713,45 @@ export class SqlJsCheckpointStore implements CheckpointStore {
     }
     this.journal = undefined;
     const step = this.onCompactionStep ?? (() => undefined);
+    step('journal-closed');
     let bytes: Uint8Array;
-    let newBakSeq = this.bakSeq;
     try {
-      step('journal-closed');
-      try {
-        this.st.setMeta.run(['journal_seq', String(this.seq)]);
-        this.commitTx();
-        vacuumIfSparse(this.db);
-        bytes = this.db.export();
-      } finally {
-        this.beginTx();
-      }
-      stampSnapshot(bytes);
-      step('exported');
-      if (writeSnapshot(dir, bytes, step).backupLinked) newBakSeq = this.primarySeq;
+      this.st.setMeta.run(['journal_seq', String(this.seq)]);
+      this.commitTx();
+      vacuumIfSparse(this.db);
+      bytes = this.db.export();
     } catch (e) {
-      if (e instanceof SimulatedCrash) throw e;
       this.logger.error?.(`checkpoint store: compaction failed: ${(e as Error).message}`);
-      // Keep journaling so that nothing is lost; the previous snapshot + journals still hold the state.
-      if (reopenJournal) {
-        try {
-          this.journal = JournalWriter.create(path.join(dir, journalFileName(this.seq + 1)));
-        } catch (e2) {
-          this.broken = e2 as Error;
-        }
+      try {
+        this.openJournal(); // keep journaling: the previous snapshot + journals still hold the state
+      } catch (e2) {
+        this.broken = e2 as Error;
       }
       throw new StoreIoError(`compaction failed: ${(e as Error).message}`, e);
+    } finally {
+      this.beginTx();
     }
-    this.bakSeq = newBakSeq;
-    this.primarySeq = this.seq;
-    if (reopenJournal) {
-      try {
-        this.journal = JournalWriter.create(path.join(dir, journalFileName(this.seq + 1)));
-      } catch (e) {
-        this.broken = e as Error;
-        throw new StoreIoError(`cannot create a new journal: ${(e as Error).message}`, e);
-      }
-    }
-    step('journal-created');
+    stampSnapshot(bytes);
+    step('exported');
+    return { bytes, seq: this.seq };
+  }
 
-    // Journals are kept while the .bak snapshot needs them (bak + journals = full state).
-    if (this.bakSeq !== undefined) deleteCoveredJournals(dir, this.bakSeq, this.journal?.file, this.seq, this.logger);
-    step('journals-deleted');
-    this.changesSinceCompaction = 0;
+  private openJournal(): void {
+    try {
+      this.journal = JournalWriter.create(path.join(this.dir!, journalFileName(this.seq + 1)));
+    } catch (e) {
+      this.broken = e as Error;
+      throw new StoreIoError(`cannot create a new journal: ${(e as Error).message}`, e);
+    }
+    this.onCompactionStep?.('journal-created');
+  }
+
+  private readonly journalPosition: JournalPosition = { current: () => this.journal?.file, lastSeq: () => this.seq };
+
+  private compacted(t0: number, exported: Exported): void {
     this.counters.compactions++;
     this.counters.lastCompactionMs = performance.now() - t0;
-    this.counters.lastSnapshotBytes = bytes.length;
+    this.counters.lastSnapshotBytes = exported.bytes.length;
   }
+
 }

@@ -707,7 +707,10 @@ describe('store: persistence', () => {
     const dir = tmpDir();
     const s = await SqlJsCheckpointStore.open({ dir, compactEvery: 50, compactRatio: 0 });
     const c0 = s.stats.compactions;
-    for (let i = 0; i < 500; i++) s.putDocument(mkDoc(`c/${i}`, { stage: i % 2 ? 'done' : 'pending' }));
+    for (let i = 0; i < 500; i++) {
+      s.putDocument(mkDoc(`c/${i}`, { stage: i % 2 ? 'done' : 'pending' }));
+      if (i % 50 === 49) await s.whenCompacted(); // a writer that yields: each snapshot is written in the background
+    }
     assert.equal(s.stats.compactions - c0, 10);
     const journals = listJournalFiles(dir);
     assert.ok(journals.length <= 3, `old journals deleted (${journals.length} left)`);
@@ -772,13 +775,75 @@ describe('store: persistence', () => {
     assert.equal(s.compactionThreshold, 10);
     for (let i = 0; i < 100; i++) s.putDocument(mkDoc(`r/${i}`));
     assert.equal(s.compactionThreshold, 100);
+    await s.whenCompacted();
     // from an empty store: once at 10 changes / 10 documents; after that each insert adds a change and a
     // document, so the journal never outgrows the state while only inserting
     const c1 = s.stats.compactions - c0;
     assert.equal(c1, 1);
-    for (let i = 0; i < 1000; i++) s.patchDocument(`r/${i % 100}`, { attempts: i });
+    for (let i = 0; i < 1000; i++) {
+      s.patchDocument(`r/${i % 100}`, { attempts: i });
+      if (i % 100 === 99) await s.whenCompacted();
+    }
     assert.equal(s.stats.compactions - c0 - c1, 10, 'every 100 changes at 100 documents');
     s.close();
+  });
+
+  it('writes the snapshot of a compaction it starts in the background; a crash before it is published loses nothing', async () => {
+    const dir = tmpDir('bg');
+    const s = await SqlJsCheckpointStore.open({ dir, compactEvery: 20, compactRatio: 0 });
+    const c0 = s.stats.compactions;
+    for (let i = 0; i < 20; i++) s.putDocument(mkDoc(`bg/${i}`));
+    // exported and a new journal started; the file is being written on the thread pool
+    assert.equal(s.stats.compactions, c0, 'not published yet');
+    assert.equal(s.stats.changesSinceCompaction, 0);
+    s.patchDocument('bg/3', { stage: 'done' });
+    const before = dump(s);
+    const crashed = copyDir(dir, 'bg-crashed'); // a crash now: the previous snapshot and every journal since it
+    const r = await SqlJsCheckpointStore.open({ dir: crashed, logger: new CaptureLogger() });
+    assert.equal(r.openReport.snapshotSeq, 0);
+    assert.equal(r.openReport.replayed, 21);
+    assert.deepEqual(dump(r), before);
+    r.close();
+    assert.deepEqual(fs.readdirSync(crashed).filter((f) => f.endsWith('.tmp')), [], 'the interrupted temp file is deleted at open');
+
+    await s.whenCompacted();
+    assert.equal(s.stats.compactions, c0 + 1, 'published once durable');
+    const later = copyDir(dir, 'bg-published');
+    const r2 = await SqlJsCheckpointStore.open({ dir: later, logger: new CaptureLogger() });
+    assert.equal(r2.openReport.snapshotSeq, 20, 'the background snapshot is the one on disk');
+    assert.equal(r2.openReport.replayed, 1, 'only the change made while it was written is replayed');
+    assert.deepEqual(dump(r2), before);
+    r2.close();
+    s.close();
+  });
+
+  it('a burst that does not yield compacts now when the next compaction is due before the background write is done', async () => {
+    const dir = tmpDir('burst');
+    const s = await SqlJsCheckpointStore.open({ dir, compactEvery: 10, compactRatio: 0 });
+    for (let i = 0; i < 95; i++) s.putDocument(mkDoc(`b/${i}`)); // one synchronous burst: no write can finish
+    const before = dump(s);
+    const crashed = copyDir(dir, 'burst-crashed');
+    const r = await SqlJsCheckpointStore.open({ dir: crashed, logger: new CaptureLogger() });
+    assert.ok(r.openReport.replayed <= 20, `the journal since the snapshot on disk stays within two intervals (${r.openReport.replayed} lines)`);
+    assert.deepEqual(dump(r), before);
+    r.close();
+    await s.whenCompacted();
+    s.close();
+  });
+
+  it('close while a background snapshot is being written: the close writes its own; the late one is discarded', async () => {
+    const dir = tmpDir('bgclose');
+    const s = await SqlJsCheckpointStore.open({ dir, compactEvery: 20, compactRatio: 0 });
+    for (let i = 0; i < 25; i++) s.putDocument(mkDoc(`bc/${i}`));
+    const before = dump(s);
+    s.close();
+    await s.whenCompacted();
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temp snapshot is left behind');
+    const r = await SqlJsCheckpointStore.open({ dir, logger: new CaptureLogger() });
+    assert.equal(r.openReport.snapshotSeq, 25, "the close's snapshot");
+    assert.equal(r.openReport.replayed, 0);
+    assert.deepEqual(dump(r), before);
+    r.close();
   });
 
   it('replays random histories (puts, patches, deletes, resets, dead letters) to the same state', async () => {
@@ -827,19 +892,29 @@ describe('store: persistence', () => {
     const logger = new CaptureLogger();
     const s = await SqlJsCheckpointStore.open({ dir, compactEvery: 10, compactRatio: 0, logger });
     const c0 = s.stats.compactions;
-    fs.mkdirSync(path.join(dir, `${SNAPSHOT_FILE}.tmp`)); // the temp snapshot cannot be written now
-    for (let i = 0; i < 35; i++) s.putDocument(mkDoc(`cf/${i}`), { durable: i % 5 === 0 });
+    // the old snapshot cannot be kept as the backup now: no new snapshot can be published, in the
+    // background (as compactions the store starts are written) or not
+    fs.mkdirSync(path.join(dir, BACKUP_FILE));
+    fs.writeFileSync(path.join(dir, BACKUP_FILE, 'in-the-way'), '');
+    for (let i = 0; i < 35; i++) {
+      s.putDocument(mkDoc(`cf/${i}`), { durable: i % 5 === 0 });
+      if (i === 12) await s.whenCompacted();
+    }
+    await s.whenCompacted();
     assert.equal(s.stats.compactions, c0, 'no compaction succeeded');
+    assert.ok(logger.errors.some((m) => /background compaction failed/.test(m)), logger.errors.join('\n'));
     assert.ok(logger.errors.some((m) => /compaction failed/.test(m)), logger.errors.join('\n'));
     assert.throws(() => s.compact(), /compaction failed/);
     s.putDocument(mkDoc('cf/after-failure'));
     const before = dump(s);
     const copy = copyDir(dir, 'compactfail-crash');
+    fs.rmSync(path.join(copy, BACKUP_FILE), { recursive: true });
     const r = await SqlJsCheckpointStore.open({ dir: copy, logger: new CaptureLogger() });
     assert.deepEqual(dump(r), before, 'the journals hold every change');
     r.close();
-    fs.rmSync(path.join(dir, `${SNAPSHOT_FILE}.tmp`), { recursive: true });
+    fs.rmSync(path.join(dir, BACKUP_FILE), { recursive: true });
     s.close();
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temp snapshot is left behind');
     const r2 = await SqlJsCheckpointStore.open({ dir, logger: new CaptureLogger() });
     assert.deepEqual(dump(r2), before);
     assert.equal(r2.openReport.replayed, 0);
