@@ -19,7 +19,7 @@
  *   tokenizer), the document is split (by pages, else by characters with overlap), the chunks are
  *   extracted in parallel (`chunkConcurrency`) with a relaxed schema and merged (see `merge.ts`);
  *   chunk answers are checkpointed in `chunkCacheDir`, so a failed attempt redoes only the failed
- *   chunks.
+ *   chunks (`chunkedExtraction.ts`).
  * - **Provider protection**: every request goes through the instance's {@link ProviderChannel}
  *   (`providerChannel.ts`): it waits while the circuit breaker is open (an outage, probed until the provider
  *   answers) and for the rate limiter, waits out 429s instead of failing, and marks the failures of an
@@ -34,28 +34,28 @@
  */
 import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionContentPart, ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { sliceDocument } from '../convert/chunking';
-import type { ConvertedDocument } from '../convert/types';
 import { CircuitBreaker, DEFAULT_MAX_OUTAGE_MS, type CircuitBreakerOptions } from '../core/circuitBreaker';
 import { systemClock, type Clock } from '../core/clock';
 import { CancelledError, ErrorCodes, ExtractionError } from '../core/errors';
 import { DEFAULT_RETRY_POLICY, validateRetryPolicy, type RetryPolicy } from '../core/retry';
 import type { RequestLogSink } from '../store/requestLog';
 import { bufferedFetch } from './boundedFetch';
-import { ChunkCache, chunkKey, documentKey } from './chunkCache';
-import { canSplit, planChunks, splitInTwo, type Span } from './chunkPlan';
+import { ChunkCache, documentKey } from './chunkCache';
+import { ChunkedExtraction } from './chunkedExtraction';
+import { canSplit } from './chunkPlan';
 import { hostOf, type ClassifyContext } from './classifyError';
 import { DEFAULT_CONTEXT_TOKENS } from './estimate';
-import { mergeChunkResults, toPartialSchema } from './merge';
+import { Spend, TruncatedAtCap, type Compiled, type PartRequest, type PartResult } from './extractionPart';
+import { toPartialSchema } from './merge';
 import { logprobConfidences, type ConfidenceOption } from './confidence';
 import { checkInputMode, imagePart, imagesRejected, pageImagesOf, type InputMode, type PageImageSource } from './pageImages';
 import { PromptRoom } from './promptRoom';
 import { AUTO_FALLBACK, answerText, EXTRACTION_MODES, MAX_TOKENS_PARAMS, parseAnswer, reaskMessages, rejectsImages, rejectsLogprobs, rejectsMode, requestBody, systemPrompt, type ExtractionMode, type MaxTokensParam, type ModeOption } from './modes';
 import { costWith, PriceTable, validatePrice, type ModelPrice } from './pricing';
-import { buildUserMessage, notJsonMessage, reaskMessage, type PartInfo } from './prompt';
+import { buildUserMessage, notJsonMessage, reaskMessage } from './prompt';
 import { ProviderChannel, type SendOptions } from './providerChannel';
 import { RateLimiter, type RateLimiterOptions } from './rateLimiter';
-import { createValidator, toStrictSchema, type Validator } from './schema';
+import { createValidator, toStrictSchema } from './schema';
 import { fitsTokens } from './tokens';
 import type { ExtractInput, ExtractOutput, Extractor, JsonSchema } from './types';
 
@@ -66,12 +66,9 @@ export { redactSecrets } from './redact';
 export type { ModelPrice } from './pricing';
 export type { ExtractionMode, MaxTokensParam, ModeOption } from './modes';
 export { DEFAULT_CONTEXT_TOKENS, DEFAULT_OUTPUT_RESERVE } from './estimate';
+export { MAX_SPLIT_DEPTH } from './chunkedExtraction';
 
 export const DEFAULT_OUTPUT_CAP = 16_384;
-/** Chunks asked for when a whole document's answer does not fit the output cap. */
-const TRUNCATION_CHUNKS = 4;
-/** Times a chunk whose answer does not fit the output cap is halved again (a chunk becomes at most 2^3 pieces). */
-export const MAX_SPLIT_DEPTH = 3;
 /** Cut-off answers (finish_reason 'length') one extract call accepts, while no answer was complete, before it gives up. */
 export const MAX_TRUNCATIONS = 8;
 /** Default bound of one answer's size: far above any real structured answer, far below what hurts. */
@@ -144,47 +141,6 @@ export interface OpenAIExtractorOptions {
   pageImages?: PageImageSource;
 }
 
-
-interface Compiled {
-  strict: JsonSchema;
-  validate: Validator;
-  name: string;
-  partial?: Compiled;
-  /** UTF-8 size of the strict schema (computed on first use). */
-  strictBytes?: number;
-}
-
-/** Tokens and requests of one conversation; adds up into its parent (the whole extract call). */
-class Spend {
-  tokensIn = 0;
-  tokensOut = 0;
-  requests = 0;
-  truncations = 0;
-  /** Answers that were not cut off. */
-  answers = 0;
-  constructor(readonly parent?: Spend) {}
-  add(tokensIn: number, tokensOut: number, requests: number): void {
-    this.tokensIn += tokensIn;
-    this.tokensOut += tokensOut;
-    this.requests += requests;
-    this.parent?.add(tokensIn, tokensOut, requests);
-  }
-  /** Counts a cut-off answer; returns the count of the whole call. */
-  truncated(): number {
-    this.truncations++;
-    return this.parent ? this.parent.truncated() : this.truncations;
-  }
-  /** Counts an answer that was not cut off. */
-  answered(): void {
-    this.answers++;
-    this.parent?.answered();
-  }
-  /** The whole call's spend. */
-  get root(): Spend {
-    return this.parent ? this.parent.root : this;
-  }
-}
-
 /** The provider rejected the mode itself (e.g. no json_schema support). */
 class ModeRejected extends Error {
   constructor(
@@ -197,45 +153,6 @@ class ModeRejected extends Error {
 
 /** The provider rejected `logprobs: true`. */
 class LogprobsRejected extends Error {}
-
-/** Cut off at the output cap: the caller may fall back to chunks. */
-class TruncatedAtCap extends ExtractionError {}
-
-interface PartRequest {
-  input: ExtractInput;
-  document: ConvertedDocument;
-  part?: PartInfo;
-  compiled: Compiled;
-  spend: Spend;
-}
-
-/** What the chunks of one document share while they are extracted. */
-interface ChunkContext {
-  input: ExtractInput;
-  /** The relaxed schema chunks are asked with. */
-  compiled: Compiled;
-  spend: Spend;
-  docKey: string;
-  /** Chunks of the plan (pieces of a split chunk keep their chunk's number). */
-  count: number;
-  /** Checkpoint keys of every chunk and piece: dropped once the merged answer is settled. */
-  keys: Set<string>;
-  models: string[];
-  mode: ExtractionMode;
-  reused: number;
-  /** Sources of the examples the chunks' prompts carried. */
-  examples: Set<string>;
-}
-
-interface PartResult {
-  data: unknown;
-  model: string;
-  mode: ExtractionMode;
-  /** Per-value token probabilities (log-probabilities asked for and returned). */
-  confidence?: Record<string, number>;
-  /** Sources of the examples the prompt carried. */
-  examples?: string[];
-}
 
 function positiveInt(name: string, v: number | undefined, min = 1): void {
   if (v !== undefined && !(Number.isInteger(v) && v >= min)) {
@@ -257,12 +174,10 @@ export class OpenAIExtractor implements Extractor {
   #logprobs: boolean;
   readonly #prices: PriceTable;
   readonly #channel: ProviderChannel;
-  readonly #cache: ChunkCache | undefined;
-  /** Documents whose whole answer did not fit the output cap → chunk count (when there is no cache folder). */
-  readonly #plans = new Map<string, number>();
+  /** Long documents: chunk plans, checkpoints, parallel chunks and their merge (chunkedExtraction.ts). */
+  readonly #chunked: ChunkedExtraction;
   /** The room of a request in the context window: text budget, output budget, examples (promptRoom.ts). */
   readonly #room: PromptRoom;
-  readonly #chunkConcurrency: number;
 
   constructor(options: OpenAIExtractorOptions) {
     if (!options.model || typeof options.model !== 'string') {
@@ -307,7 +222,16 @@ export class OpenAIExtractor implements Extractor {
       if (e instanceof ExtractionError) throw e;
       throw new ExtractionError(ErrorCodes.INVALID_CONFIG, (e as Error).message);
     }
-    this.#cache = options.chunkCacheDir ? new ChunkCache(options.chunkCacheDir) : undefined;
+    this.#chunked = new ChunkedExtraction({
+      cache: options.chunkCacheDir ? new ChunkCache(options.chunkCacheDir) : undefined,
+      concurrency: options.chunkConcurrency ?? 3,
+      overlapChars: options.chunkOverlapChars,
+      model: this.model,
+      mode: () => this.#mode,
+      extractPart: (req) => this.#extractPart(req),
+      partial: (schema, compiled) => this.#partial(schema, compiled),
+      costOf: (tokensIn, tokensOut) => this.costOf(tokensIn, tokensOut),
+    });
     this.#room = new PromptRoom({
       contextTokens: options.contextTokens ?? DEFAULT_CONTEXT_TOKENS,
       outputCap: Math.max(options.maxOutputTokensCap ?? DEFAULT_OUTPUT_CAP, options.maxOutputTokens ?? 0),
@@ -315,7 +239,6 @@ export class OpenAIExtractor implements Extractor {
       maxReasks,
       mode: () => this.#mode,
     });
-    this.#chunkConcurrency = options.chunkConcurrency ?? 3;
     this.#client = new OpenAI({
       apiKey: options.apiKey || 'no-api-key-set',
       ...(options.baseURL ? { baseURL: options.baseURL } : {}),
@@ -392,9 +315,7 @@ export class OpenAIExtractor implements Extractor {
   async #extract(input: ExtractInput, compiled: Compiled, spend: Spend): Promise<ExtractOutput> {
     const doc = input.document;
     const docKey = documentKey({ text: doc.text, schema: input.schema, instructions: input.instructions, model: this.model });
-    // A chunk plan on disk comes from an earlier attempt: a first attempt has none to look for.
-    const mayHavePlan = this.#cache !== undefined && (input.attempt ?? 2) > 1;
-    let minChunks = this.#plans.get(docKey) ?? (mayHavePlan ? await this.#cache!.getPlan(docKey) : undefined);
+    let minChunks = await this.#chunked.planOf(docKey, input.attempt);
     // Most documents fit by their size in bytes alone (a token is at least a byte): no tokenizer needed.
     if (minChunks === undefined && (this.#room.fitsByBytes(input, compiled) || fitsTokens(doc.text, this.#room.textBudget(input, compiled)))) {
       try {
@@ -413,139 +334,10 @@ export class OpenAIExtractor implements Extractor {
       } catch (e) {
         if (!(e instanceof TruncatedAtCap) || !canSplit(doc)) throw e;
         // The answer does not fit the output cap: extract in chunks from now on.
-        minChunks = TRUNCATION_CHUNKS;
-        this.#rememberPlan(docKey, minChunks);
-        if (this.#cache) await this.#cache.putPlan(docKey, minChunks);
+        minChunks = await this.#chunked.afterTruncation(docKey);
       }
     }
-    return this.#extractChunked(input, compiled, spend, this.#room.textBudget(input, compiled), docKey, minChunks ?? 1);
-  }
-
-  async #extractChunked(input: ExtractInput, compiled: Compiled, spend: Spend, budget: number, docKey: string, minChunks: number): Promise<ExtractOutput> {
-    const { signal } = input;
-    const doc = input.document;
-    const plan = planChunks(doc, { maxTokens: budget, minChunks, ...(this.#options.chunkOverlapChars !== undefined ? { overlapChars: this.#options.chunkOverlapChars } : {}) });
-    const chunks = plan.chunks;
-    const count = chunks.length;
-    const ctx: ChunkContext = { input, compiled: this.#partial(input.schema, compiled), spend, docKey, count, keys: new Set(), models: [], mode: this.#mode, reused: 0, examples: new Set() };
-    // answers per chunk, in document order: one, or one per piece of a chunk split after a truncation
-    const results: unknown[][] = chunks.map(() => [undefined]);
-    const failed: { error?: Error } = {};
-
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (failed.error === undefined && next < count) {
-        const i = next++;
-        const chunk = chunks[i];
-        if (signal?.aborted) {
-          failed.error ??= new CancelledError();
-          return;
-        }
-        if (chunk.text.trim() === '') continue;
-        try {
-          const span: Span = { start: chunk.start, end: chunk.end, ...(chunk.firstPage !== undefined ? { firstPage: chunk.firstPage, lastPage: chunk.lastPage ?? chunk.firstPage } : {}) };
-          results[i] = await this.#extractSpan(ctx, i, span, 0);
-        } catch (e) {
-          // Stop starting chunks; the ones in flight finish (and are checkpointed).
-          const prev = failed.error as Error | undefined;
-          if (prev === undefined || (e instanceof CancelledError && !(prev instanceof CancelledError))) failed.error = e as Error;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.#chunkConcurrency, count) }, worker));
-    if (failed.error !== undefined) throw failed.error;
-
-    // merged in document order; conflicts name the pieces by their index in this order
-    const pieces = results.flat();
-    const merged = mergeChunkResults(pieces);
-    const verdict = compiled.validate(merged.data ?? {});
-    if (!verdict.ok) {
-      // Retrying with the same checkpoints would merge the same answers: start the document over.
-      if (this.#cache) await this.#cache.delete(ctx.keys);
-      const shown = verdict.errors.slice(0, 5).join('; ');
-      throw new ExtractionError(
-        ErrorCodes.SCHEMA_MISMATCH,
-        `The merged answer of the ${pieces.length} parts of this document does not match the schema: ${shown}${verdict.errors.length > 5 ? ` (and ${verdict.errors.length - 5} more)` : ''}.`,
-        { details: { errors: verdict.errors, chunks: pieces.length, rawReply: JSON.stringify(merged.data ?? null) } },
-      );
-    }
-    if (this.#cache) await this.#cache.delete(ctx.keys);
-    return {
-      data: verdict.data,
-      model: ctx.models.find((m) => !!m) ?? this.model,
-      tokensIn: spend.tokensIn,
-      tokensOut: spend.tokensOut,
-      cost: this.costOf(spend.tokensIn, spend.tokensOut),
-      requests: spend.requests,
-      chunks: pieces.length,
-      chunksReused: ctx.reused,
-      conflicts: merged.conflicts,
-      mode: ctx.mode,
-      ...(ctx.examples.size ? { examples: [...ctx.examples] } : {}),
-    };
-  }
-
-  /**
-   * One chunk of a long document, or a piece of one: its checkpoint, else one conversation. An answer
-   * still cut off at the output cap splits the span in two ({@link splitInTwo}: offsets into the whole
-   * text are kept) and extracts each half the same way, up to {@link MAX_SPLIT_DEPTH} times; a piece that
-   * cannot be split further fails with TRUNCATED_OUTPUT. The split is remembered (like the document's
-   * chunk plan), so a later attempt goes straight to the pieces and reuses those already answered.
-   * Resolves with the answers of the span's pieces, in document order.
-   */
-  async #extractSpan(ctx: ChunkContext, index: number, span: Span, depth: number): Promise<unknown[]> {
-    const { input } = ctx;
-    const doc = input.document;
-    const key = chunkKey(ctx.docKey, { index, start: span.start, end: span.end });
-    ctx.keys.add(key);
-    const cached = this.#cache ? await this.#cache.get(key) : undefined;
-    if (cached) {
-      ctx.reused++;
-      ctx.models.push(cached.model);
-      return [cached.data];
-    }
-    let halves: [Span, Span] | undefined;
-    const splitBefore = this.#plans.get(key) ?? (this.#cache ? await this.#cache.getPlan(key) : undefined);
-    if (splitBefore !== undefined) halves = this.#halves(doc, span, depth);
-    if (!halves) {
-      const own = new Spend(ctx.spend);
-      const part: PartInfo = {
-        index: index + 1,
-        count: ctx.count,
-        start: span.start,
-        end: span.end,
-        ...(span.firstPage !== undefined ? { firstPage: span.firstPage, lastPage: span.lastPage ?? span.firstPage } : {}),
-      };
-      try {
-        const r = await this.#extractPart({ input, document: sliceDocument(doc, span.start, span.end), part, compiled: ctx.compiled, spend: own });
-        ctx.models.push(r.model);
-        ctx.mode = r.mode;
-        for (const source of r.examples ?? []) ctx.examples.add(source);
-        if (this.#cache) await this.#cache.put(key, { data: r.data, model: r.model, tokensIn: own.tokensIn, tokensOut: own.tokensOut, requests: own.requests });
-        return [r.data];
-      } catch (e) {
-        if (!(e instanceof TruncatedAtCap)) throw e;
-        halves = this.#halves(doc, span, depth);
-        if (!halves) {
-          const limit = e.details?.maxOutputTokens;
-          throw new ExtractionError(
-            ErrorCodes.TRUNCATED_OUTPUT,
-            `The model's answer to part ${index + 1} of ${ctx.count} (characters ${span.start}-${span.end}) was cut off at the output token limit${limit ? ` (${limit} tokens)` : ''}, and that part ${depth >= MAX_SPLIT_DEPTH ? `was already split ${depth} times` : 'is too short to split further'}. Raise maxOutputTokensCap (if the model allows more output) or simplify the schema.`,
-            { details: { ...e.details, part: index + 1, start: span.start, end: span.end, splits: depth } },
-          );
-        }
-        this.#rememberPlan(key, 2);
-        if (this.#cache) await this.#cache.putPlan(key, 2);
-      }
-    }
-    const out: unknown[] = [];
-    for (const half of halves) out.push(...(await this.#extractSpan(ctx, index, half, depth + 1)));
-    return out;
-  }
-
-  /** The two halves of a span, or undefined when it may not (depth) or cannot (too short) be split. */
-  #halves(doc: ConvertedDocument, span: Span, depth: number): [Span, Span] | undefined {
-    return depth < MAX_SPLIT_DEPTH ? splitInTwo(doc, span, this.#options.chunkOverlapChars) : undefined;
+    return this.#chunked.extract(input, compiled, spend, this.#room.textBudget(input, compiled), docKey, minChunks ?? 1);
   }
 
   /** One conversation: request, then re-asks / larger output budgets / mode fallbacks as needed. */
@@ -698,11 +490,6 @@ export class OpenAIExtractor implements Extractor {
       this.#mode = next;
     }
     return this.#mode;
-  }
-
-  #rememberPlan(docKey: string, minChunks: number): void {
-    if (this.#plans.size >= 1000) this.#plans.delete(this.#plans.keys().next().value as string);
-    this.#plans.set(docKey, minChunks);
   }
 
   /** Adds the tokens and requests of the whole call to an error (they cost money even though it failed). */

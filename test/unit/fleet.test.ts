@@ -6,52 +6,28 @@
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { PgCheckpointStore } from '../../src/store/pg/pgStore';
 import { until } from '../support/assertions';
 import { ndjson, runCli, startCli } from '../support/cli';
-import { startModelServer, type ModelServer } from '../support/modelServer';
-import { freePort, startPostgres, type PgCluster } from '../support/postgres';
+import { pgFleetFixture } from '../support/pgFleet';
+import { freePort } from '../support/postgres';
 
 const DOCS = 90;
 const CONCURRENCY = 2;
 
 describe('fleet on PostgreSQL (CLI workers)', function () {
   this.timeout(180_000);
-  let cluster: PgCluster;
-  let server: ModelServer;
-  let root: string;
-  before(async () => {
-    cluster = await startPostgres();
-    server = await startModelServer({ latencyMs: 40, recordBodies: false });
-  });
-  after(async () => {
-    await server?.close();
-    cluster?.destroy();
-  });
-  beforeEach(() => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'ew-fleet-'));
-    server.reset();
-  });
-  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+  const pg = pgFleetFixture({ server: { latencyMs: 40, recordBodies: false }, tmpPrefix: 'ew-fleet-' });
 
-  function folder(n: number): { docs: string; schema: string; out: string } {
-    const docs = path.join(root, 'docs');
-    fs.mkdirSync(docs, { recursive: true });
-    for (let i = 0; i < n; i++) fs.writeFileSync(path.join(docs, `d${String(i).padStart(3, '0')}.txt`), `Document ${i}\nAmount ${i}\n`);
-    const schema = path.join(root, 'schema.json');
-    fs.writeFileSync(schema, JSON.stringify({ type: 'object', properties: { amount: { type: 'number' } }, required: ['amount'] }));
-    return { docs, schema, out: path.join(root, 'out') };
-  }
 
   it('three workers, one killed with SIGKILL mid-run: every document done exactly once', async () => {
-    const url = cluster.database('fleet_kill');
-    const f = folder(DOCS);
+    const url = pg.cluster.database('fleet_kill');
+    const f = pg.folder(DOCS);
     // a lease long enough that a survivor on a loaded machine still renews in time (renewal every third of it):
     // with 2 s, a renewal held up 1.3 s lets another worker take a live claim and ask the model again — the
     // likely cause of a failure seen once at load average 15+
-    const args = ['run', f.docs, '--schema', f.schema, '--base-url', server.url, '--out', f.out, '--state', url, '--lease-seconds', '8', '--concurrency', String(CONCURRENCY), '--json', '-v'];
+    const args = ['run', f.docs, '--schema', f.schema, '--base-url', pg.server.url, '--out', f.out, '--state', url, '--lease-seconds', '8', '--concurrency', String(CONCURRENCY), '--json', '-v'];
     const workers = [0, 1, 2].map(() => startCli(args));
     // kill the first worker once it is under way: it has finished documents and holds claims in flight
     const victim = workers[0];
@@ -90,24 +66,24 @@ describe('fleet on PostgreSQL (CLI workers)', function () {
     assert.equal(files.length, DOCS);
     for (const x of files) assert.equal(`${JSON.parse(fs.readFileSync(path.join(f.out, x), 'utf8')).source}.json`, x);
     // model requests: each document asked, and asked again only when the killed worker had it in flight
-    const asked = server.stats.perDocument;
+    const asked = pg.server.stats.perDocument;
     assert.equal(asked.size, DOCS);
     const again = [...asked].filter(([, n]) => n > 1);
     assert.ok(again.length <= CONCURRENCY, `asked more than once: ${again.map(([p, n]) => `${p}×${n}`).join(', ')}`);
   });
 
   it('a worker that starts while another is under way joins its run: one run id in status, events and every attempt', async () => {
-    const url = cluster.database('fleet_join');
+    const url = pg.cluster.database('fleet_join');
     const n = 40; // more than the first worker claims ahead (16 at concurrency 1): the second gets a share
-    const f = folder(n);
+    const f = pg.folder(n);
     // the answers wait until the second worker has started its run: the first one's claims stay live meanwhile
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
-    server.setResponder(() => ({ reply: { amount: 1 }, holdUntil: gate }));
+    pg.server.setResponder(() => ({ reply: { amount: 1 }, holdUntil: gate }));
     try {
-      const args = ['run', f.docs, '--schema', f.schema, '--base-url', server.url, '--out', f.out, '--state', url, '--concurrency', '1', '--json'];
+      const args = ['run', f.docs, '--schema', f.schema, '--base-url', pg.server.url, '--out', f.out, '--state', url, '--concurrency', '1', '--json'];
       const first = startCli(args);
-      await until(() => server.stats.documentsInFlight >= 1 || first.child.exitCode !== null, 'the first worker to ask the model', 60_000);
+      await until(() => pg.server.stats.documentsInFlight >= 1 || first.child.exitCode !== null, 'the first worker to ask the model', 60_000);
       const second = startCli(args);
       let out2 = '';
       second.child.stdout!.on('data', (d: string) => (out2 += d));
@@ -142,21 +118,21 @@ describe('fleet on PostgreSQL (CLI workers)', function () {
       assert.notEqual(ndjson(late.stdout).find((e) => e.type === 'run/started')?.runId, id1);
     } finally {
       open?.();
-      server.setResponder(undefined);
+      pg.server.setResponder(undefined);
     }
   });
 
   it('watch started beside a worker under way joins its run too', async () => {
-    const url = cluster.database('fleet_watch_join');
-    const f = folder(20);
+    const url = pg.cluster.database('fleet_watch_join');
+    const f = pg.folder(20);
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
-    server.setResponder(() => ({ reply: { amount: 1 }, holdUntil: gate }));
-    const common = [f.docs, '--schema', f.schema, '--base-url', server.url, '--out', f.out, '--state', url, '--concurrency', '1', '--json'];
+    pg.server.setResponder(() => ({ reply: { amount: 1 }, holdUntil: gate }));
+    const common = [f.docs, '--schema', f.schema, '--base-url', pg.server.url, '--out', f.out, '--state', url, '--concurrency', '1', '--json'];
     const first = startCli(['run', ...common]);
     let watcher: ReturnType<typeof startCli> | undefined;
     try {
-      await until(() => server.stats.documentsInFlight >= 1 || first.child.exitCode !== null, 'the first worker to ask the model', 60_000);
+      await until(() => pg.server.stats.documentsInFlight >= 1 || first.child.exitCode !== null, 'the first worker to ask the model', 60_000);
       watcher = startCli(['watch', ...common]);
       let out = '';
       watcher.child.stdout!.on('data', (d: string) => (out += d));
@@ -169,17 +145,17 @@ describe('fleet on PostgreSQL (CLI workers)', function () {
       assert.equal(ndjson(out).find((e) => e.type === 'run/started')?.runId, id1, 'watch took part in the worker’s run');
     } finally {
       open?.();
-      server.setResponder(undefined);
+      pg.server.setResponder(undefined);
       watcher?.child.kill('SIGINT');
       await watcher?.result;
     }
   });
 
   it('the database goes away mid-run and comes back: workers wait, then finish; nothing lost or done twice', async () => {
-    const url = cluster.database('fleet_outage');
+    const url = pg.cluster.database('fleet_outage');
     const n = 60;
-    const f = folder(n);
-    const args = ['run', f.docs, '--schema', f.schema, '--base-url', server.url, '--out', f.out, '--state', url, '--lease-seconds', '30', '--concurrency', String(CONCURRENCY), '--json'];
+    const f = pg.folder(n);
+    const args = ['run', f.docs, '--schema', f.schema, '--base-url', pg.server.url, '--out', f.out, '--state', url, '--lease-seconds', '30', '--concurrency', String(CONCURRENCY), '--json'];
     const workers = [0, 1].map(() => startCli(args));
     const out = ['', ''];
     const err = ['', ''];
@@ -190,11 +166,11 @@ describe('fleet on PostgreSQL (CLI workers)', function () {
     const completed = () => out.flatMap((o) => ndjson(o).filter((e) => e.type === 'doc/completed')).length;
     await until(() => completed() >= 10 || workers.some((w) => w.child.exitCode !== null), 'ten documents done', 60_000);
     assert.ok(completed() < n, 'the run is under way when the database goes');
-    cluster.stop();
+    pg.cluster.stop();
     try {
       await until(() => err.some((e) => /state database is unreachable/.test(e)) || workers.some((w) => w.child.exitCode !== null), 'a worker to notice the outage', 60_000);
     } finally {
-      cluster.start();
+      pg.cluster.start();
     }
     const results = await Promise.all(workers.map((w) => w.result));
     for (const r of results) assert.equal(r.code, 0, r.stderr);
@@ -207,17 +183,17 @@ describe('fleet on PostgreSQL (CLI workers)', function () {
     assert.equal(status.done, n);
     assert.equal(status.total, n);
     assert.equal(fs.readdirSync(f.out).filter((x) => x.endsWith('.json')).length, n);
-    for (const [p, k] of server.stats.perDocument) assert.equal(k, 1, `${p} asked ${k} times`);
-    assert.equal(server.stats.perDocument.size, n);
+    for (const [p, k] of pg.server.stats.perDocument) assert.equal(k, 1, `${p} asked ${k} times`);
+    assert.equal(pg.server.stats.perDocument.size, n);
   });
 
   it('pause, resume and stop reach every worker; status, dlq list and history read the database; a late worker finishes the folder', async () => {
-    const url = cluster.database('fleet_control');
+    const url = pg.cluster.database('fleet_control');
     const n = 40;
-    const f = folder(n);
+    const f = pg.folder(n);
     // slow answers: the run lasts longer than the three commands take to start (a loaded machine)
-    server.setLatency(2000);
-    const args = ['run', f.docs, '--schema', f.schema, '--base-url', server.url, '--out', f.out, '--state', url, '--concurrency', '1', '--json'];
+    pg.server.setLatency(2000);
+    const args = ['run', f.docs, '--schema', f.schema, '--base-url', pg.server.url, '--out', f.out, '--state', url, '--concurrency', '1', '--json'];
     const workers = [0, 1].map(() => startCli(args));
     const out = ['', ''];
     workers.forEach((w, i) => w.child.stdout!.on('data', (d: string) => (out[i] += d)));
@@ -233,7 +209,7 @@ describe('fleet on PostgreSQL (CLI workers)', function () {
       const stopped = await runCli(['stop', '--state', url]);
       assert.equal(stopped.code, 0, stopped.stderr);
     } finally {
-      server.setLatency(40);
+      pg.server.setLatency(40);
     }
     const results = await Promise.all(workers.map((w) => w.result));
     for (const r of results) {
@@ -262,11 +238,11 @@ describe('fleet on PostgreSQL (CLI workers)', function () {
   });
 
   it('dlq remove on the database gives a dead-lettered document back to the fleet: the next run extracts it', async () => {
-    const url = cluster.database('fleet_dlq');
-    const f = folder(3);
+    const url = pg.cluster.database('fleet_dlq');
+    const f = pg.folder(3);
     // answers that never match the schema: d001 is dead-lettered, its claim finished as dead
-    server.setScript('d001.txt', Array.from({ length: 6 }, () => ({ reply: { amount: 'not a number' } })));
-    const args = ['run', f.docs, '--schema', f.schema, '--base-url', server.url, '--out', f.out, '--state', url, '--max-attempts', '1', '--json'];
+    pg.server.setScript('d001.txt', Array.from({ length: 6 }, () => ({ reply: { amount: 'not a number' } })));
+    const args = ['run', f.docs, '--schema', f.schema, '--base-url', pg.server.url, '--out', f.out, '--state', url, '--max-attempts', '1', '--json'];
     const first = await runCli(args);
     assert.notEqual(first.code, 2, first.stderr);
     const before = JSON.parse((await runCli(['status', '--state', url, '--json'])).stdout);
@@ -277,7 +253,7 @@ describe('fleet on PostgreSQL (CLI workers)', function () {
     assert.match(removed.stdout, /^removed d001\.txt$/m);
     assert.match((await runCli(['dlq', 'list', '--state', url])).stdout, /dead-letter queue is empty/);
 
-    server.reset(); // good answers from now on
+    pg.server.reset(); // good answers from now on
     const second = await runCli(args);
     assert.equal(second.code, 0, second.stderr);
     assert.deepEqual(
@@ -292,12 +268,12 @@ describe('fleet on PostgreSQL (CLI workers)', function () {
   });
 
   it('a database that is down at start: a clear error and exit 2', async () => {
-    const f = folder(2);
+    const f = pg.folder(2);
     const port = await freePort();
-    const r = await runCli(['run', f.docs, '--schema', f.schema, '--base-url', server.url, '--out', f.out, '--state', `postgres://ew:secret@127.0.0.1:${port}/x`]);
+    const r = await runCli(['run', f.docs, '--schema', f.schema, '--base-url', pg.server.url, '--out', f.out, '--state', `postgres://ew:secret@127.0.0.1:${port}/x`]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, new RegExp(`Cannot open the state database postgres://ew@127.0.0.1:${port}/x`));
     assert.doesNotMatch(r.stderr, /secret/);
-    assert.equal(server.stats.total, 0);
+    assert.equal(pg.server.stats.total, 0);
   });
 });

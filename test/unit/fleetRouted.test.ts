@@ -9,34 +9,28 @@ import { ErrorCodes } from '../../src/core/errors';
 import { PgCheckpointStore } from '../../src/store/pg/pgStore';
 import { ndjson, runCli, startCli } from '../support/cli';
 import { isClassification, mixedFolder, responder, type Fixture } from '../support/mixedFolder';
-import { startModelServer, type ModelServer } from '../support/modelServer';
-import { startPostgres, type PgCluster } from '../support/postgres';
+import { pgFleetFixture } from '../support/pgFleet';
 
 describe('a routed (classify) run on PostgreSQL', function () {
   this.timeout(120_000);
-  let cluster: PgCluster;
-  let server: ModelServer;
+  const pg = pgFleetFixture({ server: { latencyMs: 1, responder } });
   let f: Fixture;
-  before(async () => {
-    cluster = await startPostgres();
-    server = await startModelServer({ latencyMs: 1, responder });
-    f = mixedFolder(server);
+  before(() => {
+    f = mixedFolder(pg.server);
     f.writeConfig();
   });
-  after(async () => {
-    await server?.close();
-    cluster?.destroy();
+  after(() => {
     if (f) fs.rmSync(f.root, { recursive: true, force: true });
   });
 
   it('records the chosen job in the database: status, list and results of another process show it; nothing is asked again', async () => {
-    const url = cluster.database('routed');
+    const url = pg.cluster.database('routed');
     const args = [...f.args, '--state', url, '--concurrency', '1'];
     const runs = await Promise.all([0, 1].map(() => startCli(args).result));
     for (const r of runs) assert.equal(r.code, 0, r.stderr);
     // each document classified once across the two workers (the receipt under docs/receipts/ by its globs)
-    assert.deepEqual(server.requests.filter(isClassification).map((q) => q.document).sort(), ['docs/invoice-1.txt', 'docs/notes.txt', 'docs/till.txt']);
-    assert.deepEqual(server.requests.filter((q) => !isClassification(q)).map((q) => q.document).sort(), ['docs/invoice-1.txt', 'docs/receipts/r2.txt', 'docs/till.txt']);
+    assert.deepEqual(pg.server.requests.filter(isClassification).map((q) => q.document).sort(), ['docs/invoice-1.txt', 'docs/notes.txt', 'docs/till.txt']);
+    assert.deepEqual(pg.server.requests.filter((q) => !isClassification(q)).map((q) => q.document).sort(), ['docs/invoice-1.txt', 'docs/receipts/r2.txt', 'docs/till.txt']);
 
     // another process, from the database only
     const status = JSON.parse((await runCli(['status', '--state', url, '--json'])).stdout) as Record<string, unknown>;
@@ -65,9 +59,9 @@ describe('a routed (classify) run on PostgreSQL', function () {
     }
 
     // a worker started later: every choice is in the database, nothing is classified or extracted again
-    server.reset();
+    pg.server.reset();
     const later = await runCli(args);
     assert.equal(later.code, 0, later.stderr);
-    assert.equal(server.requests.length, 0, server.requests.map((q) => q.document).join(', '));
+    assert.equal(pg.server.requests.length, 0, pg.server.requests.map((q) => q.document).join(', '));
   });
 });

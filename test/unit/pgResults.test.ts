@@ -6,7 +6,6 @@
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { CorrectionsStore } from '../../src/app/corrections';
 import { ErrorCodes } from '../../src/core/errors';
@@ -17,8 +16,7 @@ import { migratePg, PG_MIGRATIONS, PG_SCHEMA_VERSION, RESULTS_SCHEMA_VERSION } f
 import { PgCheckpointStore } from '../../src/store/pg/pgStore';
 import { rejectsWithCode } from '../support/assertions';
 import { ndjson, runCli, startCli } from '../support/cli';
-import { startModelServer, type ModelServer } from '../support/modelServer';
-import { startPostgres, type PgCluster } from '../support/postgres';
+import { pgFleetFixture } from '../support/pgFleet';
 
 const quiet = { warn: () => undefined };
 
@@ -47,56 +45,36 @@ function resultOf(source: string, runId: string, data: unknown): ResultFile {
 
 describe('results in the PostgreSQL state (ew_results)', function () {
   this.timeout(180_000);
-  let cluster: PgCluster;
-  let server: ModelServer;
-  let root: string;
-  before(async () => {
-    cluster = await startPostgres();
+  const pg = pgFleetFixture({
     // answers differ per document: the dataset shows whose result is whose
-    server = await startModelServer({
+    server: {
       latencyMs: 5,
       responder: (req) => {
         const m = /Amount (\d+)/.exec(JSON.stringify(req.body?.messages ?? ''));
         const n = Number(m?.[1] ?? -1);
         return { reply: { amount: n, label: `doc ${n}`, items: [{ sku: `S${n}`, qty: n + 1 }] } };
       },
-    });
+    },
+    tmpPrefix: 'ew-pgres-',
+    subFolder: (i) => (i % 3 === 0 ? 'sub' : ''),
+    digits: 2,
+    schema: {
+      type: 'object',
+      properties: {
+        amount: { type: 'number' },
+        label: { type: 'string' },
+        items: { type: 'array', items: { type: 'object', properties: { sku: { type: 'string' }, qty: { type: 'number' } }, required: ['sku', 'qty'] } },
+      },
+      required: ['amount', 'label', 'items'],
+    },
   });
-  after(async () => {
-    await server?.close();
-    cluster?.destroy();
-  });
-  beforeEach(() => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'ew-pgres-'));
-    server.reset();
-  });
-  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  function folder(n: number): { docs: string; schema: string; out: string } {
-    const docs = path.join(root, 'docs');
-    fs.mkdirSync(path.join(docs, 'sub'), { recursive: true });
-    for (let i = 0; i < n; i++) fs.writeFileSync(path.join(docs, i % 3 === 0 ? 'sub' : '', `d${String(i).padStart(2, '0')}.txt`), `Document ${i}\nAmount ${i}\n`);
-    const schema = path.join(root, 'schema.json');
-    fs.writeFileSync(
-      schema,
-      JSON.stringify({
-        type: 'object',
-        properties: {
-          amount: { type: 'number' },
-          label: { type: 'string' },
-          items: { type: 'array', items: { type: 'object', properties: { sku: { type: 'string' }, qty: { type: 'number' } }, required: ['sku', 'qty'] } },
-        },
-        required: ['amount', 'label', 'items'],
-      }),
-    );
-    return { docs, schema, out: path.join(root, 'out') };
-  }
 
   it('two workers store every result; export without their output folder gives the same dataset', async () => {
-    const url = cluster.database('results_export');
+    const url = pg.cluster.database('results_export');
     const n = 12;
-    const f = folder(n);
-    const args = ['run', f.docs, '--schema', f.schema, '--base-url', server.url, '--out', f.out, '--state', url, '--concurrency', '2', '--json'];
+    const f = pg.folder(n);
+    const args = ['run', f.docs, '--schema', f.schema, '--base-url', pg.server.url, '--out', f.out, '--state', url, '--concurrency', '2', '--json'];
     const results = await Promise.all([0, 1].map(() => startCli(args).result));
     for (const r of results) assert.equal(r.code, 0, r.stderr);
     const completed = results.flatMap((r) => ndjson(r.stdout).filter((e) => e.type === 'doc/completed').map((e) => String(e.path)));
@@ -118,29 +96,29 @@ describe('results in the PostgreSQL state (ew_results)', function () {
     }
 
     // the export from the output folder, then from the database alone (another machine: no output folder)
-    const exportArgs = (to: string, extra: string[]) => ['export', '--state', url, '--schema', f.schema, '--to', path.join(root, to), '--json', ...extra];
+    const exportArgs = (to: string, extra: string[]) => ['export', '--state', url, '--schema', f.schema, '--to', path.join(pg.root, to), '--json', ...extra];
     const fromFiles = await runCli(exportArgs('files.csv', ['--out', f.out]));
     assert.equal(fromFiles.code, 0, fromFiles.stderr);
     const filesJsonl = await runCli(exportArgs('files.jsonl', ['--out', f.out, '--with-status']));
     assert.equal(filesJsonl.code, 0, filesJsonl.stderr);
     fs.rmSync(f.out, { recursive: true });
-    const elsewhere = fs.mkdtempSync(path.join(root, 'machine-b-'));
+    const elsewhere = fs.mkdtempSync(path.join(pg.root, 'machine-b-'));
     const fromDb = await runCli(exportArgs('db.csv', ['--out', f.out]), {}, elsewhere);
     assert.equal(fromDb.code, 0, fromDb.stderr);
     assert.equal(JSON.parse(fromDb.stdout).withResult, n);
-    assert.equal(fs.readFileSync(path.join(root, 'db.csv'), 'utf8'), fs.readFileSync(path.join(root, 'files.csv'), 'utf8'));
-    assert.equal(fs.readFileSync(path.join(root, 'db.items.csv'), 'utf8'), fs.readFileSync(path.join(root, 'files.items.csv'), 'utf8'));
+    assert.equal(fs.readFileSync(path.join(pg.root, 'db.csv'), 'utf8'), fs.readFileSync(path.join(pg.root, 'files.csv'), 'utf8'));
+    assert.equal(fs.readFileSync(path.join(pg.root, 'db.items.csv'), 'utf8'), fs.readFileSync(path.join(pg.root, 'files.items.csv'), 'utf8'));
     // no --out at all, the URL from the environment
-    const dbJsonl = await runCli(['export', '--schema', f.schema, '--to', path.join(root, 'db.jsonl'), '--with-status'], { EXTRACTION_STATE_URL: url }, elsewhere);
+    const dbJsonl = await runCli(['export', '--schema', f.schema, '--to', path.join(pg.root, 'db.jsonl'), '--with-status'], { EXTRACTION_STATE_URL: url }, elsewhere);
     assert.equal(dbJsonl.code, 0, dbJsonl.stderr);
-    const lines = (file: string) => fs.readFileSync(path.join(root, file), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { source: string; data: { amount: number } });
+    const lines = (file: string) => fs.readFileSync(path.join(pg.root, file), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { source: string; data: { amount: number } });
     assert.deepEqual(lines('db.jsonl'), lines('files.jsonl'));
     assert.equal(lines('db.jsonl').length, n);
     for (const l of lines('db.jsonl')) assert.equal(`d${String(l.data.amount).padStart(2, '0')}.txt`, path.posix.basename(l.source));
   });
 
   it('a worker whose claim was taken over cannot store its result; the new owner’s stays', async () => {
-    const url = cluster.database('results_fence');
+    const url = pg.cluster.database('results_fence');
     const a = await PgCheckpointStore.open({ url, workerId: 'worker-a', logger: quiet });
     const b = await PgCheckpointStore.open({ url, workerId: 'worker-b', logger: quiet });
     const claimsA = new PgWorkClaims(a.pool, a.workerId, { leaseSeconds: 0.3 });
@@ -187,18 +165,18 @@ describe('results in the PostgreSQL state (ew_results)', function () {
   });
 
   it('corrections made on a machine without the result file go to the database, onto that result only', async () => {
-    const url = cluster.database('results_review');
+    const url = pg.cluster.database('results_review');
     const s = await PgCheckpointStore.open({ url, workerId: 'w', logger: quiet });
     const claims = new PgWorkClaims(s.pool, s.workerId);
-    const docs = path.join(root, 'docs');
-    const out = path.join(root, 'out-here'); // this machine's output folder: empty
+    const docs = path.join(pg.root, 'docs');
+    const out = path.join(pg.root, 'out-here'); // this machine's output folder: empty
     fs.mkdirSync(docs);
     try {
       const original = resultOf('inv.txt', 'run-1', { total: 10, vendor: 'ACME' });
       assert.equal(await claims.claim('inv.txt', 'v1'), 'granted');
       await claims.fence('inv.txt', original);
       await claims.finish('inv.txt', 'done');
-      const corrections = new CorrectionsStore(path.join(root, 'state'));
+      const corrections = new CorrectionsStore(path.join(pg.root, 'state'));
       corrections.add('inv.txt', original, 'set', '/total', 12, 10);
       const written = await corrections.exportToResult(docs, out, 'inv.txt', s.results);
       assert.deepEqual(written?.corrected, { total: 12, vendor: 'ACME' });
@@ -225,7 +203,7 @@ describe('results in the PostgreSQL state (ew_results)', function () {
   });
 
   it('a database of schema v5 gets ew_results when a worker opens it; read-only before that, it has no results (no error)', async () => {
-    const url = cluster.database('results_v5');
+    const url = pg.cluster.database('results_v5');
     const old = await PgCheckpointStore.open({ url, readOnly: true, logger: quiet });
     const client = await old.pool.connect();
     try {
