@@ -102,7 +102,10 @@ async function measureScale(docs: number, o: Required<Omit<StoreBenchOptions, 'l
     global.gc?.();
     const baseline = rssNow();
     let peak = maxRss();
-    const sample = () => (peak = Math.max(peak, maxRss()));
+    const sample = (phase?: string) => {
+      peak = Math.max(peak, maxRss());
+      if (phase && process.env.BENCH_DEBUG) console.log(`  [${docs}] after ${phase}: peak RSS above baseline ${((peak - baseline) / 1048576).toFixed(0)} MB, now ${((rssNow() - baseline) / 1048576).toFixed(0)} MB`);
+    };
     let store = await SqlJsCheckpointStore.open({ dir, wasmPath: o.wasmPath, compactEvery: o.compactEvery, compactRatio: o.compactRatio, logger: quiet });
     const compactions0 = store.stats.compactions;
 
@@ -110,7 +113,7 @@ async function measureScale(docs: number, o: Required<Omit<StoreBenchOptions, 'l
     let t = now();
     for (let i = 0; i < docs; i++) store.putDocument(newDoc(i, i));
     const insertMeanUs = ((now() - t) * 1000) / docs;
-    sample();
+    sample('inserts');
 
     // 2. lifecycle of every document; each patch timed
     const patchLat = new Float64Array(docs * ACTIVE.length);
@@ -145,7 +148,7 @@ async function measureScale(docs: number, o: Required<Omit<StoreBenchOptions, 'l
       // compactions (written in the background) can finish
       if ((i & 255) === 255) await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    sample();
+    sample('lifecycle');
     const patch = stats(patchLat);
     const lifecycle = stats(perDoc);
 
@@ -167,12 +170,12 @@ async function measureScale(docs: number, o: Required<Omit<StoreBenchOptions, 'l
     store.close();
     const closeMs = now() - t;
     const snapshotMb = fs.statSync(path.join(dir, 'state.sqlite')).size / 1048576;
-    sample();
+    sample('close');
     t = now();
     store = await SqlJsCheckpointStore.open({ dir, wasmPath: o.wasmPath, compactEvery: o.compactEvery, compactRatio: o.compactRatio, logger: quiet });
     const openMs = now() - t;
     if (store.counts().total !== docs) throw new Error('reopen lost documents');
-    sample();
+    sample('reopen');
     const peakRssAboveBaselineMb = (peak - baseline) / 1048576;
 
     // 5. crash with a full journal (one change short of the next compaction, each on a different
