@@ -8,16 +8,14 @@ import * as path from 'node:path';
 import PQueue from 'p-queue';
 import { ConvertCache } from '../convert/cache';
 import { convertSource } from '../convert/source';
-import { mayHoldResults, readResult, writeResult, type ResultFile } from '../export/jsonExporter';
-import { withConfidence } from '../extract/confidence';
+import { mayHoldResults, readResult, type ResultFile } from '../export/jsonExporter';
 import { groundValues } from '../extract/grounding';
-import type { GroundFn } from '../extract/groundingThread';
 import type { Extractor } from '../extract/types';
 import type { CheckpointStore } from '../store/types';
 import type { CircuitBreaker } from './circuitBreaker';
 import { CancelledError, ErrorCodes, ExtractionError } from './errors';
 import { EventBus, type RunProgress } from './events';
-import { extractionFingerprint, hashOf, withExamples } from './fingerprint';
+import { extractionFingerprint, hashOf } from './fingerprint';
 import { listFiles, type ListedFile } from './lister';
 import { nullLogger, type Logger } from './logger';
 import { linkProblemSync, resolveInside } from './paths';
@@ -27,14 +25,15 @@ import { emptyCounts, type ErrorInfo, type RunRecord, type RunTrigger, type Stag
 import type { ActiveRun, Spent } from './activeRun';
 import { admit, expectedFingerprint, type AdmitContext } from './admission';
 import { handleFailedAttempt, type FailureContext } from './attemptFailure';
-import { buildResult, checkpointDone } from './completion';
+import { checkpointDone } from './completion';
+import { closeStage, extractDocument, type AttemptState, type ExtractionContext } from './extraction';
 import { followOutage, type OutageContext } from './outageFollower';
 import { releaseDeadLetter } from './deadLetters';
 import { sweepFleet } from './fleetSweep';
 import { recordRunEnd, summaryOf } from './runEnd';
 import { emitProgress, progressOf, type ProgressContext } from './runProgress';
 import { LeaseLostError } from './workClaims';
-import { NO_JOB, noMatchingJobReason, rejectUnmatched, routedFingerprint, routeDocument, type UnmatchedContext } from './routing';
+import { routedFingerprint } from './routing';
 import { PRIORITY_USER, type PipelineOptions, type RunHandle, type RunSummary, type StartOptions } from './pipelineOptions';
 
 export { isUnchanged, rejectionOf } from './admission';
@@ -56,16 +55,15 @@ export class Pipeline {
   readonly #modelSlots: PQueue;
   readonly #schemaHash: string;
   readonly #cache: ConvertCache | undefined;
-  readonly #ground: GroundFn;
   /** Documents to extract again even when their result is up to date, with extra instructions. */
   readonly #forced = new Map<string, { instructions?: string }>();
   readonly #breaker: CircuitBreaker | undefined;
   readonly #failures: FailureContext;
   /** What a run lends the following of a provider outage (the failure context, and its progress). */
   readonly #outage: OutageContext;
-  readonly #unmatched: UnmatchedContext;
   readonly #admission: AdmitContext;
   readonly #progress: ProgressContext;
+  readonly #extraction: ExtractionContext;
   #run: ActiveRun | undefined;
 
   constructor(options: PipelineOptions) {
@@ -81,7 +79,6 @@ export class Pipeline {
     this.#modelSlots = new PQueue({ concurrency: this.#o.concurrency });
     this.#schemaHash = hashOf(options.schema);
     this.#cache = options.convertedCacheDir ? new ConvertCache(options.convertedCacheDir, { maxBytes: options.convertedCacheMaxBytes }) : undefined;
-    this.#ground = options.ground ?? ((data, doc) => Promise.resolve(groundValues(data, doc)));
     this.fingerprint = options.router
       ? routedFingerprint(options.router, options.extractor.model)
       : extractionFingerprint({ schema: options.schema, instructions: options.instructions, model: options.extractor.model, inputMode: options.extractor.inputMode });
@@ -102,7 +99,15 @@ export class Pipeline {
       forget: (p) => this.#forced.delete(p),
     };
     this.#outage = { ...this.#failures, emitProgress: (run) => this.#emitProgress(run, true) };
-    this.#unmatched = this.#failures;
+    this.#extraction = {
+      options: this.#o,
+      unmatched: this.#failures,
+      ground: options.ground ?? ((data, doc) => Promise.resolve(groundValues(data, doc))),
+      schemaHash: this.#schemaHash,
+      fingerprint: this.fingerprint,
+      now: this.#now,
+      forget: (p) => this.#forced.delete(p),
+    };
     this.#progress = { events: this.events, now: this.#now, intervalMs: this.#o.progressIntervalMs, progressOf: (run) => this.#progressOf(run) };
     this.#admission = {
       store: this.#o.store,
@@ -511,18 +516,13 @@ export class Pipeline {
     run.processing++;
     const startedAt = this.#now();
     const prior = store.getDocument(file.path);
-    const attempt = (prior?.attempts ?? 0) + 1;
-    const stageMs: Partial<Record<Stage, number>> = {};
-    let stage: Stage = 'reading';
-    let stageStart = startedAt;
-    let spent: Spent = { tokensIn: 0, tokensOut: 0, cost: 0 };
-    /** Requests and model of this attempt's extraction (none when an existing result was adopted). */
-    let made: { requests: number; model: string } | undefined;
+    const a: AttemptState = { attempt: (prior?.attempts ?? 0) + 1, startedAt, stage: 'reading', stageStart: startedAt, stageMs: {}, spent: { tokensIn: 0, tokensOut: 0, cost: 0 } };
+    const { attempt } = a;
     const enter = (next: Stage, checkpoint = next !== 'validating' && next !== 'exporting') => {
       const t = this.#now();
-      stageMs[stage] = (stageMs[stage] ?? 0) + (t - stageStart);
-      stage = next;
-      stageStart = t;
+      closeStage(a, t);
+      a.stage = next;
+      a.stageStart = t;
       // Validating and exporting take milliseconds, and so does converting plain text: they are events, not
       // checkpoints (journal writes per document saved; the store shows such a document in its stage before).
       if (checkpoint) store.patchDocument(file.path, { stage: next, updatedAt: t });
@@ -566,69 +566,24 @@ export class Pipeline {
             run.processing++;
           }
           if (!release || signal.aborted) throw new CancelledError(run.stopReason);
-          stageStart += this.#now() - waitFrom;
+          a.stageStart += this.#now() - waitFrom;
         }
-        enter('extracting');
-        // mixed folder: the job of this document (globs, its recorded choice, or a classification request)
-        const router = this.#o.router;
-        const routed = router ? await routeDocument(router, store, { path: file.path, contentHash, document: converted, signal, runId: run.record.id, attempt, reclassify: !!forced }) : undefined;
-        const choice = routed?.choice;
-        if (choice) spent = { tokensIn: choice.tokensIn, tokensOut: choice.tokensOut, cost: choice.cost };
-        if (routed?.name === NO_JOB) {
-          release();
-          stageMs[stage] = (stageMs[stage] ?? 0) + (this.#now() - stageStart);
-          const reason = noMatchingJobReason(router!.jobs.keys());
-          rejectUnmatched(this.#unmatched, run, file, { attempt, startedAt, stage, stageMs, contentHash, size: source.size, spent, ...(choice ? { requests: choice.requests, model: choice.model } : {}), reason });
-          this.#forced.delete(file.path);
-          await this.#o.claims?.finish(file.path, 'done'); // settled for this version: no other worker takes it
-          return;
-        }
-        const job = routed ? router!.jobs.get(routed.name) : undefined;
-        const jobInstructions = job ? job.instructions : this.#o.instructions;
-        const instructions = forced?.instructions ? [jobInstructions, forced.instructions].filter(Boolean).join('\n\n') : jobInstructions;
-        // few-shot examples are the run's job's (a session with a router has none: see examplesOf)
-        const chosen = routed ? undefined : await this.#o.examples?.choose(file.path, converted.text);
-        const out = await this.#o.extractor.extract({ path: file.path, document: converted, schema: job?.schema ?? this.#o.schema, instructions, ...(chosen?.examples.length ? { examples: chosen.examples } : {}), signal, runId: run.record.id, attempt });
-        release();
-        spent = { tokensIn: spent.tokensIn + out.tokensIn, tokensOut: spent.tokensOut + out.tokensOut, cost: spent.cost + out.cost };
-        made = { requests: out.requests + (choice?.requests ?? 0), model: out.model };
-        enter('validating');
-        const verdict = (job ? job.validate : this.#o.validate)?.(out.data);
-        if (verdict && !verdict.ok) {
-          throw new ExtractionError(ErrorCodes.SCHEMA_MISMATCH, `The model's answer does not match the schema: ${verdict.errors.slice(0, 5).join('; ')}`);
-        }
-        enter('exporting');
-        if (signal.aborted) throw new CancelledError();
-        result = buildResult({
-          runId: run.record.id,
-          path: file.path,
-          out,
-          grounding: withConfidence(await this.#ground(out.data, converted), out.confidence),
-          converted,
-          contentHash,
-          attempt,
-          startedAt,
-          finishedAt: this.#now(),
-          schemaHash: job?.schemaHash ?? this.#schemaHash,
-          fingerprint: withExamples(this.fingerprint, chosen?.key),
-          ...(routed ? { routed } : {}),
-        });
-        // fencing: a worker whose lease ran out (and whose document another took over) writes nothing
-        await this.#o.claims?.fence(file.path, result);
-        await writeResult(this.#o.outDir, result, { verifiedFolders: run.resultFolders, changed: previous === undefined });
+        const extracted = await extractDocument(this.#extraction, run, file, a, { converted, contentHash, size: source.size, forced, changed: previous === undefined, enter, release: () => release?.() });
+        if (!extracted) return; // no job matched: settled as unmatched
+        result = extracted;
       }
       this.#forced.delete(file.path);
       const endedAt = this.#now();
-      stageMs[stage] = (stageMs[stage] ?? 0) + (endedAt - stageStart);
+      closeStage(a, endedAt);
       // the result file is on disk: now the completion is checkpointed, durably
-      await checkpointDone(this.#failures, this.#o.claims, run, file, result, { attempt, startedAt, endedAt, stageMs, contentHash, size: source.size, spent, ...(made ? { made } : {}) });
+      await checkpointDone(this.#failures, this.#o.claims, run, file, result, { attempt, startedAt, endedAt, stageMs: a.stageMs, contentHash, size: source.size, spent: a.spent, ...(a.made ? { made: a.made } : {}) });
     } catch (err) {
       if (err instanceof LeaseLostError) {
         this.#log.warn(err.message);
         run.active.delete(file.path);
         return;
       }
-      await handleFailedAttempt(this.#failures, run, file, { attempt, startedAt, stage, stageMs, stageStart, spent }, err);
+      await handleFailedAttempt(this.#failures, run, file, { attempt, startedAt, stage: a.stage, stageMs: a.stageMs, stageStart: a.stageStart, spent: a.spent }, err);
     } finally {
       release?.(); // no-op when already released
       run.processing--;
