@@ -268,7 +268,7 @@ export abstract class JournaledDatabase {
   protected compactNow(reopenJournal: boolean): void {
     const t0 = performance.now();
     const snapshots = this.snapshots!;
-    const exported = this.exportForSnapshot();
+    const exported = this.exportForSnapshot(reopenJournal);
     try {
       snapshots.writeNow(exported);
     } catch (e) {
@@ -285,6 +285,7 @@ export abstract class JournaledDatabase {
       throw new StoreIoError(`compaction failed: ${(e as Error).message}`, e);
     }
     if (reopenJournal) this.openJournal();
+    this.onCompactionStep?.('journal-created');
     snapshots.deleteCovered(this.journalPosition);
     this.changesSinceCompaction = 0;
     this.compacted(t0, exported);
@@ -296,8 +297,9 @@ export abstract class JournaledDatabase {
    */
   private compactInBackground(): void {
     const t0 = performance.now();
-    const exported = this.exportForSnapshot();
+    const exported = this.exportForSnapshot(true);
     this.openJournal();
+    this.onCompactionStep?.('journal-created');
     this.changesSinceCompaction = 0;
     this.snapshots!.writeInBackground(exported, this.journalPosition, () => this.compacted(t0, exported));
   }
@@ -307,8 +309,11 @@ export abstract class JournaledDatabase {
     return this.snapshots?.settled() ?? Promise.resolve();
   }
 
-  /** Closes the journal (fdatasync), records its seq in the database and exports it, stamped. */
-  private exportForSnapshot(): Exported {
+  /**
+   * Closes the journal (fdatasync), records its seq in the database and exports it, stamped. When the export
+   * fails, a new journal is opened (unless the store is closing) so that nothing is lost.
+   */
+  private exportForSnapshot(reopenOnFailure: boolean): Exported {
     try {
       this.journal?.close(); // fdatasync when anything is pending
     } catch (e) {
@@ -326,10 +331,12 @@ export abstract class JournaledDatabase {
       bytes = this.db.export();
     } catch (e) {
       this.logger.error?.(`checkpoint store: compaction failed: ${(e as Error).message}`);
-      try {
-        this.openJournal(); // keep journaling: the previous snapshot + journals still hold the state
-      } catch (e2) {
-        this.broken = e2 as Error;
+      if (reopenOnFailure) {
+        try {
+          this.openJournal(); // keep journaling: the previous snapshot + journals still hold the state
+        } catch (e2) {
+          this.broken = e2 as Error;
+        }
       }
       throw new StoreIoError(`compaction failed: ${(e as Error).message}`, e);
     } finally {
@@ -347,7 +354,6 @@ export abstract class JournaledDatabase {
       this.broken = e as Error;
       throw new StoreIoError(`cannot create a new journal: ${(e as Error).message}`, e);
     }
-    this.onCompactionStep?.('journal-created');
   }
 
   private readonly journalPosition: JournalPosition = { current: () => this.journal?.file, lastSeq: () => this.seq };
