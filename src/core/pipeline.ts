@@ -26,6 +26,7 @@ import type { ActiveRun, Spent } from './activeRun';
 import { admit, expectedFingerprint, type AdmitContext } from './admission';
 import { handleFailedAttempt, type FailureContext } from './attemptFailure';
 import { checkpointDone } from './completion';
+import { ModelSlots } from './modelSlots';
 import { closeStage, extractDocument, type AttemptState, type ExtractionContext } from './extraction';
 import { followOutage, type OutageContext } from './outageFollower';
 import { releaseDeadLetter } from './deadLetters';
@@ -52,7 +53,7 @@ export class Pipeline {
   /** Documents in flight (all stages). */
   readonly #queue: PQueue;
   /** Model requests in flight: exactly `concurrency`, so file I/O of one document overlaps the requests of others. */
-  readonly #modelSlots: PQueue;
+  readonly #modelSlots: ModelSlots;
   readonly #schemaHash: string;
   readonly #cache: ConvertCache | undefined;
   /** Documents to extract again even when their result is up to date, with extra instructions. */
@@ -76,7 +77,7 @@ export class Pipeline {
     // a few more documents than model slots: reading, converting and exporting (fsyncs) of some documents
     // overlap the model requests of others, so the model slots stay busy
     this.#queue = new PQueue({ concurrency: this.#o.concurrency + Math.max(2, Math.ceil(this.#o.concurrency / 2)) });
-    this.#modelSlots = new PQueue({ concurrency: this.#o.concurrency });
+    this.#modelSlots = new ModelSlots(this.#o.concurrency);
     this.#schemaHash = hashOf(options.schema);
     this.#cache = options.convertedCacheDir ? new ConvertCache(options.convertedCacheDir, { maxBytes: options.convertedCacheMaxBytes }) : undefined;
     this.fingerprint = options.router
@@ -424,13 +425,12 @@ export class Pipeline {
       // already queued: an explicit request moves it ahead
       if (explicit) {
         run.priorities.set(file.path, priority);
-        for (const q of [this.#queue, this.#modelSlots]) {
-          try {
-            q.setPriority(file.path, priority);
-          } catch {
-            /* not waiting in this queue: nothing to move */
-          }
+        try {
+          this.#queue.setPriority(file.path, priority);
+        } catch {
+          /* not waiting in the document queue: nothing to move */
         }
+        this.#modelSlots.setPriority(file.path, priority);
       }
       return;
     }
@@ -465,31 +465,9 @@ export class Pipeline {
     }
   }
 
-  /**
-   * Waits for a model slot. A document takes its slot once it is read and converted and holds it to the end of
-   * extraction (classification included), so the file I/O and conversion of some documents and the exports of
-   * others overlap the model requests. Resolves with the release function, or undefined when the run was
-   * stopped meanwhile.
-   */
-  async #acquireModelSlot(run: ActiveRun, file: ListedFile): Promise<(() => void) | undefined> {
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    try {
-      await new Promise<void>((resolve, reject) => {
-        this.#modelSlots
-          .add(
-            () => {
-              resolve();
-              return held;
-            },
-            { signal: run.controller.signal, id: file.path, priority: run.priorities.get(file.path) ?? PRIORITY_NORMAL },
-          )
-          .catch(reject);
-      });
-    } catch {
-      return undefined; // stopped while waiting
-    }
-    return release;
+  /** Waits for a model slot (see modelSlots.ts): its release, or undefined when the run was stopped meanwhile. */
+  #acquireModelSlot(run: ActiveRun, file: ListedFile): Promise<(() => void) | undefined> {
+    return this.#modelSlots.acquire(run.controller.signal, file.path, run.priorities.get(file.path) ?? PRIORITY_NORMAL);
   }
 
   async #process(run: ActiveRun, file: ListedFile): Promise<void> {
@@ -655,7 +633,13 @@ export class Pipeline {
     this.#run = undefined;
     const summary = summaryOf(run, end);
     const { status, counts } = end;
-    this.events.emit({ type: 'run/finished', runId: run.record.id, status, progress: { ...this.#progressOf(run), ...counts }, ...(run.stopReason ? { reason: run.stopReason } : {}) });
+    let progress: RunProgress;
+    try {
+      progress = { ...this.#progressOf(run), ...counts };
+    } catch {
+      progress = { runId: run.record.id, ...counts, inFlight: 0, docsPerMinute: 0, paused: false }; // the store is closed
+    }
+    this.events.emit({ type: 'run/finished', runId: run.record.id, status, progress, ...(run.stopReason ? { reason: run.stopReason } : {}) });
     this.#log.info(`Run ${run.record.id} ${status}: ${counts.done} done, ${counts.failed} failed, ${counts.deadLettered} dead-lettered, ${counts.pending} pending`);
     run.resolve(summary);
   }

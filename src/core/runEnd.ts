@@ -6,7 +6,7 @@ import type { CheckpointStore } from '../store/types';
 import { errorInfoOf, type ActiveRun } from './activeRun';
 import type { Logger } from './logger';
 import type { RunSummary } from './pipelineOptions';
-import type { RunCounts } from './types';
+import { emptyCounts, type RunCounts } from './types';
 
 export interface RunEnd {
   status: RunSummary['status'];
@@ -19,7 +19,15 @@ export interface RunEnd {
  * run from ending: the reason is kept as the run's error, and the next run resumes.
  */
 export function recordRunEnd(store: CheckpointStore, log: Logger, run: ActiveRun, endedAt: number): RunEnd {
-  const counts = store.counts();
+  let counts: RunCounts;
+  try {
+    counts = store.counts();
+  } catch (err) {
+    // a store closed under the run (a bug elsewhere): the run still ends, and gives the output folder back
+    log.error(`The end of run ${run.record.id} could not be counted: ${(err as Error).message}`);
+    if (!run.fatalError) run.fatalError = errorInfoOf(err, 'pending');
+    counts = emptyCounts();
+  }
   const status: RunSummary['status'] = run.interrupted ? 'interrupted' : run.stopReason ? 'stopped' : 'completed';
   run.record = {
     ...run.record,

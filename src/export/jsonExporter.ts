@@ -78,8 +78,12 @@ export function resultNameProblem(docPath: string): string | undefined {
 }
 
 /** A temp file next to the target: short, so any name the file system accepts for the result can be written. */
+/** Unique across processes (pid and a random tag, drawn once) and within one (a counter): no random bytes per file. */
+const tempTag = `${process.pid.toString(36)}-${randomBytes(4).toString('hex')}`;
+let tempCount = 0;
+
 function tempFileIn(dir: string): string {
-  return path.join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
+  return path.join(dir, `.${tempTag}-${(tempCount++).toString(36)}.tmp`);
 }
 
 /** Writes `content` to `file` atomically; returns false when an identical file already existed. */

@@ -72,6 +72,8 @@ export class FolderRuns extends Disposable implements ModelFolder {
   #sessionKey: string | undefined;
   #sessionSub: IDisposable | undefined;
   readonly #tracked = new Set<string>();
+  /** Starts (and queueings) under way: from opening the session to the run's handle being tracked. */
+  #starts = 0;
 
   readonly #onDidChangeState = this._register(new vscode.EventEmitter<void>());
   /** Run state changed (started, paused, resumed, finished) or the store was opened. */
@@ -96,7 +98,7 @@ export class FolderRuns extends Disposable implements ModelFolder {
           hasState: () => this.hasState(),
           usesDatabase: () => this.usesDatabase(),
           running: () => this.running,
-          tracking: () => this.#tracked.size > 0,
+          tracking: () => this.#tracked.size > 0 || this.#starts > 0,
           closeSession: () => this.#closeSession(),
           changed: () => this.#onDidChangeState.fire(),
         },
@@ -304,20 +306,40 @@ export class FolderRuns extends Disposable implements ModelFolder {
   }
 
   /** Starts a run over the whole folder; undefined when one is already active. */
-  async start(trigger: RunTrigger): Promise<RunHandle | undefined> {
-    const session = await this.#ensureSession();
-    if (session.pipeline.running) return undefined;
-    // a fleet (PostgreSQL state): take part in the run its workers are under way with — one run id for all
-    const join = await session.joinableRun();
-    if (session.pipeline.running) return undefined;
-    return this.#track(session.pipeline.start({ trigger, ...(join ? { join } : {}) }), trigger);
+  start(trigger: RunTrigger): Promise<RunHandle | undefined> {
+    return this.#starting(async () => {
+      const session = await this.#ensureSession();
+      if (session.pipeline.running) return undefined;
+      // a fleet (PostgreSQL state): take part in the run its workers are under way with — one run id for all
+      const join = await session.joinableRun();
+      if (session.pipeline.running) return undefined;
+      return this.#track(session.pipeline.start({ trigger, ...(join ? { join } : {}) }), trigger);
+    });
+  }
+
+  /**
+   * Runs `act` (a run's start, documents queued) so that the window does not give the state's lock back
+   * meanwhile. Between opening the session and starting its run there are awaits; a release that came then
+   * found no run, closed the session and the store, and the run started on the closed store (its listing
+   * failed with "checkpoint store is closed" and the output folder stayed locked until a reload).
+   */
+  async #starting<T>(act: () => Promise<T>): Promise<T> {
+    this.#starts++;
+    try {
+      return await act();
+    } finally {
+      this.#starts--;
+      if (this.#starts === 0 && this.#tracked.size === 0) this.#state.scheduleRelease(); // nothing started: idle again
+    }
   }
 
   /** Queues documents (relative paths): they join the active run, or a run starts for them. */
   async enqueue(paths: readonly string[], options: { trigger: RunTrigger; priority?: number }): Promise<RunHandle | undefined> {
     if (!paths.length) return undefined;
-    const session = await this.#ensureSession();
-    return this.#track(session.pipeline.enqueue(paths, { trigger: options.trigger, ...(options.priority !== undefined ? { priority: options.priority } : {}) }), options.trigger);
+    return this.#starting(async () => {
+      const session = await this.#ensureSession();
+      return this.#track(session.pipeline.enqueue(paths, { trigger: options.trigger, ...(options.priority !== undefined ? { priority: options.priority } : {}) }), options.trigger);
+    });
   }
 
   /**
@@ -327,15 +349,17 @@ export class FolderRuns extends Disposable implements ModelFolder {
    */
   async retry(paths: readonly string[], options: { force?: boolean; instructions?: string } = {}): Promise<RunHandle | undefined> {
     if (!paths.length) return undefined;
-    const session = await this.#ensureSession();
-    if (options.force) for (const p of paths) session.pipeline.forceNext(p, { instructions: options.instructions });
-    const store = session.store;
-    const letters = paths.filter((p) => store.getDeadLetter(p));
-    const others = paths.filter((p) => !store.getDeadLetter(p));
-    let handle: RunHandle | undefined;
-    if (letters.length) handle = session.pipeline.reprocessDeadLetters(letters, 'retry');
-    if (others.length) handle = session.pipeline.retry(others);
-    return handle && this.#track(handle, 'retry');
+    return this.#starting(async () => {
+      const session = await this.#ensureSession();
+      if (options.force) for (const p of paths) session.pipeline.forceNext(p, { instructions: options.instructions });
+      const store = session.store;
+      const letters = paths.filter((p) => store.getDeadLetter(p));
+      const others = paths.filter((p) => !store.getDeadLetter(p));
+      let handle: RunHandle | undefined;
+      if (letters.length) handle = session.pipeline.reprocessDeadLetters(letters, 'retry');
+      if (others.length) handle = session.pipeline.retry(others);
+      return handle && this.#track(handle, 'retry');
+    });
   }
 
   /** Retries every failed document; returns how many. */
@@ -357,10 +381,12 @@ export class FolderRuns extends Disposable implements ModelFolder {
     const store = await this.openStore();
     const count = paths ? paths.filter((p) => store.getDeadLetter(p)).length : store.listDeadLetters().length;
     if (!count) return 0;
-    const session = await this.#ensureSession();
-    const handle = session.pipeline.reprocessDeadLetters(paths, note);
-    if (handle) this.#track(handle, 'retry');
-    return count;
+    return this.#starting(async () => {
+      const session = await this.#ensureSession();
+      const handle = session.pipeline.reprocessDeadLetters(paths, note);
+      if (handle) this.#track(handle, 'retry');
+      return count;
+    });
   }
 
   /** Takes a document out of the dead-letter queue without reprocessing it (it goes back to pending). */

@@ -10,6 +10,7 @@ import { readResult } from '../../src/export/jsonExporter';
 import { FakeExtractor } from '../fakes/fakeExtractor';
 import { until } from '../support/assertions';
 import { MemoryCheckpointStore } from '../fakes/memoryStore';
+import { SqlJsCheckpointStore } from '../../src/store/sqlStore';
 
 const text = createTextConverter();
 const converters = { get: (ext: string) => (ext === '.txt' || ext === '.md' ? text : undefined) };
@@ -94,6 +95,30 @@ describe('Pipeline', () => {
     assert.ok(f.events.some((e) => e.type === 'run/finished'));
     // done is checkpointed durably, once per document
     assert.ok(f.store.durableWrites >= 5);
+  });
+
+  it('a store closed under a run: the run still ends, says why, and gives the output folder back', async () => {
+    const f = fixture(docs(3));
+    const store = await SqlJsCheckpointStore.open();
+    let taken = 0;
+    let released = 0;
+    const lockOutput = () => {
+      taken++;
+      return () => released++;
+    };
+    const p = f.make({ store, lockOutput });
+    const handle = p.start({ trigger: 'test' });
+    store.close(); // what a window that gave its lock back at the wrong moment did (folderRuns.ts #starting)
+    const summary = await handle.done;
+    assert.equal(released, 1, 'the output folder is given back');
+    assert.equal(p.running, false);
+    assert.match(summary.reason ?? '', /Listing failed: checkpoint store is closed/);
+    assert.match(summary.fatalError?.message ?? '', /checkpoint store is closed/);
+    assert.ok(f.events.some((e) => e.type === 'run/finished'), 'run/finished is emitted');
+    // the folder is free for the next run (on an open store)
+    const next = f.make({ lockOutput });
+    assert.equal((await next.start({ trigger: 'test' }).done).counts.done, 3);
+    assert.deepEqual([taken, released], [2, 2]);
   });
 
   it('respects the concurrency limit', async () => {
