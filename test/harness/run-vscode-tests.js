@@ -50,13 +50,16 @@ const WORKBENCH_NOISE = /^(Resolving connection token|Resolved connection token|
 const state = { server: undefined, browser: undefined, runDir: undefined, resultsDir: undefined, logsDir: 'logs', failed: true };
 
 async function cleanup() {
-  if (state.browser) await state.browser.close().catch(() => {});
+  // a SIGTERM's cleanup and main's may overlap: each takes what it finds, so only one stops and collects
+  const browser = state.browser;
   state.browser = undefined;
-  if (state.server) {
-    await state.server.stop().catch(() => {});
-    collectLogs(state.server, path.join(state.resultsDir, state.logsDir));
-  }
+  if (browser) await browser.close().catch(() => {});
+  const server = state.server;
   state.server = undefined;
+  if (server) {
+    await server.stop().catch(() => {});
+    collectLogs(server, path.join(state.resultsDir, state.logsDir));
+  }
   if (state.runDir) {
     if (state.failed || args.keep) say(`temp run dir kept: ${state.runDir}`);
     else fs.rmSync(state.runDir, { recursive: true, force: true });
@@ -122,7 +125,7 @@ async function runUntrustedWindow(ui, firstPage, workspace, screenshotsDir, resu
   const fresh = copySampleWorkspace(state.runDir, 'invoices', 'workspace-b');
   const workspaceFile = path.join(state.runDir, 'two-folders.code-workspace');
   fs.writeFileSync(workspaceFile, JSON.stringify({ folders: [{ path: workspace, name: 'invoices' }, { path: fresh, name: 'archive' }], settings: {} }, null, 2) + '\n');
-  state.server = await startCodeServer({ runDir: path.join(state.runDir, 'untrusted'), workspace: fresh, workspaceTrust: true });
+  state.server = await startCodeServer({ runDir: path.join(state.runDir, 'untrusted'), workspace: fresh, workspaceTrust: true, handleSignals: false });
   say(`code-server ${state.server.baseUrl} with workspace trust on`);
   const payload = [['extensionDevelopmentPath', state.server.remoteUri(REPO_ROOT)], ['skipWelcome', 'true']];
   const workbenchLog = fs.createWriteStream(path.join(state.resultsDir, 'workbench-untrusted.log'));
@@ -168,6 +171,7 @@ async function main() {
       runDir: state.runDir,
       workspace,
       env: { EW_TEST_RESULTS: resultsFile, EW_TEST_RUN_DIR: state.runDir },
+      handleSignals: false, // ours below collect the logs before exiting
     });
     say(`code-server ${state.server.baseUrl} (run dir ${state.runDir})`);
 
@@ -199,6 +203,16 @@ async function main() {
   stopWatchdog();
   const summary = reportSuite({ suite: MODE, passed, failed: failures.length, pending: results ? results.stats.pending : 0, durationMs: Date.now() - T0, failures, error });
   process.exitCode = summary.failed > 0 || summary.passed === 0 ? 1 : 0;
+}
+
+// Stopped from outside (scripts/test-all.js at the suite's time limit sends SIGTERM): keep the logs of this
+// run (code-server's, and the extension hosts' with the extension's own log) for the diagnosis.
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  process.once(sig, () => {
+    say(`${sig}: stopping, keeping the logs in ${state.resultsDir ? path.relative(REPO_ROOT, state.resultsDir) : 'test-results'}`);
+    state.failed = true;
+    void cleanup().finally(() => process.exit(1));
+  });
 }
 
 main().catch((e) => {
