@@ -273,16 +273,7 @@ export abstract class JournaledDatabase {
       snapshots.writeNow(exported);
     } catch (e) {
       if (e instanceof SimulatedCrash) throw e;
-      this.logger.error?.(`checkpoint store: compaction failed: ${(e as Error).message}`);
-      // Keep journaling so that nothing is lost; the previous snapshot + journals still hold the state.
-      if (reopenJournal) {
-        try {
-          this.openJournal();
-        } catch (e2) {
-          this.broken = e2 as Error;
-        }
-      }
-      throw new StoreIoError(`compaction failed: ${(e as Error).message}`, e);
+      this.compactionFailed(e, reopenJournal);
     }
     if (reopenJournal) this.openJournal();
     this.onCompactionStep?.('journal-created');
@@ -330,21 +321,29 @@ export abstract class JournaledDatabase {
       vacuumIfSparse(this.db);
       bytes = this.db.export();
     } catch (e) {
-      this.logger.error?.(`checkpoint store: compaction failed: ${(e as Error).message}`);
-      if (reopenOnFailure) {
-        try {
-          this.openJournal(); // keep journaling: the previous snapshot + journals still hold the state
-        } catch (e2) {
-          this.broken = e2 as Error;
-        }
-      }
-      throw new StoreIoError(`compaction failed: ${(e as Error).message}`, e);
+      this.compactionFailed(e, reopenOnFailure);
     } finally {
       this.beginTx();
     }
     stampSnapshot(bytes);
     step('exported');
     return { bytes, seq: this.seq };
+  }
+
+  /**
+   * A compaction failed before its snapshot was published: logged, and (unless the store is closing) a new
+   * journal is opened so that journaling goes on; the previous snapshot + journals still hold the state.
+   */
+  private compactionFailed(e: unknown, reopenJournal: boolean): never {
+    this.logger.error?.(`checkpoint store: compaction failed: ${(e as Error).message}`);
+    if (reopenJournal) {
+      try {
+        this.openJournal();
+      } catch (e2) {
+        this.broken = e2 as Error;
+      }
+    }
+    throw new StoreIoError(`compaction failed: ${(e as Error).message}`, e);
   }
 
   private openJournal(): void {
