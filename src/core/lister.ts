@@ -2,7 +2,7 @@
  * Lists the documents of a folder as a stream: include/exclude globs, `.gitignore` files (nested ones too),
  * never more than one directory's entries in memory at once.
  */
-import { promises as fsp, type Dirent } from 'node:fs';
+import { promises as fsp, type Dirent, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import picomatch from 'picomatch';
@@ -180,6 +180,37 @@ async function realPathOf(p: string): Promise<string | undefined> {
   }
 }
 
+/** How many stats of a folder's files are asked for ahead of the one listed. */
+const STATS_AHEAD = 32;
+
+/**
+ * The stats of a folder's entries in listing order, asked for up to {@link STATS_AHEAD} entries ahead of
+ * the one taken. `pathOf(i)` is the entry's path, or undefined for an entry that needs no stat here.
+ */
+class StatsAhead {
+  readonly #pending = new Map<number, Promise<Stats | undefined>>();
+  #next = 0;
+
+  constructor(
+    readonly count: number,
+    readonly pathOf: (i: number) => string | undefined,
+  ) {}
+
+  /** The stat of entry `i` (undefined when it vanished); entries are taken in increasing order. */
+  take(i: number): Promise<Stats | undefined> {
+    if (this.#next <= i) this.#next = i;
+    for (let asked = this.#pending.size; this.#next < this.count && this.#next <= i + STATS_AHEAD && asked < STATS_AHEAD; this.#next++) {
+      const p = this.pathOf(this.#next);
+      if (p === undefined) continue;
+      this.#pending.set(this.#next, fsp.stat(p).catch(() => undefined));
+      asked++;
+    }
+    const st = this.#pending.get(i) ?? Promise.resolve(undefined);
+    this.#pending.delete(i);
+    return st;
+  }
+}
+
 /** A folder to list: where it is (as listed and for real) and the ignore rules of its entries. */
 interface Dir {
   abs: string;
@@ -242,7 +273,16 @@ export async function* listFiles(root: string, options: ListOptions = {}): Async
       warn(rel, 'NAME_NOT_UTF8', `Not listed: the name is not valid UTF-8 (bytes ${entry.name.toString('hex')}); rename it to extract it`);
     }
     named.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const { name, entry } of named) {
+    // The stats of the next plain files are asked for ahead, a few at a time: one at a time, each waits
+    // for its turn in the thread pool (behind a run's fsyncs) and the listing starves the run it feeds.
+    const stats = new StatsAhead(named.length, (i) => {
+      const { name, entry } = named[i];
+      if (!entry.isFile()) return undefined;
+      const rel = dir.rel ? `${dir.rel}/${name}` : name;
+      return skipsFile(r, rel, dir.frames) ? undefined : path.join(dir.abs, name);
+    });
+    for (let i = 0; i < named.length; i++) {
+      const { name, entry } = named[i];
       if (options.signal?.aborted) return;
       const abs = path.join(dir.abs, name);
       const childRel = dir.rel ? `${dir.rel}/${name}` : name;
@@ -287,13 +327,8 @@ export async function* listFiles(root: string, options: ListOptions = {}): Async
         yield* walk({ abs, real: real!, rel: childRel, frames: await withOwnGitignore(r, childRel, dir.frames) });
       } else if (isFile) {
         if (skipsFile(r, childRel, dir.frames)) continue;
-        let st;
-        try {
-          st = await fsp.stat(abs);
-        } catch {
-          continue; // vanished
-        }
-        if (!st.isFile()) continue; // replaced meanwhile
+        const st = await (entry.isSymbolicLink() ? fsp.stat(abs).catch(() => undefined) : stats.take(i));
+        if (!st?.isFile()) continue; // vanished or replaced meanwhile
         yield { path: childRel, absPath: abs, size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
       }
     }
