@@ -52,10 +52,11 @@ export abstract class JournaledDatabase {
     this.compactRatio = compactRatio;
     this.logger = logger;
     this.openReport = report;
-    // Durability comes from our journal, not from SQLite's: no rollback file, no syncs. A page-cache miss in
-    // sql.js goes through the JS file-system layer (~10 µs), so the cache is large enough (64 MB) to hold
-    // the database of a 100k-document state.
-    db.exec('PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;');
+    // Durability comes from our journal, not from SQLite's: no rollback file, no syncs. The database file is
+    // itself in memory (sql.js's file system), so SQLite's page cache only holds second copies of its pages:
+    // the default 2 MB. Measured on a 100k-document state: a 64 MB cache made reads and updates no faster
+    // and kept ~90 MB more resident.
+    db.exec('PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -2000;');
     this.st = prepareStatements(db);
     this.sql = new StatementRunner(db);
   }
