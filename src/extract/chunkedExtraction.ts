@@ -64,10 +64,12 @@ export class ChunkedExtraction {
   constructor(private readonly o: ChunkedExtractionOptions) {}
 
   /** The chunk count an earlier attempt settled on for a document (its whole answer did not fit), if any. */
-  async planOf(docKey: string, attempt: number | undefined): Promise<number | undefined> {
-    // A chunk plan on disk comes from an earlier attempt: a first attempt has none to look for.
+  async planOf(docKey: () => string, attempt: number | undefined): Promise<number | undefined> {
+    // A chunk plan on disk comes from an earlier attempt: a first attempt has none to look for (and most
+    // documents, never truncated, need no key at all).
     const mayHavePlan = this.o.cache !== undefined && (attempt ?? 2) > 1;
-    return this.#plans.get(docKey) ?? (mayHavePlan ? await this.o.cache!.getPlan(docKey) : undefined);
+    if (!mayHavePlan && this.#plans.size === 0) return undefined;
+    return this.#plans.get(docKey()) ?? (mayHavePlan ? await this.o.cache!.getPlan(docKey()) : undefined);
   }
 
   /** The whole document's answer does not fit the output cap: extract it in chunks from now on. Returns the chunk count. */

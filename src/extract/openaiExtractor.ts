@@ -314,7 +314,8 @@ export class OpenAIExtractor implements Extractor {
 
   async #extract(input: ExtractInput, compiled: Compiled, spend: Spend): Promise<ExtractOutput> {
     const doc = input.document;
-    const docKey = documentKey({ text: doc.text, schema: input.schema, instructions: input.instructions, model: this.model });
+    let key: string | undefined;
+    const docKey = () => (key ??= documentKey({ text: doc.text, schema: input.schema, instructions: input.instructions, model: this.model }));
     let minChunks = await this.#chunked.planOf(docKey, input.attempt);
     // Most documents fit by their size in bytes alone (a token is at least a byte): no tokenizer needed.
     if (minChunks === undefined && (this.#room.fitsByBytes(input, compiled) || fitsTokens(doc.text, this.#room.textBudget(input, compiled)))) {
@@ -334,10 +335,10 @@ export class OpenAIExtractor implements Extractor {
       } catch (e) {
         if (!(e instanceof TruncatedAtCap) || !canSplit(doc)) throw e;
         // The answer does not fit the output cap: extract in chunks from now on.
-        minChunks = await this.#chunked.afterTruncation(docKey);
+        minChunks = await this.#chunked.afterTruncation(docKey());
       }
     }
-    return this.#chunked.extract(input, compiled, spend, this.#room.textBudget(input, compiled), docKey, minChunks ?? 1);
+    return this.#chunked.extract(input, compiled, spend, this.#room.textBudget(input, compiled), docKey(), minChunks ?? 1);
   }
 
   /** One conversation: request, then re-asks / larger output budgets / mode fallbacks as needed. */
