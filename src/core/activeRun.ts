@@ -42,6 +42,8 @@ export interface ActiveRun {
   awaitingSlot: Set<string>;
   /** Documents a person asked for, processed outside the document queue (see #schedule). */
   direct: number;
+  /** Documents waiting for a place in the document queue (not started yet). */
+  queued: Set<string>;
   progressTimer?: NodeJS.Timeout;
   finished: boolean;
   /** Subscription to the circuit breaker's events. */

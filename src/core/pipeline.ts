@@ -4,43 +4,38 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import * as path from 'node:path';
 import PQueue from 'p-queue';
 import { ConvertCache } from '../convert/cache';
-import { convertSource } from '../convert/source';
-import { mayHoldResults, readResult, type ResultFile } from '../export/jsonExporter';
+import { mayHoldResults } from '../export/jsonExporter';
 import { groundValues } from '../extract/grounding';
 import type { Extractor } from '../extract/types';
 import type { CheckpointStore } from '../store/types';
 import type { CircuitBreaker } from './circuitBreaker';
-import { CancelledError, ErrorCodes, ExtractionError } from './errors';
+import { CancelledError } from './errors';
 import { EventBus, type RunProgress } from './events';
 import { extractionFingerprint, hashOf } from './fingerprint';
 import { listFiles, type ListedFile } from './lister';
 import { nullLogger, type Logger } from './logger';
 import { linkProblemSync, resolveInside } from './paths';
-import { readSource } from './reader';
 import { DEFAULT_RETRY_POLICY, validateRetryPolicy, type RetryPolicy } from './retry';
-import { emptyCounts, type ErrorInfo, type RunRecord, type RunTrigger, type Stage } from './types';
+import { emptyCounts, type ErrorInfo, type RunRecord, type RunTrigger } from './types';
 import type { ActiveRun, Spent } from './activeRun';
 import { admit, expectedFingerprint, type AdmitContext } from './admission';
-import { handleFailedAttempt, type FailureContext } from './attemptFailure';
-import { checkpointDone } from './completion';
+import type { FailureContext } from './attemptFailure';
 import { ModelSlots } from './modelSlots';
-import { closeStage, extractDocument, type AttemptState, type ExtractionContext } from './extraction';
+import { processDocument, type AttemptContext } from './attempt';
+import type { ExtractionContext } from './extraction';
 import { followOutage, type OutageContext } from './outageFollower';
 import { releaseDeadLetter } from './deadLetters';
 import { sweepFleet } from './fleetSweep';
 import { recordRunEnd, summaryOf } from './runEnd';
 import { emitProgress, progressOf, type ProgressContext } from './runProgress';
-import { LeaseLostError } from './workClaims';
 import { routedFingerprint } from './routing';
-import { PRIORITY_USER, type PipelineOptions, type RunHandle, type RunSummary, type StartOptions } from './pipelineOptions';
+import { PRIORITY_NORMAL, PRIORITY_USER, type PipelineOptions, type RunHandle, type RunSummary, type StartOptions } from './pipelineOptions';
 
 export { isUnchanged, rejectionOf } from './admission';
 export { PRIORITY_USER, type ConverterLookup, type PipelineOptions, type RunHandle, type RunSummary, type StartOptions, type Validate } from './pipelineOptions';
 
-const PRIORITY_NORMAL = 0;
 
 export class Pipeline {
   readonly events = new EventBus();
@@ -64,7 +59,7 @@ export class Pipeline {
   readonly #outage: OutageContext;
   readonly #admission: AdmitContext;
   readonly #progress: ProgressContext;
-  readonly #extraction: ExtractionContext;
+  readonly #attempt: AttemptContext;
   #run: ActiveRun | undefined;
 
   constructor(options: PipelineOptions) {
@@ -100,7 +95,7 @@ export class Pipeline {
       forget: (p) => this.#forced.delete(p),
     };
     this.#outage = { ...this.#failures, emitProgress: (run) => this.#emitProgress(run, true) };
-    this.#extraction = {
+    const extraction: ExtractionContext = {
       options: this.#o,
       unmatched: this.#failures,
       ground: options.ground ?? ((data, doc) => Promise.resolve(groundValues(data, doc))),
@@ -108,6 +103,21 @@ export class Pipeline {
       fingerprint: this.fingerprint,
       now: this.#now,
       forget: (p) => this.#forced.delete(p),
+    };
+    this.#attempt = {
+      options: this.#o,
+      maxFileBytes: this.#o.maxFileBytes,
+      events: this.events,
+      log: this.#log,
+      breaker: this.#breaker,
+      cache: this.#cache,
+      forced: this.#forced,
+      extraction,
+      failures: this.#failures,
+      now: this.#now,
+      acquireModelSlot: (run, file) => this.#acquireModelSlot(run, file),
+      emitProgress: (run) => this.#emitProgress(run),
+      fingerprintOf: (docPath, contentHash) => this.#fingerprintOf(docPath, contentHash),
     };
     this.#progress = { events: this.events, now: this.#now, intervalMs: this.#o.progressIntervalMs, progressOf: (run) => this.#progressOf(run) };
     this.#admission = {
@@ -183,6 +193,7 @@ export class Pipeline {
       priorities: new Map(),
       processing: 0,
       awaitingSlot: new Set(),
+      queued: new Set(),
       direct: 0,
       resultFolders: new Set(),
       // another worker of a fleet may have written a result and died before it marked the document done
@@ -425,6 +436,12 @@ export class Pipeline {
       // already queued: an explicit request moves it ahead
       if (explicit) {
         run.priorities.set(file.path, priority);
+        if (priority >= PRIORITY_USER && run.queued.delete(file.path)) {
+          // still waiting for a place in the document queue, behind documents read ahead: it leaves its place
+          // (skipped when reached) and goes straight to the model-slot queue, as a document not listed yet would
+          this.#processDirect(run, file);
+          return;
+        }
         try {
           this.#queue.setPriority(file.path, priority);
         } catch {
@@ -449,124 +466,37 @@ export class Pipeline {
     this.events.emit({ type: 'doc/queued', runId: run.record.id, path: file.path, priority });
     // A document a person asked for goes straight to the model-slot queue, where its priority puts it first:
     // through the document queue it would wait behind the documents already holding its places.
-    const processing =
-      priority >= PRIORITY_USER ? this.#direct(run, () => this.#process(run, file)) : this.#queue.add(() => this.#process(run, file), { priority, id: file.path });
-    void processing.catch((err) => this.#log.error(`Unexpected failure processing ${file.path}`, err)).finally(() => this.#maybeFinish(run));
+    if (priority >= PRIORITY_USER) this.#processDirect(run, file);
+    else this.#enqueueDocument(run, file, priority);
     this.#emitProgress(run);
   }
 
-  /** Runs `work` outside the document queue, counted so the run does not finish before it. */
-  async #direct(run: ActiveRun, work: () => Promise<void>): Promise<void> {
+  /** Queues an attempt at `file` in the document queue (unless a person's request takes it out first). */
+  #enqueueDocument(run: ActiveRun, file: ListedFile, priority: number): void {
+    run.queued.add(file.path);
+    const attempt = async () => {
+      if (run.queued.delete(file.path)) await processDocument(this.#attempt, run, file);
+    };
+    void this.#queue
+      .add(attempt, { priority, id: file.path })
+      .catch((err) => this.#log.error(`Unexpected failure processing ${file.path}`, err))
+      .finally(() => this.#maybeFinish(run));
+  }
+
+  /** Processes `file` outside the document queue, counted so the run does not finish before it. */
+  #processDirect(run: ActiveRun, file: ListedFile): void {
     run.direct++;
-    try {
-      await work();
-    } finally {
-      run.direct--;
-    }
+    void processDocument(this.#attempt, run, file)
+      .catch((err) => this.#log.error(`Unexpected failure processing ${file.path}`, err))
+      .finally(() => {
+        run.direct--;
+        this.#maybeFinish(run);
+      });
   }
 
   /** Waits for a model slot (see modelSlots.ts): its release, or undefined when the run was stopped meanwhile. */
   #acquireModelSlot(run: ActiveRun, file: ListedFile): Promise<(() => void) | undefined> {
     return this.#modelSlots.acquire(run.controller.signal, file.path, run.priorities.get(file.path) ?? PRIORITY_NORMAL);
-  }
-
-  async #process(run: ActiveRun, file: ListedFile): Promise<void> {
-    const store = this.#o.store;
-    const signal = run.controller.signal;
-    if (this.#breaker && this.#breaker.state !== 'closed' && !signal.aborted) {
-      // the provider is down (or being checked): the document stays pending until it answers again
-      try {
-        await this.#breaker.whenClosed(signal);
-      } catch {
-        run.active.delete(file.path); // stopped, or the breaker gave up (which stops the run)
-        return;
-      }
-    }
-    // A document a person asked for (outside the document queue, which bounds how many are read ahead) takes
-    // its model slot first, where its priority puts it ahead; the others once they are read and converted.
-    const direct = (run.priorities.get(file.path) ?? PRIORITY_NORMAL) >= PRIORITY_USER;
-    let release = direct && !signal.aborted && !run.finished ? await this.#acquireModelSlot(run, file) : undefined;
-    if (signal.aborted || run.finished || (direct && !release)) {
-      release?.();
-      run.active.delete(file.path);
-      return;
-    }
-    run.processing++;
-    const startedAt = this.#now();
-    const prior = store.getDocument(file.path);
-    const a: AttemptState = { attempt: (prior?.attempts ?? 0) + 1, startedAt, stage: 'reading', stageStart: startedAt, stageMs: {}, spent: { tokensIn: 0, tokensOut: 0, cost: 0 } };
-    const { attempt } = a;
-    const enter = (next: Stage, checkpoint = next !== 'validating' && next !== 'exporting') => {
-      const t = this.#now();
-      closeStage(a, t);
-      a.stage = next;
-      a.stageStart = t;
-      // Validating and exporting take milliseconds, and so does converting plain text: they are events, not
-      // checkpoints (journal writes per document saved; the store shows such a document in its stage before).
-      if (checkpoint) store.patchDocument(file.path, { stage: next, updatedAt: t });
-      this.events.emit({ type: 'doc/stage', runId: run.record.id, path: file.path, stage: next });
-    };
-    try {
-      store.patchDocument(file.path, { stage: 'reading', attempts: attempt, updatedAt: startedAt });
-      this.events.emit({ type: 'doc/started', runId: run.record.id, path: file.path, attempt });
-      this.events.emit({ type: 'doc/stage', runId: run.record.id, path: file.path, stage: 'reading' });
-      this.#emitProgress(run);
-      const ext = path.extname(file.path).toLowerCase();
-      const converter = this.#o.converters.get(ext);
-      const source = await readSource(file.absPath, this.#o.maxFileBytes, converter?.stream?.aboveBytes);
-      const { contentHash } = source;
-      // A result written just before a crash, for this very content and configuration, is adopted as is.
-      const previous = run.adoptResults ? await readResult(this.#o.outDir, file.path) : undefined;
-      const forced = this.#forced.get(file.path);
-      let result: ResultFile;
-      if (previous && !forced && previous.metadata.contentHash === contentHash && previous.metadata.fingerprint === (await this.#fingerprintOf(file.path, contentHash))) {
-        result = previous;
-        this.#log.info(`${file.path}: unchanged since its result was written, not extracted again`);
-        await this.#o.claims?.fence(file.path, result); // a fleet: the shared state gets the result too
-      } else {
-        // converting plain text, JSON or a small CSV takes no time worth a checkpoint (a streamed one does)
-        enter('converting', converter?.cacheable !== false || source.bytes === undefined);
-        if (!converter) throw new ExtractionError(ErrorCodes.UNSUPPORTED_TYPE, `No converter for "${ext}" files`, { retryable: false });
-        const converted = await convertSource(converter, source, { path: file.path, absPath: file.absPath, signal }, this.#o.maxFileBytes, this.#cache);
-        for (const w of converted.warnings ?? []) this.#log.warn(`${file.path}: ${w}`);
-        if (signal.aborted) throw new CancelledError();
-        // the model slot, once the document is read and converted: reading and converting (a PDF's worker, OCR)
-        // overlap the requests of other documents instead of keeping a slot idle. The wait is no stage's time.
-        if (!release) {
-          const waitFrom = this.#now();
-          // waiting: not in flight (a pause shows it as pending meanwhile)
-          run.awaitingSlot.add(file.path);
-          run.processing--;
-          try {
-            release = await this.#acquireModelSlot(run, file);
-          } finally {
-            run.awaitingSlot.delete(file.path);
-            run.processing++;
-          }
-          if (!release || signal.aborted) throw new CancelledError(run.stopReason);
-          a.stageStart += this.#now() - waitFrom;
-        }
-        const extracted = await extractDocument(this.#extraction, run, file, a, { converted, contentHash, size: source.size, forced, changed: previous === undefined, enter, release: () => release?.() });
-        if (!extracted) return; // no job matched: settled as unmatched
-        result = extracted;
-      }
-      this.#forced.delete(file.path);
-      const endedAt = this.#now();
-      closeStage(a, endedAt);
-      // the result file is on disk: now the completion is checkpointed, durably
-      await checkpointDone(this.#failures, this.#o.claims, run, file, result, { attempt, startedAt, endedAt, stageMs: a.stageMs, contentHash, size: source.size, spent: a.spent, ...(a.made ? { made: a.made } : {}) });
-    } catch (err) {
-      if (err instanceof LeaseLostError) {
-        this.#log.warn(err.message);
-        run.active.delete(file.path);
-        return;
-      }
-      await handleFailedAttempt(this.#failures, run, file, { attempt, startedAt, stage: a.stage, stageMs: a.stageMs, stageStart: a.stageStart, spent: a.spent }, err);
-    } finally {
-      release?.(); // no-op when already released
-      run.processing--;
-      this.#emitProgress(run);
-    }
   }
 
   #addSpent(run: ActiveRun, spent: Spent): void {
@@ -591,10 +521,7 @@ export class Pipeline {
         this.#maybeFinish(run);
         return;
       }
-      void this.#queue
-        .add(() => this.#process(run, file), { priority: PRIORITY_NORMAL + 1, id: file.path })
-        .catch((err2) => this.#log.error(`Unexpected failure processing ${file.path}`, err2))
-        .finally(() => this.#maybeFinish(run));
+      this.#enqueueDocument(run, file, PRIORITY_NORMAL + 1);
     }, delayMs);
     run.retryTimers.set(file.path, timer);
   }

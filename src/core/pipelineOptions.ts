@@ -138,3 +138,6 @@ export interface RunHandle {
 
 /** Priority of documents a person asked for explicitly (retry, "extract this file now"). */
 export const PRIORITY_USER = 10;
+
+/** Priority of listed documents. */
+export const PRIORITY_NORMAL = 0;

@@ -320,15 +320,19 @@ describe('Pipeline', () => {
     f.extractor.defaultDelayMs = 10;
     const p = f.make({ concurrency: 1 });
     let asked = false;
+    let queuedBefore = false;
     p.events.on((e) => {
       // as soon as the first document reaches the model, ask for the last one
       if (!asked && e.type === 'doc/stage' && e.stage === 'extracting') {
         asked = true;
+        queuedBefore = f.events.some((q) => q.type === 'doc/queued' && q.path === 'doc009.txt');
         p.retry(['doc009.txt']);
       }
     });
     const handle = p.start({ trigger: 'test' });
     await handle.done;
+    // the listing had queued doc009 already: it waited for a place in the document queue when asked for
+    assert.ok(queuedBefore, 'doc009 was listed and queued before the retry');
     const extracting = f.events.filter((e) => e.type === 'doc/stage' && e.stage === 'extracting').map((e) => (e.type === 'doc/stage' ? e.path : ''));
     // concurrency 1: one document holds the model slot when the retry comes; doc009 gets the very next one,
     // ahead of the documents that already hold places in the document queue (read and waiting for the slot)
@@ -336,6 +340,28 @@ describe('Pipeline', () => {
     const extracted = f.events.filter((e) => e.type === 'doc/stage' && e.stage === 'extracting').map((e) => ('path' in e ? e.path : ''));
     assert.equal(extracted.indexOf('doc009.txt'), 1, `doc009 reached the model next: ${extracted.join(',')}`);
     assert.equal(f.extractor.callsFor('doc009.txt'), 1);
+  });
+
+  it('retry of a document the listing has not reached yet jumps the queue too', async () => {
+    const f = fixture(docs(100));
+    f.extractor.defaultDelayMs = 5;
+    const p = f.make({ concurrency: 1 });
+    let asked = false;
+    let listedBefore = true;
+    p.events.on((e) => {
+      // as soon as the first document reaches the model, ask for the last one
+      if (!asked && e.type === 'doc/stage' && e.stage === 'extracting') {
+        asked = true;
+        // backpressure holds the lister at a few dozen documents: doc099 is not listed yet
+        listedBefore = f.events.some((q) => q.type === 'doc/queued' && q.path === 'doc099.txt');
+        p.retry(['doc099.txt']);
+      }
+    });
+    await p.start({ trigger: 'test' }).done;
+    assert.equal(listedBefore, false, 'doc099 was not listed when asked for');
+    const extracting = f.events.filter((e) => e.type === 'doc/stage' && e.stage === 'extracting').map((e) => (e.type === 'doc/stage' ? e.path : ''));
+    assert.equal(extracting.indexOf('doc099.txt'), 1, `doc099 reached the model next: ${extracting.slice(0, 5).join(',')}`);
+    assert.equal(f.extractor.callsFor('doc099.txt'), 1, 'asked once: the listing reaching it later does not queue it again');
   });
 
   it('reprocesses dead letters with a note and fresh attempts', async () => {
