@@ -12,9 +12,10 @@
  * object measures the folder, later writes only add their own size, so pruning costs one directory walk
  * per run plus one per prune; it runs in the background and never fails a conversion.
  */
-import { createHash, randomBytes } from 'crypto';
+import { createHash } from 'crypto';
 import { promises as fsp } from 'fs';
 import * as path from 'path';
+import { tempId } from '../core/tempNames';
 import { hashOf } from '../core/fingerprint';
 import type { ConvertedDocument, ConvertInput, Converter } from './types';
 
@@ -121,7 +122,7 @@ export class ConvertCache {
   async set(hash: string, doc: ConvertedDocument, key = 'default'): Promise<void> {
     const file = this.file(hash, key);
     await fsp.mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+    const tmp = `${file}.${tempId()}.tmp`;
     const entry: CacheEntry = { v: CONVERT_CACHE_VERSION, hash, key, doc };
     const json = JSON.stringify(entry);
     try {

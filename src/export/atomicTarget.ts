@@ -3,9 +3,9 @@
  * over the target only when every file of the export is complete; a failure leaves the old files as they
  * were and no temp file behind.
  */
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { tempId } from '../core/tempNames';
 import { ErrorCodes, ExtractionError } from '../core/errors';
 
 /** Checks that `file` can be written (its folder exists or can be made, and it is no folder); OUTPUT_UNWRITABLE otherwise. */
@@ -15,7 +15,7 @@ export async function checkTarget(file: string): Promise<void> {
     await fsp.mkdir(dir, { recursive: true });
     const st = await fsp.stat(file).catch(() => undefined);
     if (st?.isDirectory()) throw new Error('it is a folder');
-    const probe = path.join(dir, `.${randomBytes(6).toString('hex')}.probe`);
+    const probe = path.join(dir, `.${tempId()}.probe`);
     await (await fsp.open(probe, 'wx')).close();
     await fsp.rm(probe, { force: true });
   } catch (err) {
@@ -28,7 +28,7 @@ export class AtomicFiles {
   readonly #pending = new Map<string, string>();
 
   temp(target: string): string {
-    const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
+    const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${tempId()}.tmp`);
     this.#pending.set(target, tmp);
     return tmp;
   }

@@ -3,10 +3,10 @@
  * (temp file + fsync + rename) and idempotently (an identical file is left untouched), never outside the
  * output folder: document paths are confined to it and a link in it is not written through.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { tempId } from '../core/tempNames';
 import { ErrorCodes, ExtractionError, toExtractionError } from '../core/errors';
 import { isWithin, resolveInside } from '../core/paths';
 import { OUTPUT_LOCK_FILE } from '../store/lock';
@@ -78,12 +78,8 @@ export function resultNameProblem(docPath: string): string | undefined {
 }
 
 /** A temp file next to the target: short, so any name the file system accepts for the result can be written. */
-/** Unique across processes (pid and a random tag, drawn once) and within one (a counter): no random bytes per file. */
-const tempTag = `${process.pid.toString(36)}-${randomBytes(4).toString('hex')}`;
-let tempCount = 0;
-
 function tempFileIn(dir: string): string {
-  return path.join(dir, `.${tempTag}-${(tempCount++).toString(36)}.tmp`);
+  return path.join(dir, `.${tempId()}.tmp`);
 }
 
 /** Writes `content` to `file` atomically; returns false when an identical file already existed. */

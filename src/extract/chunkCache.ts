@@ -9,9 +9,10 @@
  * output cap), so later attempts go straight to chunks; and, per chunk, that its answer did not fit
  * either, so later attempts go straight to its halves.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { tempId } from '../core/tempNames';
 import type { JsonSchema } from './types';
 
 const VERSION = 1;
@@ -63,7 +64,7 @@ export function chunkKey(docKey: string, chunk: { index: number; start: number; 
 
 async function writeAtomic(file: string, text: string): Promise<void> {
   await fsp.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const tmp = `${file}.${tempId()}.tmp`;
   try {
     await fsp.writeFile(tmp, text, 'utf8');
     await fsp.rename(tmp, file);

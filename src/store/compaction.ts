@@ -13,9 +13,9 @@
  * `compact()`, `close()` and an open that repaired something write synchronously, as before; a background
  * write still in flight then is superseded (its file is deleted and never published).
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { tempId } from '../core/tempNames';
 import { SimulatedCrash } from './errors';
 import { fsyncDir } from './journal';
 import type { CompactionStep, StoreLogger } from './options';
@@ -35,7 +35,6 @@ export interface JournalPosition {
 
 /** Temp files of background writes: `state.sqlite.<tag>.bg.tmp`. Left by a crash; deleted at the next open. */
 const BACKGROUND_TMP = /^state\.sqlite\.[0-9a-z-]+\.bg\.tmp$/;
-const processTag = `${process.pid.toString(36)}-${randomBytes(3).toString('hex')}`;
 
 /** Deletes the temp files of snapshot writes a crash interrupted (the store's lock is held). */
 export function removeSnapshotTemps(dir: string): void {
@@ -134,7 +133,7 @@ export class SnapshotWriter {
    */
   writeInBackground(exported: Exported, journal: JournalPosition, done: () => void): void {
     const generation = ++this.#generation;
-    const tmpFile = path.join(this.dir, `${SNAPSHOT_FILE}.${processTag}-${generation}.bg.tmp`);
+    const tmpFile = path.join(this.dir, `${SNAPSHOT_FILE}.${tempId()}.bg.tmp`);
     const superseded = () => this.#closed || generation !== this.#generation;
     const discard = () => fs.promises.rm(tmpFile, { force: true }).catch(() => undefined);
     const background = writeFileDurableAsync(tmpFile, exported.bytes)
