@@ -17,7 +17,7 @@ import type OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import { isProviderFailure, type CircuitBreaker } from '../core/circuitBreaker';
 import { sleep, type Clock } from '../core/clock';
-import { CancelledError, ErrorCodes, ExtractionError } from '../core/errors';
+import { CancelledError, ErrorCodes, ExtractionError, isRunFatalCode } from '../core/errors';
 import { backoffDelay, type RetryPolicy } from '../core/retry';
 import type { RequestLogSink } from '../store/requestLog';
 import { classifyOpenAIError, formatMs, type ClassifyContext } from './classifyError';
@@ -129,7 +129,8 @@ export class ProviderChannel {
         }
         this.#log(origin, body, o.mode, startedAt, { error: e });
         if (e.code !== ErrorCodes.RATE_LIMITED) {
-          permit.release({ outcome: 'failure', tokens: 0 });
+          // a refusal of this request alone (not the key, model or quota: those stop the run) is an answer
+          permit.release({ outcome: isProviderFailure(e.code) || isRunFatalCode(e.code) ? 'failure' : 'answered', tokens: 0 });
           if (isProviderFailure(e.code)) {
             // during an outage the failure is the provider's, not the document's
             if (breaker.failure(origin.path, e.code, e.message) === 'outage') throw withDetails(e, { outage: true });

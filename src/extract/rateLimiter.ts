@@ -16,8 +16,10 @@
  *   that started before the last decrease do not halve it again (one decrease per congestion event).
  * - Retry-After puts the whole limiter on hold: nothing starts before that time.
  * - Slow start (`slowStart`, and {@link RateLimiter.rampUp} after a provider outage): the limit starts at
- *   one request and grows by one per success (doubling per round trip) up to `maxConcurrency`, so a
- *   provider that rejects everything (a wrong key) sees one request, not a burst.
+ *   one request and grows by one per answer (doubling per round trip) up to `maxConcurrency`, so a
+ *   provider that rejects everything (a wrong key) sees one request, not a burst. A rejection comes back at
+ *   once; a request still out after `slowStartPatienceMs` (a long document) is no sign of one, so the limit
+ *   also grows by one per such wait without any answer: one slow document does not hold the whole run.
  *
  * Waiters are served first come, first served. Waiting honours an AbortSignal (→ CancelledError).
  * Time comes from an injectable {@link Clock}, so tests need no real waiting.
@@ -38,12 +40,18 @@ export interface RateLimiterOptions {
   increaseAfter?: number;
   /** Upper bound of a Retry-After hold, ms (default 5 minutes). */
   maxHoldMs?: number;
-  /** Start at one request in flight and grow by one per success up to `maxConcurrency` (default false). */
+  /** Start at one request in flight and grow by one per answer up to `maxConcurrency` (default false). */
   slowStart?: boolean;
+  /** In slow start, the limit also grows by one after this long without an answer (default 3 s). */
+  slowStartPatienceMs?: number;
   clock?: Clock;
 }
 
-export type ReleaseOutcome = 'success' | 'rate-limited' | 'failure' | 'cancelled';
+/**
+ * How a request ended: `answered` is a refusal of that request alone (a 400 for its content): the provider
+ * is up and takes the key, which grows the limit in slow start but says nothing about its capacity.
+ */
+export type ReleaseOutcome = 'success' | 'answered' | 'rate-limited' | 'failure' | 'cancelled';
 
 export interface ReleaseInfo {
   outcome?: ReleaseOutcome;
@@ -97,6 +105,7 @@ export class RateLimiter {
   readonly #max: number;
   readonly #increaseAfter: number;
   readonly #maxHoldMs: number;
+  readonly #patienceMs: number;
   #limit: number;
   #inFlight = 0;
   #maxInFlight = 0;
@@ -113,15 +122,19 @@ export class RateLimiter {
   readonly #queue: Waiter[] = [];
   #timer: unknown;
   #timerAt = 0;
-  /** Growing by one per success (slow start) rather than one per `increaseAfter` successes. */
+  /** Growing by one per answer (slow start) rather than one per `increaseAfter` successes. */
   #slowStart = false;
+  /** Last grant or answer (slow start's patience counts from it). */
+  #lastMove = 0;
 
   constructor(options: RateLimiterOptions = {}) {
     checkPositive('rpm', options.rpm);
     checkPositive('tpm', options.tpm);
     checkPositive('maxConcurrency', options.maxConcurrency, true);
     checkPositive('increaseAfter', options.increaseAfter);
+    checkPositive('slowStartPatienceMs', options.slowStartPatienceMs);
     this.#clock = options.clock ?? systemClock;
+    this.#patienceMs = options.slowStartPatienceMs ?? 3000;
     this.#rpm = options.rpm;
     this.#tpm = options.tpm;
     this.#max = options.maxConcurrency === undefined ? Infinity : options.maxConcurrency === Infinity ? Infinity : Math.max(1, Math.floor(options.maxConcurrency));
@@ -192,6 +205,14 @@ export class RateLimiter {
     this.#limit = 1;
     this.#slowStart = this.#max > 1;
     this.#successes = 0;
+    this.#lastMove = this.#clock.now();
+  }
+
+  /** Slow start: one more request in flight (an answer, or a wait without any). */
+  #grow(): void {
+    this.#limit = Math.min(this.#max, this.#limit + 1);
+    this.#increases++;
+    if (this.#limit >= this.#max) this.#slowStart = false;
   }
 
   /** Starts nothing before `ms` from now (longer holds win). */
@@ -218,7 +239,18 @@ export class RateLimiter {
       this.#timer = undefined;
     }
     while (this.#queue.length > 0) {
-      if (this.#inFlight >= this.#limit) return; // a release pumps again
+      if (this.#inFlight >= this.#limit) {
+        if (!this.#slowStart) return; // a release pumps again
+        // slow start: no answer for the patience → one more goes (a release pumps earlier)
+        const due = this.#lastMove + this.#patienceMs;
+        if (now < due) {
+          this.#schedule(due);
+          return;
+        }
+        this.#grow();
+        this.#lastMove = now;
+        continue;
+      }
       const w = this.#queue[0];
       let waitMs = 0;
       if (this.#holdUntil > now) waitMs = this.#holdUntil - now;
@@ -239,6 +271,7 @@ export class RateLimiter {
       if (this.#tpm !== undefined) this.#tokenBucket -= w.tokens;
       this.#inFlight++;
       this.#granted++;
+      this.#lastMove = now;
       if (this.#inFlight > this.#maxInFlight) this.#maxInFlight = this.#inFlight;
       w.resolve(this.#permit(w.tokens));
     }
@@ -273,11 +306,16 @@ export class RateLimiter {
           this.#tokenBucket = Math.min(this.#tpm, this.#tokenBucket + estimated - info.tokens);
         }
         switch (info.outcome ?? 'failure') {
+          case 'answered':
+            if (this.#slowStart) {
+              this.#grow();
+              this.#lastMove = this.#clock.now();
+            }
+            break;
           case 'success':
             if (this.#slowStart) {
-              this.#limit = Math.min(this.#max, this.#limit + 1);
-              this.#increases++;
-              if (this.#limit >= this.#max) this.#slowStart = false;
+              this.#grow();
+              this.#lastMove = this.#clock.now();
             } else if (++this.#successes >= this.#increaseAfter) {
               this.#successes = 0;
               if (this.#limit < this.#max) {

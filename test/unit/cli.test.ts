@@ -233,10 +233,12 @@ describe('CLI', function () {
       return { reply: { invoice_number: req.document, total: 1 } };
     });
     const state = path.join(root, '.extraction');
-    const { child, result } = startCli(['run', root, '--schema', schema, '--base-url', server.url, '--include', '**/*.txt', '--concurrency', '1']);
+    // two model slots: inv2 holds one and the others go through the other, in whichever order they are read
+    const { child, result } = startCli(['run', root, '--schema', schema, '--base-url', server.url, '--include', '**/*.txt', '--concurrency', '2']);
     let exited = false;
     void result.then(() => (exited = true));
     let seen: Record<string, number> | undefined;
+    let last = 'no status read';
     const t0 = Date.now();
     try {
       // poll as a person would from a second terminal, until the run is visibly under way
@@ -245,6 +247,7 @@ describe('CLI', function () {
           const status = await runCli(['status', '--state', state, '--json']);
           assert.equal(status.code, 0, status.stderr);
           const s = JSON.parse(status.stdout);
+          last = status.stdout.trim();
           if (s.done + s.deadLettered >= 2 && s.pending + s.running >= 1 && !exited) {
             seen = s;
             const list = await runCli(['dlq', 'list', '--state', state, '--json']);
@@ -261,7 +264,7 @@ describe('CLI', function () {
       assert.equal(r.code, 1, r.stderr); // one dead letter
       child.kill();
     }
-    assert.ok(seen, 'status showed the run in progress');
+    assert.ok(seen, `status showed the run in progress (after ${Date.now() - t0} ms, exited ${exited}; last status: ${last})`);
     assert.equal(seen.total, 4);
   });
 

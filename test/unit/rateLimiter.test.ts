@@ -98,6 +98,45 @@ describe('RateLimiter', () => {
     assert.equal(rl.stats.inFlight, 0);
   });
 
+  it('slow start: one request first; each answer lets one more go, and so does a wait without any answer', async () => {
+    const clock = new FakeClock();
+    const rl = new RateLimiter({ maxConcurrency: 4, slowStart: true, slowStartPatienceMs: 1000, clock });
+    const a = track(rl.acquire());
+    const b = track(rl.acquire());
+    const c = track(rl.acquire());
+    await flush();
+    assert.equal(a.done(), true);
+    assert.equal(b.done(), false, 'the first request goes alone');
+    // a long first request (a big document): after the patience, one more goes, then another
+    await clock.advance(999);
+    assert.equal(b.done(), false);
+    await clock.advance(1);
+    assert.equal(b.done(), true, 'one more after 1 s without an answer');
+    assert.equal(c.done(), false, 'the patience counts from the last request let go');
+    await clock.advance(1000);
+    assert.equal(c.done(), true);
+    assert.equal(rl.stats.concurrencyLimit, 3);
+    // an answer refusing that request alone (a 400) grows the limit at once, as a success does
+    const d = track(rl.acquire());
+    const e = track(rl.acquire());
+    await flush();
+    assert.equal(d.done(), false);
+    a.permit!.release({ outcome: 'answered' });
+    await flush();
+    assert.equal(rl.stats.concurrencyLimit, 4);
+    assert.equal(d.done() && e.done(), true, 'two go: the one released and the one the answer added');
+    // at the maximum, waiting adds nothing
+    const f = track(rl.acquire());
+    await clock.advance(10_000);
+    assert.equal(f.done(), false);
+    assert.equal(rl.stats.concurrencyLimit, 4);
+    b.permit!.release({ outcome: 'failure' });
+    await flush();
+    assert.equal(f.done(), true);
+    for (const t of [c, d, e, f]) t.permit!.release({ outcome: 'success' });
+    assert.equal(rl.stats.inFlight, 0);
+  });
+
   it('Retry-After holds the whole limiter', async () => {
     const clock = new FakeClock();
     const rl = new RateLimiter({ clock });
