@@ -46,11 +46,11 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
   const originalShowError = win.showErrorMessage;
 
   /** `extraction-workbench run` on the workspace folder's cli-run/ documents (the extension's own dist/cli.js). */
-  const runCli = () => {
+  const runCli = (concurrency = 1) => {
     const ext = vscode.extensions.getExtension(EXTENSION_ID);
     assert.ok(ext);
     const stderr: string[] = [];
-    const child = spawn(process.execPath, [path.join(ext.extensionPath, 'dist', 'cli.js'), 'run', root, '--base-url', server.url, '--concurrency', '1', '--include', `${DIR}/**`], {
+    const child = spawn(process.execPath, [path.join(ext.extensionPath, 'dist', 'cli.js'), 'run', root, '--base-url', server.url, '--concurrency', String(concurrency), '--include', `${DIR}/**`], {
       env: { ...process.env, OPENAI_API_KEY: 'test', ELECTRON_RUN_AS_NODE: '1' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -97,7 +97,9 @@ describe('Extraction Workbench: a CLI run on the folder the window has open', fu
   });
 
   it('the CLI runs on the folder; the tree follows its progress; a run in the window is refused, naming the CLI', async () => {
-    const { exited, stderr } = runCli();
+    // two model slots: the slow document holds one, the quick ones go through the other in whichever order
+    // they are read (documents read ahead race for a slot)
+    const { exited, stderr } = runCli(2);
 
     // the quick documents are done in the store the CLI writes: the window's view shows them without a run of its own
     await waitFor('the tree to show the CLI\'s first documents done', () => stageOf(quick1) === 'done' && stageOf(quick2) === 'done', 30_000);
