@@ -1,9 +1,9 @@
 /**
- * The documents of a dataset export, read one at a time (nothing of the whole set is kept but the list of
- * paths): the result files of the output folder, with the reviewer's corrections applied, and — with
+ * The documents of a dataset export, read a batch at a time (nothing of the whole set is kept but the list
+ * of paths): the result files of the output folder, with the reviewer's corrections applied, and — with
  * status — every document of the checkpoint store, results or not. A state shared by machines (PostgreSQL)
  * also holds the results: a document whose result file is not in the output folder here (a worker on
- * another machine wrote it) is read from the database.
+ * another machine wrote it) is read from the database, one request per batch.
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -47,6 +47,8 @@ export interface DatasetSourceOptions {
 }
 
 const PAGE = 5000;
+/** Documents read at a time: their result files together, and the stored results of those without one in one request. */
+const BATCH = 200;
 
 /** Relative paths (with `/`) of the `*.json` files under `dir`, dot folders and dot files left out. */
 async function jsonFilesUnder(dir: string, rel = '', out: string[] = []): Promise<string[]> {
@@ -93,15 +95,22 @@ export class DatasetSource {
   }
 
   async *records(): AsyncGenerator<DatasetRecord> {
-    for (const source of await this.paths()) {
-      const record = await this.#read(source);
-      if (record && (record.hasResult || this.#o.withStatus)) yield record;
+    const all = await this.paths();
+    for (let i = 0; i < all.length; i += BATCH) {
+      const batch = all.slice(i, i + BATCH);
+      const outDir = this.#o.outDir;
+      const files = await Promise.all(batch.map((p) => (outDir ? readResult(outDir, p).catch(() => undefined) : undefined)));
+      // the documents without a result file here: their stored results, in one request per batch
+      const missing = batch.filter((_, k) => !files[k]);
+      const stored = missing.length ? await this.#o.store?.results?.getMany(missing) : undefined;
+      for (let k = 0; k < batch.length; k++) {
+        const record = this.#read(batch[k], (files[k] ?? stored?.get(batch[k])) as ReviewedResultFile | undefined);
+        if (record && (record.hasResult || this.#o.withStatus)) yield record;
+      }
     }
   }
 
-  async #read(source: string): Promise<DatasetRecord | undefined> {
-    const outDir = this.#o.outDir;
-    const result = ((outDir ? await readResult(outDir, source).catch(() => undefined) : undefined) ?? (await this.#o.store?.results?.get(source))) as ReviewedResultFile | undefined;
+  #read(source: string, result: ReviewedResultFile | undefined): DatasetRecord | undefined {
     const doc = this.#o.store?.getDocument(source);
     if (!result && !doc) return undefined; // a JSON file that is no result (or not this document's)
     let data: unknown = result?.data;

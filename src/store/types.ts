@@ -16,6 +16,8 @@ import type { PruneOptions, PruneReport } from './retention';
 export interface SharedResults {
   /** The stored result of a document, or undefined. */
   get(path: string): Promise<ResultFile | undefined>;
+  /** The stored results of these documents (one request), by path; documents without one are left out. */
+  getMany(paths: readonly string[]): Promise<Map<string, ResultFile>>;
   /** Paths of the documents with a stored result, sorted. */
   paths(): Promise<string[]>;
   /**

@@ -91,6 +91,11 @@ describe('results in the PostgreSQL state (ew_results)', function () {
         assert.deepEqual(await store.results.get(p), file, p);
       }
       assert.equal(await store.results.get('no/such.txt'), undefined);
+      // many at once (the export's batches): the same objects, and nothing for a path without a result
+      const many = await store.results.getMany([...paths, 'no/such.txt']);
+      assert.deepEqual([...many.keys()].sort(), paths);
+      for (const p of paths) assert.deepEqual(many.get(p), await store.results.get(p), p);
+      assert.equal((await store.results.getMany([])).size, 0);
     } finally {
       await store.closeAndWait();
     }

@@ -42,6 +42,26 @@ interface Fixture {
   make(overrides?: Partial<PipelineOptions>): Pipeline;
 }
 
+/**
+ * Runs the fixture's documents at concurrency 1 and retries `target` as soon as the first document reaches the
+ * model. Returns whether `target` had been queued by then, and the order in which documents reached the model.
+ */
+async function retryAtFirstRequest(f: Fixture, target: string): Promise<{ queuedBefore: boolean; order: string[] }> {
+  const p = f.make({ concurrency: 1 });
+  let asked = false;
+  let queuedBefore = false;
+  p.events.on((e) => {
+    if (!asked && e.type === 'doc/stage' && e.stage === 'extracting') {
+      asked = true;
+      queuedBefore = f.events.some((q) => q.type === 'doc/queued' && q.path === target);
+      p.retry([target]);
+    }
+  });
+  await p.start({ trigger: 'test' }).done;
+  const order = f.events.flatMap((e) => (e.type === 'doc/stage' && e.stage === 'extracting' ? [e.path] : []));
+  return { queuedBefore, order };
+}
+
 function fixture(files: Record<string, string>): Fixture {
   const dir = tmpFolder(files);
   const f: Fixture = {
@@ -318,49 +338,22 @@ describe('Pipeline', () => {
   it('retry jumps the queue', async () => {
     const f = fixture(docs(10));
     f.extractor.defaultDelayMs = 10;
-    const p = f.make({ concurrency: 1 });
-    let asked = false;
-    let queuedBefore = false;
-    p.events.on((e) => {
-      // as soon as the first document reaches the model, ask for the last one
-      if (!asked && e.type === 'doc/stage' && e.stage === 'extracting') {
-        asked = true;
-        queuedBefore = f.events.some((q) => q.type === 'doc/queued' && q.path === 'doc009.txt');
-        p.retry(['doc009.txt']);
-      }
-    });
-    const handle = p.start({ trigger: 'test' });
-    await handle.done;
+    const { queuedBefore, order } = await retryAtFirstRequest(f, 'doc009.txt');
     // the listing had queued doc009 already: it waited for a place in the document queue when asked for
     assert.ok(queuedBefore, 'doc009 was listed and queued before the retry');
-    const extracting = f.events.filter((e) => e.type === 'doc/stage' && e.stage === 'extracting').map((e) => (e.type === 'doc/stage' ? e.path : ''));
     // concurrency 1: one document holds the model slot when the retry comes; doc009 gets the very next one,
     // ahead of the documents that already hold places in the document queue (read and waiting for the slot)
-    assert.equal(extracting.indexOf('doc009.txt'), 1, `doc009 reached the model next: ${extracting.join(',')}`);
-    const extracted = f.events.filter((e) => e.type === 'doc/stage' && e.stage === 'extracting').map((e) => ('path' in e ? e.path : ''));
-    assert.equal(extracted.indexOf('doc009.txt'), 1, `doc009 reached the model next: ${extracted.join(',')}`);
+    assert.equal(order.indexOf('doc009.txt'), 1, `doc009 reached the model next: ${order.join(',')}`);
     assert.equal(f.extractor.callsFor('doc009.txt'), 1);
   });
 
   it('retry of a document the listing has not reached yet jumps the queue too', async () => {
     const f = fixture(docs(100));
     f.extractor.defaultDelayMs = 5;
-    const p = f.make({ concurrency: 1 });
-    let asked = false;
-    let listedBefore = true;
-    p.events.on((e) => {
-      // as soon as the first document reaches the model, ask for the last one
-      if (!asked && e.type === 'doc/stage' && e.stage === 'extracting') {
-        asked = true;
-        // backpressure holds the lister at a few dozen documents: doc099 is not listed yet
-        listedBefore = f.events.some((q) => q.type === 'doc/queued' && q.path === 'doc099.txt');
-        p.retry(['doc099.txt']);
-      }
-    });
-    await p.start({ trigger: 'test' }).done;
-    assert.equal(listedBefore, false, 'doc099 was not listed when asked for');
-    const extracting = f.events.filter((e) => e.type === 'doc/stage' && e.stage === 'extracting').map((e) => (e.type === 'doc/stage' ? e.path : ''));
-    assert.equal(extracting.indexOf('doc099.txt'), 1, `doc099 reached the model next: ${extracting.slice(0, 5).join(',')}`);
+    const { queuedBefore, order } = await retryAtFirstRequest(f, 'doc099.txt');
+    // backpressure holds the lister at a few dozen documents: doc099 is not listed yet
+    assert.equal(queuedBefore, false, 'doc099 was not listed when asked for');
+    assert.equal(order.indexOf('doc099.txt'), 1, `doc099 reached the model next: ${order.slice(0, 5).join(',')}`);
     assert.equal(f.extractor.callsFor('doc099.txt'), 1, 'asked once: the listing reaching it later does not queue it again');
   });
 

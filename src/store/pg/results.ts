@@ -64,6 +64,14 @@ export class PgResults implements SharedResults {
     return result && result.source === path ? result : undefined;
   }
 
+  async getMany(paths: readonly string[]): Promise<Map<string, ResultFile>> {
+    const out = new Map<string, ResultFile>();
+    if (!this.o.present || paths.length === 0) return out;
+    const r = await this.#query<{ path: string; result: ResultFile }>('SELECT path, result FROM ew_results WHERE path = ANY($1::text[])', [paths]);
+    for (const row of r.rows) if (row.result?.source === row.path) out.set(row.path, row.result);
+    return out;
+  }
+
   async paths(): Promise<string[]> {
     if (!this.o.present) return [];
     const r = await this.#query<{ path: string }>('SELECT path FROM ew_results', []);
