@@ -36,7 +36,6 @@ import { PRIORITY_NORMAL, PRIORITY_USER, type PipelineOptions, type RunHandle, t
 export { isUnchanged, rejectionOf } from './admission';
 export { PRIORITY_USER, type ConverterLookup, type PipelineOptions, type RunHandle, type RunSummary, type StartOptions, type Validate } from './pipelineOptions';
 
-
 export class Pipeline {
   readonly events = new EventBus();
   readonly fingerprint: string;

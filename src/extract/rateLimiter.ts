@@ -208,10 +208,11 @@ export class RateLimiter {
     this.#lastMove = this.#clock.now();
   }
 
-  /** Slow start: one more request in flight (an answer, or a wait without any). */
-  #grow(): void {
+  /** Slow start: one more request in flight (an answer at `now`, or a wait without any until `now`). */
+  #grow(now: number): void {
     this.#limit = Math.min(this.#max, this.#limit + 1);
     this.#increases++;
+    this.#lastMove = now;
     if (this.#limit >= this.#max) this.#slowStart = false;
   }
 
@@ -247,8 +248,7 @@ export class RateLimiter {
           this.#schedule(due);
           return;
         }
-        this.#grow();
-        this.#lastMove = now;
+        this.#grow(now);
         continue;
       }
       const w = this.#queue[0];
@@ -308,14 +308,12 @@ export class RateLimiter {
         switch (info.outcome ?? 'failure') {
           case 'answered':
             if (this.#slowStart) {
-              this.#grow();
-              this.#lastMove = this.#clock.now();
+              this.#grow(this.#clock.now());
             }
             break;
           case 'success':
             if (this.#slowStart) {
-              this.#grow();
-              this.#lastMove = this.#clock.now();
+              this.#grow(this.#clock.now());
             } else if (++this.#successes >= this.#increaseAfter) {
               this.#successes = 0;
               if (this.#limit < this.#max) {
