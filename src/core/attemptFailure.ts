@@ -69,9 +69,13 @@ export async function handleFailedAttempt(ctx: FailureContext, run: ActiveRun, f
     const doc = store.getDocument(file.path);
     return { tokensIn: (doc?.tokensIn ?? 0) + spent.tokensIn, tokensOut: (doc?.tokensOut ?? 0) + spent.tokensOut, cost: (doc?.cost ?? 0) + spent.cost };
   };
-  /** Back to pending with the attempt not counted. */
+  /**
+   * Back to pending with the attempt not counted: one less than the store holds now, not `attempt - 1` — an
+   * outage that opened while this attempt was out gave back earlier attempts of the document meanwhile.
+   */
   const uncount = (outcome: 'cancelled' | 'outage'): void => {
-    store.patchDocument(file.path, { stage: 'pending', attempts: Math.max(0, attempt - 1), updatedAt: endedAt, ...totalsOf(), ...(outcome === 'outage' ? { lastError: info } : {}) });
+    const held = store.getDocument(file.path)?.attempts ?? attempt;
+    store.patchDocument(file.path, { stage: 'pending', attempts: Math.max(0, held - 1), updatedAt: endedAt, ...totalsOf(), ...(outcome === 'outage' ? { lastError: info } : {}) });
     store.recordAttempt({ ...attemptRow, outcome });
   };
   try {
