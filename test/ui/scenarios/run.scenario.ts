@@ -32,6 +32,10 @@ export const runScenario: Scenario = {
         const item = statusBarItem(page, /\d+\/\d+/);
         await item.waitFor({ state: 'visible', timeout: 15_000 });
         assert.match(await item.innerText(), /\d+\/\d+/);
+        // rows of documents, or (before the first is listed) a word that the run is starting: never the
+        // welcome that says no extraction has run and offers to start one
+        const pane = page.locator('.part.sidebar');
+        assert.doesNotMatch(await pane.innerText(), /No extraction has run in this workspace yet/);
         await s.screenshot('10-run-in-progress');
       });
 
