@@ -185,7 +185,8 @@ const STATS_AHEAD = 32;
 
 /**
  * The stats of a folder's entries in listing order, asked for up to {@link STATS_AHEAD} entries ahead of
- * the one taken. `pathOf(i)` is the entry's path, or undefined for an entry that needs no stat here.
+ * the one taken. `pathOf(i)` is the entry's path, or undefined for an entry that needs no stat here (it is
+ * asked once per entry: the listing's decision for it).
  */
 class StatsAhead {
   readonly #pending = new Map<number, Promise<Stats | undefined>>();
@@ -196,7 +197,7 @@ class StatsAhead {
     readonly pathOf: (i: number) => string | undefined,
   ) {}
 
-  /** The stat of entry `i` (undefined when it vanished); entries are taken in increasing order. */
+  /** The stat of entry `i` (undefined when it needs none, or vanished); entries are taken in increasing order. */
   take(i: number): Promise<Stats | undefined> {
     if (this.#next <= i) this.#next = i;
     for (let asked = this.#pending.size; this.#next < this.count && this.#next <= i + STATS_AHEAD && asked < STATS_AHEAD; this.#next++) {
@@ -273,8 +274,8 @@ export async function* listFiles(root: string, options: ListOptions = {}): Async
       warn(rel, 'NAME_NOT_UTF8', `Not listed: the name is not valid UTF-8 (bytes ${entry.name.toString('hex')}); rename it to extract it`);
     }
     named.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    // The stats of the next plain files are asked for ahead, a few at a time: one at a time, each waits
-    // for its turn in the thread pool (behind a run's fsyncs) and the listing starves the run it feeds.
+    // The stats of the next plain files the rules list are asked for ahead, a few at a time: one at a time,
+    // each waits for its turn in the thread pool (behind a run's fsyncs) and the listing starves the run it feeds.
     const stats = new StatsAhead(named.length, (i) => {
       const { name, entry } = named[i];
       if (!entry.isFile()) return undefined;
@@ -289,12 +290,13 @@ export async function* listFiles(root: string, options: ListOptions = {}): Async
       let real: string | undefined;
       let isDir = entry.isDirectory();
       let isFile = entry.isFile();
+      let linkStat: Stats | undefined;
       if (entry.isSymbolicLink()) {
         try {
           real = await fsp.realpath(abs);
-          const st = await fsp.stat(abs);
-          isDir = st.isDirectory();
-          isFile = st.isFile();
+          linkStat = await fsp.stat(abs);
+          isDir = linkStat.isDirectory();
+          isFile = linkStat.isFile();
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           if (code === 'ELOOP' && !skipsFile(r, childRel, dir.frames)) warn(childRel, 'LINK_LOOP', 'Not listed: the link points to itself through other links');
@@ -326,9 +328,9 @@ export async function* listFiles(root: string, options: ListOptions = {}): Async
         }
         yield* walk({ abs, real: real!, rel: childRel, frames: await withOwnGitignore(r, childRel, dir.frames) });
       } else if (isFile) {
-        if (skipsFile(r, childRel, dir.frames)) continue;
-        const st = await (entry.isSymbolicLink() ? fsp.stat(abs).catch(() => undefined) : stats.take(i));
-        if (!st?.isFile()) continue; // vanished or replaced meanwhile
+        // a link to a file: the rules are checked here; a plain file: they were, when its stat was asked for
+        const st = linkStat ? (skipsFile(r, childRel, dir.frames) ? undefined : linkStat) : await stats.take(i);
+        if (!st?.isFile()) continue; // left out, vanished or replaced meanwhile
         yield { path: childRel, absPath: abs, size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
       }
     }
