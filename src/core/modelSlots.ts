@@ -5,6 +5,15 @@
  */
 import PQueue from 'p-queue';
 
+/** Moves the task `id` waiting in `queue` to `priority`; nothing when no such task waits (p-queue throws then). */
+export function movePriority(queue: PQueue, id: string, priority: number): void {
+  try {
+    queue.setPriority(id, priority);
+  } catch {
+    /* not waiting in this queue: nothing to move */
+  }
+}
+
 export class ModelSlots {
   readonly #queue: PQueue;
 
@@ -23,11 +32,7 @@ export class ModelSlots {
 
   /** Moves a document waiting for a slot to `priority` (nothing when it is not waiting). */
   setPriority(id: string, priority: number): void {
-    try {
-      this.#queue.setPriority(id, priority);
-    } catch {
-      /* not waiting for a slot: nothing to move */
-    }
+    movePriority(this.#queue, id, priority);
   }
 
   /** Waits for a slot; resolves with the function that gives it back, or undefined when `signal` aborted first. */

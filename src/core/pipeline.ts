@@ -22,7 +22,7 @@ import { emptyCounts, type ErrorInfo, type RunRecord, type RunTrigger } from './
 import type { ActiveRun, Spent } from './activeRun';
 import { admit, expectedFingerprint, type AdmitContext } from './admission';
 import type { FailureContext } from './attemptFailure';
-import { ModelSlots } from './modelSlots';
+import { ModelSlots, movePriority } from './modelSlots';
 import { processDocument, type AttemptContext } from './attempt';
 import type { ExtractionContext } from './extraction';
 import { followOutage, type OutageContext } from './outageFollower';
@@ -441,11 +441,7 @@ export class Pipeline {
           this.#processDirect(run, file);
           return;
         }
-        try {
-          this.#queue.setPriority(file.path, priority);
-        } catch {
-          /* not waiting in the document queue: nothing to move */
-        }
+        movePriority(this.#queue, file.path, priority);
         this.#modelSlots.setPriority(file.path, priority);
       }
       return;
