@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 
 /** This process's tag: `<pid in base 36>-<6 hex digits>`. */
-export const processTag = `${process.pid.toString(36)}-${randomBytes(3).toString('hex')}`;
+const processTag = `${process.pid.toString(36)}-${randomBytes(3).toString('hex')}`;
 
 let count = 0;
 
