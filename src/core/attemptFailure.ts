@@ -65,8 +65,7 @@ export async function handleFailedAttempt(ctx: FailureContext, run: ActiveRun, f
   const info: ErrorInfo = { code: e.code, message: e.message, stage, retryable: e.retryable };
   ctx.addSpent(run, spent);
   const attemptRow = { runId: run.record.id, path: file.path, attempt, stageReached: stage, startedAt, endedAt, durationMs: endedAt - startedAt, stageMs, errorCode: e.code, errorMessage: e.message, ...spent, ...(typeof e.details?.requests === 'number' ? { requests: e.details.requests } : {}), ...(typeof e.details?.rawReply === 'string' ? { rawReply: e.details.rawReply } : {}) };
-  const totalsOf = (): Spent => {
-    const doc = store.getDocument(file.path);
+  const totalsOf = (doc = store.getDocument(file.path)): Spent => {
     return { tokensIn: (doc?.tokensIn ?? 0) + spent.tokensIn, tokensOut: (doc?.tokensOut ?? 0) + spent.tokensOut, cost: (doc?.cost ?? 0) + spent.cost };
   };
   /**
@@ -74,8 +73,8 @@ export async function handleFailedAttempt(ctx: FailureContext, run: ActiveRun, f
    * outage that opened while this attempt was out gave back earlier attempts of the document meanwhile.
    */
   const uncount = (outcome: 'cancelled' | 'outage'): void => {
-    const held = store.getDocument(file.path)?.attempts ?? attempt;
-    store.patchDocument(file.path, { stage: 'pending', attempts: Math.max(0, held - 1), updatedAt: endedAt, ...totalsOf(), ...(outcome === 'outage' ? { lastError: info } : {}) });
+    const doc = store.getDocument(file.path);
+    store.patchDocument(file.path, { stage: 'pending', attempts: Math.max(0, (doc?.attempts ?? attempt) - 1), updatedAt: endedAt, ...totalsOf(doc), ...(outcome === 'outage' ? { lastError: info } : {}) });
     store.recordAttempt({ ...attemptRow, outcome });
   };
   try {
