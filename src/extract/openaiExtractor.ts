@@ -39,7 +39,7 @@ import { systemClock, type Clock } from '../core/clock';
 import { CancelledError, ErrorCodes, ExtractionError } from '../core/errors';
 import { DEFAULT_RETRY_POLICY, validateRetryPolicy, type RetryPolicy } from '../core/retry';
 import type { RequestLogSink } from '../store/requestLog';
-import { bufferedFetch } from './boundedFetch';
+import { bufferedFetch, directFetch } from './boundedFetch';
 import { ChunkCache, documentKey } from './chunkCache';
 import { ChunkedExtraction } from './chunkedExtraction';
 import { canSplit } from './chunkPlan';
@@ -239,13 +239,14 @@ export class OpenAIExtractor implements Extractor {
       maxReasks,
       mode: () => this.#mode,
     });
+    const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.#client = new OpenAI({
       apiKey: options.apiKey || 'no-api-key-set',
       ...(options.baseURL ? { baseURL: options.baseURL } : {}),
       maxRetries: 0,
       timeout: Math.max(1, Math.round(options.timeoutMs)),
       // the whole answer is read inside the timed fetch: a body that stalls times out, a huge one is refused
-      fetch: bufferedFetch(options.fetch ?? fetch, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES),
+      fetch: options.fetch ? bufferedFetch(options.fetch, maxResponseBytes) : directFetch(maxResponseBytes),
     });
     this.#channel = new ProviderChannel({
       client: this.#client,
