@@ -86,7 +86,7 @@ function copyAssets() {
  * dist/). V8 compiles a whole file when it is first required: kept inline, gpt-tokenizer's rank table alone
  * (2.7 MB of a 4 MB bundle) made `extraction-workbench --help` and the extension's activation pay ~200 ms for
  * code they never run. The sources require them on first use only (src/extract/tokens.ts, the DOCX, XLSX, XLS and
- * e-mail converters, the PostgreSQL connection); this plugin turns those requires into requires of the separate bundles.
+ * e-mail converters, the PostgreSQL connection, the HTTP client of model requests); this plugin turns those requires into requires of the separate bundles.
  */
 const APART = {
   'gpt-tokenizer/encoding/o200k_base': 'tokenizer.js',
@@ -95,6 +95,7 @@ const APART = {
   mailparser: 'mailparser.js',
   mammoth: 'mammoth.js',
   pg: 'pg.js',
+  undici: 'undici.js',
 };
 const apartFilter = new RegExp(`^(${Object.keys(APART).map((m) => m.replace(/[/.]/g, (c) => '\\' + c)).join('|')})$`);
 const librariesApart = {

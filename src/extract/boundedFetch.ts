@@ -50,8 +50,75 @@ export function bufferedFetch(inner: typeof fetch, maxBytes: number): typeof fet
     const headers = new Headers(res.headers);
     headers.delete('content-encoding'); // already decoded
     headers.delete('content-length');
-    return new Response(Buffer.concat(chunks), { status: res.status, statusText: res.statusText, headers });
+    return new BufferedResponse(Buffer.concat(chunks), { status: res.status, statusText: res.statusText, headers });
   };
+}
+
+/**
+ * A `Response` whose body is already in memory: `text()` and `json()` (what the openai client calls) read
+ * the bytes directly instead of through a stream — a web stream per answer cost ~0.15 ms of CPU, measured
+ * over 2,000 answers. `body` is still a stream, made when asked for; reading the body twice fails as it does
+ * for any `Response`.
+ */
+export class BufferedResponse extends Response {
+  readonly #bytes: Buffer<ArrayBuffer> | null;
+  readonly #init: ResponseInit;
+  #used = false;
+  #stream: ReadableStream<Uint8Array<ArrayBuffer>> | null | undefined;
+
+  constructor(bytes: Buffer<ArrayBuffer> | null, init: ResponseInit) {
+    super(null, init);
+    this.#bytes = NULL_BODY.has(init.status ?? 200) ? null : bytes;
+    this.#init = init;
+  }
+
+  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+    if (this.#stream === undefined) {
+      const bytes = this.#bytes;
+      this.#stream = bytes === null ? null : new ReadableStream({ start: (c) => (c.enqueue(new Uint8Array(bytes)), c.close()) });
+    }
+    return this.#stream;
+  }
+
+  override get bodyUsed(): boolean {
+    return this.#used || (this.#stream?.locked ?? false);
+  }
+
+  #take(): Buffer<ArrayBuffer> {
+    if (this.bodyUsed) throw new TypeError('Body is unusable: Body has already been read');
+    this.#used = true;
+    return this.#bytes ?? Buffer.alloc(0);
+  }
+
+  override async text(): Promise<string> {
+    return this.#take().toString('utf8');
+  }
+
+  override async json(): Promise<unknown> {
+    return JSON.parse(this.#take().toString('utf8'));
+  }
+
+  override async arrayBuffer(): Promise<ArrayBuffer> {
+    const b = this.#take();
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+  }
+
+  override async bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    return new Uint8Array(await this.arrayBuffer());
+  }
+
+  override async blob(): Promise<Blob> {
+    return new Blob([this.#take()], { type: this.headers.get('content-type') ?? '' });
+  }
+
+  override async formData(): Promise<FormData> {
+    return new Response(this.#take(), this.#init).formData();
+  }
+
+  override clone(): Response {
+    if (this.bodyUsed) throw new TypeError('Response.clone: Body has already been consumed.');
+    return new BufferedResponse(this.#bytes, { status: this.status, statusText: this.statusText, headers: new Headers(this.headers) });
+  }
 }
 
 /**
@@ -111,7 +178,7 @@ export function directFetch(maxBytes: number, fallback: typeof fetch = fetch, di
       if (Array.isArray(value)) for (const v of value) headers.append(name, v);
       else headers.set(name, value);
     }
-    return new Response(NULL_BODY.has(res.statusCode) ? null : bytes, { status: res.statusCode, headers });
+    return new BufferedResponse(bytes, { status: res.statusCode, headers });
   };
 }
 

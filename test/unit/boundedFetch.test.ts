@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { directFetch, ResponseTooLargeError } from '../../src/extract/boundedFetch';
+import { BufferedResponse, directFetch, ResponseTooLargeError } from '../../src/extract/boundedFetch';
 
 type Handler = (req: http.IncomingMessage, body: string, res: http.ServerResponse) => void;
 
@@ -133,5 +133,32 @@ describe('directFetch (the extractor’s bounded fetch over undici)', function (
     await assert.rejects(f(`${base}/stream`, { method: 'POST', body: stream }), (e) => e instanceof ResponseTooLargeError);
     assert.deepEqual(calls, [`Request ${base}/req`, `${base}/stream`]);
     assert.equal(seen.length, 0);
+  });
+
+  describe('BufferedResponse (the answer, already in memory)', () => {
+    const make = () => new BufferedResponse(Buffer.from('{"a":[1,2]}'), { status: 200, headers: { 'content-type': 'application/json' } });
+
+    it('reads as json, text, bytes or blob — once, as any Response', async () => {
+      const r = make();
+      assert.equal(r.bodyUsed, false);
+      assert.deepEqual(await r.json(), { a: [1, 2] });
+      assert.equal(r.bodyUsed, true);
+      await assert.rejects(r.text(), TypeError);
+      assert.equal(await make().text(), '{"a":[1,2]}');
+      assert.deepEqual([...(await make().bytes())], [...Buffer.from('{"a":[1,2]}')]);
+      const blob = await make().blob();
+      assert.equal(blob.type, 'application/json');
+      assert.equal(await blob.text(), '{"a":[1,2]}');
+    });
+
+    it('still has a body stream, and a clone reads the same bytes', async () => {
+      const r = make();
+      const copy = r.clone();
+      assert.equal(await new Response(r.body).text(), '{"a":[1,2]}');
+      assert.equal(r.bodyUsed, true);
+      assert.deepEqual(await copy.json(), { a: [1, 2] });
+      assert.equal(copy.headers.get('content-type'), 'application/json');
+      assert.equal(new BufferedResponse(null, { status: 204 }).body, null);
+    });
   });
 });
