@@ -84,12 +84,14 @@ export async function extractDocument(ctx: ExtractionContext, run: ActiveRun, fi
   const instructions = forced?.instructions ? [jobInstructions, forced.instructions].filter(Boolean).join('\n\n') : jobInstructions;
   // few-shot examples are the run's job's (a session with a router has none: see examplesOf)
   const chosen = routed ? undefined : await o.examples?.choose(file.path, converted.text);
-  const out = await o.extractor.extract({ path: file.path, document: converted, schema: job?.schema ?? o.schema, instructions, ...(chosen?.examples.length ? { examples: chosen.examples } : {}), signal, runId: run.record.id, attempt: a.attempt });
+  const schema = job?.schema ?? o.schema;
+  const out = await o.extractor.extract({ path: file.path, document: converted, schema, instructions, ...(chosen?.examples.length ? { examples: chosen.examples } : {}), signal, runId: run.record.id, attempt: a.attempt });
   io.release();
   a.spent = { tokensIn: a.spent.tokensIn + out.tokensIn, tokensOut: a.spent.tokensOut + out.tokensOut, cost: a.spent.cost + out.cost };
   a.made = { requests: out.requests + (choice?.requests ?? 0), model: out.model };
   io.enter('validating');
-  const verdict = (job ? job.validate : o.validate)?.(out.data);
+  // the extractor's own check against this schema is the same check
+  const verdict = out.validatedAgainst === schema ? undefined : (job ? job.validate : o.validate)?.(out.data);
   if (verdict && !verdict.ok) {
     throw new ExtractionError(ErrorCodes.SCHEMA_MISMATCH, `The model's answer does not match the schema: ${verdict.errors.slice(0, 5).join('; ')}`);
   }

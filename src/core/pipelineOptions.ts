@@ -44,7 +44,7 @@ export interface PipelineOptions {
   converters: ConverterLookup;
   extractor: Extractor;
   schema: JsonSchema;
-  /** Final check of the extracted data against the user's schema. */
+  /** Final check of the extracted data against the user's schema (`schema`'s validator: not run again on data the extractor validated against `schema`, see `ExtractOutput.validatedAgainst`). */
   validate?: Validate;
   instructions?: string;
   include?: readonly string[];

@@ -142,6 +142,7 @@ export class ChunkedExtraction {
       requests: spend.requests,
       chunks: pieces.length,
       chunksReused: ctx.reused,
+      validatedAgainst: input.schema,
       conflicts: merged.conflicts,
       mode: ctx.mode,
       ...(ctx.examples.size ? { examples: [...ctx.examples] } : {}),

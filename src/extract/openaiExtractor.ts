@@ -330,6 +330,7 @@ export class OpenAIExtractor implements Extractor {
           cost: this.costOf(spend.tokensIn, spend.tokensOut),
           requests: spend.requests,
           mode: r.mode,
+          validatedAgainst: input.schema,
           ...(r.confidence ? { confidence: r.confidence } : {}),
           ...(r.examples ? { examples: r.examples } : {}),
         };

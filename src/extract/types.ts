@@ -47,6 +47,11 @@ export interface ExtractOutput {
   examples?: string[];
   /** How the answer's shape was requested: 'json_schema', 'json_object', 'text' or 'tools'. */
   mode?: string;
+  /**
+   * The schema `data` was validated against (the input's, constraints included), when the extractor did:
+   * the pipeline then does not validate it again.
+   */
+  validatedAgainst?: JsonSchema;
 }
 
 export interface Extractor {

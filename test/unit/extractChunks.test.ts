@@ -120,6 +120,7 @@ describe('OpenAIExtractor: long documents in chunks', function () {
     const n = out.chunks!;
     assert.ok(n >= 3, `chunks: ${n}`);
     assert.equal(server.requests.length, n);
+    assert.equal(out.validatedAgainst, schema, 'the merged answer was validated against the whole schema');
     assert.deepEqual(
       server.requests.map((r) => r.part).sort((a, b) => a! - b!),
       Array.from({ length: n }, (_, i) => i + 1),

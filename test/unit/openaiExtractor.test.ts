@@ -69,6 +69,7 @@ describe('OpenAIExtractor', function () {
         const ex = make({ temperature: 0, maxOutputTokens: 800, price: { inputPer1M: 0.15, outputPer1M: 0.6 } });
         const out = await ex.extract(input('inv-7.txt', 'ACME\nTotal: 12.50 EUR', { instructions: 'Amounts in the invoice currency.' }));
         assert.deepEqual(out.data, { invoice_number: 'INV-7.TXT', total: 12.5, currency: 'EUR' }, 'null of the optional note dropped');
+        assert.equal(out.validatedAgainst, schema, 'validated against the input schema (the pipeline does not check again)');
         assert.equal(out.tokensIn, 1200);
         assert.equal(out.tokensOut, 30);
         assert.equal(out.requests, 1);

@@ -117,6 +117,26 @@ describe('Pipeline', () => {
     assert.ok(f.store.durableWrites >= 5);
   });
 
+  it('data the extractor validated against the run’s very schema is not validated again; any other is', async () => {
+    const f = fixture(docs(3));
+    const checked: string[] = [];
+    const extract = f.extractor.extract.bind(f.extractor);
+    // doc000: vouched for against the run's schema; doc001: against another schema object; doc002: not at all
+    f.extractor.extract = async (input) => {
+      const out = await extract(input);
+      if (input.path === 'doc000.txt') return { ...out, validatedAgainst: input.schema };
+      if (input.path === 'doc001.txt') return { ...out, validatedAgainst: { ...input.schema } };
+      return out;
+    };
+    const validate = (data: unknown) => {
+      checked.push((data as { path: string }).path);
+      return { ok: true as const };
+    };
+    const summary = await f.make({ validate }).start({ trigger: 'test' }).done;
+    assert.equal(summary.done, 3);
+    assert.deepEqual(checked.sort(), ['doc001.txt', 'doc002.txt']);
+  });
+
   it('a store closed under a run: the run still ends, says why, and gives the output folder back', async () => {
     const f = fixture(docs(3));
     const store = await SqlJsCheckpointStore.open();
