@@ -8,7 +8,6 @@ import './threadPool'; // first: sizes libuv's thread pool before anything start
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
 import { CONFIG_FILE, loadConfig } from '../app/config';
 import { describeEstimate, estimateRun, type RunEstimate } from '../app/estimateRun';
 import { isLoopback, LOCAL_PLACEHOLDER_KEY } from '../app/endpoint';
@@ -22,6 +21,7 @@ import { relPathProblem } from '../core/paths';
 import { evaluateHealth, formatHealth, healthInputFromStore, healthSummary } from '../core/health';
 import type { Logger } from '../core/logger';
 import { listJournalFiles } from '../store/journal';
+import { baselineWasmOnly, optimisesSqlite } from './wasmTier';
 import { SNAPSHOT_FILE } from '../store/sqlStore';
 import type { CheckpointStore } from '../store/types';
 import type { RunSummary } from '../core/pipeline';
@@ -197,6 +197,8 @@ async function cmdRun(argv: string[]): Promise<number> {
 /** The session of `run` (and `watch`): settings from the flags and EXTRACTION_* variables. */
 async function openRunSession(argv: string[]): Promise<{ session: Session; json: boolean }> {
   const { settings, json, verbose, stateUrl } = resolveRunSettings(argv);
+  // before sql.js is compiled (the session opens the store)
+  if (stateUrl || !optimisesSqlite(settings.stateDir)) baselineWasmOnly();
   const session = await openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(verbose), ...LOCK_WAIT, ...(stateUrl ? { stateUrl } : {}) });
   return { session, json };
 }
@@ -392,7 +394,9 @@ async function cmdRetry(argv: string[]): Promise<number> {
     const handed = await retryAhead(stateOf(values), positionals, { root: values.root, json: values.json ?? false }, (m) => new UsageError(m));
     if (handed !== undefined) return handed;
   }
-  const session = await sessionFromState(stateOf(values), { root: values.root, baseURL: values['base-url'], model: values.model, verbose: values.verbose ?? false });
+  const target = stateOf(values);
+  if (target.url || !optimisesSqlite(target.stateDir)) baselineWasmOnly(); // see openRunSession
+  const session = await sessionFromState(target, { root: values.root, baseURL: values['base-url'], model: values.model, verbose: values.verbose ?? false });
   let paths: string[];
   try {
     paths = normalisePaths(positionals, session.settings.root);
@@ -412,15 +416,6 @@ async function cmdRetry(argv: string[]): Promise<number> {
 /** Commands that read the state and end: they open sql.js once and run a few queries. */
 const QUICK_COMMANDS = new Set(['status', 'list', 'dlq', 'history', 'pause', 'resume', 'stop', 'export', 'eval']);
 
-/**
- * Keeps sql.js on V8's baseline WebAssembly compiler (Liftoff). With the default dynamic tiering, V8 optimises
- * the functions a few queries made hot on background threads, and Node waits for those compile jobs before the
- * process may exit: `status` on a 2,000-document state took 0.66 s, of which ~0.27 s after its output (measured
- * with strace: the main thread idle in a futex). Liftoff-only: 0.41 s. Runs keep the optimising tier.
- */
-function baselineWasmOnly(): void {
-  setFlagsFromString('--liftoff-only');
-}
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
