@@ -128,10 +128,13 @@ export class BufferedResponse extends Response {
  */
 let sharedAgent: Agent | undefined;
 function agent(): Agent {
-  // loaded when the first request is sent, not when a command that sends none starts
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { Agent } = require('undici') as typeof import('undici');
-  return (sharedAgent ??= new Agent({ headersTimeout: 0, bodyTimeout: 0, maxRedirections: 20 }));
+  if (!sharedAgent) {
+    // loaded when the first request is sent, not when a command that sends none starts
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Agent } = require('undici') as typeof import('undici');
+    sharedAgent = new Agent({ headersTimeout: 0, bodyTimeout: 0, maxRedirections: 20 });
+  }
+  return sharedAgent;
 }
 
 /** Statuses whose answer has no body (a `Response` with one is refused). */
