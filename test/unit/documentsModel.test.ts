@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { EventBus } from '../../src/core/events';
-import type { DocumentState, Stage } from '../../src/core/types';
+import { emptyCounts, type DocumentState, type Stage } from '../../src/core/types';
 import { DocumentsModel, type DocNode, type FolderNode, type GroupNode, type ModelFolder, type TreeNode } from '../../src/vscode/tree/documentsModel';
 import { MemoryCheckpointStore } from '../fakes/memoryStore';
 
@@ -101,5 +101,22 @@ describe('Documents tree model: several workspace folders', () => {
     assert.ok(last.includes(n), 'north\'s folder node (its counts changed)');
     assert.equal(n.counts.done, 2);
     assert.equal(s.counts.done, 1);
+  });
+
+  it('the end of a run refreshes at once, not at the throttle’s next turn', () => {
+    const north = folder('file:///north', [['a.txt', 'pending'], ['b.txt', 'pending']]);
+    const { model: m, refreshes } = model([north]);
+    m.children();
+    north.store!.patchDocument('a.txt', { stage: 'extracting', attempts: 1 });
+    north.events.emit({ type: 'doc/stage', runId: 'r', path: 'a.txt', stage: 'extracting' });
+    const before = refreshes.length; // the throttle (10 s) holds this change back
+    north.store!.patchDocument('a.txt', { stage: 'done' });
+    north.events.emit({ type: 'doc/completed', runId: 'r', path: 'a.txt', resultPath: 'out/a.txt.json', durationMs: 5, tokensIn: 1, tokensOut: 1, cost: 0 });
+    assert.equal(refreshes.length, before, 'documents are batched');
+    const progress = { ...emptyCounts(), total: 2, done: 1, pending: 1, runId: 'r', inFlight: 0, docsPerMinute: 0, paused: false };
+    north.events.emit({ type: 'run/finished', runId: 'r', status: 'completed', progress });
+    assert.ok(refreshes.length > before, 'refreshed without waiting for the throttle');
+    assert.equal(m.counts(north.key).done, 1);
+    assert.equal(m.counts(north.key).running, 0);
   });
 });

@@ -421,7 +421,9 @@ export class DocumentsModel extends Disposable {
       if ('path' in e) f.changedPaths.add(e.path);
     }
     f.countsDirty = true;
-    this.#throttle.schedule();
+    // the end of a run shows at once: no document left under Running while the status bar says idle
+    if (e.type === 'run/finished') this.#throttle.runNow();
+    else this.#throttle.schedule();
   }
 
   #flush(): void {
