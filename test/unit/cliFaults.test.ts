@@ -150,7 +150,8 @@ describe('CLI under faults', function () {
     });
     const w = workspace(5);
     const { child, result } = startCli([...args(w, '--concurrency', '1'), '--json']);
-    await until(() => server.requestsFor('inv001.txt').length > 0, 'the run to be on inv001.txt', 30_000);
+    // documents read ahead race for the model slot: whichever held one is asked first, the signal comes while it waits
+    await until(() => server.requests.some((q) => q.document !== 'inv000.txt'), 'a request held by the server', 30_000);
     child.kill('SIGHUP');
     const r = await result;
     release();
