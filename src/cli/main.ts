@@ -21,7 +21,6 @@ import { relPathProblem } from '../core/paths';
 import { evaluateHealth, formatHealth, healthInputFromStore, healthSummary } from '../core/health';
 import type { Logger } from '../core/logger';
 import { listJournalFiles } from '../store/journal';
-import { baselineWasmOnly, optimisesSqlite } from './wasmTier';
 import { SNAPSHOT_FILE } from '../store/sqlStore';
 import type { CheckpointStore } from '../store/types';
 import type { RunSummary } from '../core/pipeline';
@@ -38,6 +37,7 @@ import { cmdDlqRemove, cmdList, jobCounts } from './documents';
 import { ENV_HELP } from './runEnv';
 import { resolveRunSettings } from './runFlags';
 import { UsageError } from './usageError';
+import { baselineWasmOnly, optimisesSqlite } from './wasmTier';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURES = 1;
@@ -415,7 +415,6 @@ async function cmdRetry(argv: string[]): Promise<number> {
 
 /** Commands that read the state and end: they open sql.js once and run a few queries. */
 const QUICK_COMMANDS = new Set(['status', 'list', 'dlq', 'history', 'pause', 'resume', 'stop', 'export', 'eval']);
-
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
