@@ -37,7 +37,7 @@ import { cmdDlqRemove, cmdList, jobCounts } from './documents';
 import { ENV_HELP } from './runEnv';
 import { resolveRunSettings } from './runFlags';
 import { UsageError } from './usageError';
-import { baselineWasmOnly, optimisesSqlite } from './wasmTier';
+import { baselineWasmOnly, baselineWasmUnlessLarge } from './wasmTier';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURES = 1;
@@ -197,8 +197,7 @@ async function cmdRun(argv: string[]): Promise<number> {
 /** The session of `run` (and `watch`): settings from the flags and EXTRACTION_* variables. */
 async function openRunSession(argv: string[]): Promise<{ session: Session; json: boolean }> {
   const { settings, json, verbose, stateUrl } = resolveRunSettings(argv);
-  // before sql.js is compiled (the session opens the store)
-  if (stateUrl || !optimisesSqlite(settings.stateDir)) baselineWasmOnly();
+  baselineWasmUnlessLarge(settings.stateDir, stateUrl);
   const session = await openSession(settings, { apiKey: apiKeyFor(settings.baseURL), logger: stderrLogger(verbose), ...LOCK_WAIT, ...(stateUrl ? { stateUrl } : {}) });
   return { session, json };
 }
@@ -395,7 +394,7 @@ async function cmdRetry(argv: string[]): Promise<number> {
     if (handed !== undefined) return handed;
   }
   const target = stateOf(values);
-  if (target.url || !optimisesSqlite(target.stateDir)) baselineWasmOnly(); // see openRunSession
+  baselineWasmUnlessLarge(target.stateDir, target.url);
   const session = await sessionFromState(target, { root: values.root, baseURL: values['base-url'], model: values.model, verbose: values.verbose ?? false });
   let paths: string[];
   try {

@@ -45,3 +45,11 @@ export function stateBytes(stateDir: string): number {
 export function optimisesSqlite(stateDir: string): boolean {
   return stateBytes(stateDir) > OPTIMISE_SQLITE_ABOVE_BYTES;
 }
+
+/**
+ * Before a process opens the state (sql.js is compiled then): the baseline tier, unless the state is large.
+ * A state in PostgreSQL (`stateUrl`) keeps none of its rows in sql.js: baseline.
+ */
+export function baselineWasmUnlessLarge(stateDir: string, stateUrl?: string): void {
+  if (stateUrl || !optimisesSqlite(stateDir)) baselineWasmOnly();
+}
